@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libvdev — virtqueue life cycle and the layout-independent half of
+ * processing. The rings themselves are in vq_split.c and vq_packed.c.
+ */
+#include "vq_internal.h"
+
+/* --- configuration -------------------------------------------------------- */
+
+static void clear_runtime(struct vdev_vq *vq)
+{
+	vq->P(desc) = NULL;
+	vq->P(driver) = NULL;
+	vq->P(device) = NULL;
+	vq->P(mask) = 0;
+	vq->P(last_avail) = 0;
+	vq->P(avail_shadow) = 0;
+	vq->P(used_idx) = 0;
+	vq->P(signalled_used) = 0;
+	vq->P(unchecked_used) = 0;
+	vq->P(staged) = 0;
+	vq->P(batch_pos) = 0;
+	vq->P(batch_flags) = 0;
+	vq->P(inflight) = 0;
+	vq->P(inflight_descs) = 0;
+	vq->P(pop_seq) = 0;
+	vq->P(push_seq) = 0;
+	vq->P(notify_hint) = 0;
+	vq->P(mem_hint) = 0;
+	/* Packed wrap counters start at 1 (spec); split ignores them. */
+	vq->P(state) = VQ_AVAIL_WRAP | VQ_USED_WRAP;
+}
+
+VDEV_API int vdev_vq_init(struct vdev_vq *vq, uint16_t index, uint32_t max_size)
+{
+	if (max_size == 0 || max_size > VDEV_VQ_MAX_SIZE)
+		return VDEV_EINVAL;
+	memset(vq, 0, sizeof(*vq));
+	vq->P(dev) = NULL;
+	vq->P(index) = index;
+	vq->P(max_size) = (uint16_t)(max_size == VDEV_VQ_MAX_SIZE ? VDEV_VQ_MAX_SIZE : max_size);
+	vq->P(size) = vq->P(max_size);
+	clear_runtime(vq);
+	return 0;
+}
+
+VDEV_API void vdev_vq_attach(struct vdev_vq *vq, struct vdev_dev *dev)
+{
+	vq->P(dev) = dev;
+}
+
+VDEV_API int vdev_vq_set_size(struct vdev_vq *vq, uint32_t size)
+{
+	if (vq->P(state) & VQ_LIVE)
+		return VDEV_EBUSY;
+	if (size == 0 || size > vq->P(max_size))
+		return VDEV_EINVAL;
+	vq->P(size) = (uint16_t)size;
+	return 0;
+}
+
+VDEV_API int vdev_vq_set_addrs(struct vdev_vq *vq, uint64_t desc, uint64_t driver,
+			       uint64_t device)
+{
+	if (vq->P(state) & VQ_LIVE)
+		return VDEV_EBUSY;
+	vq->P(desc_addr) = desc;
+	vq->P(driver_addr) = driver;
+	vq->P(device_addr) = device;
+	return 0;
+}
+
+VDEV_API uint16_t vdev_vq_size(const struct vdev_vq *vq) { return vq->P(size); }
+VDEV_API uint16_t vdev_vq_max_size(const struct vdev_vq *vq) { return vq->P(max_size); }
+VDEV_API uint16_t vdev_vq_index(const struct vdev_vq *vq) { return vq->P(index); }
+
+VDEV_API void vdev_vq_addrs(const struct vdev_vq *vq, uint64_t *desc, uint64_t *driver,
+			    uint64_t *device)
+{
+	if (desc != NULL)
+		*desc = vq->P(desc_addr);
+	if (driver != NULL)
+		*driver = vq->P(driver_addr);
+	if (device != NULL)
+		*device = vq->P(device_addr);
+}
+
+VDEV_API bool vdev_vq_is_live(const struct vdev_vq *vq)
+{
+	return (vq->P(state) & VQ_LIVE) != 0;
+}
+
+VDEV_API bool vdev_vq_is_broken(const struct vdev_vq *vq)
+{
+	return (vq->P(state) & VQ_BROKEN) != 0;
+}
+
+VDEV_API enum vdev_vq_layout vdev_vq_layout(const struct vdev_vq *vq)
+{
+	return vq->P(layout) == VDEV_VQ_PACKED ? VDEV_VQ_PACKED : VDEV_VQ_SPLIT;
+}
+
+VDEV__INTERNAL int vdev__vq_map_area(const struct vdev_vq *vq, uint64_t gpa, uint64_t len,
+				     uint32_t align, unsigned access, void **out)
+{
+	void *p;
+	uint64_t got;
+	int rc;
+
+	if (gpa % align != 0)
+		return VDEV_EINVAL;
+	rc = vdev_mem_map(vq->P(mem), gpa, len, access, &p, &got);
+	if (rc < 0)
+		return rc;
+	if (got < len)
+		return VDEV_EFAULT; /* not contiguous on the host */
+	if ((uintptr_t)p % align != 0)
+		return VDEV_EINVAL;
+	*out = p;
+	return 0;
+}
+
+static int map_rings(struct vdev_vq *vq)
+{
+	return vq->P(layout) == VDEV_VQ_PACKED ? vdev__packed_map(vq) : vdev__split_map(vq);
+}
+
+static void set_notify(struct vdev_vq *vq, bool enable)
+{
+	if (enable)
+		vq->P(state) &= (uint8_t)~VQ_NOTIFY_OFF;
+	else
+		vq->P(state) |= VQ_NOTIFY_OFF;
+	if (vq->P(layout) == VDEV_VQ_PACKED)
+		vdev__packed_set_notify(vq, enable);
+	else
+		vdev__split_set_notify(vq, enable);
+}
+
+VDEV_API int vdev_vq_start(struct vdev_vq *vq, const struct vdev_mem *mem, uint64_t features)
+{
+	uint32_t size = vq->P(size);
+	int rc;
+
+	if (vq->P(state) & VQ_LIVE)
+		return VDEV_EBUSY;
+	if (mem == NULL)
+		return VDEV_EINVAL;
+	vq->P(layout) = (features & VDEV_BIT(VDEV_F_RING_PACKED)) ? VDEV_VQ_PACKED : VDEV_VQ_SPLIT;
+	if (size == 0 || size > vq->P(max_size))
+		return VDEV_EINVAL;
+	if (vq->P(layout) == VDEV_VQ_SPLIT && !vdev__is_pow2(size))
+		return VDEV_EINVAL;
+	if (vq->P(layout) == VDEV_VQ_PACKED &&
+	    (vq->P(last_avail) >= size || vq->P(used_idx) >= size))
+		return VDEV_EINVAL; /* positions from set_state do not fit */
+	vq->P(mem) = mem;
+	vq->P(features) = features;
+	vq->P(mask) = (uint16_t)(size - 1);
+	rc = map_rings(vq);
+	if (rc < 0) {
+		vq->P(desc) = vq->P(driver) = vq->P(device) = NULL;
+		return rc;
+	}
+	vq->P(mem_hint) = 0;
+	vq->P(avail_shadow) = vq->P(last_avail);
+	vq->P(signalled_used) = vq->P(used_idx);
+	vq->P(unchecked_used) = 0;
+	vq->P(staged) = 0;
+	vq->P(inflight) = 0;
+	vq->P(inflight_descs) = 0;
+	vq->P(pop_seq) = 0;
+	vq->P(push_seq) = 0;
+	vq->P(state) &= (uint8_t)~(VQ_BROKEN | VQ_SIGNALLED_VALID);
+	vq->P(state) |= VQ_LIVE;
+	set_notify(vq, true);
+	return 0;
+}
+
+VDEV_API void vdev_vq_stop(struct vdev_vq *vq)
+{
+	if (!(vq->P(state) & VQ_LIVE))
+		return;
+	if (vq->P(staged) != 0 && !(vq->P(state) & VQ_BROKEN))
+		vdev_vq_flush(vq);
+	vq->P(state) &= (uint8_t)~VQ_LIVE;
+	vq->P(desc) = vq->P(driver) = vq->P(device) = NULL;
+}
+
+VDEV_API void vdev_vq_reset(struct vdev_vq *vq)
+{
+	/* Configuration back to defaults; counters are kept for diagnostics.
+	 * clear_runtime() also clears VQ_ENABLED: a reset queue is disabled. */
+	vq->P(desc_addr) = 0;
+	vq->P(driver_addr) = 0;
+	vq->P(device_addr) = 0;
+	vq->P(features) = 0;
+	vq->P(layout) = VDEV_VQ_SPLIT;
+	vq->P(size) = vq->P(max_size);
+	clear_runtime(vq);
+}
+
+VDEV_API int vdev_vq_remap(struct vdev_vq *vq)
+{
+	int rc;
+
+	if (!(vq->P(state) & VQ_LIVE))
+		return VDEV_EPERM;
+	vq->P(mem_hint) = 0;
+	rc = map_rings(vq);
+	if (rc < 0)
+		vdev__vq_break(vq);
+	return rc;
+}
+
+VDEV_API void vdev_vq_get_state(const struct vdev_vq *vq, struct vdev_vq_state *st)
+{
+	st->avail_idx = vq->P(last_avail);
+	st->used_idx = vq->P(used_idx);
+	st->avail_wrap = (vq->P(state) & VQ_AVAIL_WRAP) != 0;
+	st->used_wrap = (vq->P(state) & VQ_USED_WRAP) != 0;
+}
+
+VDEV_API int vdev_vq_set_state(struct vdev_vq *vq, const struct vdev_vq_state *st)
+{
+	if (vq->P(state) & VQ_LIVE)
+		return VDEV_EBUSY;
+	if (st->avail_idx >= VDEV_VQ_MAX_SIZE && st->avail_wrap)
+		return VDEV_EINVAL; /* a packed position never reaches 2^15 */
+	vq->P(last_avail) = st->avail_idx;
+	vq->P(used_idx) = st->used_idx;
+	vq->P(state) &= (uint8_t)~(VQ_AVAIL_WRAP | VQ_USED_WRAP);
+	if (st->avail_wrap)
+		vq->P(state) |= VQ_AVAIL_WRAP;
+	if (st->used_wrap)
+		vq->P(state) |= VQ_USED_WRAP;
+	return 0;
+}
+
+/* --- guest errors --------------------------------------------------------- */
+
+VDEV__INTERNAL int vdev__vq_break(struct vdev_vq *vq)
+{
+	if (!(vq->P(state) & VQ_BROKEN)) {
+		vq->P(state) |= VQ_BROKEN;
+		if (vq->P(dev) != NULL)
+			vdev__dev_queue_broken(vq->P(dev), vq);
+	}
+	return VDEV_EPROTO;
+}
+
+VDEV__INTERNAL void vdev__chain_add_slow(struct vdev_vq *vq, struct vq_chain *c,
+					 uint64_t addr, uint32_t len, int write)
+{
+	const struct vdev_mem *mem = vq->P(mem);
+	unsigned got = 0;
+	int rc;
+
+	rc = vdev_mem_to_iov(mem, addr, len, write ? VDEV_MEM_WRITE : VDEV_MEM_READ,
+			     c->iov + c->n, c->cap - c->n, &got);
+	if (rc < 0) {
+		chain_fail(c, rc);
+		return;
+	}
+	c->n += got;
+	if (!write)
+		c->n_out = c->n;
+	/* Remember the region for the next buffer; most land in the same one. */
+	uint32_t idx = vdev__mem_region_index(mem, addr);
+	if (idx != UINT32_MAX)
+		vq->P(mem_hint) = idx;
+}
+
+VDEV__INTERNAL int vdev__read_indirect(const struct vdev_vq *vq, uint64_t table, uint32_t i,
+				       void *desc16)
+{
+	/* table + 16 * i cannot wrap: the whole table was range-checked. */
+	return vdev_mem_read(vq->P(mem), table + 16u * (uint64_t)i, desc16, 16);
+}
+
+/* --- processing ----------------------------------------------------------- */
+
+VDEV_API int vdev_vq_pop_batch(struct vdev_vq *vq, struct vdev_vq_elem *elems, unsigned max,
+			       struct vdev_iov *iov, unsigned iov_per_elem)
+{
+	uint8_t st = vq->P(state);
+
+	if (VDEV__UNLIKELY(!(st & VQ_LIVE)))
+		return VDEV_EPERM;
+	if (VDEV__UNLIKELY(st & VQ_BROKEN))
+		return VDEV_EPROTO;
+	if (iov_per_elem > UINT16_MAX)
+		iov_per_elem = UINT16_MAX;
+	if (max == 0)
+		return 0;
+	if (vq->P(layout) == VDEV_VQ_PACKED)
+		return vdev__packed_pop(vq, elems, max, iov, iov_per_elem);
+	return vdev__split_pop(vq, elems, max, iov, iov_per_elem);
+}
+
+VDEV_API int vdev_vq_pop(struct vdev_vq *vq, struct vdev_vq_elem *elem, struct vdev_iov *iov,
+			 unsigned iov_cap)
+{
+	return vdev_vq_pop_batch(vq, elem, 1, iov, iov_cap);
+}
+
+VDEV_API int vdev_vq_push(struct vdev_vq *vq, const struct vdev_vq_elem *elem, uint32_t written)
+{
+	if (VDEV__UNLIKELY(!(vq->P(state) & VQ_LIVE)))
+		return VDEV_EPERM;
+	if (VDEV__UNLIKELY(vq->P(inflight) == 0))
+		return VDEV_EINVAL;
+	if (VDEV__UNLIKELY(vq_has(vq, VDEV_F_IN_ORDER) && elem->seq != vq->P(push_seq)))
+		return VDEV_EINVAL;
+	if (written > elem->in_bytes)
+		written = elem->in_bytes;
+	if (vq->P(layout) == VDEV_VQ_PACKED) {
+		if (VDEV__UNLIKELY(elem->ndescs == 0 || elem->ndescs > vq->P(inflight_descs)))
+			return VDEV_EINVAL;
+		vdev__packed_push(vq, elem, written);
+	} else {
+		if (VDEV__UNLIKELY(elem->id >= vq->P(size)))
+			return VDEV_EINVAL;
+		vdev__split_push(vq, elem, written);
+	}
+	vq->P(inflight)--;
+	vq->P(push_seq)++;
+	vq->P(stats).pushed++;
+	return 0;
+}
+
+VDEV_API bool vdev_vq_publish(struct vdev_vq *vq)
+{
+	bool notify;
+
+	if (!(vq->P(state) & VQ_LIVE) || vq->P(staged) == 0)
+		return false;
+	if (vq->P(layout) == VDEV_VQ_PACKED)
+		notify = vdev__packed_publish(vq);
+	else
+		notify = vdev__split_publish(vq);
+	vq->P(stats).publishes++;
+	if (notify)
+		vq->P(stats).notifications++;
+	return notify;
+}
+
+VDEV_API bool vdev_vq_flush(struct vdev_vq *vq)
+{
+	if (!vdev_vq_publish(vq))
+		return false;
+	if (vq->P(dev) != NULL)
+		vdev_dev_notify_queue(vq->P(dev), vq->P(index));
+	return true;
+}
+
+VDEV_API void vdev_vq_disable_notify(struct vdev_vq *vq)
+{
+	if (!(vq->P(state) & VQ_LIVE) || (vq->P(state) & VQ_NOTIFY_OFF))
+		return;
+	set_notify(vq, false);
+}
+
+VDEV_API bool vdev_vq_enable_notify(struct vdev_vq *vq)
+{
+	if (!(vq->P(state) & VQ_LIVE) || (vq->P(state) & VQ_BROKEN))
+		return false;
+	set_notify(vq, true);
+	/* Our store above before the ring check below; pairs with the
+	 * driver's full barrier between publishing a buffer and reading the
+	 * suppression state. */
+	vdev__mb();
+	return vdev_vq_has_work(vq);
+}
+
+VDEV_API bool vdev_vq_has_work(struct vdev_vq *vq)
+{
+	if (!(vq->P(state) & VQ_LIVE) || (vq->P(state) & VQ_BROKEN))
+		return false;
+	if (vq->P(layout) == VDEV_VQ_PACKED)
+		return vdev__packed_has_work(vq);
+	return vdev__split_has_work(vq);
+}
+
+VDEV_API void vdev_vq_note_notification(struct vdev_vq *vq, uint16_t data)
+{
+	uint16_t size = vq->P(size);
+
+	vq->P(notify_hint) = data;
+	if (!(vq->P(state) & VQ_LIVE))
+		return;
+	if (vq->P(layout) == VDEV_VQ_PACKED) {
+		if ((data & 0x7fffu) >= size)
+			vq->P(stats).bad_notify_data++;
+	} else if ((uint16_t)(data - vq->P(last_avail)) > size) {
+		vq->P(stats).bad_notify_data++;
+	}
+}
+
+VDEV_API void vdev_vq_get_stats(const struct vdev_vq *vq, struct vdev_vq_stats *out)
+{
+	*out = vq->P(stats);
+}

@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libvdev — split virtqueues, device side (spec "Split Virtqueues").
+ *
+ *   desc   table of `size` 16-byte descriptors        (driver writes)
+ *   avail  flags, idx, ring[size], used_event          (driver writes)
+ *   used   flags, idx, ring[size] {id,len}, avail_event (device writes)
+ */
+#include "vq_internal.h"
+
+static inline struct virtq_desc *desc_table(struct vdev_vq *vq)
+{
+	return (struct virtq_desc *)vq->P(desc);
+}
+static inline struct virtq_avail *avail_ring(struct vdev_vq *vq)
+{
+	return (struct virtq_avail *)vq->P(driver);
+}
+static inline struct virtq_used *used_ring(struct vdev_vq *vq)
+{
+	return (struct virtq_used *)vq->P(device);
+}
+/* used_event lives after avail->ring[size]; avail_event after used->ring[size]. */
+static inline struct vdev__le16 *used_event(struct vdev_vq *vq)
+{
+	return &avail_ring(vq)->ring[vq->P(size)];
+}
+static inline struct vdev__le16 *avail_event(struct vdev_vq *vq)
+{
+	return (struct vdev__le16 *)&used_ring(vq)->ring[vq->P(size)];
+}
+
+VDEV__INTERNAL int vdev__split_map(struct vdev_vq *vq)
+{
+	uint32_t n = vq->P(size);
+	void *d, *a, *u;
+	int rc;
+
+	rc = vdev__vq_map_area(vq, vq->P(desc_addr), virtq_desc_bytes(n), 16, VDEV_MEM_READ, &d);
+	if (rc == 0)
+		rc = vdev__vq_map_area(vq, vq->P(driver_addr), virtq_avail_bytes(n), 2,
+				       VDEV_MEM_READ, &a);
+	if (rc == 0)
+		rc = vdev__vq_map_area(vq, vq->P(device_addr), virtq_used_bytes(n), 4,
+				       VDEV_MEM_READ | VDEV_MEM_WRITE, &u);
+	if (rc < 0)
+		return rc;
+	vq->P(desc) = d;
+	vq->P(driver) = a;
+	vq->P(device) = u;
+	return 0;
+}
+
+/*
+ * Read avail->idx into the shadow. An index more than `size` ahead of what
+ * we consumed (or behind it, which looks the same mod 2^16) means the ring
+ * is corrupt: the driver can have at most `size` chains outstanding.
+ */
+static int refresh_avail(struct vdev_vq *vq, uint16_t *idx_out)
+{
+	uint16_t idx = vdev__rd16(&avail_ring(vq)->idx);
+
+	if (VDEV__UNLIKELY((uint16_t)(idx - vq->P(last_avail)) > vq->P(size)))
+		return vdev__vq_break(vq);
+	vq->P(avail_shadow) = idx;
+	*idx_out = idx;
+	/* Ring entries and descriptors are read after idx; pairs with the
+	 * driver's write barrier before its avail->idx store. */
+	vdev__rmb();
+	return 0;
+}
+
+/* Walk an indirect table; *count bounds the whole chain by the queue size. */
+static void walk_indirect(struct vdev_vq *vq, struct vq_chain *c, uint64_t addr, uint32_t len,
+			  uint32_t *count)
+{
+	const struct virtq_desc *tbl = NULL;
+	uint32_t limit = len / 16u;
+	uint32_t i = 0;
+	void *p;
+	uint64_t got;
+	int rc;
+
+	rc = vdev_mem_map(vq->P(mem), addr, len, VDEV_MEM_READ, &p, &got);
+	if (rc < 0) {
+		chain_fail(c, rc);
+		return;
+	}
+	/* Fast path: the table is one aligned host piece. Otherwise (split
+	 * across regions, or unaligned) each descriptor is copied out and
+	 * checked on its own; the map above already rejected a table whose
+	 * end wraps 2^64, so table + 16 * i stays in range. */
+	if (got == len && (uintptr_t)p % 8u == 0)
+		tbl = p;
+	for (;;) {
+		uint64_t daddr;
+		uint32_t dlen;
+		uint16_t flags, next;
+
+		if (++*count > vq->P(size)) {
+			chain_fail(c, VDEV_ELOOP);
+			return;
+		}
+		if (tbl != NULL) {
+			daddr = vdev__rd64(&tbl[i].addr);
+			dlen = vdev__rd32(&tbl[i].len);
+			flags = vdev__rd16(&tbl[i].flags);
+			next = vdev__rd16(&tbl[i].next);
+		} else {
+			uint8_t raw[16];
+			rc = vdev__read_indirect(vq, addr, i, raw);
+			if (rc < 0) {
+				chain_fail(c, rc);
+				return;
+			}
+			daddr = vdev__get_le64(raw);
+			dlen = vdev__get_le32(raw + 8);
+			flags = vdev__get_le16(raw + 12);
+			next = vdev__get_le16(raw + 14);
+		}
+		if (flags & VIRTQ_DESC_F_INDIRECT) {
+			chain_fail(c, VDEV_EPROTO); /* nested indirect table */
+			return;
+		}
+		chain_add(vq, c, daddr, dlen, (flags & VIRTQ_DESC_F_WRITE) != 0);
+		if (!(flags & VIRTQ_DESC_F_NEXT))
+			return;
+		if (next >= limit) {
+			chain_fail(c, VDEV_ERANGE);
+			return;
+		}
+		i = next;
+	}
+}
+
+/*
+ * Walk the chain starting at `head` (already checked < size). Buffer
+ * descriptors are counted against the queue size, which bounds loops both
+ * in the table and in an indirect table. The descriptor pointing at an
+ * indirect table is not a buffer and is not counted.
+ */
+static void walk_chain(struct vdev_vq *vq, uint16_t head, struct vdev_vq_elem *e,
+		       struct vdev_iov *iov, unsigned cap)
+{
+	const struct virtq_desc *tbl = desc_table(vq);
+	uint16_t size = vq->P(size);
+	uint32_t count = 0;
+	uint16_t ndescs = 0;
+	uint16_t i = head;
+	struct vq_chain c;
+
+	chain_begin(&c, iov, cap);
+	for (;;) {
+		const struct virtq_desc *d = &tbl[i];
+		uint64_t addr = vdev__rd64(&d->addr);
+		uint32_t len = vdev__rd32(&d->len);
+		uint16_t flags = vdev__rd16(&d->flags);
+		uint16_t next = vdev__rd16(&d->next);
+
+		ndescs++;
+		if (flags & VIRTQ_DESC_F_INDIRECT) {
+			if (!vq_has(vq, VDEV_F_INDIRECT_DESC))
+				chain_fail(&c, VDEV_ENOTSUP);
+			else if (flags & VIRTQ_DESC_F_NEXT)
+				chain_fail(&c, VDEV_EPROTO);
+			else if (len == 0 || len % 16u != 0)
+				chain_fail(&c, VDEV_EPROTO);
+			else
+				walk_indirect(vq, &c, addr, len, &count);
+			break;
+		}
+		if (++count > size) {
+			chain_fail(&c, VDEV_ELOOP);
+			break;
+		}
+		chain_add(vq, &c, addr, len, (flags & VIRTQ_DESC_F_WRITE) != 0);
+		if (!(flags & VIRTQ_DESC_F_NEXT))
+			break;
+		if (next >= size) {
+			chain_fail(&c, VDEV_ERANGE);
+			break;
+		}
+		i = next;
+	}
+	e->id = head;
+	e->ndescs = ndescs;
+	chain_finish(vq, &c, e);
+}
+
+VDEV__INTERNAL int vdev__split_pop(struct vdev_vq *vq, struct vdev_vq_elem *elems, unsigned max,
+				   struct vdev_iov *iov, unsigned iov_per_elem)
+{
+	const struct virtq_avail *av = avail_ring(vq);
+	uint16_t last = vq->P(last_avail);
+	uint16_t idx = vq->P(avail_shadow);
+	uint16_t mask = vq->P(mask);
+	unsigned n = 0;
+	int rc;
+
+	if (idx == last) {
+		rc = refresh_avail(vq, &idx);
+		if (rc < 0)
+			return rc;
+		if (idx == last) {
+			if ((vq->P(state) & VQ_NOTIFY_OFF) || !vq_has(vq, VDEV_F_EVENT_IDX))
+				return 0;
+			/* Empty with notifications on: ask for a kick at the next
+			 * buffer, then look once more so one added meanwhile is
+			 * not missed. Full barrier: our avail_event store before
+			 * the idx load; pairs with the driver's barrier between
+			 * its idx store and its avail_event load. */
+			vdev__wr16(avail_event(vq), last);
+			vdev__mb();
+			rc = refresh_avail(vq, &idx);
+			if (rc < 0 || idx == last)
+				return rc;
+		}
+	}
+	while (n < max && last != idx) {
+		uint16_t head = vdev__rd16(&av->ring[last & mask]);
+
+		if (VDEV__UNLIKELY(head >= vq->P(size))) {
+			vq->P(last_avail) = last;
+			rc = vdev__vq_break(vq);
+			return n > 0 ? (int)n : rc;
+		}
+		last++;
+		walk_chain(vq, head, &elems[n], iov + (size_t)n * iov_per_elem, iov_per_elem);
+		n++;
+	}
+	vq->P(last_avail) = last;
+	return (int)n;
+}
+
+VDEV__INTERNAL void vdev__split_push(struct vdev_vq *vq, const struct vdev_vq_elem *e,
+				     uint32_t len)
+{
+	struct virtq_used_elem *ue = &used_ring(vq)->ring[vq->P(used_idx) & vq->P(mask)];
+
+	vdev__wr32(&ue->id, e->id);
+	vdev__wr32(&ue->len, len);
+	vq->P(used_idx)++;
+	vq->P(staged)++;
+}
+
+VDEV__INTERNAL bool vdev__split_publish(struct vdev_vq *vq)
+{
+	uint16_t new_idx = vq->P(used_idx);
+	uint16_t old;
+	bool valid;
+
+	/* Used entries before the index; pairs with the driver's read
+	 * barrier after it reads used->idx. */
+	vdev__wmb();
+	vdev__wr16(&used_ring(vq)->idx, new_idx);
+	vq->P(staged) = 0;
+	/* The index store before reading used_event / flags; pairs with the
+	 * driver's full barrier between writing them and re-reading idx. */
+	vdev__mb();
+	if (!vq_has(vq, VDEV_F_EVENT_IDX))
+		return !(vdev__rd16(&avail_ring(vq)->flags) & VIRTQ_AVAIL_F_NO_INTERRUPT);
+	old = vq->P(signalled_used);
+	valid = (vq->P(state) & VQ_SIGNALLED_VALID) != 0;
+	vq->P(signalled_used) = new_idx;
+	vq->P(state) |= VQ_SIGNALLED_VALID;
+	if (!valid)
+		return true;
+	return vring_need_event(vdev__rd16(used_event(vq)), new_idx, old);
+}
+
+VDEV__INTERNAL void vdev__split_set_notify(struct vdev_vq *vq, bool enable)
+{
+	if (!vq_has(vq, VDEV_F_EVENT_IDX))
+		vdev__wr16(&used_ring(vq)->flags, (uint16_t)(enable ? 0u : VIRTQ_USED_F_NO_NOTIFY));
+	else if (enable)
+		vdev__wr16(avail_event(vq), vq->P(last_avail));
+	/* With EVENT_IDX, "disabled" just means avail_event is left behind. */
+}
+
+VDEV__INTERNAL bool vdev__split_has_work(struct vdev_vq *vq)
+{
+	if (vq->P(avail_shadow) != vq->P(last_avail))
+		return true;
+	return vdev__rd16(&avail_ring(vq)->idx) != vq->P(last_avail);
+}
