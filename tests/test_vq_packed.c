@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Packed rings: hostile descriptor rings written by hand (wrap-counter
+ * confusion, lists that never end or are not wholly available, bad buffer
+ * ids), odd sizes and laps, event suppression across wraps.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "drvsim.h"
+#include "vdev/device.h"
+
+#define F(b) VDEV_BIT(VDEV_F_##b)
+#define NEXT 1u
+#define WRITE 2u
+#define INDIRECT 4u
+#define AVAIL (1u << 7)
+#define USED (1u << 15)
+
+static struct sim_pair P;
+static struct vdev_iov iov[64];
+static uint64_t buf;
+
+static void setup(uint64_t extra, uint16_t size)
+{
+	cr_assert_eq(sim_pair_init(&P, size, F(VERSION_1) | F(RING_PACKED) | extra, 1u << 20,
+				   false), 0);
+	buf = sim_alloc(&P.m, 4096, 16);
+}
+
+/* Write descriptor i (flags given in full, including AVAIL/USED). */
+static void desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t id, uint16_t flags)
+{
+	struct drv_packed_desc d = {addr, len, id, flags};
+	drv_packed_write_desc(&P.drv, i, &d);
+}
+
+static uint16_t av(bool wrap) { return drv_packed_avail_flags(wrap); }
+
+Test(vq_packed, wrap_counter_confusion_is_not_available)
+{
+	struct vdev_vq_elem e;
+
+	setup(0, 4);
+	/* AVAIL and USED both set with wrap 1: looks used, not available */
+	desc(0, buf, 8, 0, AVAIL | USED);
+	cr_expect_eq(vdev_vq_pop(&P.vq, &e, iov, 64), 0);
+	/* both clear */
+	desc(0, buf, 8, 0, 0);
+	cr_expect_eq(vdev_vq_pop(&P.vq, &e, iov, 64), 0);
+	/* available for the other lap (wrap 0) */
+	desc(0, buf, 8, 0, av(false));
+	cr_expect_eq(vdev_vq_pop(&P.vq, &e, iov, 64), 0);
+	cr_expect_not(vdev_vq_is_broken(&P.vq));
+	/* now right */
+	desc(0, buf, 8, 0, av(true));
+	cr_expect_eq(vdev_vq_pop(&P.vq, &e, iov, 64), 1);
+}
+
+Test(vq_packed, list_not_wholly_available_breaks_the_queue)
+{
+	struct vdev_vq_elem e;
+
+	setup(0, 4);
+	desc(1, buf, 8, 0, 0); /* never made available */
+	desc(0, buf, 8, 0, (uint16_t)(av(true) | NEXT));
+	cr_expect_eq(vdev_vq_pop(&P.vq, &e, iov, 64), VDEV_EPROTO);
+	cr_expect(vdev_vq_is_broken(&P.vq));
+	cr_expect_eq(vdev_vq_pop(&P.vq, &e, iov, 64), VDEV_EPROTO);
+}
+
+Test(vq_packed, list_that_never_ends_breaks_the_queue)
+{
+	struct vdev_vq_elem e;
+
+	setup(0, 4);
+	for (uint16_t i = 4; i-- > 0;)
+		desc(i, buf, 8, 0, (uint16_t)(av(true) | NEXT));
+	cr_expect_eq(vdev_vq_pop(&P.vq, &e, iov, 64), VDEV_EPROTO);
+	cr_expect(vdev_vq_is_broken(&P.vq));
+}
+
+Test(vq_packed, list_of_exactly_the_ring_size_is_fine)
+{
+	struct vdev_vq_elem e;
+
+	setup(0, 4);
+	for (uint16_t i = 4; i-- > 0;)
+		desc(i, buf + 16u * i, 8, 3, (uint16_t)(av(true) | (i < 3 ? NEXT : 0)));
+	cr_assert_eq(vdev_vq_pop(&P.vq, &e, iov, 64), 1);
+	cr_expect_eq(e.error, 0);
+	cr_expect_eq(e.ndescs, 4);
+	cr_expect_eq(e.id, 3);
+	cr_expect_eq(e.n_out, 4);
+}
+
+Test(vq_packed, buffer_id_out_of_range_breaks_the_queue)
+{
+	struct vdev_vq_elem e;
+
+	setup(0, 4);
+	desc(0, buf, 8, 4, av(true));
+	cr_expect_eq(vdev_vq_pop(&P.vq, &e, iov, 64), VDEV_EPROTO);
+	setup(0, 4);
+	desc(0, buf, 8, 0xffff, av(true));
+	cr_expect_eq(vdev_vq_pop(&P.vq, &e, iov, 64), VDEV_EPROTO);
+}
+
+Test(vq_packed, indirect_inside_a_list_is_rejected)
+{
+	struct vdev_vq_elem e;
+
+	setup(F(INDIRECT_DESC), 4);
+	uint64_t tbl = sim_alloc(&P.m, 16, 16);
+	desc(1, tbl, 16, 0, (uint16_t)(av(true) | INDIRECT));
+	desc(0, buf, 8, 0, (uint16_t)(av(true) | NEXT));
+	cr_assert_eq(vdev_vq_pop(&P.vq, &e, iov, 64), 1);
+	cr_expect_eq(e.error, VDEV_EPROTO);
+	cr_expect_eq(e.ndescs, 2, "the list's extent is still known");
+	cr_expect_not(vdev_vq_is_broken(&P.vq));
+	cr_expect_eq(vdev_vq_push(&P.vq, &e, 0), 0);
+}
+
+Test(vq_packed, indirect_with_next_or_bad_length_is_rejected)
+{
+	struct vdev_vq_elem e;
+
+	setup(F(INDIRECT_DESC), 4);
+	uint64_t tbl = sim_alloc(&P.m, 32, 16);
+	desc(1, buf, 8, 0, av(true));
+	desc(0, tbl, 16, 0, (uint16_t)(av(true) | INDIRECT | NEXT));
+	cr_assert_eq(vdev_vq_pop(&P.vq, &e, iov, 64), 1);
+	cr_expect_eq(e.error, VDEV_EPROTO);
+	cr_expect_eq(e.ndescs, 2);
+	cr_expect_eq(vdev_vq_push(&P.vq, &e, 0), 0);
+	desc(2, tbl, 20, 1, (uint16_t)(av(true) | INDIRECT));
+	cr_assert_eq(vdev_vq_pop(&P.vq, &e, iov, 64), 1);
+	cr_expect_eq(e.error, VDEV_EPROTO);
+	desc(3, tbl, 0, 2, (uint16_t)(av(true) | INDIRECT));
+	cr_assert_eq(vdev_vq_pop(&P.vq, &e, iov, 64), 1);
+	cr_expect_eq(e.error, VDEV_EPROTO);
+}
+
+Test(vq_packed, indirect_table_longer_than_queue_is_rejected)
+{
+	struct vdev_vq_elem e;
+
+	setup(F(INDIRECT_DESC), 4);
+	uint64_t tbl = sim_alloc(&P.m, 16 * 5, 16);
+	desc(0, tbl, 16 * 5, 0, (uint16_t)(av(true) | INDIRECT));
+	cr_assert_eq(vdev_vq_pop(&P.vq, &e, iov, 64), 1);
+	cr_expect_eq(e.error, VDEV_ELOOP);
+}
+
+Test(vq_packed, indirect_without_feature_is_rejected)
+{
+	struct vdev_vq_elem e;
+
+	setup(0, 4);
+	uint64_t tbl = sim_alloc(&P.m, 16, 16);
+	desc(0, tbl, 16, 0, (uint16_t)(av(true) | INDIRECT));
+	cr_assert_eq(vdev_vq_pop(&P.vq, &e, iov, 64), 1);
+	cr_expect_eq(e.error, VDEV_ENOTSUP);
+}
+
+/* Odd ring sizes over many laps, with multi-descriptor lists crossing the
+ * ring's end. */
+static void laps(uint16_t size, uint64_t extra)
+{
+	struct vdev_vq_elem e[8];
+	static int tok[64];
+
+	setup(extra, size);
+	for (int round = 0; round < 200; round++) {
+		unsigned n = 1 + (unsigned)round % 3;
+		struct drv_buf b[3] = {{buf, 4, false}, {buf + 64, 4, n > 1}, {buf + 128, 4, true}};
+		if (n > size)
+			n = size;
+		int t = round % 64;
+		cr_assert_eq(drv_add(&P.drv, b, n, false, &tok[t]), 0, "round %d", round);
+		int got = vdev_vq_pop_batch(&P.vq, e, 8, iov, 8);
+		cr_assert_eq(got, 1);
+		cr_expect_eq(e[0].error, 0);
+		cr_expect_eq(e[0].ndescs, n);
+		cr_assert_eq(vdev_vq_push(&P.vq, &e[0], e[0].in_bytes), 0);
+		vdev_vq_publish(&P.vq);
+		uint32_t len;
+		cr_assert_eq(drv_get_used(&P.drv, &len), &tok[t], "round %d", round);
+		cr_assert_eq(len, e[0].in_bytes);
+	}
+	cr_expect_eq(P.drv.errors, 0, "%s", P.drv.last_error);
+}
+
+Test(vq_packed, any_size_works_over_many_laps)
+{
+	laps(1, 0);
+	laps(3, 0);
+	laps(5, F(EVENT_IDX));
+	laps(100, 0);
+}
+
+Test(vq_packed, largest_queue_works) { laps(32768, 0); }
+
+/* EVENT_IDX over several laps: the device notifies when (and only when)
+ * the driver's event offset/wrap is crossed. */
+Test(vq_packed, event_idx_across_wraps)
+{
+	struct vdev_vq_elem e;
+	static int tok[8];
+	unsigned notes = 0, expected = 0;
+
+	setup(F(EVENT_IDX), 5);
+	for (int i = 0; i < 60; i++) {
+		struct drv_buf b = {buf, 4, true};
+		bool want;
+		/* every third buffer, ask for a notification at the next one */
+		if (i % 3 == 0) {
+			drv_enable_cb(&P.drv);
+			want = true;
+		} else {
+			drv_disable_cb(&P.drv);
+			want = false;
+		}
+		cr_assert_eq(drv_add(&P.drv, &b, 1, false, &tok[i % 8]), 0);
+		cr_assert_eq(vdev_vq_pop(&P.vq, &e, iov, 8), 1);
+		cr_assert_eq(vdev_vq_push(&P.vq, &e, 4), 0);
+		bool got = vdev_vq_publish(&P.vq);
+		cr_expect_eq(got, want, "buffer %d: notify %d, wanted %d", i, got, want);
+		notes += got;
+		expected += want;
+		uint32_t len;
+		cr_assert_not_null(drv_get_used(&P.drv, &len));
+	}
+	cr_expect_eq(notes, expected);
+}
+
+Test(vq_packed, device_event_suppression_with_event_idx)
+{
+	struct vdev_vq_elem e;
+	static int t1, t2;
+
+	setup(F(EVENT_IDX), 4);
+	struct drv_buf b = {buf, 4, true};
+	cr_assert_eq(drv_add(&P.drv, &b, 1, false, &t1), 0);
+	cr_expect(drv_kick_prepare(&P.drv));
+	cr_assert_eq(vdev_vq_pop(&P.vq, &e, iov, 8), 1);
+	cr_expect_eq(vdev_vq_pop(&P.vq, &e, iov, 8), 0, "empty: re-arm at position 1");
+	cr_assert_eq(drv_add(&P.drv, &b, 1, false, &t2), 0);
+	cr_expect(drv_kick_prepare(&P.drv), "the device asked for exactly this one");
+	vdev_vq_disable_notify(&P.vq);
+	cr_expect_not(drv_kick_prepare(&P.drv));
+}
