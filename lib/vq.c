@@ -107,14 +107,14 @@ VDEV__INTERNAL int vdev__vq_map_area(const struct vdev_vq *vq, uint64_t gpa, uin
 	uint64_t got;
 	int rc;
 
-	if (gpa % align != 0)
+	if ((gpa & (align - 1u)) != 0) /* align is a power of two */
 		return VDEV_EINVAL;
 	rc = vdev_mem_map(vq->P(mem), gpa, len, access, &p, &got);
 	if (rc < 0)
 		return rc;
 	if (got < len)
 		return VDEV_EFAULT; /* not contiguous on the host */
-	if ((uintptr_t)p % align != 0)
+	if (((uintptr_t)p & (align - 1u)) != 0)
 		return VDEV_EINVAL;
 	*out = p;
 	return 0;

@@ -76,7 +76,7 @@ static void walk_indirect(struct vdev_vq *vq, struct vq_chain *c, uint64_t addr,
 	}
 	/* Fast path: one aligned host piece; else copy each descriptor out
 	 * (the map above already rejected a table wrapping 2^64). */
-	if (got == len && (uintptr_t)p % 8u == 0)
+	if (got == len && ((uintptr_t)p & 7u) == 0)
 		tbl = p;
 	for (uint32_t i = 0; i < n && c->error == 0; i++) {
 		uint64_t daddr;
@@ -144,7 +144,7 @@ static int walk_list(struct vdev_vq *vq, uint16_t head_flags, struct vdev_vq_ele
 				chain_fail(&c, VDEV_ENOTSUP);
 			else if ((flags & VIRTQ_DESC_F_NEXT) || count > 1)
 				chain_fail(&c, VDEV_EPROTO); /* indirect inside a list */
-			else if (len == 0 || len % 16u != 0)
+			else if (len == 0 || (len & 15u) != 0)
 				chain_fail(&c, VDEV_EPROTO);
 			else
 				walk_indirect(vq, &c, addr, len);

@@ -90,7 +90,7 @@ static void walk_indirect(struct vdev_vq *vq, struct vq_chain *c, uint64_t addr,
 	 * across regions, or unaligned) each descriptor is copied out and
 	 * checked on its own; the map above already rejected a table whose
 	 * end wraps 2^64, so table + 16 * i stays in range. */
-	if (got == len && (uintptr_t)p % 8u == 0)
+	if (got == len && ((uintptr_t)p & 7u) == 0)
 		tbl = p;
 	for (;;) {
 		uint64_t daddr;
@@ -163,7 +163,7 @@ static void walk_chain(struct vdev_vq *vq, uint16_t head, struct vdev_vq_elem *e
 				chain_fail(&c, VDEV_ENOTSUP);
 			else if (flags & VIRTQ_DESC_F_NEXT)
 				chain_fail(&c, VDEV_EPROTO);
-			else if (len == 0 || len % 16u != 0)
+			else if (len == 0 || (len & 15u) != 0)
 				chain_fail(&c, VDEV_EPROTO);
 			else
 				walk_indirect(vq, &c, addr, len, &count);
