@@ -7,6 +7,14 @@
 
 /* --- configuration -------------------------------------------------------- */
 
+static void vq_forget_region(struct vdev_vq *vq)
+{
+	vq->P(fast_gpa) = 0;
+	vq->P(fast_size) = 0;
+	vq->P(fast_hva) = NULL;
+	vq->P(fast_ro) = 0;
+}
+
 static void clear_runtime(struct vdev_vq *vq)
 {
 	vq->P(desc) = NULL;
@@ -26,7 +34,7 @@ static void clear_runtime(struct vdev_vq *vq)
 	vq->P(pop_seq) = 0;
 	vq->P(push_seq) = 0;
 	vq->P(notify_hint) = 0;
-	vq->P(mem_hint) = 0;
+	vq_forget_region(vq);
 	/* Packed wrap counters start at 1 (spec); split ignores them. */
 	vq->P(state) = VQ_AVAIL_WRAP | VQ_USED_WRAP;
 }
@@ -162,7 +170,7 @@ VDEV_API int vdev_vq_start(struct vdev_vq *vq, const struct vdev_mem *mem, uint6
 		vq->P(desc) = vq->P(driver) = vq->P(device) = NULL;
 		return rc;
 	}
-	vq->P(mem_hint) = 0;
+	vq_forget_region(vq);
 	vq->P(avail_shadow) = vq->P(last_avail);
 	vq->P(signalled_used) = vq->P(used_idx);
 	vq->P(unchecked_used) = 0;
@@ -206,7 +214,7 @@ VDEV_API int vdev_vq_remap(struct vdev_vq *vq)
 
 	if (!(vq->P(state) & VQ_LIVE))
 		return VDEV_EPERM;
-	vq->P(mem_hint) = 0;
+	vq_forget_region(vq); /* the table it came from may be gone */
 	rc = map_rings(vq);
 	if (rc < 0)
 		vdev__vq_break(vq);
@@ -249,26 +257,28 @@ VDEV__INTERNAL int vdev__vq_break(struct vdev_vq *vq)
 	return VDEV_EPROTO;
 }
 
-VDEV__INTERNAL void vdev__chain_add_slow(struct vdev_vq *vq, struct vq_chain *c,
-					 uint64_t addr, uint32_t len, int write)
+VDEV__INTERNAL int vdev__map_slow(struct vdev_vq *vq, uint64_t addr, uint32_t len,
+				  uint32_t write, struct vdev_iov *iov, uint32_t room,
+				  unsigned *got)
 {
 	const struct vdev_mem *mem = vq->P(mem);
-	unsigned got = 0;
+	uint32_t idx;
 	int rc;
 
-	rc = vdev_mem_to_iov(mem, addr, len, write ? VDEV_MEM_WRITE : VDEV_MEM_READ,
-			     c->iov + c->n, c->cap - c->n, &got);
-	if (rc < 0) {
-		chain_fail(c, rc);
-		return;
-	}
-	c->n += got;
-	if (!write)
-		c->n_out = c->n;
+	rc = vdev_mem_to_iov(mem, addr, len, write ? VDEV_MEM_WRITE : VDEV_MEM_READ, iov, room,
+			     got);
+	if (rc < 0)
+		return rc;
 	/* Remember the region for the next buffer; most land in the same one. */
-	uint32_t idx = vdev__mem_region_index(mem, addr);
-	if (idx != UINT32_MAX)
-		vq->P(mem_hint) = idx;
+	idx = vdev__mem_region_index(mem, addr);
+	if (idx != UINT32_MAX) {
+		const struct vdev_mem_region *r = &mem->P(regions)[idx];
+		vq->P(fast_gpa) = r->gpa;
+		vq->P(fast_size) = r->size;
+		vq->P(fast_hva) = r->hva;
+		vq->P(fast_ro) = (r->flags & VDEV_MEM_F_READONLY) ? 1u : 0u;
+	}
+	return 0;
 }
 
 VDEV__INTERNAL int vdev__read_indirect(const struct vdev_vq *vq, uint64_t table, uint32_t i,
@@ -317,11 +327,11 @@ VDEV_API int vdev_vq_push(struct vdev_vq *vq, const struct vdev_vq_elem *elem, u
 	if (vq->P(layout) == VDEV_VQ_PACKED) {
 		if (VDEV__UNLIKELY(elem->ndescs == 0 || elem->ndescs > vq->P(inflight_descs)))
 			return VDEV_EINVAL;
-		vdev__packed_push(vq, elem, written);
+		vq_packed_push(vq, elem, written);
 	} else {
 		if (VDEV__UNLIKELY(elem->id >= vq->P(size)))
 			return VDEV_EINVAL;
-		vdev__split_push(vq, elem, written);
+		vq_split_push(vq, elem, written);
 	}
 	vq->P(inflight)--;
 	vq->P(push_seq)++;

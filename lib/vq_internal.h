@@ -30,20 +30,44 @@ static inline int vq_has(const struct vdev_vq *vq, unsigned bit)
 }
 
 /*
+ * The region the last buffer hit, copied into locals by the pop loops so
+ * that the common case (every buffer in one region) is a subtraction and
+ * two compares. size == 0 means no hint: every lookup takes the slow path.
+ */
+struct vq_fast {
+	uint64_t gpa;
+	uint64_t size;
+	uint8_t *hva;
+	uint32_t ro; /* 1 if the region is read-only */
+};
+
+static inline void vq_fast_load(const struct vdev_vq *vq, struct vq_fast *f)
+{
+	f->gpa = vq->P(fast_gpa);
+	f->size = vq->P(fast_size);
+	f->hva = vq->P(fast_hva);
+	f->ro = vq->P(fast_ro);
+}
+
+/*
  * Chain builder. Collects segments of one chain into the caller's iov
  * array, enforcing: readable before writable, total bytes <= 2^32 - 1,
  * at most `cap` segments, every byte inside guest memory with the right
- * access. The first failure is kept in `error`; later descriptors are
- * still walked (to find the chain's extent) but add nothing.
+ * access. Structural failures found while walking are kept in `error`
+ * (the first one wins); later descriptors are still walked to find the
+ * chain's extent but add nothing. Order and total length are tracked
+ * without branches and judged once, in chain_finish().
  */
 struct vq_chain {
 	struct vdev_iov *iov;
 	uint32_t cap;
 	uint32_t n;
 	uint32_t n_out;
-	uint64_t bytes[2]; /* [0] readable, [1] writable */
+	uint32_t seen_write; /* 1 once a writable descriptor was seen */
+	uint32_t bad_order;  /* 1 if a readable one came after that */
 	int error;
-	uint8_t seen_write;
+	uint64_t bytes[2]; /* [0] readable, [1] writable; cannot overflow:
+			    * at most 32768 descriptors of < 2^32 bytes */
 };
 
 static inline void chain_begin(struct vq_chain *c, struct vdev_iov *iov, unsigned cap)
@@ -52,10 +76,11 @@ static inline void chain_begin(struct vq_chain *c, struct vdev_iov *iov, unsigne
 	c->cap = cap;
 	c->n = 0;
 	c->n_out = 0;
+	c->seen_write = 0;
+	c->bad_order = 0;
+	c->error = 0;
 	c->bytes[0] = 0;
 	c->bytes[1] = 0;
-	c->error = 0;
-	c->seen_write = 0;
 }
 
 static inline void chain_fail(struct vq_chain *c, int err)
@@ -64,67 +89,82 @@ static inline void chain_fail(struct vq_chain *c, int err)
 		c->error = err;
 }
 
-/* Slow path: range not inside the hinted region. Defined in vq.c. */
-VDEV__INTERNAL void vdev__chain_add_slow(struct vdev_vq *vq, struct vq_chain *c,
-					 uint64_t addr, uint32_t len, int write);
+/*
+ * Slow path: a buffer not inside the hinted region. Translates it into at
+ * most `room` segments at `iov`, stores their number in *got, updates the
+ * queue's hint (the caller reloads it) and returns 0 or a VDEV_E* code.
+ * Deliberately not given the chain: the chain's state stays in registers.
+ */
+VDEV__INTERNAL int vdev__map_slow(struct vdev_vq *vq, uint64_t addr, uint32_t len,
+				  uint32_t write, struct vdev_iov *iov, uint32_t room,
+				  unsigned *got);
 
 /* Add one buffer descriptor (not an indirect table) to the chain. */
-static inline void chain_add(struct vdev_vq *vq, struct vq_chain *c, uint64_t addr,
-			     uint32_t len, int write)
+static inline void chain_add(struct vdev_vq *vq, struct vq_fast *f, struct vq_chain *c,
+			     uint64_t addr, uint32_t len, uint32_t write)
 {
-	const struct vdev_mem *mem = vq->P(mem);
-	const struct vdev_mem_region *r;
 	uint64_t off;
 
-	if (write)
-		c->seen_write = 1;
-	else if (c->seen_write)
-		chain_fail(c, VDEV_EPROTO); /* readable after writable */
-	if (c->error != 0 || len == 0)
-		return;
+	c->bad_order |= c->seen_write & (write ^ 1u);
+	c->seen_write |= write;
 	c->bytes[write] += len;
-	if (VDEV__UNLIKELY(c->bytes[0] + c->bytes[1] > UINT32_MAX)) {
-		chain_fail(c, VDEV_EOVERFLOW);
+	if (VDEV__UNLIKELY(c->error != 0 || len == 0))
+		return;
+	off = addr - f->gpa;
+	if (VDEV__LIKELY(off < f->size && len <= f->size - off && !(write & f->ro) &&
+			 c->n < c->cap)) {
+		c->iov[c->n].base = f->hva + (uintptr_t)off;
+		c->iov[c->n].len = len;
+		c->n++;
+		c->n_out += write ^ 1u; /* readable ones come first, or the chain is rejected */
 		return;
 	}
-	/* Fast path: the whole buffer inside the region the last one hit. */
-	if (VDEV__LIKELY(vq->P(mem_hint) < mem->P(nregions) && c->n < c->cap)) {
-		r = &mem->P(regions)[vq->P(mem_hint)];
-		off = addr - r->gpa;
-		if (VDEV__LIKELY(off < r->size && len <= r->size - off &&
-				 !(write && (r->flags & VDEV_MEM_F_READONLY)))) {
-			c->iov[c->n].base = (uint8_t *)r->hva + (uintptr_t)off;
-			c->iov[c->n].len = len;
-			c->n++;
-			if (!write)
-				c->n_out = c->n;
-			return;
+	{
+		unsigned got = 0;
+		int rc = vdev__map_slow(vq, addr, len, write, c->iov + c->n, c->cap - c->n, &got);
+		if (rc < 0) {
+			chain_fail(c, rc);
+		} else {
+			c->n += got;
+			c->n_out += (write ^ 1u) * got;
 		}
 	}
-	vdev__chain_add_slow(vq, c, addr, len, write);
+	vq_fast_load(vq, f);
 }
 
-/* Finish an element from a built chain. */
-static inline void chain_finish(struct vdev_vq *vq, struct vq_chain *c, struct vdev_vq_elem *e)
+/* Finish an element from a built chain. Returns 1 if it was rejected. The
+ * caller accounts for the element in the queue's counters. */
+static inline int chain_finish(struct vq_chain *c, struct vdev_vq_elem *e, uint16_t seq)
 {
 	e->iov = c->iov;
-	e->seq = vq->P(pop_seq)++;
+	e->seq = seq;
+	if (VDEV__UNLIKELY(c->error == 0 && c->bad_order))
+		c->error = VDEV_EPROTO; /* readable after writable */
+	if (VDEV__UNLIKELY(c->error == 0 && c->bytes[0] + c->bytes[1] > UINT32_MAX))
+		c->error = VDEV_EOVERFLOW; /* spec: at most 2^32 bytes in a chain */
 	if (VDEV__UNLIKELY(c->error != 0)) {
 		e->n_out = 0;
 		e->n_in = 0;
 		e->out_bytes = 0;
 		e->in_bytes = 0;
 		e->error = (int16_t)c->error;
-		vq->P(stats).rejected++;
-	} else {
-		e->n_out = (uint16_t)c->n_out;
-		e->n_in = (uint16_t)(c->n - c->n_out);
-		e->out_bytes = (uint32_t)c->bytes[0];
-		e->in_bytes = (uint32_t)c->bytes[1];
-		e->error = 0;
+		return 1;
 	}
-	vq->P(stats).popped++;
-	vq->P(inflight)++;
+	e->n_out = (uint16_t)c->n_out;
+	e->n_in = (uint16_t)(c->n - c->n_out);
+	e->out_bytes = (uint32_t)c->bytes[0];
+	e->in_bytes = (uint32_t)c->bytes[1];
+	e->error = 0;
+	return 0;
+}
+
+/* Account for `n` popped elements, `rejected` of them rejected. */
+static inline void vq_account_pops(struct vdev_vq *vq, unsigned n, unsigned rejected)
+{
+	vq->P(stats).popped += n;
+	vq->P(stats).rejected += rejected;
+	vq->P(inflight) = (uint16_t)(vq->P(inflight) + n);
+	vq->P(pop_seq) = (uint16_t)(vq->P(pop_seq) + n);
 }
 
 /* Mark the ring untrustworthy: no more pops until reset; device NEEDS_RESET. */
@@ -134,8 +174,6 @@ VDEV__INTERNAL int vdev__vq_break(struct vdev_vq *vq);
 VDEV__INTERNAL int vdev__split_map(struct vdev_vq *vq);
 VDEV__INTERNAL int vdev__split_pop(struct vdev_vq *vq, struct vdev_vq_elem *elems, unsigned max,
 				   struct vdev_iov *iov, unsigned iov_per_elem);
-VDEV__INTERNAL void vdev__split_push(struct vdev_vq *vq, const struct vdev_vq_elem *e,
-				     uint32_t len);
 VDEV__INTERNAL bool vdev__split_publish(struct vdev_vq *vq);
 VDEV__INTERNAL void vdev__split_set_notify(struct vdev_vq *vq, bool enable);
 VDEV__INTERNAL bool vdev__split_has_work(struct vdev_vq *vq);
@@ -143,11 +181,56 @@ VDEV__INTERNAL bool vdev__split_has_work(struct vdev_vq *vq);
 VDEV__INTERNAL int vdev__packed_map(struct vdev_vq *vq);
 VDEV__INTERNAL int vdev__packed_pop(struct vdev_vq *vq, struct vdev_vq_elem *elems,
 				    unsigned max, struct vdev_iov *iov, unsigned iov_per_elem);
-VDEV__INTERNAL void vdev__packed_push(struct vdev_vq *vq, const struct vdev_vq_elem *e,
-				      uint32_t len);
 VDEV__INTERNAL bool vdev__packed_publish(struct vdev_vq *vq);
 VDEV__INTERNAL void vdev__packed_set_notify(struct vdev_vq *vq, bool enable);
 VDEV__INTERNAL bool vdev__packed_has_work(struct vdev_vq *vq);
+
+/* Stage a used element (split): id and length at the used index. */
+static inline void vq_split_push(struct vdev_vq *vq, const struct vdev_vq_elem *e, uint32_t len)
+{
+	struct virtq_used *u = (struct virtq_used *)vq->P(device);
+	struct virtq_used_elem *ue = &u->ring[vq->P(used_idx) & vq->P(mask)];
+
+	vdev__wr32(&ue->id, e->id);
+	vdev__wr32(&ue->len, len);
+	vq->P(used_idx)++;
+	vq->P(staged)++;
+}
+
+/*
+ * Stage a used element (packed): written at used_idx, which then advances
+ * by the number of descriptors of the buffer being completed. The first
+ * element of a batch keeps its flags back for publish to store last.
+ */
+static inline void vq_packed_push(struct vdev_vq *vq, const struct vdev_vq_elem *e, uint32_t len)
+{
+	uint16_t pos = vq->P(used_idx);
+	struct pvirtq_desc *d = (struct pvirtq_desc *)vq->P(desc) + pos;
+	uint16_t flags = (uint16_t)(((vq->P(state) & VQ_USED_WRAP) ?
+				     (VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED) : 0u) |
+				    (len != 0 ? VIRTQ_DESC_F_WRITE : 0u));
+	uint32_t next;
+
+	vdev__wr16(&d->id, e->id);
+	vdev__wr32(&d->len, len);
+	if (vq->P(staged) == 0) {
+		vq->P(batch_pos) = pos;
+		vq->P(batch_flags) = flags;
+	} else {
+		/* The driver reads this one only after the batch's first, whose
+		 * flags publish stores after a release barrier. */
+		vdev__wr16(&d->flags, flags);
+	}
+	next = (uint32_t)pos + e->ndescs;
+	if (next >= vq->P(size)) {
+		next -= vq->P(size);
+		vq->P(state) ^= VQ_USED_WRAP;
+	}
+	vq->P(used_idx) = (uint16_t)next;
+	vq->P(inflight_descs) = (uint16_t)(vq->P(inflight_descs) - e->ndescs);
+	vq->P(unchecked_used) = (uint16_t)(vq->P(unchecked_used) + e->ndescs);
+	vq->P(staged)++;
+}
 
 /* Map one ring area: must be one host-contiguous piece, aligned. */
 VDEV__INTERNAL int vdev__vq_map_area(const struct vdev_vq *vq, uint64_t gpa, uint64_t len,

@@ -27,10 +27,13 @@ static inline struct pvirtq_event_suppress *device_evt(struct vdev_vq *vq)
 }
 
 /* Available: AVAIL bit equals the wrap counter, USED bit does not. */
+static inline uint16_t avail_bits(bool wrap)
+{
+	return wrap ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED;
+}
 static inline bool is_avail(uint16_t flags, bool wrap)
 {
-	return ((flags & VIRTQ_DESC_F_AVAIL) != 0) == wrap &&
-	       ((flags & VIRTQ_DESC_F_USED) != 0) != wrap;
+	return (flags & (VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED)) == avail_bits(wrap);
 }
 
 VDEV__INTERNAL int vdev__packed_map(struct vdev_vq *vq)
@@ -57,7 +60,8 @@ VDEV__INTERNAL int vdev__packed_map(struct vdev_vq *vq)
  * An indirect table: len / 16 descriptors used in order; only their WRITE
  * flag means anything (others, and the id, are reserved and ignored).
  */
-static void walk_indirect(struct vdev_vq *vq, struct vq_chain *c, uint64_t addr, uint32_t len)
+static void walk_indirect(struct vdev_vq *vq, struct vq_fast *f, struct vq_chain *c,
+			  uint64_t addr, uint32_t len)
 {
 	const struct pvirtq_desc *tbl = NULL;
 	uint32_t n = len / 16u;
@@ -98,7 +102,7 @@ static void walk_indirect(struct vdev_vq *vq, struct vq_chain *c, uint64_t addr,
 			dlen = vdev__get_le32(raw + 8);
 			flags = vdev__get_le16(raw + 14);
 		}
-		chain_add(vq, c, daddr, dlen, (flags & VIRTQ_DESC_F_WRITE) != 0);
+		chain_add(vq, f, c, daddr, dlen, (flags & VIRTQ_DESC_F_WRITE) >> 1);
 	}
 }
 
@@ -106,11 +110,14 @@ static void walk_indirect(struct vdev_vq *vq, struct vq_chain *c, uint64_t addr,
  * Walk the list starting at last_avail, whose head flags were read (once)
  * by the caller. The list's extent in the ring is given by the NEXT flags
  * alone; it must end within `size` descriptors and every descriptor of it
- * must be available, or the ring cannot be trusted.
+ * must be available, or the ring cannot be trusted. Returns 1 if the chain
+ * was rejected, 0 if not, VDEV_EPROTO if the ring broke.
  */
-static int walk_list(struct vdev_vq *vq, uint16_t head_flags, struct vdev_vq_elem *e,
-		     struct vdev_iov *iov, unsigned cap)
+static __attribute__((noinline)) int walk_list(struct vdev_vq *vq, uint16_t head_flags,
+						struct vdev_vq_elem *e, struct vdev_iov *iov,
+						unsigned cap, uint16_t seq)
 {
+	struct vq_fast fast, *f = &fast;
 	struct pvirtq_desc *r = ring(vq);
 	uint16_t size = vq->P(size);
 	uint16_t pos = vq->P(last_avail);
@@ -120,6 +127,7 @@ static int walk_list(struct vdev_vq *vq, uint16_t head_flags, struct vdev_vq_ele
 	uint16_t id;
 	struct vq_chain c;
 
+	vq_fast_load(vq, f);
 	chain_begin(&c, iov, cap);
 	for (;;) {
 		const struct pvirtq_desc *d = &r[pos];
@@ -147,9 +155,9 @@ static int walk_list(struct vdev_vq *vq, uint16_t head_flags, struct vdev_vq_ele
 			else if (len == 0 || (len & 15u) != 0)
 				chain_fail(&c, VDEV_EPROTO);
 			else
-				walk_indirect(vq, &c, addr, len);
+				walk_indirect(vq, f, &c, addr, len);
 		} else {
-			chain_add(vq, &c, addr, len, (flags & VIRTQ_DESC_F_WRITE) != 0);
+			chain_add(vq, f, &c, addr, len, (flags & VIRTQ_DESC_F_WRITE) >> 1);
 		}
 		if (!(flags & VIRTQ_DESC_F_NEXT))
 			break;
@@ -166,20 +174,118 @@ static int walk_list(struct vdev_vq *vq, uint16_t head_flags, struct vdev_vq_ele
 	vq->P(inflight_descs) = (uint16_t)(vq->P(inflight_descs) + count);
 	e->id = id;
 	e->ndescs = count;
-	chain_finish(vq, &c, e);
-	return 0;
+	return chain_finish(&c, e, seq);
+}
+
+/*
+ * Fast path for a list of several direct descriptors, each available,
+ * non-empty, inside the hinted region with the right access, readable ones
+ * first, the list within the segment limit and with a valid buffer id.
+ * Returns the number of ring descriptors used with *e filled, or -1 having
+ * filled nothing (the caller then walks it again with walk_list(), which
+ * re-reads everything). Out of line so its loop gets its own registers.
+ */
+static __attribute__((noinline)) int fast_list(const struct vdev_vq *vq, uint32_t limit,
+					       uint16_t pos, bool wrap, uint16_t flags,
+					       struct vdev_vq_elem *e, struct vdev_iov *iov,
+					       uint16_t seq)
+{
+	const struct pvirtq_desc *r = (const struct pvirtq_desc *)vq->P(desc);
+	const uint16_t size = vq->P(size);
+	const uint64_t rgpa = vq->P(fast_gpa), rsize = vq->P(fast_size);
+	uint8_t *const rhva = vq->P(fast_hva);
+	const uint32_t ro = vq->P(fast_ro);
+	uint32_t n = 0, n_out = 0, seen_write = 0;
+	uint64_t out = 0, total = 0;
+	uint16_t id;
+
+	for (;;) {
+		const struct pvirtq_desc *d = &r[pos];
+		uint64_t addr = vdev__rd64(&d->addr);
+		uint32_t len = vdev__rd32(&d->len);
+		uint32_t write;
+		uint64_t off;
+
+		if (n > 0) { /* the head's flags were read by the caller, once */
+			flags = vdev__rd16(&d->flags);
+			if (VDEV__UNLIKELY(!is_avail(flags, wrap)))
+				return -1;
+		}
+		id = vdev__rd16(&d->id);
+		write = (flags >> 1) & 1u;
+		off = addr - rgpa;
+		if (VDEV__UNLIKELY(flags & VIRTQ_DESC_F_INDIRECT))
+			return -1;
+		if (VDEV__UNLIKELY(n == limit)) /* min(iov capacity, size) */
+			return -1;
+		if (VDEV__UNLIKELY(off >= rsize))
+			return -1;
+		if (VDEV__UNLIKELY((uint64_t)len - 1u >= rsize - off)) /* also len == 0 */
+			return -1;
+		if (VDEV__UNLIKELY(write < seen_write)) /* readable after writable */
+			return -1;
+		if (VDEV__UNLIKELY(write & ro))
+			return -1;
+		iov[n].base = rhva + (uintptr_t)off;
+		iov[n].len = len;
+		n++;
+		if (!write)
+			n_out = n;
+		seen_write = write;
+		if (++pos == size) {
+			pos = 0;
+			wrap = !wrap;
+		}
+		if (!(flags & VIRTQ_DESC_F_NEXT))
+			break;
+	}
+	if (VDEV__UNLIKELY(id >= size))
+		return -1;
+	for (uint32_t k = 0; k < n; k++) {
+		total += iov[k].len;
+		if (k + 1 == n_out)
+			out = total;
+	}
+	if (VDEV__UNLIKELY(total > UINT32_MAX))
+		return -1;
+	e->iov = iov;
+	e->out_bytes = (uint32_t)out;
+	e->in_bytes = (uint32_t)(total - out);
+	e->n_out = (uint16_t)n_out;
+	e->n_in = (uint16_t)(n - n_out);
+	e->id = id;
+	e->ndescs = (uint16_t)n;
+	e->seq = seq;
+	e->error = 0;
+	return (int)n;
+}
+
+static inline void save_avail(struct vdev_vq *vq, uint16_t pos, bool wrap)
+{
+	vq->P(last_avail) = pos;
+	if (wrap)
+		vq->P(state) |= VQ_AVAIL_WRAP;
+	else
+		vq->P(state) &= (uint8_t)~VQ_AVAIL_WRAP;
 }
 
 VDEV__INTERNAL int vdev__packed_pop(struct vdev_vq *vq, struct vdev_vq_elem *elems,
 				    unsigned max, struct vdev_iov *iov, unsigned iov_per_elem)
 {
 	struct pvirtq_desc *r = ring(vq);
-	unsigned n = 0;
-	int rc;
+	const uint16_t size = vq->P(size);
+	const uint32_t limit = iov_per_elem < size ? iov_per_elem : size;
+	uint16_t seq = vq->P(pop_seq);
+	uint16_t pos = vq->P(last_avail);
+	bool wrap = (vq->P(state) & VQ_AVAIL_WRAP) != 0;
+	unsigned n = 0, rejected = 0, descs = 0;
+	struct vq_fast f;
+	int rc = 0;
 
+	vq_fast_load(vq, &f);
 	while (n < max) {
-		bool wrap = (vq->P(state) & VQ_AVAIL_WRAP) != 0;
-		uint16_t pos = vq->P(last_avail);
+		struct vdev_vq_elem *e = &elems[n];
+		struct vdev_iov *v = iov + (size_t)n * iov_per_elem;
 		uint16_t flags = vdev__rd16(&r[pos].flags);
 
 		if (!is_avail(flags, wrap)) {
@@ -201,44 +307,69 @@ VDEV__INTERNAL int vdev__packed_pop(struct vdev_vq *vq, struct vdev_vq_elem *ele
 		/* The rest of the list after its head flags; pairs with the
 		 * driver's write barrier before it stores the head's flags. */
 		vdev__rmb();
-		rc = walk_list(vq, flags, &elems[n], iov + (size_t)n * iov_per_elem, iov_per_elem);
+		if (!(flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT))) {
+			/* One descriptor: the commonest list, with the least state. */
+			const struct pvirtq_desc *d = &r[pos];
+			uint64_t addr = vdev__rd64(&d->addr);
+			uint32_t len = vdev__rd32(&d->len);
+			uint16_t id = vdev__rd16(&d->id);
+			uint32_t write = (flags >> 1) & 1u;
+			uint64_t off = addr - f.gpa;
+
+			if (VDEV__LIKELY(id < size && off < f.size &&
+					 (uint64_t)len - 1u < f.size - off && !(write & f.ro) &&
+					 limit != 0)) {
+				v[0].base = f.hva + (uintptr_t)off;
+				v[0].len = len;
+				e->iov = v;
+				e->out_bytes = write ? 0 : len;
+				e->in_bytes = write ? len : 0;
+				e->n_out = (uint16_t)(write ^ 1u);
+				e->n_in = (uint16_t)write;
+				e->id = id;
+				e->ndescs = 1;
+				e->seq = (uint16_t)(seq + n);
+				e->error = 0;
+				if (++pos == size) {
+					pos = 0;
+					wrap = !wrap;
+				}
+				descs++;
+				n++;
+				continue;
+			}
+		} else if (!(flags & VIRTQ_DESC_F_INDIRECT)) {
+			int used = fast_list(vq, limit, pos, wrap, flags, e, v, (uint16_t)(seq + n));
+			if (VDEV__LIKELY(used > 0)) {
+				pos = (uint16_t)(pos + used);
+				if (pos >= size) {
+					pos = (uint16_t)(pos - size);
+					wrap = !wrap;
+				}
+				descs += (unsigned)used;
+				n++;
+				continue;
+			}
+		}
+		/* Anything else: the general walk, which keeps the queue's
+		 * state itself; hand it ours and take it back. */
+		save_avail(vq, pos, wrap);
+		vq->P(inflight_descs) = (uint16_t)(vq->P(inflight_descs) + descs);
+		descs = 0;
+		rc = walk_list(vq, flags, e, v, iov_per_elem, (uint16_t)(seq + n));
+		pos = vq->P(last_avail);
+		wrap = (vq->P(state) & VQ_AVAIL_WRAP) != 0;
+		vq_fast_load(vq, &f);
 		if (rc < 0)
-			return n > 0 ? (int)n : rc;
+			break;
+		rejected += (unsigned)rc;
+		rc = 0;
 		n++;
 	}
-	return (int)n;
-}
-
-VDEV__INTERNAL void vdev__packed_push(struct vdev_vq *vq, const struct vdev_vq_elem *e,
-				      uint32_t len)
-{
-	uint16_t pos = vq->P(used_idx);
-	struct pvirtq_desc *d = &ring(vq)[pos];
-	bool wrap = (vq->P(state) & VQ_USED_WRAP) != 0;
-	uint16_t flags = (uint16_t)((wrap ? (VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED) : 0u) |
-				    (len != 0 ? VIRTQ_DESC_F_WRITE : 0u));
-	uint32_t next;
-
-	vdev__wr16(&d->id, e->id);
-	vdev__wr32(&d->len, len);
-	if (vq->P(staged) == 0) {
-		/* First of a batch: its flags are stored last, by publish. */
-		vq->P(batch_pos) = pos;
-		vq->P(batch_flags) = flags;
-	} else {
-		/* The driver reads this one only after the batch's first, which
-		 * publish stores after a release barrier. */
-		vdev__wr16(&d->flags, flags);
-	}
-	next = (uint32_t)pos + e->ndescs;
-	if (next >= vq->P(size)) {
-		next -= vq->P(size);
-		vq->P(state) ^= VQ_USED_WRAP;
-	}
-	vq->P(used_idx) = (uint16_t)next;
-	vq->P(inflight_descs) = (uint16_t)(vq->P(inflight_descs) - e->ndescs);
-	vq->P(unchecked_used) = (uint16_t)(vq->P(unchecked_used) + e->ndescs);
-	vq->P(staged)++;
+	save_avail(vq, pos, wrap);
+	vq->P(inflight_descs) = (uint16_t)(vq->P(inflight_descs) + descs);
+	vq_account_pops(vq, n, rejected);
+	return n > 0 ? (int)n : rc;
 }
 
 VDEV__INTERNAL bool vdev__packed_publish(struct vdev_vq *vq)

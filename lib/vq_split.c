@@ -71,8 +71,8 @@ static int refresh_avail(struct vdev_vq *vq, uint16_t *idx_out)
 }
 
 /* Walk an indirect table; *count bounds the whole chain by the queue size. */
-static void walk_indirect(struct vdev_vq *vq, struct vq_chain *c, uint64_t addr, uint32_t len,
-			  uint32_t *count)
+static void walk_indirect(struct vdev_vq *vq, struct vq_fast *f, struct vq_chain *c,
+			  uint64_t addr, uint32_t len, uint32_t *count)
 {
 	const struct virtq_desc *tbl = NULL;
 	uint32_t limit = len / 16u;
@@ -122,7 +122,7 @@ static void walk_indirect(struct vdev_vq *vq, struct vq_chain *c, uint64_t addr,
 			chain_fail(c, VDEV_EPROTO); /* nested indirect table */
 			return;
 		}
-		chain_add(vq, c, daddr, dlen, (flags & VIRTQ_DESC_F_WRITE) != 0);
+		chain_add(vq, f, c, daddr, dlen, (flags & VIRTQ_DESC_F_WRITE) >> 1);
 		if (!(flags & VIRTQ_DESC_F_NEXT))
 			return;
 		if (next >= limit) {
@@ -139,16 +139,19 @@ static void walk_indirect(struct vdev_vq *vq, struct vq_chain *c, uint64_t addr,
  * in the table and in an indirect table. The descriptor pointing at an
  * indirect table is not a buffer and is not counted.
  */
-static void walk_chain(struct vdev_vq *vq, uint16_t head, struct vdev_vq_elem *e,
-		       struct vdev_iov *iov, unsigned cap)
+static __attribute__((noinline)) int walk_chain(struct vdev_vq *vq, uint16_t head,
+						 struct vdev_vq_elem *e, struct vdev_iov *iov,
+						 unsigned cap, uint16_t seq)
 {
 	const struct virtq_desc *tbl = desc_table(vq);
+	struct vq_fast fast, *f = &fast;
 	uint16_t size = vq->P(size);
 	uint32_t count = 0;
 	uint16_t ndescs = 0;
 	uint16_t i = head;
 	struct vq_chain c;
 
+	vq_fast_load(vq, f);
 	chain_begin(&c, iov, cap);
 	for (;;) {
 		const struct virtq_desc *d = &tbl[i];
@@ -166,14 +169,14 @@ static void walk_chain(struct vdev_vq *vq, uint16_t head, struct vdev_vq_elem *e
 			else if (len == 0 || (len & 15u) != 0)
 				chain_fail(&c, VDEV_EPROTO);
 			else
-				walk_indirect(vq, &c, addr, len, &count);
+				walk_indirect(vq, f, &c, addr, len, &count);
 			break;
 		}
 		if (++count > size) {
 			chain_fail(&c, VDEV_ELOOP);
 			break;
 		}
-		chain_add(vq, &c, addr, len, (flags & VIRTQ_DESC_F_WRITE) != 0);
+		chain_add(vq, f, &c, addr, len, (flags & VIRTQ_DESC_F_WRITE) >> 1);
 		if (!(flags & VIRTQ_DESC_F_NEXT))
 			break;
 		if (next >= size) {
@@ -184,7 +187,125 @@ static void walk_chain(struct vdev_vq *vq, uint16_t head, struct vdev_vq_elem *e
 	}
 	e->id = head;
 	e->ndescs = ndescs;
-	chain_finish(vq, &c, e);
+	return chain_finish(&c, e, seq);
+}
+
+/*
+ * Multi-descriptor chains on the fast path. Out of line so that its loop
+ * gets registers of its own. Same contract as fast_chain().
+ */
+static __attribute__((noinline)) int fast_multi(const struct vdev_vq *vq, uint32_t limit,
+			      uint16_t head, uint16_t flags,
+						struct vdev_vq_elem *e, struct vdev_iov *iov,
+						uint16_t seq)
+{
+	const struct virtq_desc *tbl = (const struct virtq_desc *)vq->P(desc);
+	const uint16_t size = vq->P(size);
+	const uint64_t rgpa = vq->P(fast_gpa), rsize = vq->P(fast_size);
+	uint8_t *const rhva = vq->P(fast_hva);
+	const uint32_t ro = vq->P(fast_ro);
+	uint32_t n = 0, n_out = 0, seen_write = 0;
+	uint64_t out = 0, total = 0;
+	uint16_t i = head;
+
+	/* The walk keeps as little state as possible (index, count, order);
+	 * byte totals are summed afterwards from the segments just written. */
+	for (;;) {
+		const struct virtq_desc *d = &tbl[i];
+		uint64_t addr = vdev__rd64(&d->addr);
+		uint32_t len = vdev__rd32(&d->len);
+		uint32_t write;
+		uint64_t off;
+
+		if (n > 0) /* the head's flags were read by the caller, once */
+			flags = vdev__rd16(&d->flags);
+		write = (flags >> 1) & 1u;
+		off = addr - rgpa;
+		/* Each test its own well-predicted branch. (len - 1 >= size -
+		 * off) rejects len == 0 and overruns alike. limit = min(iov
+		 * capacity, queue size) bounds loops too. */
+		if (VDEV__UNLIKELY(flags & VIRTQ_DESC_F_INDIRECT))
+			return -1;
+		if (VDEV__UNLIKELY(n == limit))
+			return -1;
+		if (VDEV__UNLIKELY(off >= rsize))
+			return -1;
+		if (VDEV__UNLIKELY((uint64_t)len - 1u >= rsize - off))
+			return -1;
+		if (VDEV__UNLIKELY(write < seen_write)) /* readable after writable */
+			return -1;
+		if (VDEV__UNLIKELY(write & ro))
+			return -1;
+		iov[n].base = rhva + (uintptr_t)off;
+		iov[n].len = len;
+		n++;
+		if (!write)
+			n_out = n; /* readable ones come first */
+		seen_write = write;
+		if (!(flags & VIRTQ_DESC_F_NEXT))
+			break;
+		i = vdev__rd16(&d->next);
+		if (VDEV__UNLIKELY(i >= size))
+			return -1;
+	}
+	for (uint32_t k = 0; k < n; k++) {
+		total += iov[k].len;
+		if (k + 1 == n_out)
+			out = total;
+	}
+	if (VDEV__UNLIKELY(total > UINT32_MAX))
+		return -1;
+	e->iov = iov;
+	e->out_bytes = (uint32_t)out;
+	e->in_bytes = (uint32_t)(total - out);
+	e->n_out = (uint16_t)n_out;
+	e->n_in = (uint16_t)(n - n_out);
+	e->id = head;
+	e->ndescs = (uint16_t)n;
+	e->seq = seq;
+	e->error = 0;
+	return 0;
+}
+
+/*
+ * The common case, kept small so it stays in registers: direct descriptors
+ * only, each non-empty and inside the hinted region with the right access,
+ * readable before writable, within the segment and length limits. On
+ * anything else it returns -1 having filled nothing, and the caller walks
+ * the chain again with walk_chain(), which re-reads every descriptor and
+ * uses only its own reads. Returns 0 with *e filled otherwise.
+ */
+static inline int fast_chain(const struct vdev_vq *vq, const struct virtq_desc *tbl,
+			     uint32_t limit, const struct vq_fast *f, uint16_t head,
+			     struct vdev_vq_elem *e, struct vdev_iov *iov, uint16_t seq)
+{
+	const struct virtq_desc *d = &tbl[head];
+	uint16_t flags = vdev__rd16(&d->flags);
+
+	/* One descriptor: the commonest chain, with the least state. */
+	if (!(flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT))) {
+		uint64_t addr = vdev__rd64(&d->addr);
+		uint32_t len = vdev__rd32(&d->len);
+		uint32_t write = (flags >> 1) & 1u;
+		uint64_t off = addr - f->gpa;
+
+		if (VDEV__UNLIKELY(off >= f->size || (uint64_t)len - 1u >= f->size - off ||
+				   (write & f->ro) || limit == 0))
+			return -1;
+		iov[0].base = f->hva + (uintptr_t)off;
+		iov[0].len = len;
+		e->iov = iov;
+		e->out_bytes = write ? 0 : len;
+		e->in_bytes = write ? len : 0;
+		e->n_out = (uint16_t)(write ^ 1u);
+		e->n_in = (uint16_t)write;
+		e->id = head;
+		e->ndescs = 1;
+		e->seq = seq;
+		e->error = 0;
+		return 0;
+	}
+	return fast_multi(vq, limit, head, flags, e, iov, seq);
 }
 
 VDEV__INTERNAL int vdev__split_pop(struct vdev_vq *vq, struct vdev_vq_elem *elems, unsigned max,
@@ -194,8 +315,12 @@ VDEV__INTERNAL int vdev__split_pop(struct vdev_vq *vq, struct vdev_vq_elem *elem
 	uint16_t last = vq->P(last_avail);
 	uint16_t idx = vq->P(avail_shadow);
 	uint16_t mask = vq->P(mask);
-	unsigned n = 0;
-	int rc;
+	uint16_t size = vq->P(size);
+	uint16_t seq = vq->P(pop_seq);
+	unsigned n = 0, rejected = 0;
+	uint32_t limit;
+	struct vq_fast f;
+	int rc = 0;
 
 	if (idx == last) {
 		rc = refresh_avail(vq, &idx);
@@ -216,31 +341,30 @@ VDEV__INTERNAL int vdev__split_pop(struct vdev_vq *vq, struct vdev_vq_elem *elem
 				return rc;
 		}
 	}
+	vq_fast_load(vq, &f);
+	limit = iov_per_elem < size ? iov_per_elem : size;
 	while (n < max && last != idx) {
 		uint16_t head = vdev__rd16(&av->ring[last & mask]);
 
-		if (VDEV__UNLIKELY(head >= vq->P(size))) {
-			vq->P(last_avail) = last;
+		if (VDEV__UNLIKELY(head >= size)) {
 			rc = vdev__vq_break(vq);
-			return n > 0 ? (int)n : rc;
+			break;
 		}
 		last++;
-		walk_chain(vq, head, &elems[n], iov + (size_t)n * iov_per_elem, iov_per_elem);
+		if (VDEV__UNLIKELY(fast_chain(vq, desc_table(vq), limit, &f, head, &elems[n],
+					      iov + (size_t)n * iov_per_elem, (uint16_t)(seq + n)) < 0))
+		{
+			/* the slow walk may move the hint: reload it after */
+			rejected += (unsigned)walk_chain(vq, head, &elems[n],
+							 iov + (size_t)n * iov_per_elem,
+							 iov_per_elem, (uint16_t)(seq + n));
+			vq_fast_load(vq, &f);
+		}
 		n++;
 	}
 	vq->P(last_avail) = last;
-	return (int)n;
-}
-
-VDEV__INTERNAL void vdev__split_push(struct vdev_vq *vq, const struct vdev_vq_elem *e,
-				     uint32_t len)
-{
-	struct virtq_used_elem *ue = &used_ring(vq)->ring[vq->P(used_idx) & vq->P(mask)];
-
-	vdev__wr32(&ue->id, e->id);
-	vdev__wr32(&ue->len, len);
-	vq->P(used_idx)++;
-	vq->P(staged)++;
+	vq_account_pops(vq, n, rejected);
+	return n > 0 ? (int)n : rc;
 }
 
 VDEV__INTERNAL bool vdev__split_publish(struct vdev_vq *vq)

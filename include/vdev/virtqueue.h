@@ -116,7 +116,11 @@ struct vdev_vq {
 	void *VDEV_PRIV(driver);
 	void *VDEV_PRIV(device);
 	struct vdev_vq_stats VDEV_PRIV(stats);
-	uint32_t VDEV_PRIV(mem_hint);     /* region index the last buffer hit */
+	/* the guest memory region the last buffer hit (lookup hint) */
+	uint64_t VDEV_PRIV(fast_gpa);
+	uint64_t VDEV_PRIV(fast_size);
+	uint8_t *VDEV_PRIV(fast_hva);
+	uint32_t VDEV_PRIV(fast_ro);
 	uint16_t VDEV_PRIV(index);
 	uint16_t VDEV_PRIV(max_size);
 	uint16_t VDEV_PRIV(size);

@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer target: the virtqueue (both layouts) driven by an operation
+ * stream from the input, against guest memory the input also shapes.
+ *
+ * Input: [flags][size lo][size hi] then operations, each an opcode byte
+ * followed by its argument bytes (missing bytes read as 0):
+ *   driver adds a chain (addresses chosen among good, straddling, hole,
+ *   read-only, wrapping and arbitrary ones), raw writes of ring bytes (a
+ *   hostile or racing guest), device pop / batch pop / push / publish /
+ *   notify enable and disable / stop-start / notification data, and the
+ *   driver reaping used buffers.
+ * After every pop the returned segments are checked to lie inside guest
+ * memory (writable ones outside the read-only region) and to add up.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "drvsim.h"
+#include "fuzz_common.h"
+#include "vdev/device.h"
+
+#define REGION (256u * 1024u) /* rings + 64-entry indirect pool per slot */
+#define MAX_PENDING 64
+#define IOV_CAP 16
+
+struct input {
+	const uint8_t *p;
+	size_t n;
+};
+
+static uint8_t take(struct input *in)
+{
+	if (in->n == 0)
+		return 0;
+	in->n--;
+	return *in->p++;
+}
+
+static uint16_t take16(struct input *in)
+{
+	uint16_t lo = take(in);
+	return (uint16_t)(lo | (uint16_t)take(in) << 8);
+}
+
+static uint64_t take64(struct input *in)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)take(in) << (8 * i);
+	return v;
+}
+
+/* Is [p, p+len) inside one host buffer of the simulated guest? */
+static int seg_ok(const struct sim_mem *m, const struct vdev_iov *s, int write)
+{
+	for (unsigned r = 0; r < m->nregions; r++) {
+		const uint8_t *lo = m->host[r], *hi = lo + m->regions[r].size;
+		const uint8_t *b = s->base;
+		if (b >= lo && b < hi && s->len <= (size_t)(hi - b))
+			return !(write && (m->regions[r].flags & VDEV_MEM_F_READONLY));
+	}
+	return 0;
+}
+
+static void check_elem(const struct sim_mem *m, const struct vdev_vq_elem *e, unsigned cap)
+{
+	uint64_t out = 0, in = 0;
+
+	FUZZ_CHECK(e->n_out + e->n_in <= cap);
+	if (e->error != 0) {
+		FUZZ_CHECK(e->n_out == 0 && e->n_in == 0 && e->out_bytes == 0 && e->in_bytes == 0);
+		return;
+	}
+	for (unsigned i = 0; i < (unsigned)(e->n_out + e->n_in); i++) {
+		FUZZ_CHECK(e->iov[i].len > 0);
+		FUZZ_CHECK(seg_ok(m, &e->iov[i], i >= e->n_out));
+		if (i < e->n_out)
+			out += e->iov[i].len;
+		else
+			in += e->iov[i].len;
+	}
+	FUZZ_CHECK(out == e->out_bytes && in == e->in_bytes);
+	/* touch every byte: ASan catches anything outside guest memory */
+	for (unsigned i = 0; i < (unsigned)(e->n_out + e->n_in); i++) {
+		volatile uint8_t *b = e->iov[i].base;
+		b[0] = b[0];
+		b[e->iov[i].len - 1] = b[e->iov[i].len - 1];
+	}
+}
+
+static uint64_t pick_addr(struct sim_pair *s, uint64_t arena, struct input *in)
+{
+	uint8_t k = take(in);
+	switch (k % 8) {
+	case 0: case 1: case 2:
+		return arena + take16(in) % 8192u;
+	case 3:
+		return sim_straddle_gpa(&s->m, 1 + take(in) % 64u);
+	case 4:
+		return SIM_HOLE_GPA + take(in);
+	case 5:
+		return SIM_RO_GPA + take16(in) % 4096u;
+	case 6:
+		return UINT64_MAX - take(in);
+	default:
+		return take64(in);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct sim_pair s;
+	static struct vdev_iov iov[MAX_PENDING * IOV_CAP];
+	struct vdev_vq_elem pending[MAX_PENDING];
+	unsigned npending = 0;
+	struct input in = {data, size};
+	uint8_t flags = take(&in);
+	uint16_t qsize = take16(&in);
+	bool packed = flags & 1;
+	uint64_t features = VDEV_BIT(VDEV_F_VERSION_1);
+	static int tok[MAX_PENDING * 4];
+	unsigned ntok = 0;
+
+	if (packed) {
+		features |= VDEV_BIT(VDEV_F_RING_PACKED);
+		qsize = (uint16_t)(1 + qsize % 128);
+	} else {
+		qsize = (uint16_t)(1u << (qsize % 8)); /* 1..128 */
+	}
+	if (flags & 2)
+		features |= VDEV_BIT(VDEV_F_EVENT_IDX);
+	if (flags & 4)
+		features |= VDEV_BIT(VDEV_F_INDIRECT_DESC);
+	if (flags & 8)
+		features |= VDEV_BIT(VDEV_F_IN_ORDER);
+	if (sim_pair_init(&s, qsize, features, REGION, false) != 0)
+		return 0;
+	/* the driver may be told it can use indirect even if not negotiated */
+	if ((flags & 16) && !(features & VDEV_BIT(VDEV_F_INDIRECT_DESC))) {
+		s.drv.indirect_ok = true;
+		s.drv.max_indirect = 8;
+		s.drv.indirect_pool = sim_alloc(&s.m, (size_t)qsize * 8u * 16u, 16);
+	}
+	uint64_t arena = sim_alloc_in(&s.m, 1, 9000, 16);
+	size_t ring_bytes = packed ? 16u * qsize : 16u * qsize;
+
+	while (in.n > 0) {
+		uint8_t op = take(&in);
+		switch (op % 13) {
+		case 0: { /* driver adds a chain */
+			struct drv_buf b[6];
+			unsigned n = 1 + take(&in) % 6u, nw = take(&in) % (n + 1u);
+			for (unsigned i = 0; i < n; i++) {
+				b[i].gpa = pick_addr(&s, arena, &in);
+				b[i].len = take(&in) % 4 == 0 ? (uint32_t)take64(&in) : take16(&in) % 512u;
+				b[i].write = i >= n - nw;
+			}
+			if (ntok < sizeof(tok) / sizeof(tok[0]) &&
+			    drv_add(&s.drv, b, n, take(&in) & 1, &tok[ntok]) == 0)
+				ntok++;
+			if (ntok == sizeof(tok) / sizeof(tok[0]))
+				ntok = 0; /* tokens are just non-NULL markers */
+			break;
+		}
+		case 1: { /* a hostile guest scribbles on the rings */
+			uint16_t off = take16(&in);
+			uint8_t v = take(&in);
+			uint8_t area = take(&in) % 3;
+			if (area == 0)
+				((uint8_t *)s.drv.desc)[off % ring_bytes] = v;
+			else if (area == 1)
+				((uint8_t *)s.drv.driver)[off % (packed ? 4u : 6u + 2u * qsize)] = v;
+			else
+				((uint8_t *)s.drv.device)[off % (packed ? 4u : 6u + 8u * qsize)] = v;
+			break;
+		}
+		case 2:
+		case 3: { /* pop one / a batch */
+			unsigned want = op % 13 == 2 ? 1 : 1 + take(&in) % 8u;
+			unsigned cap = 1 + take(&in) % IOV_CAP;
+			if (want > MAX_PENDING - npending)
+				want = MAX_PENDING - npending;
+			if (want == 0)
+				break;
+			int got = vdev_vq_pop_batch(&s.vq, &pending[npending], want,
+						    &iov[npending * IOV_CAP], cap);
+			FUZZ_CHECK(got <= (int)want);
+			for (int i = 0; i < got; i++) {
+				check_elem(&s.m, &pending[npending], cap);
+				npending++;
+			}
+			break;
+		}
+		case 4: { /* complete one */
+			if (npending == 0)
+				break;
+			unsigned k = take(&in) % npending;
+			if (features & VDEV_BIT(VDEV_F_IN_ORDER))
+				k = 0;
+			int rc = vdev_vq_push(&s.vq, &pending[k], (uint32_t)take16(&in));
+			FUZZ_CHECK(rc == 0 || vdev_vq_is_broken(&s.vq) || !vdev_vq_is_live(&s.vq));
+			memmove(&pending[k], &pending[k + 1], (npending - k - 1) * sizeof(pending[0]));
+			npending--;
+			break;
+		}
+		case 5:
+			(void)vdev_vq_publish(&s.vq);
+			break;
+		case 6:
+			(void)vdev_vq_enable_notify(&s.vq);
+			break;
+		case 7:
+			vdev_vq_disable_notify(&s.vq);
+			break;
+		case 8: { /* driver reaps */
+			uint32_t len;
+			for (int i = 0; i < 64 && drv_get_used(&s.drv, &len) != NULL; i++)
+				;
+			break;
+		}
+		case 9: { /* stop and restart where it left off; in-flight dropped */
+			struct vdev_vq_state st;
+			vdev_vq_stop(&s.vq);
+			vdev_vq_get_state(&s.vq, &st);
+			if (take(&in) & 1)
+				st.avail_idx = take16(&in); /* migration from a liar */
+			(void)vdev_vq_set_state(&s.vq, &st);
+			(void)vdev_vq_start(&s.vq, &s.m.mem, features);
+			npending = 0;
+			break;
+		}
+		case 10:
+			(void)vdev_vq_has_work(&s.vq);
+			break;
+		case 11:
+			vdev_vq_note_notification(&s.vq, take16(&in));
+			break;
+		default:
+			(void)vdev_vq_remap(&s.vq);
+			break;
+		}
+	}
+	return 0;
+}

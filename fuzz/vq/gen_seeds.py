@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+# Writes the seed corpus of fuzz_vq (dev-time tool; the output is committed).
+# Each seed is a short, valid session in the input format of fuzz_vq.c, so
+# the fuzzer starts from working rings and mutates from there.
+import os
+import struct
+
+out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+
+ADD, RAW, POP, BATCH, PUSH, PUBLISH, ENABLE, DISABLE, REAP, RESTART, HASWORK, NOTE, REMAP = range(13)
+
+
+def buf(kind=0, off=0, length=64):
+    # pick_addr kind 0: arena + off; then a length selector byte != 0 mod 4
+    # and a 16-bit length
+    return bytes([kind]) + struct.pack("<H", off) + bytes([1]) + struct.pack("<H", length)
+
+
+def add(nbufs, nwrite, indirect=0, bufs=None):
+    body = bytes([ADD, nbufs - 1, nwrite])
+    for i in range(nbufs):
+        body += bufs[i] if bufs else buf(0, 600 * i, 64 + i)
+    return body + bytes([indirect])
+
+
+def session(flags, size_sel, ops):
+    return bytes([flags]) + struct.pack("<H", size_sel) + b"".join(ops)
+
+
+def cycle(n, indirect=0):
+    ops = []
+    for i in range(n):
+        ops.append(add(3, 1, indirect))
+    ops.append(bytes([BATCH, n - 1, 15]))
+    for i in range(n):
+        ops.append(bytes([PUSH, 0]) + struct.pack("<H", 65))
+    ops += [bytes([PUBLISH]), bytes([REAP])]
+    return ops
+
+
+seeds = {
+    "split-basic": session(0, 3, cycle(4)),
+    "split-event-idx": session(2, 4, cycle(6) + [bytes([DISABLE]), bytes([ENABLE])] + cycle(3)),
+    "split-indirect": session(4, 2, cycle(3, indirect=1)),
+    "split-in-order": session(8, 3, cycle(5)),
+    "packed-basic": session(1, 6, cycle(4)),
+    "packed-event-idx": session(3, 4, cycle(5) + cycle(5) + cycle(5)),
+    "packed-indirect": session(5, 9, cycle(3, indirect=1)),
+    "packed-wrap": session(1, 2, cycle(2) * 6),
+    "split-straddle": session(0, 2, [add(2, 1, 0, [buf(3, 10, 100), buf(0, 0, 8)]),
+                                     bytes([POP, 7, PUSH, 0, 8, 0, PUBLISH, REAP])]),
+    "split-hostile": session(0, 3, [add(1, 0), bytes([RAW, 0, 0, 0xff, 0]),
+                                    bytes([RAW, 2, 0, 0x40, 1]), bytes([POP, 3, PUSH, 0, 0, 0])]),
+    "packed-hostile": session(1, 5, [add(2, 1), bytes([RAW, 14, 0, 0x81, 0]),
+                                     bytes([POP, 3, PUSH, 0, 0, 0, PUBLISH])]),
+    "restart": session(0, 3, cycle(2) + [bytes([RESTART, 0])] + cycle(2)),
+    "bad-addresses": session(0, 3, [add(4, 2, 0, [buf(4, 0, 8), buf(5, 0, 8), buf(6, 0, 8), buf(7, 0, 8)]),
+                                    bytes([POP, 15, PUSH, 0, 0, 0, PUBLISH, REAP])]),
+}
+
+os.makedirs(out, exist_ok=True)
+for name, data in seeds.items():
+    with open(os.path.join(out, name), "wb") as f:
+        f.write(data)
+print(f"wrote {len(seeds)} seeds to {out}")
