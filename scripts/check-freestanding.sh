@@ -22,7 +22,7 @@ trap 'rm -rf "$work"' EXIT
 mapfile -t sources < <(cd "$src" && ls lib/*.c transports/mmio/*.c transports/pci/*.c 2>/dev/null)
 allowed='^(memcpy|memmove|memset|memcmp)$'
 flags=(-std=c11 -O2 -Wall -Wextra -Wconversion -Werror -ffreestanding -fno-builtin-malloc
-       -I"$src/include")
+       -I"$src/include" -I"$src/lib")
 
 cat > "$work/stub.c" <<'STUB'
 /* Minimal runtime for the link test: mem* and an entry point. */

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Driver simulator, virtio-mmio front end: the guest driver's register
+ * accesses go straight to vdev_mmio_read/write (as a trapping hypervisor
+ * would hand them over), and the interrupt line is recorded.
+ */
+#ifndef VDEV_TESTS_DRV_MMIO_H
+#define VDEV_TESTS_DRV_MMIO_H
+
+#include "drv_transport.h"
+#include "vdev/mmio.h"
+
+struct drv_mmio {
+	struct vdev_mmio *mmio;
+	bool line;           /* interrupt line as last driven by the device */
+	unsigned raises;     /* low->high transitions seen */
+	unsigned hook_calls;
+};
+
+extern const struct drv_transport_ops drv_mmio_ops;
+
+/* The integrator's interrupt hook for struct vdev_mmio_config: opaque is
+ * the struct drv_mmio. */
+void drv_mmio_irq(void *opaque, bool level);
+
+static inline struct drv_transport drv_mmio_transport(struct drv_mmio *d)
+{
+	struct drv_transport tr = {&drv_mmio_ops, d};
+	return tr;
+}
+
+/* Raw 32-bit register access (tests of misbehaving drivers). */
+uint32_t drv_mmio_rd(struct drv_mmio *d, uint32_t off);
+void drv_mmio_wr(struct drv_mmio *d, uint32_t off, uint32_t v);
+
+#endif
