@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# The freestanding check: the core (lib/) and the MMIO/PCI transports must
+# The freestanding check: the core (lib/), the MMIO/PCI transports and the
+# freestanding half of the bare-metal example (examples/baremetal/vmm.c) must
 # build for a bare-metal target and reference no symbol outside
 # memcpy/memmove/memset/memcmp (no libc, no libgcc helpers, no malloc).
 #
@@ -19,10 +20,11 @@ src=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-mapfile -t sources < <(cd "$src" && ls lib/*.c transports/mmio/*.c transports/pci/*.c 2>/dev/null)
+mapfile -t sources < <(cd "$src" && ls lib/*.c transports/mmio/*.c transports/pci/*.c \
+	examples/baremetal/vmm.c 2>/dev/null)
 allowed='^(memcpy|memmove|memset|memcmp)$'
 flags=(-std=c11 -O2 -Wall -Wextra -Wconversion -Werror -ffreestanding -fno-builtin-malloc
-       -I"$src/include" -I"$src/lib")
+       -I"$src/include" -I"$src/lib" -I"$src/examples/baremetal")
 
 cat > "$work/stub.c" <<'STUB'
 /* Minimal runtime for the link test: mem* and an entry point. */

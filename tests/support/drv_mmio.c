@@ -34,14 +34,27 @@ void drv_mmio_irq(void *opaque, bool level)
 	d->line = level;
 }
 
+static uint64_t bus_rd(struct drv_mmio *d, uint64_t off, unsigned w)
+{
+	return d->bus_read ? d->bus_read(d->bus_ctx, off, w) : vdev_mmio_read(d->mmio, off, w);
+}
+
+static void bus_wr(struct drv_mmio *d, uint64_t off, unsigned w, uint64_t v)
+{
+	if (d->bus_write)
+		d->bus_write(d->bus_ctx, off, w, v);
+	else
+		vdev_mmio_write(d->mmio, off, w, v);
+}
+
 uint32_t drv_mmio_rd(struct drv_mmio *d, uint32_t off)
 {
-	return (uint32_t)vdev_mmio_read(d->mmio, off, 4);
+	return (uint32_t)bus_rd(d, off, 4);
 }
 
 void drv_mmio_wr(struct drv_mmio *d, uint32_t off, uint32_t v)
 {
-	vdev_mmio_write(d->mmio, off, 4, v);
+	bus_wr(d, off, 4, v);
 }
 
 static uint32_t m_device_id(void *t) { return drv_mmio_rd(t, R_DEVICE_ID); }
@@ -116,7 +129,7 @@ static void m_config_read(void *t, uint32_t off, void *buf, uint32_t len)
 
 	while (len > 0) {
 		unsigned w = (len >= 4 && off % 4 == 0) ? 4 : (len >= 2 && off % 2 == 0) ? 2 : 1;
-		uint64_t v = vdev_mmio_read(d->mmio, R_CONFIG + (uint64_t)off, w);
+		uint64_t v = bus_rd(d, R_CONFIG + (uint64_t)off, w);
 		for (unsigned i = 0; i < w; i++)
 			b[i] = (uint8_t)(v >> (8 * i));
 		b += w;
@@ -135,7 +148,7 @@ static void m_config_write(void *t, uint32_t off, const void *buf, uint32_t len)
 		uint64_t v = 0;
 		for (unsigned i = 0; i < w; i++)
 			v |= (uint64_t)b[i] << (8 * i);
-		vdev_mmio_write(d->mmio, R_CONFIG + (uint64_t)off, w, v);
+		bus_wr(d, R_CONFIG + (uint64_t)off, w, v);
 		b += w;
 		off += w;
 		len -= w;

@@ -12,6 +12,11 @@
 
 struct drv_mmio {
 	struct vdev_mmio *mmio;
+	/* Optional bus: when set, accesses go here instead of straight to
+	 * vdev_mmio_read/write (e.g. through an integrator's trap handler). */
+	uint64_t (*bus_read)(void *ctx, uint64_t off, unsigned size);
+	void (*bus_write)(void *ctx, uint64_t off, unsigned size, uint64_t v);
+	void *bus_ctx;
 	bool line;           /* interrupt line as last driven by the device */
 	unsigned raises;     /* low->high transitions seen */
 	unsigned hook_calls;
