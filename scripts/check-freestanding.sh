@@ -60,12 +60,14 @@ check() {
 	mkdir -p "$dir"
 	for s in "${sources[@]}"; do
 		local o="$dir/$(basename "${s%.c}").o"
-		"$cc" "${flags[@]}" "$@" -c "$src/$s" -o "$o"
+		"$cc" "${flags[@]}" "$@" -c "$src/$s" -o "$o" || { echo "FAIL [$label]: $s does not compile" >&2; return 1; }
 		objs+=("$o")
 	done
 	# Undefined symbols of the core as a whole (references between its
 	# own objects resolved by a relocatable link).
-	"$cc" "$@" -nostdlib -r -o "$dir/core.o" "${objs[@]}"
+	# (set -e does not apply inside a function called from `||`: every
+	# step checks its own status.)
+	"$cc" "$@" -nostdlib -r -o "$dir/core.o" "${objs[@]}" || { echo "FAIL [$label]: relocatable link" >&2; return 1; }
 	bad=$(nm -u "$dir/core.o" | awk '{print $2}' | grep -Ev "$allowed" || true)
 	if [ -n "$bad" ]; then
 		echo "FAIL [$label]: core references symbols outside mem*:" >&2
@@ -74,7 +76,8 @@ check() {
 	fi
 	# And it links into a program with nothing else.
 	"$cc" "${flags[@]}" "$@" -nostdlib -nostartfiles -static -Wl,-e,_start \
-		-o "$dir/link-test.elf" "$dir/core.o" "$work/stub.c"
+		-o "$dir/link-test.elf" "$dir/core.o" "$work/stub.c" ||
+		{ echo "FAIL [$label]: the core does not link with only mem* and _start" >&2; return 1; }
 	echo "ok   [$label]: ${#sources[@]} sources, undefined: $(nm -u "$dir/core.o" | awk '{print $2}' | tr '\n' ' ')"
 }
 
