@@ -23,7 +23,7 @@ step() { printf '\n==== %s\n' "$*"; }
 
 step "dependencies"
 "$src/scripts/deps.sh" cmake ninja-build pkg-config gcc g++ clang libclang-rt-14-dev \
-	libcriterion-dev gcc-arm-none-eabi binutils xz-utils linux-source-6.1
+	libcriterion-dev gcc-arm-none-eabi binutils xz-utils linux-source-6.1 liburing-dev
 
 step "build (gcc, ASan+UBSan, warnings as errors)"
 cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
