@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* ---- little-endian guest accessors (driver side) ------------------------- */
 static inline uint16_t ld16(const void *p) { uint16_t v; memcpy(&v, p, 2); return v; }
@@ -68,9 +70,37 @@ void sim_mem_init(struct sim_mem *m, size_t region_size, bool single)
 
 void sim_mem_destroy(struct sim_mem *m)
 {
-	for (unsigned i = 0; i < m->nregions; i++)
-		free(m->host[i]);
+	if (m->memfd_len != 0) {
+		munmap(m->host[0], m->memfd_len);
+		close(m->memfd);
+	} else {
+		for (unsigned i = 0; i < m->nregions; i++)
+			free(m->host[i]);
+	}
 	memset(m, 0, sizeof(*m));
+}
+
+void sim_mem_init_memfd(struct sim_mem *m, size_t region_size)
+{
+	if (m->nregions != 0)
+		sim_mem_destroy(m);
+	memset(m, 0, sizeof(*m));
+	m->memfd = memfd_create("vdev-guest-ram", MFD_CLOEXEC);
+	m->memfd_len = 2 * region_size;
+	if (m->memfd < 0 || ftruncate(m->memfd, (off_t)m->memfd_len) != 0)
+		die("memfd");
+	m->host[0] = mmap(NULL, m->memfd_len, PROT_READ | PROT_WRITE, MAP_SHARED, m->memfd, 0);
+	if (m->host[0] == MAP_FAILED)
+		die("mmap memfd");
+	m->host[1] = m->host[0] + region_size;
+	m->nregions = 2;
+	for (unsigned i = 0; i < 2; i++) {
+		m->regions[i].hva = m->host[i];
+		m->regions[i].size = region_size;
+		m->regions[i].gpa = SIM_R0_GPA + i * (uint64_t)region_size;
+	}
+	if (vdev_mem_init(&m->mem, m->regions, m->nregions) != 0)
+		die("vdev_mem_init refused the simulated layout");
 }
 
 void sim_mem_reset_alloc(struct sim_mem *m)

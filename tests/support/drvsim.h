@@ -43,6 +43,8 @@ struct sim_mem {
 	struct vdev_mem mem;
 	uint8_t *host[3];
 	uint64_t next[3]; /* bump allocator offset per region */
+	int memfd;        /* memfd mode: both regions live in this file */
+	size_t memfd_len;
 };
 
 /* Create guest memory; `single` gives one region only. Aborts on ENOMEM.
@@ -50,6 +52,12 @@ struct sim_mem {
  * frees what it held first (also for drv_vq_init and sim_pair_init). */
 void sim_mem_init(struct sim_mem *m, size_t region_size, bool single);
 void sim_mem_destroy(struct sim_mem *m);
+/*
+ * Guest memory in a shared memfd, as a vhost-user front-end has it: two
+ * GPA-adjacent regions of `region_size` each, region 0 at file offset 0
+ * and region 1 at `region_size` (so a back-end maps with mmap offsets).
+ */
+void sim_mem_init_memfd(struct sim_mem *m, size_t region_size);
 /* Allocate `len` bytes, zeroed, aligned, inside region `r` (0..2). */
 uint64_t sim_alloc_in(struct sim_mem *m, unsigned r, size_t len, size_t align);
 static inline uint64_t sim_alloc(struct sim_mem *m, size_t len, size_t align)

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libvdev — vhost-user back-end adapter (POSIX, Linux).
+ *
+ * Puts any libvdev device model behind a vhost-user Unix socket, so QEMU,
+ * crosvm, cloud-hypervisor or DPDK's virtio-user can drive it: the
+ * front-end forwards the guest's feature negotiation, config space
+ * accesses and ring set-up as messages; the guest's kicks and our
+ * interrupts travel over eventfds.
+ *
+ * Supported: GET/SET_FEATURES, GET/SET_PROTOCOL_FEATURES (MQ, REPLY_ACK,
+ * BACKEND_REQ, CONFIG, RESET_DEVICE), SET_OWNER, RESET_OWNER (stops the
+ * rings), SET_MEM_TABLE (fds mmap'd into the struct vdev_mem the device
+ * uses; unmapped on change or disconnect), SET_VRING_NUM/ADDR/BASE/KICK/
+ * CALL/ERR/ENABLE, GET_VRING_BASE, split and packed rings, GET/SET_CONFIG
+ * against the device's config space, GET_QUEUE_NUM, RESET_DEVICE, and
+ * config-change notifications to the front-end over the back-end channel.
+ * Not supported (not offered): dirty logging, IOMMU/IOTLB, postcopy,
+ * in-flight shared memory, in-band notifications, memory slots.
+ *
+ * Every message is validated (sizes, fd counts, ring indices, addresses
+ * and sizes of memory regions against their files). A bad message closes
+ * that connection; the adapter tears the session down (rings stopped,
+ * device reset, memory unmapped, fds closed) and accepts the next one.
+ *
+ * Threads: by default one thread runs everything (vdev_vhost_user_run):
+ * the socket, every ring's kick eventfd and the integrator's fds. With
+ * thread_per_queue each ring gets a thread of its own for its kick fd and
+ * the fds registered for it; the control thread takes a ring's lock before
+ * changing it, so device callbacks for a queue never run concurrently
+ * with reconfiguration of that queue.
+ */
+#ifndef VDEV_VHOST_USER_H
+#define VDEV_VHOST_USER_H
+
+#include "vdev/common.h"
+#include "vdev/device.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Most memory regions accepted in SET_MEM_TABLE (the protocol's limit). */
+#define VDEV_VHOST_USER_MAX_REGIONS 8
+
+struct vdev_vhost_user;
+
+struct vdev_vhost_user_config {
+	/* Unix socket path to listen on (created; an existing socket file is
+	 * replaced). Ignored if listen_fd >= 0. */
+	const char *socket_path;
+	/* An already listening socket (--fd), or -1. */
+	int listen_fd;
+	/* The device model's core, already initialised (vdev_blk_dev() ...). */
+	struct vdev_dev *dev;
+	/* The guest memory object the device model was initialised with; the
+	 * adapter fills it from SET_MEM_TABLE. */
+	struct vdev_mem *mem;
+	/* One thread per ring instead of one for everything. */
+	bool thread_per_queue;
+	/* Optional: make the device finish (complete or cancel) every request
+	 * of queue `qidx` it has in flight, before the ring stops. Called with
+	 * the ring locked, from the control thread. */
+	void (*drain)(void *opaque, uint16_t qidx);
+	/* Optional: session start and end (connection accepted / closed). */
+	void (*connected)(void *opaque);
+	void (*disconnected)(void *opaque);
+	void *opaque;
+	/* Diagnostics: called with a line of text for protocol errors and
+	 * session events; NULL: stderr. */
+	void (*log)(void *opaque, const char *msg);
+	/* Stop after the first session ends (tests); default: serve forever. */
+	bool single_session;
+};
+
+/*
+ * vdev_vhost_user_create() - set up an adapter (allocates it; POSIX code).
+ * Returns NULL with *err set to a negative VDEV_E* (EINVAL for a bad
+ * config, or the socket error) and a message in errbuf.
+ */
+VDEV_API struct vdev_vhost_user *vdev_vhost_user_create(const struct vdev_vhost_user_config *cfg,
+							int *err, char *errbuf, size_t errlen);
+VDEV_API void vdev_vhost_user_destroy(struct vdev_vhost_user *vu);
+
+/*
+ * vdev_vhost_user_add_fd() - watch `fd` on the loop that serves ring
+ * `qidx` (its thread with thread_per_queue) and call `cb(opaque, fd)`
+ * when it is readable, with that ring locked. For a backend's completion
+ * eventfd (io_uring), timers, packet sockets. Returns 0 or a negative
+ * VDEV_E*. Call before vdev_vhost_user_run().
+ */
+VDEV_API int vdev_vhost_user_add_fd(struct vdev_vhost_user *vu, uint16_t qidx, int fd,
+				    void (*cb)(void *opaque, int fd), void *opaque);
+
+/*
+ * vdev_vhost_user_run() - accept front-end connections and serve them
+ * until vdev_vhost_user_stop() (or, with single_session, until the first
+ * session ends). Returns 0, or a negative VDEV_E* for a fatal error of
+ * the listening socket or the event loop.
+ */
+VDEV_API int vdev_vhost_user_run(struct vdev_vhost_user *vu);
+
+/* vdev_vhost_user_stop() - make run() return. Async-signal-safe. */
+VDEV_API void vdev_vhost_user_stop(struct vdev_vhost_user *vu);
+
+/*
+ * For tests and fuzzers: serve an already connected socket without the
+ * listening side. attach() starts a session on `fd` (the adapter owns it
+ * from then on); process() handles every message ready on it and every
+ * kick that is pending, without blocking, and returns 0 while the session
+ * lives, or VDEV_EPROTO / VDEV_EIO once it was closed (bad message or
+ * peer gone).
+ */
+VDEV_API int vdev_vhost_user_attach(struct vdev_vhost_user *vu, int fd);
+VDEV_API int vdev_vhost_user_process(struct vdev_vhost_user *vu);
+
+/* Counters, for diagnostics. */
+struct vdev_vhost_user_stats {
+	uint64_t sessions, messages, bad_messages, kicks, calls;
+};
+VDEV_API void vdev_vhost_user_get_stats(const struct vdev_vhost_user *vu,
+					struct vdev_vhost_user_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VDEV_VHOST_USER_H */

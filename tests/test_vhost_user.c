@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The vhost-user adapter with the block device behind it, driven by the
+ * in-process front-end (a QEMU stand-in) over a socketpair; the adapter
+ * runs in the same thread (the front-end pumps it). Every malformed
+ * message must close the connection, and a new session must then work.
+ */
+#include <criterion/criterion.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "blk_ram.h"
+#include "drvsim.h"
+#include "vdev/blk.h"
+#include "vdev/vhost_user.h"
+#include "vu_front.h"
+
+#define F(b) VDEV_BIT(VDEV_F_##b)
+#define NREQ 32
+
+static struct {
+	struct sim_mem m;
+	struct ram_blk ram;
+	struct vdev_mem mem; /* filled by the adapter */
+	struct vdev_blk blk;
+	struct vdev_vq queues[2];
+	struct vdev_blk_req reqs[NREQ];
+	struct vdev_iov iovs[NREQ * 20];
+	struct vdev_blk_range ranges[NREQ * 4];
+	struct vdev_vhost_user *vu;
+	struct vu_front fe;
+	unsigned drains, connects, disconnects;
+	char log[512];
+} F;
+
+static void pump(void *ctx) { (void)vdev_vhost_user_process(ctx); }
+static void on_drain(void *o, uint16_t q) { (void)o, (void)q; F.drains++; }
+static void on_connect(void *o) { (void)o; F.connects++; }
+static void on_disconnect(void *o) { (void)o; F.disconnects++; }
+static void on_log(void *o, const char *msg)
+{
+	(void)o;
+	snprintf(F.log, sizeof(F.log), "%s", msg);
+}
+
+static void new_session(void)
+{
+	int sv[2];
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	vu_front_attach(&F.fe, sv[0]);
+	F.fe.pump = pump;
+	F.fe.pump_ctx = F.vu;
+	cr_assert_eq(vdev_vhost_user_attach(F.vu, sv[1]), 0);
+}
+
+static void setup_n(unsigned nq)
+{
+	memset(&F, 0, sizeof(F));
+	sim_mem_init_memfd(&F.m, 2u << 20);
+	cr_assert_eq(ram_blk_init(&F.ram, 1u << 20, NREQ), 0);
+	cr_assert_eq(vdev_mem_init(&F.mem, NULL, 0), 0);
+	struct vdev_blk_config c = {
+		.capacity = 2048,
+		.num_queues = (uint16_t)nq,
+		.queue_size = 128,
+		.seg_max = 16,
+		.max_discard_seg = 4,
+		.max_write_zeroes_seg = 4,
+		.serial = "vhost-user-test",
+		.mem = &F.mem,
+		.queues = F.queues,
+		.reqs = F.reqs,
+		.num_reqs = NREQ,
+		.iovs = F.iovs,
+		.iov_per_req = 20,
+		.ranges = F.ranges,
+		.backend = &ram_blk_ops,
+		.backend_opaque = &F.ram,
+	};
+	cr_assert_eq(vdev_blk_init(&F.blk, &c), 0);
+	struct vdev_vhost_user_config vc = {
+		.listen_fd = -1,
+		.dev = vdev_blk_dev(&F.blk),
+		.mem = &F.mem,
+		.drain = on_drain,
+		.connected = on_connect,
+		.disconnected = on_disconnect,
+		.log = on_log,
+	};
+	int err;
+	char eb[128];
+	F.vu = vdev_vhost_user_create(&vc, &err, eb, sizeof(eb));
+	cr_assert_not_null(F.vu, "%s", eb);
+	new_session();
+}
+
+static void setup(void) { setup_n(1); }
+
+static void teardown(void)
+{
+	vu_front_close(&F.fe);
+	vdev_vhost_user_destroy(F.vu);
+	ram_blk_destroy(&F.ram);
+	sim_mem_destroy(&F.m);
+}
+
+static int tok[64];
+
+/* One block request through the front-end's rings. */
+static int blk_rq(unsigned q, int t, uint32_t type, uint64_t sector, uint32_t len, bool din)
+{
+	static uint64_t arena;
+	if (arena == 0 || arena >= SIM_R0_GPA + F.m.regions[0].size)
+		arena = sim_alloc(&F.m, 64u * 8192u, 4096);
+	uint64_t h = arena + (uint64_t)t * 8192u;
+	uint8_t *hp = sim_ptr(&F.m, h);
+	memset(hp, 0, 16);
+	hp[0] = (uint8_t)type;
+	memcpy(hp + 8, &sector, 8);
+	hp[64] = 0xee;
+	if (type == 1)
+		memset(hp + 4096, 0x40 + t, len);
+	struct drv_buf b[3] = {{h, 16, false}, {h + 4096, len, din}, {h + 64, 1, true}};
+	if (!len)
+		b[1] = b[2]; /* no data: header and status only */
+	cr_assert_eq(drv_add(&F.fe.q[q], b, len ? 3 : 2, false, &tok[t]), 0);
+	if (drv_kick_prepare(&F.fe.q[q]))
+		vu_front_kick(&F.fe, q);
+	cr_assert(vu_front_wait_call(&F.fe, q, 1000), "no call for request %d", t);
+	uint32_t used;
+	cr_assert_eq(drv_get_used(&F.fe.q[q], &used), &tok[t]);
+	if (din && type == 0)
+		cr_assert_eq(hp[4096], F.ram.data[sector * 512]);
+	return hp[64];
+}
+
+static void start(uint64_t want, unsigned nq)
+{
+	cr_assert_eq(vu_front_start(&F.fe, &F.m, want, nq, 64), 0, "%s", F.fe.last_error);
+}
+
+static bool session_alive(void)
+{
+	return vdev_vhost_user_process(F.vu) == 0;
+}
+
+Test(vhost_user, split_ring_io, .init = setup, .fini = teardown)
+{
+	start(~F(RING_PACKED), 1);
+	cr_expect_eq(F.connects, 1);
+	cr_expect(F.fe.features & F(EVENT_IDX));
+	cr_expect(vdev_blk_writeback(&F.blk) == false);
+	cr_expect_eq(blk_rq(0, 1, 1, 8, 4096, false), 0, "write");
+	cr_expect_eq(F.ram.data[8 * 512], 0x41);
+	cr_expect_eq(blk_rq(0, 2, 0, 8, 4096, true), 0, "read");
+	cr_expect_eq(blk_rq(0, 3, 4, 0, 0, false), 0, "flush");
+	cr_expect_eq(blk_rq(0, 4, 0, 4000, 4096, true), 1, "beyond the disk: IOERR");
+	struct vdev_vhost_user_stats st;
+	vdev_vhost_user_get_stats(F.vu, &st);
+	cr_expect_geq(st.kicks, 1);
+	cr_expect_geq(st.calls, 4);
+	cr_expect_eq(st.bad_messages, 0);
+}
+
+Test(vhost_user, packed_ring_io, .init = setup, .fini = teardown)
+{
+	start(~0ull, 1);
+	cr_assert(F.fe.features & F(RING_PACKED));
+	for (int i = 0; i < 40; i++)
+		cr_expect_eq(blk_rq(0, i % 32, (unsigned)(i & 1), (uint64_t)i, 512, !(i & 1)), 0);
+}
+
+Test(vhost_user, get_and_set_config, .init = setup, .fini = teardown)
+{
+	uint8_t c[96];
+
+	start(~0ull, 1);
+	memset(c, 0xff, sizeof(c));
+	/* QEMU asks for its whole struct virtio_blk_config, larger than ours */
+	cr_assert_eq(vu_front_get_config(&F.fe, 0, c, 96), 0);
+	cr_expect_eq(c[0] | c[1] << 8, 2048, "capacity");
+	cr_expect_eq(c[12], 16, "seg_max");
+	cr_expect_eq(c[80] | c[95], 0, "fields we do not have read as zero");
+	uint8_t wb = 1;
+	cr_assert_eq(vu_front_set_config(&F.fe, 32, &wb, 1), 0);
+	cr_expect(session_alive());
+	cr_expect(vdev_blk_writeback(&F.blk));
+	uint8_t cap[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	vu_front_set_config(&F.fe, 0, cap, 8); /* read-only: ignored */
+	cr_assert_eq(vu_front_get_config(&F.fe, 0, c, 8), 0);
+	cr_expect_eq(c[0] | c[1] << 8, 2048);
+}
+
+Test(vhost_user, stop_and_restart_a_ring, .init = setup, .fini = teardown)
+{
+	start(~F(RING_PACKED), 1);
+	for (int i = 0; i < 5; i++)
+		cr_expect_eq(blk_rq(0, i, 0, 0, 512, true), 0);
+	int64_t base = vu_front_stop_ring(&F.fe, 0);
+	cr_expect_eq(base, 5, "avail index after five requests");
+	cr_expect_eq(F.drains, 1, "the device was asked to drain first");
+	/* restart it where it stopped */
+	uint32_t st[2] = {0, (uint32_t)base};
+	vu_front_send(&F.fe, 10, 1, st, 8, NULL, 0, false, NULL, NULL);
+	int kick = eventfd(0, EFD_NONBLOCK);
+	uint64_t v = 0;
+	vu_front_send(&F.fe, 12, 1, &v, 8, &kick, 1, false, NULL, NULL);
+	close(F.fe.kick[0]);
+	F.fe.kick[0] = kick;
+	cr_expect(session_alive());
+	cr_expect_eq(blk_rq(0, 6, 0, 0, 512, true), 0, "served after the restart");
+}
+
+Test(vhost_user, reply_ack, .init = setup, .fini = teardown)
+{
+	uint64_t r = 9;
+	uint32_t len = 8;
+
+	start(~0ull, 1);
+	cr_assert(F.fe.protocol_features & (1u << 3));
+	uint32_t st[2] = {0, 1};
+	/* SET_VRING_ENABLE with need_reply: ack 0 */
+	cr_assert_eq(vu_front_send(&F.fe, 18, 1 | 8, st, 8, NULL, 0, true, &r, &len), 0);
+	cr_expect_eq(r, 0);
+	cr_expect(session_alive());
+}
+
+Test(vhost_user, queue_num_and_multiqueue)
+{
+	uint64_t n = 0;
+	uint32_t len = 8;
+
+	setup_n(2);
+	cr_assert_eq(vu_front_send(&F.fe, 17, 1, NULL, 0, NULL, 0, true, &n, &len), 0);
+	cr_expect_eq(n, 2);
+	start(~0ull, 2);
+	cr_expect_eq(blk_rq(1, 1, 1, 3, 512, false), 0);
+	cr_expect_eq(blk_rq(0, 2, 0, 3, 512, true), 0);
+	teardown();
+}
+
+Test(vhost_user, reset_device_and_disconnect, .init = setup, .fini = teardown)
+{
+	start(~0ull, 1);
+	cr_expect_eq(blk_rq(0, 1, 0, 0, 512, true), 0);
+	cr_assert_eq(vu_front_send(&F.fe, 34, 1, NULL, 0, NULL, 0, false, NULL, NULL), 0);
+	cr_expect(session_alive());
+	cr_expect_eq(vdev_dev_status(vdev_blk_dev(&F.blk)), 0, "device reset");
+	/* the peer goes away: the session ends and memory is unmapped */
+	close(F.fe.sock);
+	F.fe.sock = -1;
+	cr_expect_not(session_alive());
+	cr_expect_eq(F.disconnects, 1);
+	void *p;
+	uint64_t got;
+	cr_expect_eq(vdev_mem_map(&F.mem, SIM_R0_GPA, 1, VDEV_MEM_READ, &p, &got), VDEV_EFAULT);
+}
+
+Test(vhost_user, config_change_reaches_the_front_end, .init = setup, .fini = teardown)
+{
+	start(~0ull, 1);
+	cr_assert_geq(F.fe.backend_chan, 0);
+	vdev_blk_set_capacity(&F.blk, 1024);
+	struct pollfd p = {F.fe.backend_chan, POLLIN, 0};
+	cr_assert_eq(poll(&p, 1, 1000), 1);
+	uint32_t hdr[3];
+	cr_assert_eq(recv(F.fe.backend_chan, hdr, 12, 0), 12);
+	cr_expect_eq(hdr[0], 2, "VHOST_USER_BACKEND_CONFIG_CHANGE_MSG");
+}
+
+/* ---- malformed messages: the connection closes, the next one works ---------------- */
+
+static void expect_closed_then_recovers(uint32_t req, uint32_t flags, const void *payload,
+					uint32_t size, const int *fds, unsigned nfds)
+{
+	struct vdev_vhost_user_stats st;
+
+	vu_front_send(&F.fe, req, flags, payload, size, fds, nfds, false, NULL, NULL);
+	cr_expect_not(session_alive(), "request %u should have closed the session", req);
+	vdev_vhost_user_get_stats(F.vu, &st);
+	cr_expect_geq(st.bad_messages, 1);
+	cr_expect_neq(F.log[0], 0, "the reason is logged");
+	/* a fresh session works */
+	vu_front_close(&F.fe);
+	sim_mem_reset_alloc(&F.m);
+	new_session();
+	start(~0ull, 1);
+	cr_expect_eq(blk_rq(0, 1, 0, 0, 512, true), 0, "served in the next session");
+}
+
+Test(vhost_user, bad_sizes, .init = setup, .fini = teardown)
+{
+	uint8_t junk[64] = {0};
+	expect_closed_then_recovers(2, 1, junk, 4, NULL, 0); /* SET_FEATURES, 4 bytes */
+}
+
+Test(vhost_user, bad_version, .init = setup, .fini = teardown)
+{
+	expect_closed_then_recovers(1, 2, NULL, 0, NULL, 0);
+}
+
+Test(vhost_user, oversized_payload, .init = setup, .fini = teardown)
+{
+	static uint8_t big[8192];
+	expect_closed_then_recovers(24, 1, big, sizeof(big), NULL, 0);
+}
+
+Test(vhost_user, ring_index_out_of_range, .init = setup, .fini = teardown)
+{
+	uint32_t st[2] = {7, 64};
+	expect_closed_then_recovers(8, 1, st, 8, NULL, 0);
+}
+
+Test(vhost_user, ring_size_above_max, .init = setup, .fini = teardown)
+{
+	uint32_t st[2] = {0, 4096};
+	expect_closed_then_recovers(8, 1, st, 8, NULL, 0);
+}
+
+Test(vhost_user, unoffered_features, .init = setup, .fini = teardown)
+{
+	uint64_t f = 1ull << 26; /* VHOST_F_LOG_ALL: not offered */
+	expect_closed_then_recovers(2, 1, &f, 8, NULL, 0);
+}
+
+Test(vhost_user, unknown_request, .init = setup, .fini = teardown)
+{
+	expect_closed_then_recovers(999, 1, NULL, 0, NULL, 0);
+}
+
+Test(vhost_user, kick_without_fd_count_match, .init = setup, .fini = teardown)
+{
+	uint64_t v = 0; /* index 0, fd expected but none sent */
+	expect_closed_then_recovers(12, 1, &v, 8, NULL, 0);
+}
+
+Test(vhost_user, mem_table_region_larger_than_its_file, .init = setup, .fini = teardown)
+{
+	uint8_t mt[8 + 32] = {0};
+	uint32_t n = 1;
+	uint64_t r[4] = {0x10000, F.m.memfd_len * 4, 0x7f0000000000ull, 0};
+	memcpy(mt, &n, 4);
+	memcpy(mt + 8, r, 32);
+	expect_closed_then_recovers(5, 1, mt, sizeof(mt), &F.m.memfd, 1);
+}
+
+Test(vhost_user, mem_table_wrapping_or_fd_count_mismatch, .init = setup, .fini = teardown)
+{
+	uint8_t mt[8 + 32] = {0};
+	uint32_t n = 1;
+	uint64_t r[4] = {UINT64_MAX - 10, 4096, 0x7f0000000000ull, 0};
+	memcpy(mt, &n, 4);
+	memcpy(mt + 8, r, 32);
+	expect_closed_then_recovers(5, 1, mt, sizeof(mt), &F.m.memfd, 1);
+}
+
+Test(vhost_user, mem_table_overlapping_regions, .init = setup, .fini = teardown)
+{
+	uint8_t mt[8 + 64] = {0};
+	uint32_t n = 2;
+	uint64_t r0[4] = {0x10000, 8192, 0x7f0000000000ull, 0};
+	uint64_t r1[4] = {0x11000, 8192, 0x7f0000100000ull, 0};
+	int fds[2] = {F.m.memfd, F.m.memfd};
+	memcpy(mt, &n, 4);
+	memcpy(mt + 8, r0, 32);
+	memcpy(mt + 40, r1, 32);
+	expect_closed_then_recovers(5, 1, mt, sizeof(mt), fds, 2);
+}
+
+Test(vhost_user, ring_address_outside_memory, .init = setup, .fini = teardown)
+{
+	start(~0ull, 1);
+	cr_expect(session_alive());
+	/* stop the ring, then point it nowhere and kick it back to life */
+	vu_front_stop_ring(&F.fe, 0);
+	uint8_t a[40] = {0};
+	uint64_t bogus = 0x1234;
+	memcpy(a + 8, &bogus, 8);
+	memcpy(a + 16, &bogus, 8);
+	memcpy(a + 24, &bogus, 8);
+	vu_front_send(&F.fe, 9, 1, a, 40, NULL, 0, false, NULL, NULL);
+	int kick = eventfd(0, EFD_NONBLOCK);
+	uint64_t v = 0;
+	expect_closed_then_recovers(12, 1, &v, 8, &kick, 1);
+	close(kick);
+}
+
+/* ---- threads: a real listening socket and one thread per ring --------------------------- */
+
+static void *run_thread(void *vu)
+{
+	vdev_vhost_user_run(vu);
+	return NULL;
+}
+
+Test(vhost_user, thread_per_queue_over_a_socket_path)
+{
+	char path[] = "/tmp/vdev-vu-test-XXXXXX";
+	int tmp = mkstemp(path);
+	close(tmp);
+	unlink(path);
+	setup_n(2);
+	vu_front_close(&F.fe);
+	vdev_vhost_user_destroy(F.vu);
+	struct vdev_vhost_user_config vc = {
+		.socket_path = path, .listen_fd = -1, .dev = vdev_blk_dev(&F.blk), .mem = &F.mem,
+		.thread_per_queue = true, .log = on_log,
+	};
+	int err;
+	char eb[128];
+	F.vu = vdev_vhost_user_create(&vc, &err, eb, sizeof(eb));
+	cr_assert_not_null(F.vu, "%s", eb);
+	pthread_t th;
+	pthread_create(&th, NULL, run_thread, F.vu);
+	cr_assert_eq(vu_front_connect(&F.fe, path, 2000), 0, "%s", F.fe.last_error);
+	start(~0ull, 2);
+	for (int i = 0; i < 50; i++)
+		cr_expect_eq(blk_rq((unsigned)i % 2, i % 32, (unsigned)(i & 1), (uint64_t)i, 512,
+				    !(i & 1)), 0);
+	vu_front_close(&F.fe);
+	vdev_vhost_user_stop(F.vu);
+	pthread_join(th, NULL);
+	vdev_vhost_user_destroy(F.vu);
+	F.vu = NULL;
+	ram_blk_destroy(&F.ram);
+	sim_mem_destroy(&F.m);
+}
