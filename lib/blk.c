@@ -69,6 +69,12 @@ enum { REQ_FREE = 0, REQ_BUSY = 1, REQ_ORPHAN = 2 };
 
 static uint32_t or_default(uint32_t v, uint32_t dflt) { return v != 0 ? v : dflt; }
 
+/* Ops tables are append-only and carry their size: an op is there only if
+ * the table the backend was compiled with reaches it. */
+#define HAS_OP(ops, op)                                                                   \
+	((ops)->size >= offsetof(struct vdev_blk_backend_ops, op) + sizeof((ops)->op) &&     \
+	 (ops)->op != NULL)
+
 static bool negotiated(const struct vdev_blk *blk, unsigned bit)
 {
 	return vdev_dev_has_feature(&blk->P(dev), bit);
@@ -96,7 +102,7 @@ VDEV_API uint64_t vdev_blk_supported_features(const struct vdev_blk_config *cfg)
 		f |= BIT(MQ);
 	if (ops->flush != NULL)
 		f |= BIT(FLUSH) | BIT(CONFIG_WCE); /* CONFIG_WCE needs FLUSH (spec) */
-	if (ops->get_lifetime != NULL)
+	if (HAS_OP(ops, get_lifetime))
 		f |= BIT(LIFETIME);
 	if (cfg->read_only) {
 		f |= BIT(RO); /* nothing that modifies the disk is offered */
@@ -269,8 +275,10 @@ static void submit(struct vdev_blk *blk, struct vdev_blk_req *r,
 		r->P(done) = (uint32_t)r->P(io).len; /* a full read unless told otherwise */
 	r->P(state) = REQ_BUSY;
 	rc = op(blk->P(opaque), &r->P(io));
-	if (rc == VDEV_BLK_ASYNC)
+	if (rc == VDEV_BLK_ASYNC) {
+		blk->P(commit_pending) = true;
 		return;
+	}
 	finish(blk, r, result_status(blk, r, rc < 0 ? rc : 0));
 }
 
@@ -490,7 +498,7 @@ static void handle(struct vdev_blk *blk, struct vdev_blk_req *r, uint16_t q)
 		uint8_t out[LIFETIME_BYTES];
 
 		blk->P(stats).get_lifetime++;
-		if (!negotiated(blk, VDEV_BLK_F_LIFETIME) || blk->P(ops)->get_lifetime == NULL) {
+		if (!negotiated(blk, VDEV_BLK_F_LIFETIME) || !HAS_OP(blk->P(ops), get_lifetime)) {
 			finish(blk, r, VIRTIO_BLK_S_UNSUPP);
 			break;
 		}
@@ -552,6 +560,11 @@ VDEV_API int vdev_blk_process(struct vdev_blk *blk, uint16_t q)
 		taken++;
 	}
 	vdev_vq_flush(vq);
+	if (blk->P(commit_pending)) {
+		blk->P(commit_pending) = false;
+		if (HAS_OP(blk->P(ops), commit))
+			blk->P(ops)->commit(blk->P(opaque), q);
+	}
 	return taken;
 }
 
@@ -598,7 +611,7 @@ static unsigned orphan_requests(struct vdev_blk *blk, int q)
 		r->P(state) = REQ_ORPHAN;
 		blk->P(orphans)++;
 		n++;
-		if (blk->P(ops)->cancel != NULL)
+		if (HAS_OP(blk->P(ops), cancel))
 			blk->P(ops)->cancel(blk->P(opaque), &r->P(io));
 	}
 	return n;
@@ -669,8 +682,9 @@ VDEV_API int vdev_blk_init(struct vdev_blk *blk, const struct vdev_blk_config *c
 		ranges_per_req = blk->P(max_erase_seg);
 	if (ranges_per_req != 0 && cfg->ranges == NULL)
 		return VDEV_EINVAL;
-	if (cfg->capacity > UINT64_MAX / VDEV_BLK_SECTOR_SIZE)
-		return VDEV_EINVAL;
+	if (cfg->capacity > UINT64_MAX / VDEV_BLK_SECTOR_SIZE ||
+	    cfg->backend->size < offsetof(struct vdev_blk_backend_ops, get_lifetime))
+		return VDEV_EINVAL; /* a table too old to hold the data ops */
 	blk->P(ops) = cfg->backend;
 	blk->P(opaque) = cfg->backend_opaque;
 	blk->P(queues) = cfg->queues;

@@ -281,6 +281,7 @@ Test(blk_uring, many_requests_in_flight, .init = uring_setup, .fini = teardown)
 	}
 	F.tr.ops->notify(F.tr.t, 0, false, 0);
 	cr_expect_eq(vdev_blk_inflight(&F.blk), 32, "all accepted asynchronously");
+	cr_expect_eq(F.uring.queued, 0, "the commit op submitted the whole pass");
 	run(32);
 	for (int t = 0; t < 32; t++)
 		cr_expect_eq(status(t), 0);

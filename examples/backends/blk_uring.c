@@ -123,6 +123,12 @@ static int u_secure_erase(void *o, struct vdev_blk_io *io)
 	return u->file.ops.secure_erase(&u->file, io);
 }
 
+static void u_commit(void *o, uint16_t queue)
+{
+	(void)queue;
+	(void)uring_blk_submit(o);
+}
+
 int uring_blk_open(struct uring_blk *u, const char *path, bool read_only, unsigned depth,
 		   char *err, size_t errlen)
 {
@@ -157,6 +163,7 @@ int uring_blk_open(struct uring_blk *u, const char *path, bool read_only, unsign
 		u->ops.write_zeroes = u_write_zeroes;
 	if (u->file.ops.secure_erase != NULL)
 		u->ops.secure_erase = u_secure_erase;
+	u->ops.commit = u_commit; /* one io_uring_submit per processing pass */
 	return 0;
 }
 

@@ -6,11 +6,12 @@
  * io_uring cannot express (block-device discard/zero ioctls, writing
  * real zeroes where ZERO_RANGE is missing) run synchronously.
  *
- * Integration: ops only queue submissions. After a vdev_blk_process()
- * pass, call uring_blk_submit(); when uring_blk_eventfd() becomes
- * readable, call uring_blk_reap(), which completes requests with
- * vdev_blk_complete() and then calls vdev_blk_process() so requests
- * waiting for a free pool slot move on. All from the queue's thread.
+ * Integration: ops only queue submissions; the device's commit op (end of
+ * a vdev_blk_process() pass) submits them in one go. When
+ * uring_blk_eventfd() becomes readable, call uring_blk_reap(), which
+ * completes requests with vdev_blk_complete() and then calls
+ * vdev_blk_process() so requests waiting for a free pool slot move on.
+ * All from the queue's thread.
  */
 #ifndef VDEV_EXAMPLES_BLK_URING_H
 #define VDEV_EXAMPLES_BLK_URING_H

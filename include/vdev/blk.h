@@ -135,6 +135,10 @@ struct vdev_blk_backend_ops {
 	 * still be completed, with any result; until then the device reset
 	 * is pending (the status reads non-zero). */
 	void (*cancel)(void *opaque, struct vdev_blk_io *io);
+	/* Optional: a vdev_blk_process() pass for `queue` is over and handed
+	 * the backend at least one request it accepted asynchronously; a
+	 * backend that batches submissions (io_uring) submits them now. */
+	void (*commit)(void *opaque, uint16_t queue);
 };
 
 /* A request slot. Caller-allocated (an array handed to vdev_blk_init). */
@@ -230,6 +234,7 @@ struct vdev_blk {
 	bool VDEV_PRIV(read_only);
 	bool VDEV_PRIV(writeback_default);
 	bool VDEV_PRIV(reset_pending);
+	bool VDEV_PRIV(commit_pending);
 	char VDEV_PRIV(serial)[VDEV_BLK_ID_BYTES];
 	uint8_t VDEV_PRIV(config)[VDEV_BLK_CONFIG_SIZE];
 };
