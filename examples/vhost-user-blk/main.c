@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vhost-user-blk: libvdev's virtio-blk device model as a vhost-user
+ * back-end daemon, for QEMU and other front-ends:
+ *
+ *   vhost-user-blk --socket-path=/tmp/blk.sock --blk-file=disk.img
+ *   qemu-system-x86_64 ... -object memory-backend-memfd,id=mem,size=1G,share=on \
+ *     -numa node,memdev=mem -chardev socket,id=c0,path=/tmp/blk.sock \
+ *     -device vhost-user-blk-pci,chardev=c0
+ *
+ * Follows the vhost-user back-end program conventions (--socket-path,
+ * --fd, --print-capabilities, --blk-file, --read-only, ends on SIGTERM).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blk_file.h"
+#include "vdev/blk.h"
+#include "vdev/vhost_user.h"
+#ifdef VDEV_HAVE_LIBURING
+#include "blk_uring.h"
+#endif
+
+#define MAX_QUEUES 64
+
+struct options {
+	const char *socket_path, *blk_file, *serial, *backend;
+	int fd;
+	bool read_only, writeback, thread_per_queue, quiet;
+	unsigned num_queues, queue_size, seg_max, num_reqs;
+	unsigned discard_max_sectors, discard_max_seg, discard_alignment;
+	unsigned wz_max_sectors, wz_max_seg;
+};
+
+struct daemon {
+	struct options o;
+	struct vdev_mem mem;
+	struct vdev_blk blk;
+	struct vdev_vq *queues;
+	struct vdev_blk_req *reqs;
+	struct vdev_iov *iovs;
+	struct vdev_blk_range *ranges;
+	struct file_blk file;
+#ifdef VDEV_HAVE_LIBURING
+	struct uring_blk *rings; /* one per queue */
+	struct vdev_blk_backend_ops dispatch;
+#endif
+	struct vdev_vhost_user *vu;
+};
+
+static struct daemon D;
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: vhost-user-blk (--socket-path=PATH | --fd=N) --blk-file=PATH [options]\n"
+		"  --socket-path=PATH        listen on this Unix socket\n"
+		"  --fd=N                    use this already listening socket\n"
+		"  --blk-file=PATH           disk image or block device\n"
+		"  --read-only               offer a read-only disk\n"
+		"  --backend=uring|file      I/O engine (default: uring if built in)\n"
+		"  --num-queues=N            request queues, 1..%d (default 1)\n"
+		"  --queue-size=N            largest ring size, 1..32768 (default 1024)\n"
+		"  --seg-max=N               data segments per request (default 126)\n"
+		"  --requests=N              requests in flight per device (default 256)\n"
+		"  --serial=STRING           GET_ID serial, up to 20 bytes\n"
+		"  --writeback               start with a write-back cache (default write-through)\n"
+		"  --discard-max-sectors=N   (default 32768)\n"
+		"  --discard-max-seg=N       (default 16)\n"
+		"  --discard-granularity=N   discard alignment in sectors (default 8)\n"
+		"  --write-zeroes-max-sectors=N (default 32768)\n"
+		"  --write-zeroes-max-seg=N  (default 16)\n"
+		"  --thread-per-queue        one thread per ring\n"
+		"  --quiet                   no start-up message\n"
+		"  --print-capabilities      print the back-end capabilities (JSON) and exit\n",
+		MAX_QUEUES);
+}
+
+static bool parse_uint(const char *opt, const char *s, unsigned min, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno != 0 || *s == '\0' || *end != '\0' || v < min || v > max) {
+		fprintf(stderr, "vhost-user-blk: --%s=%s: expected a number from %u to %u\n", opt, s,
+			min, max);
+		return false;
+	}
+	*out = (unsigned)v;
+	return true;
+}
+
+static int parse(int argc, char **argv, struct options *o)
+{
+	enum { O_SOCKET = 1, O_FD, O_FILE, O_RO, O_BACKEND, O_NQ, O_QS, O_SEG, O_REQS, O_SERIAL,
+	       O_WB, O_DMS, O_DSEG, O_DGRAN, O_WZS, O_WZSEG, O_TPQ, O_QUIET, O_CAPS, O_HELP };
+	static const struct option longopts[] = {
+		{"socket-path", required_argument, NULL, O_SOCKET},
+		{"fd", required_argument, NULL, O_FD},
+		{"blk-file", required_argument, NULL, O_FILE},
+		{"read-only", no_argument, NULL, O_RO},
+		{"backend", required_argument, NULL, O_BACKEND},
+		{"num-queues", required_argument, NULL, O_NQ},
+		{"queue-size", required_argument, NULL, O_QS},
+		{"seg-max", required_argument, NULL, O_SEG},
+		{"requests", required_argument, NULL, O_REQS},
+		{"serial", required_argument, NULL, O_SERIAL},
+		{"writeback", no_argument, NULL, O_WB},
+		{"discard-max-sectors", required_argument, NULL, O_DMS},
+		{"discard-max-seg", required_argument, NULL, O_DSEG},
+		{"discard-granularity", required_argument, NULL, O_DGRAN},
+		{"write-zeroes-max-sectors", required_argument, NULL, O_WZS},
+		{"write-zeroes-max-seg", required_argument, NULL, O_WZSEG},
+		{"thread-per-queue", no_argument, NULL, O_TPQ},
+		{"quiet", no_argument, NULL, O_QUIET},
+		{"print-capabilities", no_argument, NULL, O_CAPS},
+		{"help", no_argument, NULL, O_HELP},
+		{NULL, 0, NULL, 0},
+	};
+	unsigned fd;
+	int c;
+
+	*o = (struct options){.fd = -1, .num_queues = 1, .queue_size = 1024, .seg_max = 126,
+			      .num_reqs = 256, .serial = "vdev-blk",
+			      .discard_max_sectors = 32768, .discard_max_seg = 16,
+			      .discard_alignment = 8, .wz_max_sectors = 32768, .wz_max_seg = 16};
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		bool ok = true;
+		switch (c) {
+		case O_SOCKET: o->socket_path = optarg; break;
+		case O_FD:
+			ok = parse_uint("fd", optarg, 0, INT_MAX, &fd);
+			o->fd = (int)fd;
+			break;
+		case O_FILE: o->blk_file = optarg; break;
+		case O_RO: o->read_only = true; break;
+		case O_BACKEND:
+			if (strcmp(optarg, "uring") != 0 && strcmp(optarg, "file") != 0) {
+				fprintf(stderr, "vhost-user-blk: --backend=%s: expected uring or file\n",
+					optarg);
+				return -1;
+			}
+			o->backend = optarg;
+			break;
+		case O_NQ: ok = parse_uint("num-queues", optarg, 1, MAX_QUEUES, &o->num_queues); break;
+		case O_QS: ok = parse_uint("queue-size", optarg, 1, 32768, &o->queue_size); break;
+		case O_SEG: ok = parse_uint("seg-max", optarg, 1, 1022, &o->seg_max); break;
+		case O_REQS: ok = parse_uint("requests", optarg, 1, 65536, &o->num_reqs); break;
+		case O_SERIAL:
+			if (strlen(optarg) > VDEV_BLK_ID_BYTES) {
+				fprintf(stderr, "vhost-user-blk: --serial: at most %u bytes\n",
+					VDEV_BLK_ID_BYTES);
+				return -1;
+			}
+			o->serial = optarg;
+			break;
+		case O_WB: o->writeback = true; break;
+		case O_DMS: ok = parse_uint("discard-max-sectors", optarg, 1, UINT_MAX, &o->discard_max_sectors); break;
+		case O_DSEG: ok = parse_uint("discard-max-seg", optarg, 1, 256, &o->discard_max_seg); break;
+		case O_DGRAN: ok = parse_uint("discard-granularity", optarg, 1, 1u << 20, &o->discard_alignment); break;
+		case O_WZS: ok = parse_uint("write-zeroes-max-sectors", optarg, 1, UINT_MAX, &o->wz_max_sectors); break;
+		case O_WZSEG: ok = parse_uint("write-zeroes-max-seg", optarg, 1, 256, &o->wz_max_seg); break;
+		case O_TPQ: o->thread_per_queue = true; break;
+		case O_QUIET: o->quiet = true; break;
+		case O_CAPS:
+			printf("{\n  \"type\": \"block\",\n  \"features\": [\n    \"read-only\",\n"
+			       "    \"blk-file\"\n  ]\n}\n");
+			exit(0);
+		case O_HELP: usage(stdout); exit(0);
+		default: usage(stderr); return -1;
+		}
+		if (!ok)
+			return -1;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vhost-user-blk: unexpected argument: %s\n", argv[optind]);
+		return -1;
+	}
+	if ((o->socket_path == NULL) == (o->fd < 0)) {
+		fprintf(stderr, "vhost-user-blk: give exactly one of --socket-path and --fd\n");
+		return -1;
+	}
+	if (o->blk_file == NULL) {
+		fprintf(stderr, "vhost-user-blk: --blk-file is required\n");
+		return -1;
+	}
+	return 0;
+}
+
+#ifdef VDEV_HAVE_LIBURING
+/* One io_uring per queue; the device's ops dispatch on the queue. */
+#define RING(io) (&D.rings[(io)->queue])
+static int d_read(void *o, struct vdev_blk_io *io) { (void)o; return RING(io)->ops.read(RING(io), io); }
+static int d_write(void *o, struct vdev_blk_io *io) { (void)o; return RING(io)->ops.write(RING(io), io); }
+static int d_flush(void *o, struct vdev_blk_io *io) { (void)o; return RING(io)->ops.flush(RING(io), io); }
+static int d_discard(void *o, struct vdev_blk_io *io) { (void)o; return RING(io)->ops.discard(RING(io), io); }
+static int d_wz(void *o, struct vdev_blk_io *io) { (void)o; return RING(io)->ops.write_zeroes(RING(io), io); }
+static int d_erase(void *o, struct vdev_blk_io *io) { (void)o; return RING(io)->ops.secure_erase(RING(io), io); }
+static void d_commit(void *o, uint16_t q) { (void)o; D.rings[q].ops.commit(&D.rings[q], q); }
+
+static void on_completion(void *opaque, int fd)
+{
+	(void)fd;
+	uring_blk_reap(opaque, false);
+}
+
+static void drain(void *opaque, uint16_t q)
+{
+	(void)opaque;
+	while (D.rings[q].inflight > 0)
+		uring_blk_reap(&D.rings[q], true);
+}
+#endif
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (D.vu != NULL)
+		vdev_vhost_user_stop(D.vu);
+}
+
+static int open_backend(const struct vdev_blk_backend_ops **ops, void **opaque, uint64_t *bytes)
+{
+	char err[256];
+	bool uring = D.o.backend == NULL || strcmp(D.o.backend, "uring") == 0;
+
+#ifdef VDEV_HAVE_LIBURING
+	if (uring) {
+		D.rings = calloc(D.o.num_queues, sizeof(*D.rings));
+		if (D.rings == NULL)
+			return -1;
+		for (unsigned q = 0; q < D.o.num_queues; q++) {
+			unsigned depth = D.o.num_reqs < 32768 ? D.o.num_reqs : 32768;
+			if (uring_blk_open(&D.rings[q], D.o.blk_file, D.o.read_only, depth, err,
+					   sizeof(err)) != 0) {
+				if (q == 0 && D.o.backend == NULL)
+					goto file; /* io_uring unavailable: fall back */
+				fprintf(stderr, "vhost-user-blk: %s\n", err);
+				return -1;
+			}
+			D.rings[q].blk = &D.blk;
+			D.rings[q].queue = (uint16_t)q;
+		}
+		struct uring_blk *u = &D.rings[0];
+		D.dispatch = (struct vdev_blk_backend_ops){.size = sizeof(D.dispatch), .read = d_read};
+		D.dispatch.write = u->ops.write ? d_write : NULL;
+		D.dispatch.flush = u->ops.flush ? d_flush : NULL;
+		D.dispatch.discard = u->ops.discard ? d_discard : NULL;
+		D.dispatch.write_zeroes = u->ops.write_zeroes ? d_wz : NULL;
+		D.dispatch.secure_erase = u->ops.secure_erase ? d_erase : NULL;
+		D.dispatch.commit = d_commit;
+		*ops = &D.dispatch;
+		*opaque = &D;
+		*bytes = u->file.size;
+		D.o.backend = "uring";
+		return 0;
+	}
+file:
+	free(D.rings);
+	D.rings = NULL;
+#else
+	if (uring && D.o.backend != NULL) {
+		fprintf(stderr, "vhost-user-blk: built without io_uring; use --backend=file\n");
+		return -1;
+	}
+#endif
+	if (file_blk_open(&D.file, D.o.blk_file, D.o.read_only, err, sizeof(err)) != 0) {
+		fprintf(stderr, "vhost-user-blk: %s\n", err);
+		return -1;
+	}
+	*ops = &D.file.ops;
+	*opaque = &D.file;
+	*bytes = D.file.size;
+	D.o.backend = "file";
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct vdev_blk_backend_ops *ops;
+	void *opaque;
+	uint64_t bytes;
+	char eb[256];
+	int err;
+
+	if (parse(argc, argv, &D.o) != 0)
+		return 2;
+	if (open_backend(&ops, &opaque, &bytes) != 0)
+		return 1;
+	unsigned n = D.o.num_reqs, ranges = D.o.discard_max_seg > D.o.wz_max_seg
+						    ? D.o.discard_max_seg
+						    : D.o.wz_max_seg;
+	D.queues = calloc(D.o.num_queues, sizeof(*D.queues));
+	D.reqs = calloc(n, sizeof(*D.reqs));
+	D.iovs = calloc((size_t)n * (D.o.seg_max + 2u), sizeof(*D.iovs));
+	D.ranges = calloc((size_t)n * ranges, sizeof(*D.ranges));
+	if (D.queues == NULL || D.reqs == NULL || D.iovs == NULL || D.ranges == NULL) {
+		fprintf(stderr, "vhost-user-blk: out of memory\n");
+		return 1;
+	}
+	vdev_mem_init(&D.mem, NULL, 0);
+	struct vdev_blk_config c = {
+		.capacity = bytes / VDEV_BLK_SECTOR_SIZE,
+		.read_only = D.o.read_only,
+		.writeback = D.o.writeback,
+		.num_queues = (uint16_t)D.o.num_queues,
+		.queue_size = D.o.queue_size,
+		.seg_max = D.o.seg_max,
+		.blk_size = 512,
+		.max_discard_sectors = D.o.discard_max_sectors,
+		.max_discard_seg = D.o.discard_max_seg,
+		.discard_sector_alignment = D.o.discard_alignment,
+		.max_write_zeroes_sectors = D.o.wz_max_sectors,
+		.max_write_zeroes_seg = D.o.wz_max_seg,
+		.write_zeroes_may_unmap = ops->discard != NULL,
+		.mem = &D.mem,
+		.queues = D.queues,
+		.reqs = D.reqs,
+		.num_reqs = n,
+		.iovs = D.iovs,
+		.iov_per_req = D.o.seg_max + 2u,
+		.ranges = D.ranges,
+		.backend = ops,
+		.backend_opaque = opaque,
+	};
+	strncpy(c.serial, D.o.serial, sizeof(c.serial));
+	if ((err = vdev_blk_init(&D.blk, &c)) != 0) {
+		fprintf(stderr, "vhost-user-blk: cannot set up the device: %s\n", vdev_strerror(err));
+		return 1;
+	}
+	struct vdev_vhost_user_config vc = {
+		.socket_path = D.o.socket_path,
+		.listen_fd = D.o.fd,
+		.dev = vdev_blk_dev(&D.blk),
+		.mem = &D.mem,
+		.thread_per_queue = D.o.thread_per_queue,
+	};
+#ifdef VDEV_HAVE_LIBURING
+	if (D.rings != NULL)
+		vc.drain = drain;
+#endif
+	D.vu = vdev_vhost_user_create(&vc, &err, eb, sizeof(eb));
+	if (D.vu == NULL) {
+		fprintf(stderr, "vhost-user-blk: %s\n", eb);
+		return 1;
+	}
+#ifdef VDEV_HAVE_LIBURING
+	for (unsigned q = 0; D.rings != NULL && q < D.o.num_queues; q++)
+		vdev_vhost_user_add_fd(D.vu, (uint16_t)q, uring_blk_eventfd(&D.rings[q]),
+				       on_completion, &D.rings[q]);
+#endif
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (!D.o.quiet)
+		fprintf(stderr,
+			"vhost-user-blk: serving %s (%llu sectors%s, %s backend, %u queue%s) on %s\n",
+			D.o.blk_file, (unsigned long long)c.capacity, D.o.read_only ? ", read-only" : "",
+			D.o.backend, D.o.num_queues, D.o.num_queues > 1 ? "s" : "",
+			D.o.socket_path ? D.o.socket_path : "the given fd");
+	err = vdev_vhost_user_run(D.vu);
+	vdev_vhost_user_destroy(D.vu);
+#ifdef VDEV_HAVE_LIBURING
+	for (unsigned q = 0; D.rings != NULL && q < D.o.num_queues; q++)
+		uring_blk_close(&D.rings[q]);
+#endif
+	file_blk_close(&D.file);
+	return err == 0 ? 0 : 1;
+}
