@@ -25,6 +25,9 @@ step "dependencies"
 "$src/scripts/deps.sh" cmake ninja-build pkg-config gcc g++ clang libclang-rt-14-dev \
 	libcriterion-dev gcc-arm-none-eabi binutils xz-utils linux-source-6.1 liburing-dev
 
+step "real-guest rig: QEMU from bookworm-backports and host tools"
+"$src/tests/guest/setup-host.sh"
+
 step "build (gcc, ASan+UBSan, warnings as errors)"
 cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
 	-DVDEV_BUILD_TESTS=ON -DVDEV_BUILD_EXAMPLES=ON -DVDEV_BUILD_BENCH=ON -DVDEV_SANITIZE=ON
