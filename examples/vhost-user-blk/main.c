@@ -32,7 +32,7 @@
 struct options {
 	const char *socket_path, *blk_file, *serial, *backend;
 	int fd;
-	bool read_only, writeback, thread_per_queue, quiet;
+	bool read_only, writeback, thread_per_queue, quiet, stats;
 	unsigned num_queues, queue_size, seg_max, num_reqs;
 	unsigned discard_max_sectors, discard_max_seg, discard_alignment;
 	unsigned wz_max_sectors, wz_max_seg;
@@ -78,6 +78,7 @@ static void usage(FILE *out)
 		"  --write-zeroes-max-seg=N  (default 16)\n"
 		"  --thread-per-queue        one thread per ring\n"
 		"  --quiet                   no start-up message\n"
+		"  --stats                   print what the device did when it exits\n"
 		"  --print-capabilities      print the back-end capabilities (JSON) and exit\n",
 		MAX_QUEUES);
 }
@@ -101,7 +102,8 @@ static bool parse_uint(const char *opt, const char *s, unsigned min, unsigned ma
 static int parse(int argc, char **argv, struct options *o)
 {
 	enum { O_SOCKET = 1, O_FD, O_FILE, O_RO, O_BACKEND, O_NQ, O_QS, O_SEG, O_REQS, O_SERIAL,
-	       O_WB, O_DMS, O_DSEG, O_DGRAN, O_WZS, O_WZSEG, O_TPQ, O_QUIET, O_CAPS, O_HELP };
+	       O_WB, O_DMS, O_DSEG, O_DGRAN, O_WZS, O_WZSEG, O_TPQ, O_QUIET, O_STATS, O_CAPS,
+	       O_HELP };
 	static const struct option longopts[] = {
 		{"socket-path", required_argument, NULL, O_SOCKET},
 		{"fd", required_argument, NULL, O_FD},
@@ -121,6 +123,7 @@ static int parse(int argc, char **argv, struct options *o)
 		{"write-zeroes-max-seg", required_argument, NULL, O_WZSEG},
 		{"thread-per-queue", no_argument, NULL, O_TPQ},
 		{"quiet", no_argument, NULL, O_QUIET},
+		{"stats", no_argument, NULL, O_STATS},
 		{"print-capabilities", no_argument, NULL, O_CAPS},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
@@ -170,6 +173,7 @@ static int parse(int argc, char **argv, struct options *o)
 		case O_WZSEG: ok = parse_uint("write-zeroes-max-seg", optarg, 1, 256, &o->wz_max_seg); break;
 		case O_TPQ: o->thread_per_queue = true; break;
 		case O_QUIET: o->quiet = true; break;
+		case O_STATS: o->stats = true; break;
 		case O_CAPS:
 			printf("{\n  \"type\": \"block\",\n  \"features\": [\n    \"read-only\",\n"
 			       "    \"blk-file\"\n  ]\n}\n");
@@ -368,6 +372,23 @@ int main(int argc, char **argv)
 			D.o.backend, D.o.num_queues, D.o.num_queues > 1 ? "s" : "",
 			D.o.socket_path ? D.o.socket_path : "the given fd");
 	err = vdev_vhost_user_run(D.vu);
+	if (D.o.stats) {
+		struct vdev_blk_stats st;
+		struct vdev_vhost_user_stats vs;
+		vdev_blk_get_stats(&D.blk, &st);
+		vdev_vhost_user_get_stats(D.vu, &vs);
+		fprintf(stderr,
+			"vhost-user-blk: %s: %llu requests: %llu reads (%llu MiB), %llu writes "
+			"(%llu MiB), %llu flushes, %llu discards, %llu write-zeroes, %llu get-id; "
+			"%llu IOERR, %llu UNSUPP; %llu sessions, %llu kicks, %llu interrupts\n",
+			D.o.blk_file, (unsigned long long)st.requests, (unsigned long long)st.reads,
+			(unsigned long long)(st.bytes_read >> 20), (unsigned long long)st.writes,
+			(unsigned long long)(st.bytes_written >> 20), (unsigned long long)st.flushes,
+			(unsigned long long)st.discards, (unsigned long long)st.write_zeroes,
+			(unsigned long long)st.get_id, (unsigned long long)st.ioerr,
+			(unsigned long long)st.unsupp, (unsigned long long)vs.sessions,
+			(unsigned long long)vs.kicks, (unsigned long long)vs.calls);
+	}
 	vdev_vhost_user_destroy(D.vu);
 #ifdef VDEV_HAVE_LIBURING
 	for (unsigned q = 0; D.rings != NULL && q < D.o.num_queues; q++)

@@ -16,7 +16,8 @@
 # daemons exit cleanly on SIGTERM.
 #
 # usage: run-guest.sh [--packed] [--backend ours|qsd|builtin] [--daemon PATH]
-#                     [--timeout SEC] [--scenarios LIST] [--keep]
+#                     [--timeout SEC] [--scenarios LIST] [--keep] [--demo]
+#   --demo   also print the guest's own story and what each daemon did
 #   ours     our vhost-user-blk daemon (--daemon, default: $VDEV_BLK_DAEMON)
 #   qsd      qemu-storage-daemon's vhost-user-blk export (a reference)
 #   builtin  QEMU's own virtio-blk-pci (validates the scenarios themselves)
@@ -26,7 +27,7 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-packed=0 backend=ours daemon=${VDEV_BLK_DAEMON:-} timeout=600 keep=0
+packed=0 backend=ours daemon=${VDEV_BLK_DAEMON:-} timeout=600 keep=0 demo=0
 scenarios=blk-features,blk-fs,blk-trim,blk-ro
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -36,6 +37,7 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout=$2; shift ;;
 	--scenarios) scenarios=$2; shift ;;
 	--keep) keep=1 ;;
+	--demo) demo=1 ;;
 	*) echo "run-guest: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -93,7 +95,7 @@ ours)
 		ro=()
 		[ $d = vdc ] && ro=(--read-only)
 		"$daemon" --socket-path="$tmp/$d.sock" --blk-file="$tmp/$d.img" "${ro[@]}" \
-			--serial="vdev-$d" >"$tmp/$d.daemon.log" 2>&1 &
+			--serial="vdev-$d" --stats >"$tmp/$d.daemon.log" 2>&1 &
 		pids+=($!)
 	done
 	;;
@@ -226,6 +228,16 @@ pids=()
 
 layout=split
 [ "$packed" = 1 ] && layout=packed
+if [ "$demo" = 1 ]; then
+	echo
+	echo "--- what the guest saw (kernel $(basename "$kernel"), QEMU $(qemu-system-x86_64 --version | awk 'NR == 1 {print $4}'))"
+	grep -a "^VDEV-INFO" "$tmp/clean.log" | sed 's/^VDEV-INFO /  /'
+	echo "--- what each device did"
+	for d in vda vdb vdc; do
+		[ -f "$tmp/$d.daemon.log" ] && sed "s|$tmp/||; s/^vhost-user-blk: /  /" "$tmp/$d.daemon.log"
+	done
+	echo
+fi
 echo "run-guest: backend=$backend ring=$layout: $pass passed, $fail failed, $skipped skipped, guest ran ${secs}s"
 if [ $status != 0 ]; then
 	echo "--- console (last 40 lines) ---"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Build (Release) and run the benchmarks: the virtqueue and the block
+# device model beside their in-binary reference devices, the io_uring
+# backend beside raw io_uring, and our vhost-user-blk daemon beside
+# qemu-storage-daemon. Arguments go to every benchmark (e.g. --runs 7).
+set -euo pipefail
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=${VDEV_BENCH_BUILD:-$src/build-bench}
+
+"$src/scripts/deps.sh" cmake ninja-build gcc pkg-config liburing-dev libcriterion-dev
+cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVDEV_BUILD_BENCH=ON \
+	-DVDEV_BUILD_EXAMPLES=ON >/dev/null
+cmake --build "$build" -j"$(nproc)" >/dev/null
+"$build/tests/bench/bench_vq" "$@"
+echo
+"$build/tests/bench/bench_blk" "$@"
+if [ -x "$build/tests/bench/bench_vhost_user" ]; then
+	echo
+	"$build/tests/bench/bench_vhost_user" --daemon "$build/examples/vhost-user-blk/vhost-user-blk" "$@"
+fi
