@@ -31,6 +31,7 @@
 
 struct options {
 	const char *socket_path, *blk_file, *serial, *backend;
+	unsigned long long null_size;
 	int fd;
 	bool read_only, writeback, thread_per_queue, quiet, stats;
 	unsigned num_queues, queue_size, seg_max, num_reqs;
@@ -64,7 +65,10 @@ static void usage(FILE *out)
 		"  --fd=N                    use this already listening socket\n"
 		"  --blk-file=PATH           disk image or block device\n"
 		"  --read-only               offer a read-only disk\n"
-		"  --backend=uring|file      I/O engine (default: uring if built in)\n"
+		"  --backend=uring|file|null I/O engine (default: uring if built in); null\n"
+		"                            completes every request at once without I/O\n"
+		"                            (benchmarks; needs --size instead of --blk-file)\n"
+		"  --size=BYTES              disk size for --backend=null\n"
 		"  --num-queues=N            request queues, 1..%d (default 1)\n"
 		"  --queue-size=N            largest ring size, 1..32768 (default 1024)\n"
 		"  --seg-max=N               data segments per request (default 126)\n"
@@ -103,7 +107,7 @@ static int parse(int argc, char **argv, struct options *o)
 {
 	enum { O_SOCKET = 1, O_FD, O_FILE, O_RO, O_BACKEND, O_NQ, O_QS, O_SEG, O_REQS, O_SERIAL,
 	       O_WB, O_DMS, O_DSEG, O_DGRAN, O_WZS, O_WZSEG, O_TPQ, O_QUIET, O_STATS, O_CAPS,
-	       O_HELP };
+	       O_HELP, O_SIZE };
 	static const struct option longopts[] = {
 		{"socket-path", required_argument, NULL, O_SOCKET},
 		{"fd", required_argument, NULL, O_FD},
@@ -124,6 +128,7 @@ static int parse(int argc, char **argv, struct options *o)
 		{"thread-per-queue", no_argument, NULL, O_TPQ},
 		{"quiet", no_argument, NULL, O_QUIET},
 		{"stats", no_argument, NULL, O_STATS},
+		{"size", required_argument, NULL, O_SIZE},
 		{"print-capabilities", no_argument, NULL, O_CAPS},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
@@ -146,8 +151,9 @@ static int parse(int argc, char **argv, struct options *o)
 		case O_FILE: o->blk_file = optarg; break;
 		case O_RO: o->read_only = true; break;
 		case O_BACKEND:
-			if (strcmp(optarg, "uring") != 0 && strcmp(optarg, "file") != 0) {
-				fprintf(stderr, "vhost-user-blk: --backend=%s: expected uring or file\n",
+			if (strcmp(optarg, "uring") != 0 && strcmp(optarg, "file") != 0 &&
+			    strcmp(optarg, "null") != 0) {
+				fprintf(stderr, "vhost-user-blk: --backend=%s: expected uring, file or null\n",
 					optarg);
 				return -1;
 			}
@@ -174,6 +180,17 @@ static int parse(int argc, char **argv, struct options *o)
 		case O_TPQ: o->thread_per_queue = true; break;
 		case O_QUIET: o->quiet = true; break;
 		case O_STATS: o->stats = true; break;
+		case O_SIZE: {
+			char *end;
+			errno = 0;
+			o->null_size = strtoull(optarg, &end, 0);
+			if (errno || *end || o->null_size == 0 || o->null_size % 512) {
+				fprintf(stderr, "vhost-user-blk: --size=%s: expected a multiple of 512\n",
+					optarg);
+				return -1;
+			}
+			break;
+		}
 		case O_CAPS:
 			printf("{\n  \"type\": \"block\",\n  \"features\": [\n    \"read-only\",\n"
 			       "    \"blk-file\"\n  ]\n}\n");
@@ -192,10 +209,14 @@ static int parse(int argc, char **argv, struct options *o)
 		fprintf(stderr, "vhost-user-blk: give exactly one of --socket-path and --fd\n");
 		return -1;
 	}
-	if (o->blk_file == NULL) {
-		fprintf(stderr, "vhost-user-blk: --blk-file is required\n");
+	bool null = o->backend != NULL && strcmp(o->backend, "null") == 0;
+	if (null ? o->null_size == 0 : o->blk_file == NULL) {
+		fprintf(stderr, null ? "vhost-user-blk: --backend=null needs --size\n"
+				     : "vhost-user-blk: --blk-file is required\n");
 		return -1;
 	}
+	if (null)
+		o->blk_file = "null";
 	return 0;
 }
 
@@ -224,6 +245,19 @@ static void drain(void *opaque, uint16_t q)
 }
 #endif
 
+/* The null backend: every request succeeds at once, no data moves. */
+static int null_op(void *o, struct vdev_blk_io *io)
+{
+	(void)o, (void)io;
+	return 0;
+}
+static const struct vdev_blk_backend_ops null_ops = {
+	.size = sizeof(struct vdev_blk_backend_ops),
+	.read = null_op,
+	.write = null_op,
+	.flush = null_op,
+};
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -235,6 +269,13 @@ static int open_backend(const struct vdev_blk_backend_ops **ops, void **opaque, 
 {
 	char err[256];
 	bool uring = D.o.backend == NULL || strcmp(D.o.backend, "uring") == 0;
+
+	if (D.o.backend != NULL && strcmp(D.o.backend, "null") == 0) {
+		*ops = &null_ops;
+		*opaque = NULL;
+		*bytes = D.o.null_size;
+		return 0;
+	}
 
 #ifdef VDEV_HAVE_LIBURING
 	if (uring) {
@@ -335,7 +376,8 @@ int main(int argc, char **argv)
 		.backend = ops,
 		.backend_opaque = opaque,
 	};
-	strncpy(c.serial, D.o.serial, sizeof(c.serial));
+	/* NUL-padded, not NUL-terminated: a 20-byte serial fills the field. */
+	memcpy(c.serial, D.o.serial, strnlen(D.o.serial, sizeof(c.serial)));
 	if ((err = vdev_blk_init(&D.blk, &c)) != 0) {
 		fprintf(stderr, "vhost-user-blk: cannot set up the device: %s\n", vdev_strerror(err));
 		return 1;
