@@ -7,8 +7,19 @@
 #ifndef VDEV_LIB_COMPILER_H
 #define VDEV_LIB_COMPILER_H
 
+#include <stddef.h>
 #include <stdint.h>
-#include <string.h>
+
+/*
+ * The only library functions the core calls. Declared here rather than
+ * taken from <string.h>, which a bare freestanding toolchain (arm-none-eabi
+ * without newlib, an RTOS SDK) need not have; the declarations are
+ * compatible with the standard ones where <string.h> is included too.
+ */
+void *memcpy(void *dst, const void *src, size_t n);
+void *memmove(void *dst, const void *src, size_t n);
+void *memset(void *dst, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
 
 #if defined(__GNUC__) || defined(__clang__)
 #define VDEV__LIKELY(x) __builtin_expect(!!(x), 1)
