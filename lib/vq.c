@@ -314,6 +314,48 @@ VDEV_API int vdev_vq_pop(struct vdev_vq *vq, struct vdev_vq_elem *elem, struct v
 	return vdev_vq_pop_batch(vq, elem, 1, iov, iov_cap);
 }
 
+VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems, unsigned n)
+{
+	uint32_t descs = 0;
+
+	if (!(vq->P(state) & VQ_LIVE))
+		return VDEV_EPERM;
+	if (n == 0)
+		return 0;
+	if (n > vq->P(inflight))
+		return VDEV_EINVAL;
+	/* The latest pops carry the sequence numbers just below pop_seq. */
+	for (unsigned i = 0; i < n; i++) {
+		if (elems[i].seq != (uint16_t)(vq->P(pop_seq) - n + i))
+			return VDEV_EINVAL;
+		descs += elems[i].ndescs;
+	}
+	if (vq->P(layout) == VDEV_VQ_PACKED) {
+		uint16_t size = vq->P(size);
+		uint32_t pos = vq->P(last_avail);
+
+		if (descs == 0 || descs > vq->P(inflight_descs) || descs > size)
+			return VDEV_EINVAL;
+		/* Step the position (and the wrap counter) back over the slots. */
+		if (pos >= descs) {
+			pos -= descs;
+		} else {
+			pos = pos + size - descs;
+			vq->P(state) ^= VQ_AVAIL_WRAP;
+		}
+		vq->P(last_avail) = (uint16_t)pos;
+		vq->P(inflight_descs) = (uint16_t)(vq->P(inflight_descs) - descs);
+	} else {
+		vq->P(last_avail) = (uint16_t)(vq->P(last_avail) - n);
+	}
+	for (unsigned i = 0; i < n; i++)
+		vq->P(stats).rejected -= elems[i].error != 0; /* counted again when re-popped */
+	vq->P(inflight) = (uint16_t)(vq->P(inflight) - n);
+	vq->P(pop_seq) = (uint16_t)(vq->P(pop_seq) - n);
+	vq->P(stats).popped -= n;
+	return 0;
+}
+
 VDEV_API int vdev_vq_push(struct vdev_vq *vq, const struct vdev_vq_elem *elem, uint32_t written)
 {
 	if (VDEV__UNLIKELY(!(vq->P(state) & VQ_LIVE)))

@@ -696,3 +696,58 @@ BOTH(stress_random_chains_event_idx)
 BOTH(stress_in_order) { stress(packed, F(IN_ORDER), 16, 10000, 1250); }
 /* tiny rings: most chains do not fit, but those that do must work */
 BOTH(stress_odd_sizes) { stress(packed, F(INDIRECT_DESC), packed ? 7 : 2, 10000, 500); }
+
+/* vdev_vq_unpop(): the latest pops go back and come out again, unchanged. */
+BOTH(unpop_returns_latest_chains)
+{
+	struct vdev_vq_elem e[3], again;
+	static struct vdev_iov iv[3][4];
+
+	setup(packed, 0, 8);
+	uint64_t b = sim_alloc(&P.m, 4096, 8);
+	/* go round the ring twice so the packed wrap counter flips under unpop */
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 3; i++) {
+			struct drv_buf d[2] = {rd(b + 64u * (unsigned)i, 8), wr(b + 1024 + 64u * (unsigned)i, 16)};
+			add(d, 2, false, i);
+		}
+		for (int i = 0; i < 3; i++)
+			cr_assert_eq(vdev_vq_pop(&P.vq, &e[i], iv[i], 4), 1);
+		/* not the latest pops, or more than in flight: refused, no change */
+		cr_expect_eq(vdev_vq_unpop(&P.vq, &e[0], 1), VDEV_EINVAL);
+		cr_expect_eq(vdev_vq_unpop(&P.vq, &e[0], 2), VDEV_EINVAL);
+		struct vdev_vq_elem many[4] = {e[0], e[1], e[2], e[2]};
+		cr_expect_eq(vdev_vq_unpop(&P.vq, many, 4), VDEV_EINVAL);
+		cr_expect_eq(vdev_vq_unpop(&P.vq, &e[1], 0), 0);
+		/* the last two go back and come out again in order */
+		cr_assert_eq(vdev_vq_unpop(&P.vq, &e[1], 2), 0);
+		for (int i = 1; i < 3; i++) {
+			cr_assert_eq(vdev_vq_pop(&P.vq, &again, iv[i], 4), 1);
+			cr_expect_eq(again.id, e[i].id);
+			cr_expect_eq(again.seq, e[i].seq);
+			cr_expect_eq(again.out_bytes, 8);
+			cr_expect_eq(again.in_bytes, 16);
+			e[i] = again;
+		}
+		cr_expect_eq(pop(&again), 0, "nothing else is available");
+		for (int i = 0; i < 3; i++)
+			complete_and_reap(&e[i], 0, i, 0);
+	}
+	struct vdev_vq_stats st;
+	vdev_vq_get_stats(&P.vq, &st);
+	cr_expect_eq(st.popped, 9, "unpopped chains are not counted twice");
+	cr_expect_eq(st.pushed, 9);
+}
+
+BOTH(unpop_needs_a_live_queue)
+{
+	struct vdev_vq_elem e;
+
+	setup(packed, 0, 4);
+	uint64_t b = sim_alloc(&P.m, 64, 8);
+	struct drv_buf d = wr(b, 16);
+	add(&d, 1, false, 0);
+	cr_assert_eq(pop(&e), 1);
+	vdev_vq_stop(&P.vq);
+	cr_expect_eq(vdev_vq_unpop(&P.vq, &e, 1), VDEV_EPERM);
+}

@@ -273,6 +273,17 @@ VDEV_API int vdev_vq_pop_batch(struct vdev_vq *vq, struct vdev_vq_elem *elems, u
 			       struct vdev_iov *iov, unsigned iov_per_elem);
 
 /*
+ * vdev_vq_unpop() - give back the last `n` chains taken, so that the next
+ * pop returns them again (a receive path that found too little buffer
+ * space for a packet). `elems` are those chains in the order they were
+ * popped, unchanged and none of them pushed; they must be the most recent
+ * pops of the queue. Returns 0, VDEV_EPERM (queue not live) or VDEV_EINVAL
+ * (they are not the latest pops; nothing changes).
+ * Context: the thread processing this queue.
+ */
+VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems, unsigned n);
+
+/*
  * vdev_vq_push() - complete a chain: stage a used element with the number
  * of bytes written into its device-writable segments (clamped to
  * elem->in_bytes). Not visible to the driver until vdev_vq_publish().
