@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer target: the virtio-net device model behind virtio-mmio, with a
+ * packet backend that sometimes pushes back and a host policy that allows
+ * or denies. The input picks the negotiated features and ring layout,
+ * then queues transmit chains (header bytes, pieces, addresses good or
+ * bad, direction, indirect), posts receive buffers of any size and
+ * direction, delivers host frames (destination, length, offload header),
+ * sends control commands (class, command, payload, layout), reaps,
+ * changes MAC/link, resets, and now and then scribbles on the rings.
+ *
+ * Invariants: nothing outside guest memory is touched (ASan); receive
+ * answers only the documented codes; and unless the rings were scribbled
+ * on, the driver sees no protocol error and every transmit and control
+ * chain it queued comes back exactly once, receive buffers at most once.
+ */
+#include <string.h>
+
+#include "drv_mmio.h"
+#include "fuzz_common.h"
+#include "vdev/mmio.h"
+#include "vdev/net.h"
+
+#define REGION (512u * 1024u)
+#define PAIRS 2
+#define NQ (2 * PAIRS + 1)
+#define RX_BUFS 8
+#define IOVS 12
+#define SLOTS 64
+#define SLOT 2048u
+
+struct input {
+	const uint8_t *p;
+	size_t n;
+};
+
+static uint8_t take(struct input *in)
+{
+	if (in->n == 0)
+		return 0;
+	in->n--;
+	return *in->p++;
+}
+
+static uint16_t take16(struct input *in)
+{
+	uint16_t lo = take(in);
+	return (uint16_t)(lo | take(in) << 8);
+}
+
+static uint64_t take64(struct input *in)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)take(in) << (8 * i);
+	return v;
+}
+
+static struct sim_mem m;
+static struct vdev_net net;
+static struct vdev_vq queues[NQ];
+static struct vdev_vq_elem elems[PAIRS * RX_BUFS];
+static struct vdev_iov iovs[(PAIRS * (RX_BUFS + 1) + 1) * IOVS];
+static struct vdev_mmio mmio;
+static struct drv_mmio dm;
+static struct drv_vq q[NQ];
+static bool qup[NQ];
+static int tok[NQ][256];
+static unsigned queued[NQ], reaped[NQ];
+static uint64_t arena;
+static uint16_t ctrl_index;
+static uint8_t frame[VDEV_NET_MAX_FRAME + 64];
+static int eagain, policy;
+
+static int fz_transmit(void *o, uint16_t pair, const struct vdev_net_hdr *h,
+		       const struct vdev_iov *iov, unsigned n, size_t len)
+{
+	(void)o, (void)h;
+	FUZZ_CHECK(pair < PAIRS);
+	FUZZ_CHECK(len >= 14 && len <= VDEV_NET_MAX_FRAME);
+	FUZZ_CHECK(vdev_iov_length(iov, n) == len);
+	/* touch every byte the device lent us */
+	FUZZ_CHECK(vdev_iov_to_buf(iov, n, 0, frame, len) == len);
+	if (eagain > 0) {
+		eagain--;
+		return VDEV_EAGAIN;
+	}
+	return 0;
+}
+static bool fz_allow_mac(void *o, const uint8_t mac[6])
+{
+	(void)o;
+	return (policy & 1) != 0 && mac[5] != 0x66;
+}
+static bool fz_allow_promisc(void *o)
+{
+	(void)o;
+	return (policy & 2) != 0;
+}
+static const struct vdev_net_backend_ops fz_ops = {
+	.size = sizeof(struct vdev_net_backend_ops),
+	.transmit = fz_transmit,
+	.allow_mac_change = fz_allow_mac,
+	.allow_promisc = fz_allow_promisc,
+};
+
+static bool bring_up(struct drv_transport *tr, uint64_t want, uint16_t qsize)
+{
+	uint64_t neg;
+
+	sim_mem_reset_alloc(&m);
+	arena = sim_alloc(&m, (size_t)SLOTS * SLOT, 4096);
+	memset(qup, 0, sizeof(qup));
+	memset(queued, 0, sizeof(queued));
+	memset(reaped, 0, sizeof(reaped));
+	if (drv_virtio_negotiate(tr, want, &neg) != 0)
+		return false;
+	bool mq = (neg & VDEV_BIT(VDEV_NET_F_MQ)) != 0;
+	ctrl_index = mq ? 2 * PAIRS : 2;
+	for (uint16_t i = 0; i < (mq ? 2 * PAIRS : 2); i++)
+		qup[i] = drv_virtio_setup_queue(tr, &q[i], &m, i, qsize, neg) == 0;
+	if (neg & VDEV_BIT(VDEV_NET_F_CTRL_VQ))
+		qup[ctrl_index] =
+			drv_virtio_setup_queue(tr, &q[ctrl_index], &m, ctrl_index, qsize, neg) == 0;
+	return drv_virtio_driver_ok(tr) == 0x0f;
+}
+
+static uint64_t piece_addr(struct input *in, unsigned slot)
+{
+	uint8_t k = take(in);
+	switch (k % 16) {
+	case 0: return sim_straddle_gpa(&m, 1 + take(in) % 32u);
+	case 1: return SIM_HOLE_GPA;
+	case 2: return SIM_RO_GPA + take(in);
+	case 3: return take64(in);
+	default: return arena + slot * SLOT + (take(in) % 64u) * 8u;
+	}
+}
+
+static void reap_all(void)
+{
+	for (unsigned i = 0; i < NQ; i++) {
+		uint32_t len;
+		if (!qup[i])
+			continue;
+		while (drv_get_used(&q[i], &len) != NULL)
+			reaped[i]++;
+	}
+}
+
+/* Queue a chain of pieces on queue qi; `dir` forces direction (0 read, 1 write, 2 any). */
+static void queue_chain(struct input *in, unsigned qi, unsigned *slot, int dir)
+{
+	struct drv_buf b[10];
+	unsigned n = 1 + take(in) % 9u;
+	uint64_t base = arena + *slot * SLOT;
+	uint8_t *p = sim_ptr(&m, base);
+
+	if (!qup[qi])
+		return;
+	for (unsigned k = 0; k < 64; k++)
+		p[k] = take(in);
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t f = take(in);
+		uint32_t len = f % 4 ? (uint32_t)(1 + take(in) % 200u) : take16(in) % SLOT;
+		bool w = dir == 2 ? (f & 16) != 0 : dir == 1;
+		if (dir != 2 && f % 29 == 0)
+			w = !w; /* the wrong direction, now and then */
+		uint64_t a = f % 5 ? base + (i * 200u) % (SLOT - 200u) : piece_addr(in, *slot);
+		b[i] = (struct drv_buf){a, len, w};
+	}
+	*slot = (*slot + 1) % SLOTS;
+	if (drv_add(&q[qi], b, n, take(in) & 1, &tok[qi][queued[qi] % 256]) == 0)
+		queued[qi]++;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct input in = {data, size};
+	uint8_t flags = take(&in);
+	bool scribbled = false, up;
+	unsigned slot = 0;
+	struct drv_transport tr;
+	uint64_t want = ~(uint64_t)0;
+	static const uint8_t host_mac[6] = {0x52, 0x54, 0, 1, 2, 3};
+
+	if (!(flags & 1))
+		want &= ~VDEV_BIT(VDEV_F_RING_PACKED);
+	if (flags & 2)
+		want &= ~VDEV_BIT(VDEV_NET_F_MRG_RXBUF);
+	if (flags & 4)
+		want &= ~VDEV_BIT(VDEV_NET_F_MQ);
+	if (flags & 8)
+		want &= ~VDEV_BIT(VDEV_F_EVENT_IDX);
+	if (flags & 16)
+		want &= ~(VDEV_BIT(VDEV_NET_F_CSUM) | VDEV_BIT(VDEV_NET_F_GUEST_CSUM));
+	policy = flags >> 5;
+	eagain = 0;
+	sim_mem_init(&m, REGION, false);
+	struct vdev_net_config c = {
+		.mtu = (flags & 64) ? 1500 : 0,
+		.max_pairs = PAIRS,
+		.queue_size = 32,
+		.link_up = true,
+		.offloads = VDEV_NET_OFFLOAD_MASK,
+		.mem = &m.mem,
+		.queues = queues,
+		.elems = elems,
+		.iovs = iovs,
+		.rx_bufs = 1 + take(&in) % RX_BUFS,
+		.iov_per_chain = IOVS,
+		.backend = &fz_ops,
+	};
+	memcpy(c.mac, host_mac, 6);
+	FUZZ_CHECK(vdev_net_init(&net, &c) == 0);
+	struct vdev_mmio_config mc = {.irq = drv_mmio_irq, .irq_opaque = &dm};
+	FUZZ_CHECK(vdev_mmio_init(&mmio, vdev_net_dev(&net), &mc) == 0);
+	memset(&dm, 0, sizeof(dm));
+	dm.mmio = &mmio;
+	tr = drv_mmio_transport(&dm);
+	memset(q, 0, sizeof(q));
+	uint16_t qsize = (uint16_t)(1u << (1 + take(&in) % 5));
+	up = bring_up(&tr, want, qsize);
+
+	while (in.n > 0 && up) {
+		uint8_t op = take(&in);
+		unsigned pair = take(&in) % PAIRS;
+		switch (op % 12) {
+		case 0: /* transmit chain */
+			queue_chain(&in, 2 * pair + 1, &slot, 0);
+			break;
+		case 1: /* receive buffers */
+			queue_chain(&in, 2 * pair, &slot, 1);
+			break;
+		case 2: { /* kick */
+			unsigned qi = take(&in) % NQ;
+			if (qup[qi] && (drv_kick_prepare(&q[qi]) || take(&in) & 1))
+				tr.ops->notify(tr.t, (uint16_t)qi, false, 0);
+			break;
+		}
+		case 3: { /* the host delivers a frame */
+			static const uint8_t dsts[4][6] = {{0x52, 0x54, 0, 1, 2, 3},
+							   {0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+							   {0x01, 0x00, 0x5e, 0, 0, 1},
+							   {0x52, 0x54, 0, 9, 9, 9}};
+			size_t len = take(&in) % 4 ? 14u + take16(&in) % 3000u : take16(&in) + 100u;
+			uint8_t d = take(&in);
+			memcpy(frame, dsts[d % 4], 6);
+			frame[12] = d & 4 ? 0x81 : 0x08;
+			frame[13] = 0;
+			frame[15] = take(&in);
+			struct vdev_net_hdr h = {.flags = take(&in) % 4, .gso_type = take(&in),
+						 .gso_size = take16(&in), .csum_start = take16(&in),
+						 .csum_offset = take16(&in)};
+			unsigned cut = 1 + take(&in) % 7u;
+			struct vdev_iov v[2] = {{frame, len < cut ? len : cut}, {frame + cut, 0}};
+			if (len > cut)
+				v[1].len = len - cut;
+			int rc = vdev_net_receive(&net, (uint16_t)take(&in), take(&in) & 1 ? &h : NULL,
+						  v, 2, len);
+			FUZZ_CHECK(rc == 0 || rc == VDEV_EAGAIN || rc == VDEV_ENOENT ||
+				   rc == VDEV_EMSGSIZE || rc == VDEV_ENOTSUP || rc == VDEV_EPROTO ||
+				   rc == VDEV_EPERM || rc == VDEV_EINVAL);
+			break;
+		}
+		case 4: /* control command */
+			if (qup[ctrl_index]) {
+				uint8_t *p = sim_ptr(&m, arena + slot * SLOT);
+				queue_chain(&in, ctrl_index, &slot, 2);
+				p[0] = take(&in) % 7; /* a likely class */
+			}
+			break;
+		case 5:
+			reap_all();
+			break;
+		case 6: /* host side changes */
+			switch (take(&in) % 4) {
+			case 0: vdev_net_set_link(&net, take(&in) & 1); break;
+			case 1: {
+				uint8_t mac[6] = {0x52, 0x54, 0, 4, 5, take(&in)};
+				vdev_net_set_mac(&net, mac);
+				break;
+			}
+			case 2: (void)vdev_net_announce(&net); break;
+			default: policy = take(&in); break;
+			}
+			break;
+		case 7: /* backend pushback and resume */
+			if (take(&in) & 1)
+				eagain = take(&in) % 4;
+			else
+				(void)vdev_net_tx_resume(&net, (uint16_t)pair);
+			break;
+		case 8: { /* config space access */
+			uint8_t buf[8];
+			unsigned off = take(&in) % 32u;
+			tr.ops->config_read(tr.t, off, buf, 1 + take(&in) % 4u);
+			tr.ops->config_write(tr.t, off, buf, 1);
+			break;
+		}
+		case 9: /* a hostile guest scribbles on a ring */
+			if (take(&in) % 4 == 0) {
+				unsigned qi = take(&in) % NQ;
+				if (qup[qi]) {
+					((uint8_t *)q[qi].desc)[take(&in) % (16u * q[qi].size)] =
+						take(&in);
+					scribbled = true;
+				}
+			}
+			break;
+		case 10: /* RX path of a queue pair not up */
+			(void)vdev_net_process_tx(&net, (uint16_t)take(&in));
+			break;
+		default: /* reset and bring the device up again */
+			if (take(&in) % 8 != 0)
+				break;
+			tr.ops->set_status(tr.t, 0);
+			FUZZ_CHECK(tr.ops->get_status(tr.t) == 0);
+			eagain = 0;
+			up = bring_up(&tr, want, qsize);
+			scribbled = false;
+			break;
+		}
+	}
+	if (up && !scribbled) {
+		/* transmit and control: exactly one completion per chain */
+		eagain = 0;
+		for (uint16_t p = 0; p < PAIRS; p++)
+			(void)vdev_net_tx_resume(&net, p);
+		for (unsigned i = 0; i < NQ; i++)
+			if (qup[i])
+				tr.ops->notify(tr.t, (uint16_t)i, false, 0);
+		reap_all();
+		for (unsigned i = 0; i < NQ; i++) {
+			if (!qup[i])
+				continue;
+			FUZZ_CHECK(q[i].errors == 0);
+			FUZZ_CHECK(reaped[i] <= queued[i]);
+			if (i & 1 || i == ctrl_index)
+				FUZZ_CHECK(reaped[i] == queued[i]);
+		}
+	}
+	for (unsigned i = 0; i < NQ; i++)
+		drv_vq_destroy(&q[i]);
+	return 0;
+}

@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libvdev — virtio-net device model (spec "Network Device").
+ *
+ * Features: MAC, MTU, STATUS (link up/down, ANNOUNCE), SPEED_DUPLEX,
+ * CTRL_VQ with CTRL_RX and CTRL_RX_EXTRA (promisc, allmulti, alluni,
+ * nomulti, nouni, nobcast), CTRL_MAC_ADDR (MAC_ADDR_SET, MAC_TABLE_SET
+ * with unicast and multicast filtering), CTRL_VLAN, GUEST_ANNOUNCE,
+ * CTRL_GUEST_OFFLOADS, MQ with VQ_PAIRS_SET, MRG_RXBUF, and pass-through
+ * of the virtio-net header's checksum and segmentation offloads (CSUM,
+ * GUEST_CSUM, HOST_/GUEST_TSO4, TSO6, ECN, UFO) when the backend says it
+ * handles them. Plus the ring features of the core.
+ *
+ * Queues: receiveq0, transmitq0, ..., receiveqN-1, transmitqN-1 for
+ * N = max_pairs, then the control queue (when CTRL_VQ is offered). The
+ * control queue's index is 2 * max_pairs if MQ was negotiated and 2
+ * otherwise, as the spec says; the model follows the negotiation.
+ *
+ * Transmit: a queue notification (or vdev_net_process_tx) pops transmit
+ * chains, copies the 12-byte virtio-net header out once, validates it
+ * against the negotiated features, and hands the frame's segments to the
+ * backend's transmit op. Malformed frames (no header, header split into a
+ * chain that is too short, a frame above 65550 bytes or above the MTU
+ * without GSO, NEEDS_CSUM without CSUM, csum_start/offset outside the
+ * frame, GSO without the feature, without NEEDS_CSUM or with gso_size 0,
+ * a rejected chain) are dropped and counted; every chain gets its used
+ * entry.
+ *
+ * Receive: the host delivers a frame with vdev_net_receive(). The device
+ * filters it (MAC, MAC table, rx mode, VLAN table), places it in the
+ * guest's receive buffers (mergeable or one big buffer) behind a header
+ * whose offload fields the guest negotiated, or answers VDEV_EAGAIN when
+ * the guest has not posted enough buffer space: nothing is consumed, and
+ * the backend's rx_ready op is called once the guest posts more.
+ *
+ * Host policy: the allow_mac_change and allow_promisc ops decide whether
+ * a guest may change its MAC address (MAC_ADDR_SET) or enter promiscuous
+ * or all-unicast mode; a denied command gets VIRTIO_NET_ERR and changes
+ * nothing. The host sets the MAC and the link state at run time with
+ * vdev_net_set_mac() / vdev_net_set_link() (configuration change
+ * notification). Device reset restores the host's MAC.
+ *
+ * Context: transmit processing for a pair, vdev_net_receive() for that
+ * pair and the rx_ready/transmit ops it triggers run in that pair's queue
+ * context; control-queue commands run in the control queue's context.
+ * The integrator serialises the transport-facing calls (see device.h).
+ * One thread for everything (the usual vhost-user set-up) is always safe.
+ */
+#ifndef VDEV_NET_H
+#define VDEV_NET_H
+
+#include "vdev/common.h"
+#include "vdev/device.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Feature bits (spec "Network Device / Feature bits"). */
+#define VDEV_NET_F_CSUM 0
+#define VDEV_NET_F_GUEST_CSUM 1
+#define VDEV_NET_F_CTRL_GUEST_OFFLOADS 2
+#define VDEV_NET_F_MTU 3
+#define VDEV_NET_F_MAC 5
+#define VDEV_NET_F_GUEST_TSO4 7
+#define VDEV_NET_F_GUEST_TSO6 8
+#define VDEV_NET_F_GUEST_ECN 9
+#define VDEV_NET_F_GUEST_UFO 10
+#define VDEV_NET_F_HOST_TSO4 11
+#define VDEV_NET_F_HOST_TSO6 12
+#define VDEV_NET_F_HOST_ECN 13
+#define VDEV_NET_F_HOST_UFO 14
+#define VDEV_NET_F_MRG_RXBUF 15
+#define VDEV_NET_F_STATUS 16
+#define VDEV_NET_F_CTRL_VQ 17
+#define VDEV_NET_F_CTRL_RX 18
+#define VDEV_NET_F_CTRL_VLAN 19
+#define VDEV_NET_F_CTRL_RX_EXTRA 20
+#define VDEV_NET_F_GUEST_ANNOUNCE 21
+#define VDEV_NET_F_MQ 22
+#define VDEV_NET_F_CTRL_MAC_ADDR 23
+#define VDEV_NET_F_SPEED_DUPLEX 63
+
+/* The offload bits a backend can take on (vdev_net_config.offloads). */
+#define VDEV_NET_OFFLOAD_MASK                                                             \
+	(VDEV_BIT(VDEV_NET_F_CSUM) | VDEV_BIT(VDEV_NET_F_GUEST_CSUM) |                      \
+	 VDEV_BIT(VDEV_NET_F_GUEST_TSO4) | VDEV_BIT(VDEV_NET_F_GUEST_TSO6) |                \
+	 VDEV_BIT(VDEV_NET_F_GUEST_ECN) | VDEV_BIT(VDEV_NET_F_GUEST_UFO) |                  \
+	 VDEV_BIT(VDEV_NET_F_HOST_TSO4) | VDEV_BIT(VDEV_NET_F_HOST_TSO6) |                  \
+	 VDEV_BIT(VDEV_NET_F_HOST_ECN) | VDEV_BIT(VDEV_NET_F_HOST_UFO))
+
+/* virtio_net_hdr.flags */
+#define VDEV_NET_HDR_F_NEEDS_CSUM 1u
+#define VDEV_NET_HDR_F_DATA_VALID 2u
+/* virtio_net_hdr.gso_type */
+#define VDEV_NET_HDR_GSO_NONE 0u
+#define VDEV_NET_HDR_GSO_TCPV4 1u
+#define VDEV_NET_HDR_GSO_UDP 3u
+#define VDEV_NET_HDR_GSO_TCPV6 4u
+#define VDEV_NET_HDR_GSO_ECN 0x80u
+
+/* The virtio-net header on the rings (VERSION_1: always 12 bytes). */
+#define VDEV_NET_HDR_LEN 12u
+/* Largest frame (without the virtio-net header) either way. */
+#define VDEV_NET_MAX_FRAME 65550u
+#define VDEV_NET_MAX_PAIRS 256u
+/* MAC filter table entries (unicast and multicast each); a longer table
+ * from the guest makes the device accept all of that kind (spec footnote). */
+#define VDEV_NET_MAC_TABLE 32u
+#define VDEV_NET_CONFIG_SIZE 24u
+
+/* config status bits */
+#define VDEV_NET_S_LINK_UP 1u
+#define VDEV_NET_S_ANNOUNCE 2u
+
+/* The virtio-net header, decoded (host byte order). */
+struct vdev_net_hdr {
+	uint8_t flags;       /* VDEV_NET_HDR_F_* */
+	uint8_t gso_type;    /* VDEV_NET_HDR_GSO_* */
+	uint16_t hdr_len;
+	uint16_t gso_size;
+	uint16_t csum_start;
+	uint16_t csum_offset;
+	uint16_t num_buffers; /* receive only; filled by the device */
+};
+
+/*
+ * Packet I/O and host policy. `size` first; ops may be NULL where said.
+ * Every op gets `backend_opaque` first.
+ */
+struct vdev_net_backend_ops {
+	uint32_t size; /* sizeof(struct vdev_net_backend_ops) */
+	/*
+	 * Send a frame the guest transmitted on queue pair `pair`: `len` bytes
+	 * in iov[0..iovcnt) (the virtio-net header already stripped and
+	 * checked, decoded in *hdr; its offload fields are only set when the
+	 * negotiated features allow them). Synchronous: the segments point
+	 * into guest memory and are borrowed only for the call (copy what must
+	 * outlive it). Returns 0 (sent or dropped by the backend) or
+	 * VDEV_EAGAIN: the backend cannot take it now; the device keeps the
+	 * frame on the ring, stops transmitting on that pair and resumes at
+	 * vdev_net_tx_resume(). Required.
+	 */
+	int (*transmit)(void *opaque, uint16_t pair, const struct vdev_net_hdr *hdr,
+			const struct vdev_iov *iov, unsigned iovcnt, size_t len);
+	/* The guest posted receive buffers on `pair` after a delivery was
+	 * refused with VDEV_EAGAIN: deliver again. Optional (poll instead). */
+	void (*rx_ready)(void *opaque, uint16_t pair);
+	/* May the guest use `mac` as its address (MAC_ADDR_SET)? NULL: yes. */
+	bool (*allow_mac_change)(void *opaque, const uint8_t mac[6]);
+	/* May the guest turn promiscuous / all-unicast receive on? NULL: yes. */
+	bool (*allow_promisc)(void *opaque);
+	/* The offloads the guest accepts on receive changed (DRIVER_OK,
+	 * CTRL_GUEST_OFFLOADS_SET, reset): VDEV_BIT(VDEV_NET_F_GUEST_*) bits.
+	 * A TAP backend passes them to TUNSETOFFLOAD. Optional. */
+	void (*set_guest_offloads)(void *opaque, uint64_t offloads);
+};
+
+struct vdev_net_config {
+	uint8_t mac[6];        /* the host's MAC for the guest; all-zero: MAC not offered */
+	uint16_t mtu;          /* 68..65535 offers MTU; 0: not offered */
+	uint16_t max_pairs;    /* queue pairs, 1..VDEV_NET_MAX_PAIRS; > 1 offers MQ */
+	uint32_t queue_size;   /* max size of each queue, 1..32768 */
+	bool link_up;          /* initial link state (STATUS is always offered) */
+	uint32_t speed;        /* Mbit/s for SPEED_DUPLEX; 0: not offered */
+	uint8_t duplex;        /* 0 half, 1 full, 0xff unknown */
+	uint64_t offloads;     /* VDEV_NET_OFFLOAD_MASK bits the backend handles */
+	uint64_t features;     /* 0: offer everything supported; else exactly these
+				* (a subset of vdev_net_supported_features()) */
+	uint64_t ring_features; /* 0: INDIRECT_DESC, EVENT_IDX, RING_PACKED, RING_RESET */
+	const struct vdev_mem *mem;
+	/* Caller-owned storage (borrowed for the life of the device): */
+	struct vdev_vq *queues;     /* 2 * max_pairs + 1 queues */
+	struct vdev_vq_elem *elems; /* max_pairs * rx_bufs: receive scratch */
+	struct vdev_iov *iovs;      /* (max_pairs * (rx_bufs + 1) + 1) * iov_per_chain */
+	unsigned rx_bufs;           /* most buffers one received frame may take
+				     * (mergeable); 1..4096 */
+	unsigned iov_per_chain;     /* segments per chain, 2..65535 */
+	const struct vdev_net_backend_ops *backend;
+	void *backend_opaque;
+};
+
+struct vdev_net_stats {
+	uint64_t tx_frames, tx_bytes, tx_dropped, tx_bad; /* bad: malformed by the guest */
+	uint64_t rx_frames, rx_bytes, rx_filtered, rx_no_room, rx_too_big, rx_bad_buffer,
+		rx_bad_offload;
+	uint64_t ctrl_ok, ctrl_err, ctrl_denied;
+};
+
+/* Per-pair state. Part of struct vdev_net; fields private. */
+struct vdev_net_pair {
+	bool VDEV_PRIV(rx_waiting); /* a delivery was refused for lack of room */
+	bool VDEV_PRIV(tx_blocked); /* the backend returned VDEV_EAGAIN */
+};
+
+/* Device state. Caller-allocated; fields private. */
+struct vdev_net {
+	struct vdev_dev VDEV_PRIV(dev);
+	const struct vdev_net_backend_ops *VDEV_PRIV(ops);
+	void *VDEV_PRIV(opaque);
+	struct vdev_vq *VDEV_PRIV(queues);
+	struct vdev_vq_elem *VDEV_PRIV(elems);
+	struct vdev_iov *VDEV_PRIV(iovs);
+	struct vdev_net_stats VDEV_PRIV(stats);
+	struct vdev_net_pair VDEV_PRIV(pairs)[VDEV_NET_MAX_PAIRS];
+	uint64_t VDEV_PRIV(guest_offloads);
+	unsigned VDEV_PRIV(rx_bufs);
+	unsigned VDEV_PRIV(iov_per_chain);
+	uint16_t VDEV_PRIV(max_pairs);
+	uint16_t VDEV_PRIV(active_pairs);
+	uint16_t VDEV_PRIV(mtu);
+	uint8_t VDEV_PRIV(host_mac)[6];
+	uint8_t VDEV_PRIV(mac)[6];
+	bool VDEV_PRIV(promisc), VDEV_PRIV(allmulti), VDEV_PRIV(alluni);
+	bool VDEV_PRIV(nomulti), VDEV_PRIV(nouni), VDEV_PRIV(nobcast);
+	bool VDEV_PRIV(uni_overflow), VDEV_PRIV(multi_overflow);
+	uint8_t VDEV_PRIV(n_uni), VDEV_PRIV(n_multi);
+	uint8_t VDEV_PRIV(uni)[VDEV_NET_MAC_TABLE][6];
+	uint8_t VDEV_PRIV(multi)[VDEV_NET_MAC_TABLE][6];
+	uint8_t VDEV_PRIV(vlans)[4096 / 8];
+	uint8_t VDEV_PRIV(config)[VDEV_NET_CONFIG_SIZE];
+};
+
+/*
+ * vdev_net_supported_features() - the device feature bits the config can
+ * offer (without the ring features): what vdev_net_init() offers when
+ * cfg->features is 0.
+ */
+VDEV_API uint64_t vdev_net_supported_features(const struct vdev_net_config *cfg);
+
+/*
+ * vdev_net_init() - set up a network device.
+ * Returns 0 or VDEV_EINVAL: no backend or no transmit op; max_pairs 0 or
+ * above VDEV_NET_MAX_PAIRS; queue_size out of range; mtu 1..67; rx_bufs
+ * 0 or above 4096; iov_per_chain below 2; offloads outside
+ * VDEV_NET_OFFLOAD_MASK; features not a subset of what is supported or
+ * breaking the spec's feature dependencies; NULL mem/queues/elems/iovs.
+ * Ownership: cfg is copied; its arrays and the backend are borrowed.
+ * Context: before the transport is set up.
+ */
+VDEV_API int vdev_net_init(struct vdev_net *net, const struct vdev_net_config *cfg);
+
+/* vdev_net_dev() - the device core object, for vdev_mmio_init() & co. */
+VDEV_API struct vdev_dev *vdev_net_dev(struct vdev_net *net);
+
+/*
+ * vdev_net_receive() - deliver a frame from the host to the guest on
+ * queue pair `pair` (taken modulo the active pairs). The frame is `len`
+ * bytes (an Ethernet frame, at least 14 bytes) in host segments
+ * iov[0..iovcnt), copied into guest buffers before the call returns (the
+ * caller keeps ownership). `hdr` (may be NULL: no offloads) describes
+ * checksum/segmentation offload state; its num_buffers is ignored.
+ * Returns 0 delivered, or:
+ *   VDEV_EAGAIN  not enough receive buffer space posted; nothing was
+ *                consumed; rx_ready is called when the guest adds buffers
+ *   VDEV_ENOENT  dropped by the receive filter (MAC, rx mode, VLAN)
+ *   VDEV_EMSGSIZE dropped: larger than VDEV_NET_MAX_FRAME, than the MTU
+ *                without GSO, or than rx_bufs buffers can hold
+ *   VDEV_ENOTSUP dropped: offloads in *hdr the guest did not accept
+ *   VDEV_EPROTO  dropped: the guest's buffers were malformed (returned to
+ *                it empty)
+ *   VDEV_EPERM   the device is not running or the receive queue not live
+ *   VDEV_EINVAL  bad arguments (frame shorter than 14 bytes)
+ * Context: the pair's queue context.
+ */
+VDEV_API int vdev_net_receive(struct vdev_net *net, uint16_t pair, const struct vdev_net_hdr *hdr,
+			      const struct vdev_iov *iov, unsigned iovcnt, size_t len);
+
+/*
+ * vdev_net_process_tx() - transmit what the guest queued on `pair`, until
+ * the ring is empty or the backend pushes back; publish and notify. What a
+ * transmit-queue notification does. Returns the frames taken or a negative
+ * VDEV_E* (queue not live or broken, bad pair).
+ * Context: the pair's queue context.
+ */
+VDEV_API int vdev_net_process_tx(struct vdev_net *net, uint16_t pair);
+
+/* vdev_net_tx_resume() - the backend can take frames again after it
+ * returned VDEV_EAGAIN: transmit what is queued. Context: the pair's. */
+VDEV_API int vdev_net_tx_resume(struct vdev_net *net, uint16_t pair);
+
+/* vdev_net_process_ctrl() - serve the control queue (what its
+ * notification does). Returns commands served or a negative VDEV_E*. */
+VDEV_API int vdev_net_process_ctrl(struct vdev_net *net);
+
+/*
+ * vdev_net_set_mac() - the host gives the guest a new MAC: config space
+ * and receive filter change now, a configuration change is signalled, and
+ * a later reset keeps it. Context: the transport-facing path.
+ */
+VDEV_API void vdev_net_set_mac(struct vdev_net *net, const uint8_t mac[6]);
+
+/* vdev_net_set_link() - link up/down (config status, change notification). */
+VDEV_API void vdev_net_set_link(struct vdev_net *net, bool up);
+
+/*
+ * vdev_net_announce() - ask the guest to announce itself (gratuitous ARP,
+ * after migration): sets ANNOUNCE in the status if GUEST_ANNOUNCE was
+ * negotiated. Returns 0 or VDEV_ENOTSUP.
+ */
+VDEV_API int vdev_net_announce(struct vdev_net *net);
+
+/* vdev_net_mac() - the guest's current MAC (the one the filter accepts). */
+VDEV_API void vdev_net_mac(const struct vdev_net *net, uint8_t mac[6]);
+
+/* vdev_net_active_pairs() - queue pairs the guest uses (VQ_PAIRS_SET). */
+VDEV_API uint16_t vdev_net_active_pairs(const struct vdev_net *net);
+
+/* vdev_net_guest_offloads() - the receive offloads the guest accepts now. */
+VDEV_API uint64_t vdev_net_guest_offloads(const struct vdev_net *net);
+
+VDEV_API void vdev_net_get_stats(const struct vdev_net *net, struct vdev_net_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VDEV_NET_H */

@@ -1,0 +1,927 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-net device model, driven through the virtio-mmio transport by the
+ * driver simulator, with a recording packet backend and a host policy.
+ * Transmit, receive (mergeable and big buffers), backpressure both ways,
+ * the receive filter, every control command, and the malformed cases.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "drv_mmio.h"
+#include "drvsim.h"
+#include "vdev/mmio.h"
+#include "vdev/net.h"
+
+#define F(b) VDEV_BIT(VDEV_F_##b)
+#define N(b) VDEV_BIT(VDEV_NET_F_##b)
+
+#define PAIRS 2
+#define NQ (2 * PAIRS + 1)
+#define RX_BUFS 16
+#define IOVS 20
+#define SLOT 4096u /* guest memory per token */
+#define NTOK 256
+
+/* ---- the backend: records frames, answers policy ---- */
+struct rec {
+	int transmitted, eagain_left, rx_ready[PAIRS];
+	uint16_t pair;
+	struct vdev_net_hdr hdr;
+	uint8_t frame[70000];
+	size_t len;
+	bool allow_mac, allow_promisc;
+	uint64_t offloads;
+	int offload_calls;
+};
+
+static int rec_transmit(void *o, uint16_t pair, const struct vdev_net_hdr *h,
+			const struct vdev_iov *iov, unsigned n, size_t len)
+{
+	struct rec *r = o;
+	if (r->eagain_left > 0) {
+		r->eagain_left--;
+		return VDEV_EAGAIN;
+	}
+	r->transmitted++;
+	r->pair = pair;
+	r->hdr = *h;
+	cr_assert_leq(len, sizeof(r->frame));
+	cr_assert_eq(vdev_iov_to_buf(iov, n, 0, r->frame, len), len);
+	cr_assert_eq(vdev_iov_length(iov, n), len);
+	r->len = len;
+	return 0;
+}
+static void rec_rx_ready(void *o, uint16_t pair) { ((struct rec *)o)->rx_ready[pair]++; }
+static bool rec_allow_mac(void *o, const uint8_t mac[6])
+{
+	(void)mac;
+	return ((struct rec *)o)->allow_mac;
+}
+static bool rec_allow_promisc(void *o) { return ((struct rec *)o)->allow_promisc; }
+static void rec_offloads(void *o, uint64_t f)
+{
+	((struct rec *)o)->offloads = f;
+	((struct rec *)o)->offload_calls++;
+}
+static const struct vdev_net_backend_ops rec_ops = {
+	.size = sizeof(struct vdev_net_backend_ops),
+	.transmit = rec_transmit,
+	.rx_ready = rec_rx_ready,
+	.allow_mac_change = rec_allow_mac,
+	.allow_promisc = rec_allow_promisc,
+	.set_guest_offloads = rec_offloads,
+};
+
+static const uint8_t HOST_MAC[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+static const uint8_t OTHER_MAC[6] = {0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc};
+static const uint8_t BCAST[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+static const uint8_t MCAST[6] = {0x01, 0x00, 0x5e, 0x00, 0x00, 0x01};
+static const uint8_t MCAST2[6] = {0x33, 0x33, 0x00, 0x00, 0x00, 0x01};
+
+static struct {
+	struct sim_mem m;
+	struct rec rec;
+	struct vdev_net net;
+	struct vdev_vq queues[NQ];
+	struct vdev_vq_elem elems[PAIRS * RX_BUFS];
+	struct vdev_iov iovs[(PAIRS * (RX_BUFS + 1) + 1) * IOVS];
+	struct vdev_mmio mmio;
+	struct drv_mmio dm;
+	struct drv_transport tr;
+	struct drv_vq q[NQ];
+	uint64_t neg;
+	uint64_t arena;
+	uint16_t ctrl; /* control queue index */
+	uint8_t frame[70000];
+} F;
+static int tok[NTOK];
+
+struct opts {
+	bool packed;
+	uint64_t drop;      /* features the driver declines */
+	uint64_t offloads;  /* backend offloads; default all */
+	bool no_offloads;
+	uint16_t mtu;       /* default 1500 */
+};
+
+static void setup_with(struct opts o)
+{
+	memset(&F.rec, 0, sizeof(F.rec));
+	F.rec.allow_mac = F.rec.allow_promisc = true;
+	sim_mem_init(&F.m, 4u << 20, false);
+	struct vdev_net_config c = {
+		.mtu = o.mtu ? o.mtu : 1500,
+		.max_pairs = PAIRS,
+		.queue_size = 64,
+		.link_up = true,
+		.speed = 10000,
+		.duplex = 1,
+		.offloads = o.no_offloads ? 0 : (o.offloads ? o.offloads : VDEV_NET_OFFLOAD_MASK),
+		.mem = &F.m.mem,
+		.queues = F.queues,
+		.elems = F.elems,
+		.iovs = F.iovs,
+		.rx_bufs = RX_BUFS,
+		.iov_per_chain = IOVS,
+		.backend = &rec_ops,
+		.backend_opaque = &F.rec,
+	};
+	memcpy(c.mac, HOST_MAC, 6);
+	cr_assert_eq(vdev_net_init(&F.net, &c), 0);
+	struct vdev_mmio_config mc = {.irq = drv_mmio_irq, .irq_opaque = &F.dm};
+	cr_assert_eq(vdev_mmio_init(&F.mmio, vdev_net_dev(&F.net), &mc), 0);
+	memset(&F.dm, 0, sizeof(F.dm));
+	F.dm.mmio = &F.mmio;
+	F.tr = drv_mmio_transport(&F.dm);
+	uint64_t want = ~(uint64_t)0 & ~o.drop;
+	if (!o.packed)
+		want &= ~F(RING_PACKED);
+	cr_assert_eq(drv_virtio_negotiate(&F.tr, want, &F.neg), 0);
+	bool mq = (F.neg & N(MQ)) != 0;
+	F.ctrl = mq ? 2 * PAIRS : 2;
+	unsigned nq = mq ? 2 * PAIRS : 2;
+	for (unsigned i = 0; i < nq; i++)
+		cr_assert_eq(drv_virtio_setup_queue(&F.tr, &F.q[i], &F.m, (uint16_t)i, 0, F.neg), 0);
+	if (F.neg & N(CTRL_VQ))
+		cr_assert_eq(drv_virtio_setup_queue(&F.tr, &F.q[F.ctrl], &F.m, F.ctrl, 0, F.neg), 0);
+	cr_assert_eq(drv_virtio_driver_ok(&F.tr), 0x0f);
+	F.arena = sim_alloc(&F.m, (size_t)NTOK * SLOT, 4096);
+}
+
+static void setup(void) { setup_with((struct opts){0}); }
+static void teardown(void) { sim_mem_destroy(&F.m); }
+
+TestSuite(net, .init = setup, .fini = teardown);
+
+static uint64_t gpa(int t) { return F.arena + (uint64_t)t * SLOT; }
+static uint8_t *ptr(int t) { return sim_ptr(&F.m, gpa(t)); }
+
+static void kick(unsigned q)
+{
+	if (drv_kick_prepare(&F.q[q]))
+		F.tr.ops->notify(F.tr.t, (uint16_t)q, false, 0);
+}
+
+static void *reap(unsigned q, uint32_t *len)
+{
+	uint32_t l;
+	void *t = drv_get_used(&F.q[q], len ? len : &l);
+	cr_assert_eq(F.q[q].errors, 0, "%s", F.q[q].last_error);
+	return t;
+}
+
+/* An Ethernet frame to `dst` with a counting payload. */
+static size_t make_frame(uint8_t *f, const uint8_t *dst, size_t len, uint8_t seed)
+{
+	memcpy(f, dst, 6);
+	memcpy(f + 6, OTHER_MAC, 6);
+	f[12] = 0x08, f[13] = 0x00;
+	for (size_t i = 14; i < len; i++)
+		f[i] = (uint8_t)(i * 7u + seed);
+	return len;
+}
+
+static void put_hdr(uint8_t *p, uint8_t flags, uint8_t gso, uint16_t gso_size, uint16_t cs,
+		    uint16_t co)
+{
+	memset(p, 0, VDEV_NET_HDR_LEN);
+	p[0] = flags;
+	p[1] = gso;
+	p[4] = (uint8_t)gso_size, p[5] = (uint8_t)(gso_size >> 8);
+	p[6] = (uint8_t)cs, p[7] = (uint8_t)(cs >> 8);
+	p[8] = (uint8_t)co, p[9] = (uint8_t)(co >> 8);
+}
+
+/* ---- configuration and features ---- */
+
+Test(net, config_space_and_features)
+{
+	uint8_t c[VDEV_NET_CONFIG_SIZE];
+	cr_assert_eq(drv_virtio_config_read(&F.tr, 0, c, sizeof(c)), 0);
+	cr_expect_arr_eq(c, HOST_MAC, 6);
+	cr_expect_eq(c[6] | c[7] << 8, VDEV_NET_S_LINK_UP);
+	cr_expect_eq(c[8] | c[9] << 8, PAIRS);
+	cr_expect_eq(c[10] | c[11] << 8, 1500);
+	cr_expect_eq((uint32_t)c[12] | (uint32_t)c[13] << 8 | (uint32_t)c[14] << 16 |
+			     (uint32_t)c[15] << 24, 10000u);
+	cr_expect_eq(c[16], 1);
+	uint64_t must = N(MAC) | N(MTU) | N(STATUS) | N(CTRL_VQ) | N(CTRL_RX) | N(CTRL_RX_EXTRA) |
+			N(CTRL_MAC_ADDR) | N(CTRL_VLAN) | N(GUEST_ANNOUNCE) | N(MQ) | N(MRG_RXBUF) |
+			N(SPEED_DUPLEX) | N(CSUM) | N(GUEST_CSUM) | N(HOST_TSO4) | N(GUEST_TSO4) |
+			N(CTRL_GUEST_OFFLOADS);
+	cr_expect_eq(F.neg & must, must);
+	cr_expect_eq(vdev_dev_device_id(vdev_net_dev(&F.net)), VDEV_ID_NET);
+	cr_expect_eq(vdev_dev_num_queues(vdev_net_dev(&F.net)), NQ);
+	/* the offloads the guest accepted went to the backend at DRIVER_OK */
+	cr_expect_eq(F.rec.offloads, F.neg & (N(GUEST_CSUM) | N(GUEST_TSO4) | N(GUEST_TSO6) |
+					      N(GUEST_ECN) | N(GUEST_UFO)));
+	/* config is read-only: a write changes nothing */
+	uint8_t z[6] = {0};
+	F.tr.ops->config_write(F.tr.t, 0, z, 6);
+	cr_assert_eq(drv_virtio_config_read(&F.tr, 0, c, 6), 0);
+	cr_expect_arr_eq(c, HOST_MAC, 6);
+}
+
+/* FEATURES_OK with a set that breaks the spec's dependencies reads back clear. */
+static void try_features(uint64_t f, bool expect_ok)
+{
+	F.tr.ops->set_status(F.tr.t, 0);
+	F.tr.ops->set_status(F.tr.t, VDEV_STATUS_ACKNOWLEDGE | VDEV_STATUS_DRIVER);
+	F.tr.ops->set_features(F.tr.t, f | F(VERSION_1));
+	F.tr.ops->set_status(F.tr.t, VDEV_STATUS_ACKNOWLEDGE | VDEV_STATUS_DRIVER |
+					     VDEV_STATUS_FEATURES_OK);
+	bool ok = (F.tr.ops->get_status(F.tr.t) & VDEV_STATUS_FEATURES_OK) != 0;
+	cr_expect_eq(ok, expect_ok, "features %#llx", (unsigned long long)f);
+}
+
+Test(net, features_ok_refused_for_broken_dependencies)
+{
+	try_features(N(GUEST_TSO4), false);              /* needs GUEST_CSUM */
+	try_features(N(HOST_TSO6), false);               /* needs CSUM */
+	try_features(N(HOST_ECN) | N(CSUM), false);      /* needs HOST_TSO4/6 */
+	try_features(N(CTRL_RX), false);                 /* needs CTRL_VQ */
+	try_features(N(MQ), false);                      /* needs CTRL_VQ */
+	try_features(N(CTRL_RX_EXTRA) | N(CTRL_VQ), false); /* needs CTRL_RX */
+	try_features(N(GUEST_TSO4) | N(GUEST_CSUM), true);
+	try_features(N(MQ) | N(CTRL_VQ) | N(MAC), true);
+}
+
+Test(net, init_rejects_bad_host_config)
+{
+	struct vdev_net n;
+	struct vdev_net_config c = {
+		.max_pairs = 1, .queue_size = 64, .mem = &F.m.mem, .queues = F.queues,
+		.elems = F.elems, .iovs = F.iovs, .rx_bufs = 4, .iov_per_chain = 4,
+		.backend = &rec_ops,
+	};
+	cr_assert_eq(vdev_net_init(&n, &c), 0);
+	struct vdev_net_config b = c;
+	b.max_pairs = 0;
+	cr_expect_eq(vdev_net_init(&n, &b), VDEV_EINVAL);
+	b = c, b.max_pairs = VDEV_NET_MAX_PAIRS + 1;
+	cr_expect_eq(vdev_net_init(&n, &b), VDEV_EINVAL);
+	b = c, b.mtu = 67;
+	cr_expect_eq(vdev_net_init(&n, &b), VDEV_EINVAL);
+	b = c, b.rx_bufs = 0;
+	cr_expect_eq(vdev_net_init(&n, &b), VDEV_EINVAL);
+	b = c, b.iov_per_chain = 1;
+	cr_expect_eq(vdev_net_init(&n, &b), VDEV_EINVAL);
+	b = c, b.backend = NULL;
+	cr_expect_eq(vdev_net_init(&n, &b), VDEV_EINVAL);
+	b = c, b.features = N(MAC); /* no MAC configured: not supported */
+	cr_expect_eq(vdev_net_init(&n, &b), VDEV_EINVAL);
+	b = c, b.features = N(CTRL_RX); /* breaks a dependency */
+	cr_expect_eq(vdev_net_init(&n, &b), VDEV_EINVAL);
+	b = c, b.offloads = N(MRG_RXBUF); /* not an offload */
+	cr_expect_eq(vdev_net_init(&n, &b), VDEV_EINVAL);
+	/* without a MAC, MAC and CTRL_MAC_ADDR are not offered */
+	cr_expect_eq(vdev_net_supported_features(&c) & (N(MAC) | N(CTRL_MAC_ADDR)), 0);
+}
+
+/* ---- transmit ---- */
+
+enum tx_layout { TX_PLAIN, TX_SPLIT_HDR, TX_MERGED, TX_INDIRECT, TX_TINY };
+
+/* Queue a frame (header at token t, frame right after it) on pair's txq. */
+static void queue_tx(unsigned pair, int t, const uint8_t *hdr, const uint8_t *frame, size_t len,
+		     enum tx_layout L)
+{
+	uint8_t *p = ptr(t);
+	uint64_t g = gpa(t);
+	struct drv_buf b[16];
+	unsigned n = 0;
+
+	cr_assert_leq(VDEV_NET_HDR_LEN + len, SLOT * 20);
+	memcpy(p, hdr, VDEV_NET_HDR_LEN);
+	memcpy(p + VDEV_NET_HDR_LEN, frame, len);
+	if (L == TX_MERGED) {
+		b[n++] = (struct drv_buf){g, (uint32_t)(VDEV_NET_HDR_LEN + len), false};
+	} else if (L == TX_SPLIT_HDR) {
+		b[n++] = (struct drv_buf){g, 5, false};
+		b[n++] = (struct drv_buf){g + 5, 7, false};
+		b[n++] = (struct drv_buf){g + 12, (uint32_t)len / 2, false};
+		b[n++] = (struct drv_buf){g + 12 + len / 2, (uint32_t)(len - len / 2), false};
+	} else if (L == TX_TINY) {
+		for (unsigned i = 0; i < VDEV_NET_HDR_LEN + 2; i++)
+			b[n++] = (struct drv_buf){g + i, 1, false};
+		b[n++] = (struct drv_buf){g + VDEV_NET_HDR_LEN + 2, (uint32_t)len - 2, false};
+	} else {
+		b[n++] = (struct drv_buf){g, VDEV_NET_HDR_LEN, false};
+		b[n++] = (struct drv_buf){g + VDEV_NET_HDR_LEN, (uint32_t)len, false};
+	}
+	cr_assert_eq(drv_add(&F.q[2 * pair + 1], b, n, L == TX_INDIRECT, &tok[t]), 0);
+}
+
+static void tx_layouts(bool packed)
+{
+	setup_with((struct opts){.packed = packed});
+	static const enum tx_layout Ls[] = {TX_PLAIN, TX_SPLIT_HDR, TX_MERGED, TX_INDIRECT,
+					    TX_TINY};
+	uint8_t h[VDEV_NET_HDR_LEN];
+	put_hdr(h, 0, 0, 0, 0, 0);
+	for (unsigned i = 0; i < 5; i++) {
+		size_t len = make_frame(F.frame, OTHER_MAC, 60 + 331 * i, (uint8_t)i);
+		queue_tx(0, (int)i, h, F.frame, len, Ls[i]);
+		kick(1);
+		uint32_t ul = 99;
+		cr_assert_eq(reap(1, &ul), &tok[i]);
+		cr_expect_eq(ul, 0, "transmit buffers are not written");
+		cr_assert_eq(F.rec.transmitted, (int)i + 1, "layout %u", i);
+		cr_assert_eq(F.rec.len, len);
+		cr_assert_arr_eq(F.rec.frame, F.frame, len, "layout %u", i);
+		cr_expect_eq(F.rec.hdr.flags, 0);
+	}
+	struct vdev_net_stats st;
+	vdev_net_get_stats(&F.net, &st);
+	cr_expect_eq(st.tx_frames, 5);
+	cr_expect_eq(st.tx_bad, 0);
+}
+Test(net, tx_frame_reaches_backend_split) { tx_layouts(false); }
+Test(net, tx_frame_reaches_backend_packed) { tx_layouts(true); }
+
+Test(net, tx_offload_header_passes_through)
+{
+	uint8_t h[VDEV_NET_HDR_LEN];
+	size_t len = make_frame(F.frame, OTHER_MAC, 3000, 1);
+	/* TSO4 with a partial checksum: a GSO frame may exceed the MTU */
+	put_hdr(h, VDEV_NET_HDR_F_NEEDS_CSUM, VDEV_NET_HDR_GSO_TCPV4, 1448, 34, 16);
+	queue_tx(0, 0, h, F.frame, len, TX_PLAIN);
+	kick(1);
+	cr_assert_not_null(reap(1, NULL));
+	cr_assert_eq(F.rec.transmitted, 1);
+	cr_expect_eq(F.rec.hdr.flags, VDEV_NET_HDR_F_NEEDS_CSUM);
+	cr_expect_eq(F.rec.hdr.gso_type, VDEV_NET_HDR_GSO_TCPV4);
+	cr_expect_eq(F.rec.hdr.gso_size, 1448);
+	cr_expect_eq(F.rec.hdr.csum_start, 34);
+	cr_expect_eq(F.rec.hdr.csum_offset, 16);
+	cr_expect_eq(F.rec.pair, 0);
+}
+
+/* Each malformed transmit is dropped with a used entry; nothing reaches the backend. */
+static void tx_bad(const uint8_t *h, size_t len, const char *what)
+{
+	int before = F.rec.transmitted;
+	struct vdev_net_stats a, b;
+	vdev_net_get_stats(&F.net, &a);
+	queue_tx(0, 1, h, F.frame, len, TX_PLAIN);
+	kick(1);
+	uint32_t ul = 99;
+	cr_assert_eq(reap(1, &ul), &tok[1], "%s: no used entry", what);
+	cr_expect_eq(ul, 0);
+	cr_expect_eq(F.rec.transmitted, before, "%s reached the backend", what);
+	vdev_net_get_stats(&F.net, &b);
+	cr_expect_eq(b.tx_bad, a.tx_bad + 1, "%s", what);
+}
+
+Test(net, tx_malformed_frames_dropped)
+{
+	uint8_t h[VDEV_NET_HDR_LEN];
+	make_frame(F.frame, OTHER_MAC, 66000, 3);
+	put_hdr(h, 0, 0, 0, 0, 0);
+	tx_bad(h, 10, "runt frame");
+	tx_bad(h, 1500 + 18 + 1, "frame above the MTU without GSO");
+	put_hdr(h, VDEV_NET_HDR_F_NEEDS_CSUM, VDEV_NET_HDR_GSO_TCPV4, 1448, 34, 16);
+	tx_bad(h, VDEV_NET_MAX_FRAME + 1, "frame above 64 KiB");
+	put_hdr(h, VDEV_NET_HDR_F_NEEDS_CSUM, 0, 0, 90, 16);
+	tx_bad(h, 100, "checksum field outside the frame");
+	put_hdr(h, VDEV_NET_HDR_F_NEEDS_CSUM, 0, 0, 0xffff, 0xffff);
+	tx_bad(h, 100, "csum_start + csum_offset wrapping 16 bits");
+	put_hdr(h, VDEV_NET_HDR_F_NEEDS_CSUM, VDEV_NET_HDR_GSO_TCPV4, 0, 34, 16);
+	tx_bad(h, 2000, "gso_size 0");
+	put_hdr(h, 0, VDEV_NET_HDR_GSO_TCPV4, 1448, 0, 0);
+	tx_bad(h, 2000, "GSO without NEEDS_CSUM");
+	put_hdr(h, VDEV_NET_HDR_F_NEEDS_CSUM, 7, 1448, 34, 16);
+	tx_bad(h, 2000, "unknown GSO type");
+	put_hdr(h, 0, VDEV_NET_HDR_GSO_ECN, 0, 0, 0);
+	tx_bad(h, 100, "ECN without GSO");
+
+	/* a header alone, a header cut short, a writable descriptor */
+	struct drv_buf b[2] = {{gpa(2), 8, false}};
+	cr_assert_eq(drv_add(&F.q[1], b, 1, false, &tok[2]), 0);
+	b[0] = (struct drv_buf){gpa(3), 100, false};
+	b[1] = (struct drv_buf){gpa(3) + 100, 100, true};
+	cr_assert_eq(drv_add(&F.q[1], b, 2, false, &tok[3]), 0);
+	b[0] = (struct drv_buf){SIM_HOLE_GPA, 100, false}; /* rejected chain */
+	cr_assert_eq(drv_add(&F.q[1], b, 1, false, &tok[4]), 0);
+	kick(1);
+	uint32_t ul;
+	for (int t = 2; t <= 4; t++) {
+		cr_assert_eq(reap(1, &ul), &tok[t]);
+		cr_expect_eq(ul, 0);
+	}
+	cr_expect_eq(F.rec.transmitted, 0);
+}
+
+Test(net, tx_offloads_need_negotiation)
+{
+	teardown();
+	setup_with((struct opts){.no_offloads = true});
+	cr_assert_eq(F.neg & (N(CSUM) | N(HOST_TSO4)), 0);
+	uint8_t h[VDEV_NET_HDR_LEN];
+	make_frame(F.frame, OTHER_MAC, 3000, 3);
+	put_hdr(h, VDEV_NET_HDR_F_NEEDS_CSUM, 0, 0, 34, 16);
+	tx_bad(h, 100, "NEEDS_CSUM without CSUM");
+	put_hdr(h, VDEV_NET_HDR_F_NEEDS_CSUM, VDEV_NET_HDR_GSO_TCPV4, 1448, 34, 16);
+	tx_bad(h, 3000, "TSO4 without HOST_TSO4");
+	/* unknown flag bits are ignored (spec), and DATA_VALID is not for TX */
+	put_hdr(h, 0x80 | VDEV_NET_HDR_F_DATA_VALID, 0, 0, 0, 0);
+	queue_tx(0, 5, h, F.frame, 100, TX_PLAIN);
+	kick(1);
+	cr_assert_not_null(reap(1, NULL));
+	cr_expect_eq(F.rec.transmitted, 1);
+	cr_expect_eq(F.rec.hdr.flags, 0);
+}
+
+static void tx_backpressure(bool packed)
+{
+	setup_with((struct opts){.packed = packed});
+	uint8_t h[VDEV_NET_HDR_LEN];
+	put_hdr(h, 0, 0, 0, 0, 0);
+	size_t len = make_frame(F.frame, OTHER_MAC, 200, 9);
+	F.rec.eagain_left = 1;
+	queue_tx(0, 0, h, F.frame, len, TX_PLAIN);
+	queue_tx(0, 1, h, F.frame, len, TX_PLAIN);
+	kick(1);
+	/* the backend pushed back: nothing completed, nothing lost */
+	cr_expect_null(reap(1, NULL));
+	cr_expect_eq(F.rec.transmitted, 0);
+	/* another kick while blocked does not busy-loop or drop */
+	F.tr.ops->notify(F.tr.t, 1, false, 0);
+	cr_expect_null(reap(1, NULL));
+	cr_assert_eq(vdev_net_tx_resume(&F.net, 0), 2);
+	cr_expect_eq(reap(1, NULL), &tok[0]);
+	cr_expect_eq(reap(1, NULL), &tok[1]);
+	cr_expect_eq(F.rec.transmitted, 2);
+}
+Test(net, tx_backpressure_keeps_frames_split) { tx_backpressure(false); }
+Test(net, tx_backpressure_keeps_frames_packed) { tx_backpressure(true); }
+
+/* ---- receive ---- */
+
+/* Post `n` receive buffers of `size` bytes (tokens t0..) on pair's rxq. */
+static void post_rx(unsigned pair, int t0, unsigned n, uint32_t size)
+{
+	for (unsigned i = 0; i < n; i++) {
+		int t = t0 + (int)i;
+		memset(ptr(t), 0xee, size);
+		struct drv_buf b = {gpa(t), size, true};
+		cr_assert_eq(drv_add(&F.q[2 * pair], &b, 1, false, &tok[t]), 0);
+	}
+	kick(2 * pair);
+}
+
+static int rx(unsigned pair, const uint8_t *frame, size_t len, const struct vdev_net_hdr *h)
+{
+	struct vdev_iov v[3] = {{(void *)(uintptr_t)frame, 7}, {(void *)(uintptr_t)(frame + 7), 20},
+				{(void *)(uintptr_t)(frame + 27), len - 27}};
+	return vdev_net_receive(&F.net, (uint16_t)pair, h, v, 3, len);
+}
+
+static void rx_big_buffers(bool packed)
+{
+	setup_with((struct opts){.packed = packed, .drop = N(MRG_RXBUF)});
+	post_rx(0, 0, 4, 1600);
+	for (int k = 0; k < 3; k++) {
+		size_t len = make_frame(F.frame, HOST_MAC, 100 + 500u * (unsigned)k, (uint8_t)k);
+		cr_assert_eq(rx(0, F.frame, len, NULL), 0);
+		uint32_t ul;
+		cr_assert_eq(reap(0, &ul), &tok[k]);
+		cr_expect_eq(ul, VDEV_NET_HDR_LEN + len);
+		uint8_t *p = ptr(k);
+		cr_expect_eq(p[0], 0);
+		cr_expect_eq(p[1], 0);
+		cr_expect_eq(p[10] | p[11] << 8, 1, "num_buffers is 1 without MRG_RXBUF");
+		cr_assert_arr_eq(p + VDEV_NET_HDR_LEN, F.frame, len);
+	}
+	/* a frame bigger than the one buffer: the buffer goes back empty */
+	size_t len = make_frame(F.frame, HOST_MAC, 1500 + 14, 1);
+	post_rx(0, 10, 1, 200);
+	cr_expect_eq(reap(0, NULL), NULL);
+	cr_assert_eq(rx(0, F.frame, len, NULL), 0, "the 1600-byte buffer is first");
+	cr_assert_eq(reap(0, NULL), &tok[3]);
+	uint32_t ul = 99;
+	cr_assert_eq(rx(0, F.frame, len, NULL), VDEV_EPROTO);
+	cr_assert_eq(reap(0, &ul), &tok[10]);
+	cr_expect_eq(ul, 0);
+}
+Test(net, rx_big_buffers_split) { rx_big_buffers(false); }
+Test(net, rx_big_buffers_packed) { rx_big_buffers(true); }
+
+static void rx_mergeable(bool packed)
+{
+	setup_with((struct opts){.packed = packed});
+	cr_assert(F.neg & N(MRG_RXBUF));
+	post_rx(0, 0, 16, 100);
+	size_t len = make_frame(F.frame, HOST_MAC, 1000, 5);
+	cr_assert_eq(rx(0, F.frame, len, NULL), 0);
+	unsigned want = (unsigned)((len + VDEV_NET_HDR_LEN + 99) / 100);
+	cr_expect_eq(ptr(0)[10] | ptr(0)[11] << 8, want);
+	uint8_t got[1100];
+	size_t off = 0;
+	for (unsigned i = 0; i < want; i++) {
+		uint32_t ul;
+		cr_assert_eq(reap(0, &ul), &tok[i]);
+		size_t skip = i == 0 ? VDEV_NET_HDR_LEN : 0;
+		size_t total = len + VDEV_NET_HDR_LEN;
+		cr_assert_eq(ul, (uint32_t)(total - 100u * i < 100u ? total - 100u * i : 100u));
+		memcpy(got + off, ptr((int)i) + skip, ul - skip);
+		off += ul - skip;
+	}
+	cr_assert_eq(off, len);
+	cr_assert_arr_eq(got, F.frame, len);
+	cr_expect_null(reap(0, NULL));
+}
+Test(net, rx_mergeable_spans_buffers_split) { rx_mergeable(false); }
+Test(net, rx_mergeable_spans_buffers_packed) { rx_mergeable(true); }
+
+static void rx_no_room(bool packed)
+{
+	setup_with((struct opts){.packed = packed});
+	size_t len = make_frame(F.frame, HOST_MAC, 1000, 5);
+	/* nothing posted: refused, and told when buffers come */
+	cr_assert_eq(rx(0, F.frame, len, NULL), VDEV_EAGAIN);
+	cr_expect_eq(F.rec.rx_ready[0], 0);
+	/* too little posted: refused again and nothing consumed */
+	post_rx(0, 0, 3, 100);
+	cr_expect_eq(F.rec.rx_ready[0], 1, "rx_ready when the guest posted buffers");
+	cr_assert_eq(rx(0, F.frame, len, NULL), VDEV_EAGAIN);
+	cr_expect_null(reap(0, NULL));
+	cr_expect_eq(drv_outstanding(&F.q[0]), 3);
+	/* enough now: the same first buffers carry the frame */
+	post_rx(0, 3, 10, 100);
+	cr_expect_eq(F.rec.rx_ready[0], 2);
+	cr_assert_eq(rx(0, F.frame, len, NULL), 0);
+	cr_expect_eq(reap(0, NULL), &tok[0]);
+	/* rx_ready is not called again without a refusal */
+	post_rx(0, 20, 1, 100);
+	cr_expect_eq(F.rec.rx_ready[0], 2);
+	struct vdev_net_stats st;
+	vdev_net_get_stats(&F.net, &st);
+	cr_expect_eq(st.rx_no_room, 2);
+}
+Test(net, rx_no_room_backpressure_split) { rx_no_room(false); }
+Test(net, rx_no_room_backpressure_packed) { rx_no_room(true); }
+
+Test(net, rx_too_big_or_bad_buffers)
+{
+	size_t len = make_frame(F.frame, HOST_MAC, 1500 + 18 + 1, 5);
+	post_rx(0, 0, 20, 90);
+	cr_expect_eq(rx(0, F.frame, len, NULL), VDEV_EMSGSIZE, "above the MTU");
+	/* more buffers than rx_bufs: nothing consumed */
+	len = make_frame(F.frame, HOST_MAC, 1500, 5);
+	cr_expect_eq(rx(0, F.frame, len, NULL), VDEV_EMSGSIZE, "needs 17 buffers of 90");
+	cr_expect_null(reap(0, NULL));
+	/* a short frame and bad arguments */
+	cr_expect_eq(rx(0, F.frame, 28, NULL), 0);
+	cr_expect_not_null(reap(0, NULL));
+	struct vdev_iov v = {F.frame, 10};
+	cr_expect_eq(vdev_net_receive(&F.net, 0, NULL, &v, 1, 10), VDEV_EINVAL);
+	cr_expect_eq(vdev_net_receive(&F.net, 0, NULL, &v, 1, 100), VDEV_EINVAL);
+	teardown();
+
+	/* a read-only (driver-readable) receive buffer, one smaller than the header */
+	setup();
+	struct drv_buf b = {gpa(0), 100, false};
+	cr_assert_eq(drv_add(&F.q[0], &b, 1, false, &tok[0]), 0);
+	b = (struct drv_buf){gpa(1), 8, true};
+	cr_assert_eq(drv_add(&F.q[0], &b, 1, false, &tok[1]), 0);
+	b = (struct drv_buf){SIM_RO_GPA, 100, true}; /* writable into read-only memory */
+	cr_assert_eq(drv_add(&F.q[0], &b, 1, false, &tok[2]), 0);
+	kick(0);
+	len = make_frame(F.frame, HOST_MAC, 60, 5);
+	uint32_t ul = 99;
+	for (int t = 0; t < 3; t++) {
+		cr_assert_eq(rx(0, F.frame, len, NULL), VDEV_EPROTO);
+		cr_assert_eq(reap(0, &ul), &tok[t]);
+		cr_expect_eq(ul, 0);
+	}
+	struct vdev_net_stats st;
+	vdev_net_get_stats(&F.net, &st);
+	cr_expect_eq(st.rx_bad_buffer, 3);
+}
+
+Test(net, rx_offloads_follow_the_guest)
+{
+	post_rx(0, 0, 16, 2048);
+	size_t len = make_frame(F.frame, HOST_MAC, 200, 5);
+	struct vdev_net_hdr h = {.flags = VDEV_NET_HDR_F_NEEDS_CSUM, .csum_start = 34,
+				 .csum_offset = 16};
+	cr_assert(F.neg & N(GUEST_CSUM));
+	cr_assert_eq(rx(0, F.frame, len, &h), 0);
+	cr_expect_eq(ptr(0)[0], VDEV_NET_HDR_F_NEEDS_CSUM);
+	cr_expect_eq(ptr(0)[6], 34);
+	h.num_buffers = 77; /* ignored */
+	h.flags = VDEV_NET_HDR_F_DATA_VALID;
+	cr_assert_eq(rx(0, F.frame, len, &h), 0);
+	cr_expect_eq(ptr(1)[0], VDEV_NET_HDR_F_DATA_VALID);
+	cr_expect_eq(ptr(1)[10], 1);
+	/* the guest turns receive offloads off (CTRL_GUEST_OFFLOADS) */
+	uint8_t cmd[2 + 8] = {5, 0};
+	struct drv_buf b[2] = {{gpa(100), 10, false}, {gpa(100) + 64, 1, true}};
+	memcpy(ptr(100), cmd, sizeof(cmd));
+	cr_assert_eq(drv_add(&F.q[F.ctrl], b, 2, false, &tok[100]), 0);
+	kick(F.ctrl);
+	cr_assert_eq(reap(F.ctrl, NULL), &tok[100]);
+	cr_expect_eq(ptr(100)[64], 0);
+	cr_expect_eq(vdev_net_guest_offloads(&F.net), 0);
+	cr_expect_eq(F.rec.offloads, 0);
+	h.flags = VDEV_NET_HDR_F_NEEDS_CSUM;
+	cr_expect_eq(rx(0, F.frame, len, &h), VDEV_ENOTSUP);
+	h = (struct vdev_net_hdr){.flags = VDEV_NET_HDR_F_NEEDS_CSUM,
+				  .gso_type = VDEV_NET_HDR_GSO_TCPV4, .gso_size = 1448,
+				  .csum_start = 34, .csum_offset = 16};
+	cr_expect_eq(rx(0, F.frame, len, &h), VDEV_ENOTSUP);
+	/* a GSO frame may be larger than the MTU when the guest takes TSO */
+	memset(ptr(100), 0, 10);
+	ptr(100)[0] = 5;
+	ptr(100)[2] = (uint8_t)(N(GUEST_CSUM) | N(GUEST_TSO4));
+	ptr(100)[64] = 0xee;
+	cr_assert_eq(drv_add(&F.q[F.ctrl], b, 2, false, &tok[100]), 0);
+	kick(F.ctrl);
+	cr_assert_eq(reap(F.ctrl, NULL), &tok[100]);
+	cr_expect_eq(ptr(100)[64], 0);
+	len = make_frame(F.frame, HOST_MAC, 9000, 5);
+	post_rx(0, 20, 16, 4096);
+	cr_expect_eq(rx(0, F.frame, len, &h), 0);
+}
+
+/* ---- control queue ---- */
+
+/* Send one control command; returns the ack byte (0xee if not written). */
+static int ctrl(uint8_t cls, uint8_t cmd, const void *data, size_t len)
+{
+	static int n;
+	int t = 200 + (n++ % 50);
+	uint8_t *p = ptr(t);
+	p[0] = cls, p[1] = cmd;
+	if (len)
+		memcpy(p + 2, data, len);
+	p[SLOT - 1] = 0xee;
+	struct drv_buf b[3];
+	unsigned k = 0;
+	b[k++] = (struct drv_buf){gpa(t), 2, false};
+	if (len)
+		b[k++] = (struct drv_buf){gpa(t) + 2, (uint32_t)len, false};
+	b[k++] = (struct drv_buf){gpa(t) + SLOT - 1, 1, true};
+	cr_assert_eq(drv_add(&F.q[F.ctrl], b, k, false, &tok[t]), 0);
+	kick(F.ctrl);
+	uint32_t ul;
+	cr_assert_eq(reap(F.ctrl, &ul), &tok[t]);
+	return p[SLOT - 1];
+}
+
+static int ctrl_flag(uint8_t cmd, uint8_t on) { return ctrl(0, cmd, &on, 1); }
+
+/* Deliver a frame to `dst`; true if the guest got it. */
+static bool delivered(const uint8_t *dst)
+{
+	static int t;
+	size_t len = make_frame(F.frame, dst, 64, 1);
+	if (drv_outstanding(&F.q[0]) == 0) /* one receive buffer posted at a time */
+		post_rx(0, 150 + (t++ % 40), 1, 2048);
+	int rc = rx(0, F.frame, len, NULL);
+	if (rc == 0) {
+		cr_assert_not_null(reap(0, NULL));
+		return true;
+	}
+	cr_assert_eq(rc, VDEV_ENOENT);
+	return false;
+}
+
+Test(net, rx_filter_modes)
+{
+	/* defaults: own MAC, broadcast, all multicast; not other unicast */
+	cr_expect(delivered(HOST_MAC));
+	cr_expect(delivered(BCAST));
+	cr_expect(delivered(MCAST));
+	cr_expect(!delivered(OTHER_MAC));
+	/* the driver programs a multicast list and turns allmulti off */
+	uint8_t tbl[4 + 4 + 6] = {0, 0, 0, 0, 1, 0, 0, 0};
+	memcpy(tbl + 8, MCAST2, 6);
+	cr_expect_eq(ctrl(1, 0, tbl, sizeof(tbl)), 0);
+	cr_expect_eq(ctrl_flag(1, 0), 0);
+	cr_expect(!delivered(MCAST));
+	cr_expect(delivered(MCAST2));
+	/* a unicast table entry */
+	uint8_t tbl2[4 + 6 + 4] = {1, 0, 0, 0};
+	memcpy(tbl2 + 4, OTHER_MAC, 6);
+	cr_expect_eq(ctrl(1, 0, tbl2, sizeof(tbl2)), 0);
+	cr_expect(delivered(OTHER_MAC));
+	cr_expect(!delivered(MCAST2), "the new table replaced the multicast list");
+	cr_expect_eq(ctrl(1, 0, (uint8_t[8]){0}, 8), 0);
+	cr_expect(!delivered(OTHER_MAC));
+	/* promisc, then the suppressions */
+	cr_expect_eq(ctrl_flag(0, 1), 0);
+	cr_expect(delivered(OTHER_MAC));
+	cr_expect(delivered(MCAST));
+	cr_expect_eq(ctrl_flag(0, 0), 0);
+	cr_expect_eq(ctrl_flag(2, 1), 0); /* alluni */
+	cr_expect(delivered(OTHER_MAC));
+	cr_expect_eq(ctrl_flag(4, 1), 0); /* nouni wins over alluni */
+	cr_expect(!delivered(OTHER_MAC));
+	cr_expect(!delivered(HOST_MAC));
+	cr_expect_eq(ctrl_flag(4, 0), 0);
+	cr_expect_eq(ctrl_flag(1, 1), 0); /* allmulti */
+	cr_expect_eq(ctrl_flag(3, 1), 0); /* nomulti wins over allmulti */
+	cr_expect(!delivered(MCAST));
+	cr_expect(delivered(BCAST), "nomulti does not apply to broadcast");
+	cr_expect_eq(ctrl_flag(5, 1), 0);
+	cr_expect(!delivered(BCAST));
+	/* bad flag values and lengths */
+	cr_expect_eq(ctrl_flag(0, 2), 1);
+	cr_expect_eq(ctrl(0, 0, (uint8_t[2]){1, 1}, 2), 1);
+	cr_expect_eq(ctrl(0, 0, NULL, 0), 1);
+	cr_expect_eq(ctrl_flag(6, 1), 1, "unknown rx command");
+}
+
+Test(net, rx_filter_vlan)
+{
+	uint8_t f[64];
+	make_frame(f, HOST_MAC, 64, 1);
+	f[12] = 0x81, f[13] = 0x00, f[14] = 0x00, f[15] = 42;
+	post_rx(0, 0, 4, 2048);
+	cr_expect_eq(rx(0, f, 64, NULL), VDEV_ENOENT, "VLAN 42 not in the table");
+	uint8_t vid[2] = {42, 0};
+	cr_expect_eq(ctrl(2, 0, vid, 2), 0);
+	cr_expect_eq(rx(0, f, 64, NULL), 0);
+	cr_expect_eq(ctrl(2, 1, vid, 2), 0);
+	cr_expect_eq(rx(0, f, 64, NULL), VDEV_ENOENT);
+	uint8_t bad[2] = {0x00, 0x10}; /* 4096 */
+	cr_expect_eq(ctrl(2, 0, bad, 2), 1);
+	cr_expect_eq(ctrl(2, 7, vid, 2), 1);
+	cr_expect_eq(ctrl(2, 0, vid, 1), 1);
+	make_frame(f, HOST_MAC, 64, 1);
+	cr_expect_eq(rx(0, f, 64, NULL), 0, "untagged frames pass");
+}
+
+Test(net, mac_table_set_bad_counts_change_nothing)
+{
+	uint8_t tbl[4 + 6 + 4] = {1, 0, 0, 0};
+	memcpy(tbl + 4, OTHER_MAC, 6);
+	cr_expect_eq(ctrl(1, 0, tbl, sizeof(tbl)), 0);
+	cr_expect(delivered(OTHER_MAC));
+	uint8_t bad[4 + 6 + 4];
+	memcpy(bad, tbl, sizeof(bad));
+	bad[0] = 2; /* two unicast entries, one in the payload */
+	cr_expect_eq(ctrl(1, 0, bad, sizeof(bad)), 1);
+	bad[0] = 0xff, bad[1] = 0xff, bad[2] = 0xff, bad[3] = 0xff;
+	cr_expect_eq(ctrl(1, 0, bad, sizeof(bad)), 1);
+	memcpy(bad, tbl, sizeof(bad));
+	bad[10] = 9; /* multicast count beyond the payload */
+	cr_expect_eq(ctrl(1, 0, bad, sizeof(bad)), 1);
+	cr_expect_eq(ctrl(1, 0, tbl, 6), 1, "second count missing");
+	uint8_t trailing[4 + 6 + 4 + 1];
+	memcpy(trailing, tbl, sizeof(tbl));
+	trailing[14] = 0;
+	cr_expect_eq(ctrl(1, 0, trailing, sizeof(trailing)), 1, "trailing bytes");
+	cr_expect(delivered(OTHER_MAC), "the table is unchanged");
+	/* more entries than the device holds: it accepts all unicast */
+	static uint8_t big[4 + 6 * (VDEV_NET_MAC_TABLE + 1) + 4];
+	memset(big, 0, sizeof(big));
+	big[0] = VDEV_NET_MAC_TABLE + 1;
+	cr_expect_eq(ctrl(1, 0, big, sizeof(big)), 0);
+	cr_expect(delivered((const uint8_t[6]){0x02, 9, 9, 9, 9, 9}));
+}
+
+Test(net, mac_addr_set_policy)
+{
+	uint8_t c[6];
+	cr_expect_eq(ctrl(1, 1, OTHER_MAC, 6), 0);
+	cr_assert_eq(drv_virtio_config_read(&F.tr, 0, c, 6), 0);
+	cr_expect_arr_eq(c, OTHER_MAC, 6, "config mac follows MAC_ADDR_SET");
+	cr_expect(delivered(OTHER_MAC));
+	cr_expect(!delivered(HOST_MAC));
+	/* a denying host policy: VIRTIO_NET_ERR and the MAC stays */
+	F.rec.allow_mac = false;
+	cr_expect_eq(ctrl(1, 1, HOST_MAC, 6), 1);
+	uint8_t m[6];
+	vdev_net_mac(&F.net, m);
+	cr_expect_arr_eq(m, OTHER_MAC, 6);
+	cr_expect_eq(ctrl(1, 1, OTHER_MAC, 6), 0, "setting the current MAC is no change");
+	/* malformed */
+	F.rec.allow_mac = true;
+	cr_expect_eq(ctrl(1, 1, MCAST, 6), 1, "multicast station address");
+	cr_expect_eq(ctrl(1, 1, HOST_MAC, 5), 1);
+	cr_expect_eq(ctrl(1, 9, HOST_MAC, 6), 1);
+	struct vdev_net_stats st;
+	vdev_net_get_stats(&F.net, &st);
+	cr_expect_eq(st.ctrl_denied, 1);
+	/* reset gives the host's MAC back (stable across guest reboots) */
+	cr_assert_eq(drv_virtio_reset(&F.tr), 0);
+	vdev_net_mac(&F.net, m);
+	cr_expect_arr_eq(m, HOST_MAC, 6);
+}
+
+Test(net, promisc_policy)
+{
+	F.rec.allow_promisc = false;
+	cr_expect_eq(ctrl_flag(0, 1), 1);
+	cr_expect_eq(ctrl_flag(2, 1), 1, "all-unicast is promiscuous too");
+	cr_expect(!delivered(OTHER_MAC));
+	cr_expect_eq(ctrl_flag(0, 0), 0, "turning it off is always allowed");
+}
+
+Test(net, mq_pairs_and_ctrl_queue_index)
+{
+	cr_assert_eq(F.ctrl, 2 * PAIRS);
+	cr_expect_eq(vdev_net_active_pairs(&F.net), 1);
+	uint8_t v[2] = {0, 0};
+	cr_expect_eq(ctrl(4, 0, v, 2), 1, "0 pairs");
+	v[0] = PAIRS + 1;
+	cr_expect_eq(ctrl(4, 0, v, 2), 1, "more than max");
+	v[0] = 2;
+	cr_expect_eq(ctrl(4, 0, v, 1), 1, "short");
+	cr_expect_eq(ctrl(4, 1, v, 2), 1, "RSS not offered");
+	cr_expect_eq(ctrl(4, 0, v, 2), 0);
+	cr_expect_eq(vdev_net_active_pairs(&F.net), 2);
+	/* pair 1 carries traffic both ways */
+	post_rx(1, 0, 2, 2048);
+	size_t len = make_frame(F.frame, HOST_MAC, 300, 2);
+	cr_assert_eq(rx(1, F.frame, len, NULL), 0);
+	cr_assert_eq(reap(2, NULL), &tok[0]);
+	/* pairs beyond the active ones are folded onto them */
+	cr_assert_eq(rx(3, F.frame, len, NULL), 0);
+	cr_assert_eq(reap(2, NULL), &tok[1]);
+	uint8_t h[VDEV_NET_HDR_LEN] = {0};
+	queue_tx(1, 5, h, F.frame, len, TX_PLAIN);
+	kick(3);
+	cr_assert_eq(reap(3, NULL), &tok[5]);
+	cr_expect_eq(F.rec.pair, 1);
+}
+
+Test(net, ctrl_queue_without_mq_is_queue_2)
+{
+	teardown();
+	setup_with((struct opts){.drop = N(MQ)});
+	cr_assert_eq(F.ctrl, 2);
+	uint8_t v[2] = {1, 0};
+	cr_expect_eq(ctrl(4, 0, v, 2), 1, "MQ not negotiated");
+	cr_expect_eq(ctrl_flag(0, 0), 0);
+}
+
+Test(net, ctrl_malformed_chains)
+{
+	/* no writable byte for the ack: completed empty */
+	struct drv_buf b[2] = {{gpa(0), 4, false}};
+	ptr(0)[0] = 0, ptr(0)[1] = 0;
+	cr_assert_eq(drv_add(&F.q[F.ctrl], b, 1, false, &tok[0]), 0);
+	/* only an ack byte, no header: ERR */
+	b[0] = (struct drv_buf){gpa(1), 1, true};
+	ptr(1)[0] = 0xee;
+	cr_assert_eq(drv_add(&F.q[F.ctrl], b, 1, false, &tok[1]), 0);
+	/* header split over descriptors one byte each */
+	uint8_t on = 0;
+	ptr(2)[0] = 0, ptr(2)[1] = 1, ptr(2)[2] = on, ptr(2)[100] = 0xee;
+	struct drv_buf s[4] = {{gpa(2), 1, false}, {gpa(2) + 1, 1, false}, {gpa(2) + 2, 1, false},
+			       {gpa(2) + 100, 1, true}};
+	cr_assert_eq(drv_add(&F.q[F.ctrl], s, 4, false, &tok[2]), 0);
+	kick(F.ctrl);
+	uint32_t ul;
+	cr_assert_eq(reap(F.ctrl, &ul), &tok[0]);
+	cr_expect_eq(ul, 0);
+	cr_assert_eq(reap(F.ctrl, &ul), &tok[1]);
+	cr_expect_eq(ptr(1)[0], 1);
+	cr_assert_eq(reap(F.ctrl, &ul), &tok[2]);
+	cr_expect_eq(ptr(2)[100], 0, "ALLMULTI 0 split over descriptors");
+	cr_expect_eq(ctrl(99, 0, NULL, 0), 1, "unknown class");
+	cr_expect_eq(ctrl(3, 0, NULL, 0), 0, "ANNOUNCE_ACK");
+	cr_expect_eq(ctrl(3, 0, &on, 1), 1, "ANNOUNCE_ACK with data");
+}
+
+Test(net, link_and_announce)
+{
+	(void)F.tr.ops->take_interrupts(F.tr.t);
+	uint8_t c[8];
+	vdev_net_set_link(&F.net, false);
+	cr_expect(F.tr.ops->take_interrupts(F.tr.t) & DRV_INT_CONFIG);
+	cr_assert_eq(drv_virtio_config_read(&F.tr, 0, c, 8), 0);
+	cr_expect_eq(c[6] & VDEV_NET_S_LINK_UP, 0);
+	vdev_net_set_link(&F.net, true);
+	cr_assert_eq(vdev_net_announce(&F.net), 0);
+	cr_expect(F.tr.ops->take_interrupts(F.tr.t) & DRV_INT_CONFIG);
+	cr_assert_eq(drv_virtio_config_read(&F.tr, 0, c, 8), 0);
+	cr_expect_eq(c[6], VDEV_NET_S_LINK_UP | VDEV_NET_S_ANNOUNCE);
+	cr_expect_eq(ctrl(3, 0, NULL, 0), 0);
+	cr_assert_eq(drv_virtio_config_read(&F.tr, 0, c, 8), 0);
+	cr_expect_eq(c[6], VDEV_NET_S_LINK_UP, "ANNOUNCE_ACK clears the bit");
+	/* the host changes the MAC at run time */
+	vdev_net_set_mac(&F.net, OTHER_MAC);
+	cr_expect(F.tr.ops->take_interrupts(F.tr.t) & DRV_INT_CONFIG);
+	cr_assert_eq(drv_virtio_config_read(&F.tr, 0, c, 6), 0);
+	cr_expect_arr_eq(c, OTHER_MAC, 6);
+	cr_expect(delivered(OTHER_MAC));
+	cr_assert_eq(drv_virtio_reset(&F.tr), 0);
+	uint8_t m[6];
+	vdev_net_mac(&F.net, m);
+	cr_expect_arr_eq(m, OTHER_MAC, 6, "a host-set MAC survives reset");
+}
+
+Test(net, not_running_refuses_delivery)
+{
+	size_t len = make_frame(F.frame, HOST_MAC, 100, 1);
+	cr_assert_eq(drv_virtio_reset(&F.tr), 0);
+	cr_expect_eq(rx(0, F.frame, len, NULL), VDEV_EPERM);
+	cr_expect_eq(vdev_net_process_tx(&F.net, PAIRS), VDEV_ENOENT);
+}
