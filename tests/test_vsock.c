@@ -1,0 +1,1398 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-vsock device model, driven through the virtio-mmio transport by
+ * the driver simulator (split and packed rings) playing a guest's vsock
+ * driver, with a recording host side. Handshakes both ways, data both
+ * ways, credit in both directions, shutdown, RST, seqpacket boundaries,
+ * many connections, a full table, reset with connections open, and the
+ * malformed cases.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "drv_mmio.h"
+#include "drvsim.h"
+#include "vdev/mmio.h"
+#include "vdev/vsock.h"
+
+#define F(b) VDEV_BIT(VDEV_F_##b)
+#define V(b) VDEV_BIT(VDEV_VSOCK_F_##b)
+
+#define GUEST_CID 3u
+#define HOST_BUF 16384u /* the host's per-connection receive buffer */
+#define MAXC 8
+#define IOVS 24
+#define QSIZE 64
+#define TX_SLOT 8192u
+#define RX_SLOT 4096u
+#define NSLOT 64
+
+/* spec ops */
+enum { OP_INVALID, OP_REQUEST, OP_RESPONSE, OP_RST, OP_SHUTDOWN, OP_RW, OP_CREDIT_UPDATE,
+       OP_CREDIT_REQUEST };
+#define STREAM VDEV_VSOCK_TYPE_STREAM
+#define SEQ VDEV_VSOCK_TYPE_SEQPACKET
+
+struct pkt {
+	uint64_t src_cid, dst_cid;
+	uint32_t src_port, dst_port, len;
+	uint16_t type, op;
+	uint32_t flags, buf_alloc, fwd_cnt;
+	uint8_t data[RX_SLOT];
+	uint32_t used_len;
+};
+
+/* ---- the host side: records everything, answers by policy ---- */
+struct evrec {
+	uint32_t conn;
+	enum vdev_vsock_event ev;
+	uint32_t arg;
+};
+struct host {
+	uint32_t listen[4];
+	int accepts, recvs, eagain_left, fail_recv, writable;
+	bool send_on_accept, abort_in_recv;
+	struct vdev_vsock *vs;
+	uint32_t last_conn, writable_conn;
+	uint8_t data[MAXC][65536];
+	size_t len[MAXC];
+	uint32_t flags_log[64];
+	size_t msg_len[64];
+	int nflags;
+	struct evrec ev[64];
+	int nev;
+};
+
+static struct {
+	struct sim_mem m;
+	struct host h;
+	struct vdev_vsock vs;
+	struct vdev_vq queues[3];
+	struct vdev_vsock_conn conns[MAXC];
+	struct vdev_iov iovs[(MAXC + 3) * IOVS];
+	struct vdev_mmio mmio;
+	struct drv_mmio dm;
+	struct drv_transport tr;
+	struct drv_vq q[3];
+	uint64_t neg;
+	uint64_t tx_arena, rx_arena, ev_arena;
+	unsigned tx_next;
+	bool packed;
+	uint32_t max_pkt;
+} F;
+static int tx_tok[NSLOT], rx_tok[NSLOT], ev_tok[8];
+
+static int h_accept(void *o, uint32_t conn, uint32_t host_port, uint32_t guest_port,
+		    uint16_t type)
+{
+	struct host *h = o;
+	(void)guest_port, (void)type;
+	for (unsigned i = 0; i < 4; i++)
+		if (h->listen[i] != 0 && h->listen[i] == host_port) {
+			h->accepts++;
+			h->last_conn = conn;
+			if (h->send_on_accept) {
+				/* the host may send at once: after the RESPONSE */
+				struct vdev_iov v = {(void *)"hello", 5};
+				cr_assert_eq(vdev_vsock_send(h->vs, conn, &v, 1, 5, 0), 5);
+			}
+			return 0;
+		}
+	return VDEV_ENOENT;
+}
+
+static int h_recv(void *o, uint32_t conn, const struct vdev_iov *iov, unsigned n, size_t len,
+		  uint32_t flags)
+{
+	struct host *h = o;
+	unsigned slot = conn & 0xffffu;
+	cr_assert_lt(slot, MAXC);
+	cr_assert_eq(vdev_iov_length(iov, n), len, "recv segments must add up to len");
+	if (h->fail_recv)
+		return VDEV_EIO;
+	if (h->abort_in_recv) {
+		cr_assert_eq(vdev_vsock_abort(h->vs, conn), 0);
+		return VDEV_EAGAIN; /* and then claims no room: must not be held */
+	}
+	if (h->eagain_left > 0) {
+		h->eagain_left--;
+		return VDEV_EAGAIN;
+	}
+	cr_assert_leq(h->len[slot] + len, sizeof(h->data[slot]));
+	cr_assert_eq(vdev_iov_to_buf(iov, n, 0, h->data[slot] + h->len[slot], len), len);
+	h->len[slot] += len;
+	if (h->nflags < 64) {
+		h->msg_len[h->nflags] = len;
+		h->flags_log[h->nflags++] = flags;
+	}
+	h->recvs++;
+	return 0;
+}
+
+static void h_event(void *o, uint32_t conn, enum vdev_vsock_event ev, uint32_t arg)
+{
+	struct host *h = o;
+	cr_assert_lt(h->nev, 64);
+	h->ev[h->nev++] = (struct evrec){conn, ev, arg};
+}
+
+static void h_writable(void *o, uint32_t conn)
+{
+	struct host *h = o;
+	h->writable++;
+	h->writable_conn = conn;
+}
+
+static const struct vdev_vsock_host_ops host_ops = {
+	.size = sizeof(struct vdev_vsock_host_ops),
+	.accept = h_accept,
+	.recv = h_recv,
+	.event = h_event,
+	.writable = h_writable,
+};
+
+struct opts {
+	bool packed;
+	bool no_seqpacket;
+	uint32_t max_pkt;
+	unsigned max_conns;
+};
+
+static void bring_up(void)
+{
+	uint64_t want = ~(uint64_t)0;
+	if (!F.packed)
+		want &= ~F(RING_PACKED);
+	cr_assert_eq(drv_virtio_negotiate(&F.tr, want, &F.neg), 0);
+	for (unsigned i = 0; i < 3; i++)
+		cr_assert_eq(drv_virtio_setup_queue(&F.tr, &F.q[i], &F.m, (uint16_t)i, QSIZE, F.neg),
+			     0);
+	cr_assert_eq(drv_virtio_driver_ok(&F.tr), 0x0f);
+}
+
+static void setup_with(struct opts o)
+{
+	memset(&F.h, 0, sizeof(F.h));
+	F.h.listen[0] = 1234;
+	F.h.listen[1] = 5000;
+	F.h.vs = &F.vs;
+	F.packed = o.packed;
+	sim_mem_init(&F.m, 4u << 20, false);
+	struct vdev_vsock_config c = {
+		.guest_cid = GUEST_CID,
+		.queue_size = QSIZE,
+		.seqpacket = !o.no_seqpacket,
+		.buf_alloc = HOST_BUF,
+		.max_pkt = o.max_pkt,
+		.mem = &F.m.mem,
+		.queues = F.queues,
+		.conns = F.conns,
+		.max_conns = o.max_conns ? o.max_conns : MAXC,
+		.iovs = F.iovs,
+		.iov_per_chain = IOVS,
+		.host = &host_ops,
+		.host_opaque = &F.h,
+	};
+	cr_assert_eq(vdev_vsock_init(&F.vs, &c), 0);
+	struct vdev_mmio_config mc = {.irq = drv_mmio_irq, .irq_opaque = &F.dm};
+	cr_assert_eq(vdev_mmio_init(&F.mmio, vdev_vsock_dev(&F.vs), &mc), 0);
+	memset(&F.dm, 0, sizeof(F.dm));
+	F.dm.mmio = &F.mmio;
+	F.tr = drv_mmio_transport(&F.dm);
+	bring_up();
+	F.tx_arena = sim_alloc(&F.m, (size_t)NSLOT * TX_SLOT, 4096);
+	F.rx_arena = sim_alloc(&F.m, (size_t)NSLOT * RX_SLOT, 4096);
+	F.ev_arena = sim_alloc(&F.m, 8 * 64, 64);
+	F.tx_next = 0;
+}
+
+static void setup(void) { setup_with((struct opts){0}); }
+static void teardown(void) { sim_mem_destroy(&F.m); }
+
+TestSuite(vsock, .init = setup, .fini = teardown);
+
+static void redo(struct opts o)
+{
+	teardown();
+	setup_with(o);
+}
+
+static void kick(unsigned q)
+{
+	if (drv_kick_prepare(&F.q[q]))
+		F.tr.ops->notify(F.tr.t, (uint16_t)q, false, 0);
+}
+
+/* ---- the guest driver side ---- */
+
+static void put_hdr(uint8_t *p, const struct pkt *k)
+{
+	memset(p, 0, VDEV_VSOCK_HDR_LEN);
+	memcpy(p + 0, &k->src_cid, 8);
+	memcpy(p + 8, &k->dst_cid, 8);
+	memcpy(p + 16, &k->src_port, 4);
+	memcpy(p + 20, &k->dst_port, 4);
+	memcpy(p + 24, &k->len, 4);
+	memcpy(p + 28, &k->type, 2);
+	memcpy(p + 30, &k->op, 2);
+	memcpy(p + 32, &k->flags, 4);
+	memcpy(p + 36, &k->buf_alloc, 4);
+	memcpy(p + 40, &k->fwd_cnt, 4);
+}
+
+static void get_hdr(const uint8_t *p, struct pkt *k)
+{
+	memcpy(&k->src_cid, p + 0, 8);
+	memcpy(&k->dst_cid, p + 8, 8);
+	memcpy(&k->src_port, p + 16, 4);
+	memcpy(&k->dst_port, p + 20, 4);
+	memcpy(&k->len, p + 24, 4);
+	memcpy(&k->type, p + 28, 2);
+	memcpy(&k->op, p + 30, 2);
+	memcpy(&k->flags, p + 32, 4);
+	memcpy(&k->buf_alloc, p + 36, 4);
+	memcpy(&k->fwd_cnt, p + 40, 4);
+}
+
+/* A well-formed guest header for guest port gp -> host port hp. */
+static struct pkt G(uint32_t gp, uint32_t hp, uint16_t op)
+{
+	struct pkt k = {.src_cid = GUEST_CID, .dst_cid = 2, .src_port = gp, .dst_port = hp,
+			.type = STREAM, .op = op, .buf_alloc = 65536};
+	return k;
+}
+
+enum layout { L_PLAIN, L_ONE, L_SPLIT_HDR, L_BYTES, L_INDIRECT };
+
+/* Queue a packet on tx: header then `paylen` bytes of payload (hdr.len is
+ * taken from k as given). Returns the token's slot. */
+static unsigned tx_raw(const struct pkt *k, const void *payload, uint32_t paylen, enum layout L)
+{
+	unsigned s = F.tx_next++ % NSLOT;
+	uint64_t g = F.tx_arena + (uint64_t)s * TX_SLOT;
+	uint8_t *p = sim_ptr(&F.m, g);
+	struct drv_buf b[IOVS];
+	unsigned n = 0;
+
+	cr_assert_leq(VDEV_VSOCK_HDR_LEN + paylen, TX_SLOT);
+	put_hdr(p, k);
+	if (paylen)
+		memcpy(p + VDEV_VSOCK_HDR_LEN, payload, paylen);
+	switch (L) {
+	case L_ONE:
+		b[n++] = (struct drv_buf){g, VDEV_VSOCK_HDR_LEN + paylen, false};
+		break;
+	case L_SPLIT_HDR:
+		b[n++] = (struct drv_buf){g, 10, false};
+		b[n++] = (struct drv_buf){g + 10, 20, false};
+		b[n++] = (struct drv_buf){g + 30, 14 + paylen / 2, false};
+		if (paylen - paylen / 2)
+			b[n++] = (struct drv_buf){g + 44 + paylen / 2, paylen - paylen / 2, false};
+		break;
+	case L_BYTES:
+		for (unsigned i = 0; i < 20; i++)
+			b[n++] = (struct drv_buf){g + i, 1, false};
+		b[n++] = (struct drv_buf){g + 20, 24 + paylen, false};
+		break;
+	default:
+		b[n++] = (struct drv_buf){g, VDEV_VSOCK_HDR_LEN, false};
+		if (paylen)
+			b[n++] = (struct drv_buf){g + VDEV_VSOCK_HDR_LEN, paylen, false};
+		break;
+	}
+	cr_assert_eq(drv_add(&F.q[1], b, n, L == L_INDIRECT, &tx_tok[s]), 0);
+	return s;
+}
+
+static void tx(struct pkt k, const void *payload, uint32_t len, enum layout L)
+{
+	k.len = len;
+	tx_raw(&k, payload, len, L);
+	kick(1);
+}
+
+/* Reap tx used entries; returns how many. */
+static int tx_reap(void)
+{
+	uint32_t l;
+	int n = 0;
+	while (drv_get_used(&F.q[1], &l) != NULL) {
+		cr_assert_eq(l, 0, "tx buffers are not written");
+		n++;
+	}
+	cr_assert_eq(F.q[1].errors, 0, "%s", F.q[1].last_error);
+	return n;
+}
+
+static unsigned rx_next;
+static void post_rx(unsigned n, uint32_t size)
+{
+	for (unsigned i = 0; i < n; i++) {
+		unsigned s = rx_next++ % NSLOT;
+		struct drv_buf b = {F.rx_arena + (uint64_t)s * RX_SLOT, size, true};
+		memset(sim_ptr(&F.m, b.gpa), 0xee, size);
+		cr_assert_eq(drv_add(&F.q[0], &b, 1, false, &rx_tok[s]), 0);
+	}
+	kick(0);
+}
+
+/* Reap one rx packet; false if none. */
+static bool rx_get(struct pkt *k)
+{
+	uint32_t l;
+	int *t = drv_get_used(&F.q[0], &l);
+	cr_assert_eq(F.q[0].errors, 0, "%s", F.q[0].last_error);
+	if (t == NULL)
+		return false;
+	unsigned s = (unsigned)(t - rx_tok);
+	const uint8_t *p = sim_ptr(&F.m, F.rx_arena + (uint64_t)s * RX_SLOT);
+	memset(k, 0, sizeof(*k));
+	k->used_len = l;
+	if (l == 0)
+		return true;
+	cr_assert_geq(l, VDEV_VSOCK_HDR_LEN);
+	get_hdr(p, k);
+	cr_assert_eq(l, VDEV_VSOCK_HDR_LEN + k->len, "used length = header + len");
+	memcpy(k->data, p + VDEV_VSOCK_HDR_LEN, k->len);
+	cr_assert_eq(k->src_cid, 2);
+	cr_assert_eq(k->dst_cid, GUEST_CID);
+	return true;
+}
+
+static struct pkt rx_expect(uint16_t op, uint32_t gp, uint32_t hp)
+{
+	struct pkt k;
+	cr_assert(rx_get(&k), "expected op %u on rx", op);
+	cr_assert_eq(k.op, op, "op %u, expected %u", k.op, op);
+	cr_assert_eq(k.dst_port, gp);
+	cr_assert_eq(k.src_port, hp);
+	return k;
+}
+
+static void rx_none(void)
+{
+	struct pkt k;
+	cr_assert_not(rx_get(&k), "unexpected rx packet op %u", k.op);
+}
+
+static void post_events(unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct drv_buf b = {F.ev_arena + i * 64u, 8, true};
+		cr_assert_eq(drv_add(&F.q[2], &b, 1, false, &ev_tok[i]), 0);
+	}
+	kick(2);
+}
+
+static struct vdev_vsock_stats stats(void)
+{
+	struct vdev_vsock_stats s;
+	vdev_vsock_get_stats(&F.vs, &s);
+	return s;
+}
+
+static int last_ev(void) { return F.h.nev ? (int)F.h.ev[F.h.nev - 1].ev : 0; }
+
+/* The guest connects gp -> hp (accepted); returns the host's conn id. */
+static uint32_t guest_connect(uint32_t gp, uint32_t hp, uint16_t type)
+{
+	struct pkt k = G(gp, hp, OP_REQUEST);
+	k.type = type;
+	int before = F.h.accepts;
+	tx(k, NULL, 0, L_PLAIN);
+	cr_assert_eq(tx_reap(), 1);
+	cr_assert_eq(F.h.accepts, before + 1);
+	struct pkt r = rx_expect(OP_RESPONSE, gp, hp);
+	cr_expect_eq(r.type, type);
+	cr_expect_eq(r.buf_alloc, HOST_BUF, "the host's own buffer, not the guest's");
+	cr_expect_eq(r.fwd_cnt, 0);
+	return F.h.last_conn;
+}
+
+static uint8_t pattern[65536];
+static void init_pattern(void)
+{
+	for (size_t i = 0; i < sizeof(pattern); i++)
+		pattern[i] = (uint8_t)(i * 13u + (i >> 8));
+}
+
+/* ---- configuration ---- */
+
+Test(vsock, config_and_features)
+{
+	uint8_t c[8];
+	uint64_t cid;
+	cr_assert_eq(drv_virtio_config_read(&F.tr, 0, c, 8), 0);
+	memcpy(&cid, c, 8);
+	cr_expect_eq(cid, GUEST_CID);
+	cr_expect_eq(vdev_dev_device_id(vdev_vsock_dev(&F.vs)), VDEV_ID_VSOCK);
+	cr_expect_eq(vdev_dev_num_queues(vdev_vsock_dev(&F.vs)), 3);
+	cr_expect_eq(F.neg & (V(STREAM) | V(SEQPACKET) | V(NO_IMPLIED_STREAM)),
+		     V(STREAM) | V(SEQPACKET) | V(NO_IMPLIED_STREAM));
+	cr_expect_eq(F.neg & F(IN_ORDER), 0);
+	uint8_t z[8] = {0};
+	F.tr.ops->config_write(F.tr.t, 0, z, 8);
+	cr_assert_eq(drv_virtio_config_read(&F.tr, 0, c, 8), 0);
+	memcpy(&cid, c, 8);
+	cr_expect_eq(cid, GUEST_CID, "guest_cid is read-only");
+}
+
+Test(vsock, init_rejects_bad_config)
+{
+	struct vdev_vsock v;
+	struct vdev_vsock_config c = {
+		.guest_cid = 3, .queue_size = 64, .buf_alloc = 4096, .mem = &F.m.mem,
+		.queues = F.queues, .conns = F.conns, .max_conns = MAXC, .iovs = F.iovs,
+		.iov_per_chain = IOVS, .host = &host_ops,
+	};
+	struct vdev_vsock_config b;
+	static const uint64_t bad_cids[] = {0, 1, 2, 0xffffffffull, 0x100000003ull,
+					    ~(uint64_t)0};
+	for (unsigned i = 0; i < 6; i++) {
+		b = c, b.guest_cid = bad_cids[i];
+		cr_expect_eq(vdev_vsock_init(&v, &b), VDEV_EINVAL, "cid %llx",
+			     (unsigned long long)bad_cids[i]);
+	}
+	b = c, b.buf_alloc = 0;
+	cr_expect_eq(vdev_vsock_init(&v, &b), VDEV_EINVAL);
+	b = c, b.max_conns = 0;
+	cr_expect_eq(vdev_vsock_init(&v, &b), VDEV_EINVAL);
+	b = c, b.iov_per_chain = 1;
+	cr_expect_eq(vdev_vsock_init(&v, &b), VDEV_EINVAL);
+	b = c, b.host = NULL;
+	cr_expect_eq(vdev_vsock_init(&v, &b), VDEV_EINVAL);
+	b = c, b.ring_features = F(IN_ORDER) | F(EVENT_IDX);
+	cr_expect_eq(vdev_vsock_init(&v, &b), VDEV_EINVAL);
+	cr_expect_eq(vdev_vsock_init(&v, &c), 0);
+}
+
+/* ---- handshakes ---- */
+
+static void guest_handshake(bool packed)
+{
+	redo((struct opts){.packed = packed});
+	post_rx(8, RX_SLOT);
+	uint32_t id = guest_connect(40000, 1234, STREAM);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 1);
+	cr_expect_eq(vdev_vsock_credit(&F.vs, id), 65536, "the guest's buf_alloc");
+	/* a port nobody listens on is refused with RST */
+	tx(G(40001, 999, OP_REQUEST), NULL, 0, L_PLAIN);
+	cr_assert_eq(tx_reap(), 1);
+	rx_expect(OP_RST, 40001, 999);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 1);
+	cr_expect_eq(stats().refused, 1);
+}
+Test(vsock, guest_connects_to_listener_split) { guest_handshake(false); }
+Test(vsock, guest_connects_to_listener_packed) { guest_handshake(true); }
+
+static void host_handshake(bool packed)
+{
+	redo((struct opts){.packed = packed});
+	uint32_t id;
+	/* no rx buffers yet: the REQUEST waits for one */
+	cr_assert_eq(vdev_vsock_connect(&F.vs, 70000, 22, STREAM, &id), 0);
+	cr_expect_eq(vdev_vsock_connect(&F.vs, 70000, 22, STREAM, &id), VDEV_EEXIST);
+	post_rx(4, RX_SLOT);
+	struct pkt r = rx_expect(OP_REQUEST, 22, 70000);
+	cr_expect_eq(r.buf_alloc, HOST_BUF);
+	cr_expect_eq(vdev_vsock_send(&F.vs, id, NULL, 0, 0, 0), VDEV_EPERM, "not yet established");
+	struct pkt k = G(22, 70000, OP_RESPONSE);
+	k.buf_alloc = 4096;
+	tx(k, NULL, 0, L_PLAIN);
+	cr_assert_eq(tx_reap(), 1);
+	cr_assert_eq(last_ev(), VDEV_VSOCK_EV_CONNECTED);
+	cr_expect_eq(F.h.ev[0].conn, id);
+	cr_expect_eq(vdev_vsock_credit(&F.vs, id), 4096);
+
+	/* a refused one: the guest answers RST */
+	uint32_t id2;
+	cr_assert_eq(vdev_vsock_connect(&F.vs, 70001, 23, STREAM, &id2), 0);
+	rx_expect(OP_REQUEST, 23, 70001);
+	tx(G(23, 70001, OP_RST), NULL, 0, L_PLAIN);
+	cr_assert_eq(tx_reap(), 1);
+	cr_assert_eq(last_ev(), VDEV_VSOCK_EV_REFUSED);
+	cr_expect_eq(F.h.ev[F.h.nev - 1].conn, id2);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 1);
+	cr_expect_eq(vdev_vsock_send(&F.vs, id2, NULL, 0, 0, 0), VDEV_ENOENT, "dead id");
+	rx_none();
+}
+Test(vsock, host_connects_to_guest_split) { host_handshake(false); }
+Test(vsock, host_connects_to_guest_packed) { host_handshake(true); }
+
+Test(vsock, connect_needs_running_device_and_type)
+{
+	uint32_t id;
+	cr_expect_eq(vdev_vsock_connect(&F.vs, 1, 2, 7, &id), VDEV_ENOTSUP);
+	F.tr.ops->set_status(F.tr.t, 0);
+	cr_expect_eq(vdev_vsock_connect(&F.vs, 1, 2, STREAM, &id), VDEV_EPERM);
+}
+
+/* ---- data ---- */
+
+static void data_guest_to_host(bool packed)
+{
+	redo((struct opts){.packed = packed});
+	init_pattern();
+	post_rx(16, RX_SLOT);
+	uint32_t id = guest_connect(40000, 1234, STREAM);
+	static const enum layout Ls[] = {L_PLAIN, L_ONE, L_SPLIT_HDR, L_BYTES, L_INDIRECT};
+	size_t off = 0;
+	for (unsigned i = 0; i < 5; i++) {
+		uint32_t len = 100 + 777 * i;
+		tx(G(40000, 1234, OP_RW), pattern + off, len, Ls[i]);
+		cr_assert_eq(tx_reap(), 1, "layout %u", i);
+		off += len;
+		cr_assert_eq(F.h.len[id & 0xffff], off, "layout %u", i);
+	}
+	cr_assert_arr_eq(F.h.data[id & 0xffff], pattern, off);
+	/* hdr.len shorter than the buffers: only len bytes count */
+	struct pkt k = G(40000, 1234, OP_RW);
+	k.len = 10;
+	tx_raw(&k, pattern + off, 50, L_PLAIN);
+	kick(1);
+	cr_assert_eq(tx_reap(), 1);
+	cr_assert_eq(F.h.len[id & 0xffff], off + 10);
+	cr_expect_eq(stats().tx_bytes, off + 10);
+}
+Test(vsock, data_guest_to_host_split) { data_guest_to_host(false); }
+Test(vsock, data_guest_to_host_packed) { data_guest_to_host(true); }
+
+static void data_host_to_guest(bool packed)
+{
+	redo((struct opts){.packed = packed, .max_pkt = 3000});
+	init_pattern();
+	post_rx(4, RX_SLOT);
+	uint32_t id = guest_connect(40000, 1234, STREAM);
+	/* two pieces of host memory; 3000-byte packets (max_pkt) and 4052-byte room */
+	struct vdev_iov v[2] = {{pattern, 5000}, {pattern + 5000, 5000}};
+	post_rx(8, RX_SLOT);
+	cr_assert_eq(vdev_vsock_send(&F.vs, id, v, 2, 10000, 0), 10000);
+	uint8_t got[10000];
+	size_t n = 0;
+	struct pkt r;
+	while (n < 10000) {
+		r = rx_expect(OP_RW, 40000, 1234);
+		cr_assert_leq(r.len, 3000);
+		cr_expect_eq(r.buf_alloc, HOST_BUF);
+		cr_expect_eq(r.flags, 0);
+		memcpy(got + n, r.data, r.len);
+		n += r.len;
+	}
+	cr_assert_eq(n, 10000);
+	cr_assert_arr_eq(got, pattern, 10000);
+	rx_none();
+	/* the rx buffer bounds a packet too */
+	redo((struct opts){.packed = packed});
+	post_rx(1, RX_SLOT);
+	id = guest_connect(40000, 1234, STREAM);
+	post_rx(1, 1000);
+	cr_assert_eq(vdev_vsock_send(&F.vs, id, v, 1, 5000, 0), 1000 - VDEV_VSOCK_HDR_LEN);
+	r = rx_expect(OP_RW, 40000, 1234);
+	cr_assert_arr_eq(r.data, pattern, 1000 - VDEV_VSOCK_HDR_LEN);
+	/* no rx buffers left: EAGAIN, and writable once the guest posts some */
+	cr_assert_eq(vdev_vsock_send(&F.vs, id, v, 1, 5000, 0), VDEV_EAGAIN);
+	cr_expect_eq(F.h.writable, 0);
+	post_rx(1, RX_SLOT);
+	cr_expect_eq(F.h.writable, 1);
+	cr_expect_eq(F.h.writable_conn, id);
+	cr_expect_eq(vdev_vsock_send(&F.vs, id, v, 1, 100, 0), 100);
+}
+Test(vsock, data_host_to_guest_split) { data_host_to_guest(false); }
+Test(vsock, data_host_to_guest_packed) { data_host_to_guest(true); }
+
+/* ---- credit ---- */
+
+static void credit_host_send(bool packed)
+{
+	redo((struct opts){.packed = packed});
+	init_pattern();
+	post_rx(16, RX_SLOT);
+	struct pkt k = G(40000, 1234, OP_REQUEST);
+	k.buf_alloc = 1000;
+	tx(k, NULL, 0, L_PLAIN);
+	tx_reap();
+	rx_expect(OP_RESPONSE, 40000, 1234);
+	uint32_t id = F.h.last_conn;
+	struct vdev_iov v = {pattern, 5000};
+	cr_assert_eq(vdev_vsock_send(&F.vs, id, &v, 1, 5000, 0), 1000, "bounded by buf_alloc");
+	cr_assert_eq(rx_expect(OP_RW, 40000, 1234).len, 1000);
+	cr_expect_eq(vdev_vsock_credit(&F.vs, id), 0);
+	cr_assert_eq(vdev_vsock_send(&F.vs, id, &v, 1, 5000, 0), VDEV_EAGAIN);
+	rx_none();
+	/* the guest read 600 bytes: CREDIT_UPDATE; the host hears it may write */
+	k = G(40000, 1234, OP_CREDIT_UPDATE);
+	k.buf_alloc = 1000, k.fwd_cnt = 600;
+	tx(k, NULL, 0, L_PLAIN);
+	tx_reap();
+	cr_expect_eq(F.h.writable, 1);
+	cr_expect_eq(vdev_vsock_credit(&F.vs, id), 600);
+	cr_assert_eq(vdev_vsock_send(&F.vs, id, &v, 1, 5000, 0), 600);
+	/* the guest grows its buffer */
+	k.buf_alloc = 3000, k.fwd_cnt = 1600;
+	tx(k, NULL, 0, L_PLAIN);
+	tx_reap();
+	cr_expect_eq(vdev_vsock_credit(&F.vs, id), 3000);
+	/* an RW from the guest updates credit as well */
+	k = G(40000, 1234, OP_RW);
+	k.buf_alloc = 0, k.fwd_cnt = 1600;
+	tx(k, "x", 1, L_PLAIN);
+	tx_reap();
+	cr_expect_eq(vdev_vsock_credit(&F.vs, id), 0, "buf_alloc 0: no credit");
+	cr_expect_eq(vdev_vsock_send(&F.vs, id, &v, 1, 10, 0), VDEV_EAGAIN);
+	k.buf_alloc = 0xffffffffu, k.op = OP_CREDIT_UPDATE;
+	tx(k, NULL, 0, L_PLAIN);
+	tx_reap();
+	cr_expect_eq(vdev_vsock_credit(&F.vs, id), 0xffffffffu - 0u);
+	/* huge credit: packets are still bounded by the rx buffer */
+	cr_expect_eq(vdev_vsock_send(&F.vs, id, &v, 1, 5000, 0), 5000);
+	cr_expect_eq(rx_expect(OP_RW, 40000, 1234).len, 600, "the earlier one");
+	cr_expect_eq(rx_expect(OP_RW, 40000, 1234).len, RX_SLOT - VDEV_VSOCK_HDR_LEN);
+	cr_expect_eq(rx_expect(OP_RW, 40000, 1234).len, 5000 - (RX_SLOT - VDEV_VSOCK_HDR_LEN));
+}
+Test(vsock, credit_exhaustion_and_update_split) { credit_host_send(false); }
+Test(vsock, credit_exhaustion_and_update_packed) { credit_host_send(true); }
+
+Test(vsock, fwd_cnt_backwards_or_beyond_sent_is_ignored)
+{
+	init_pattern();
+	post_rx(16, RX_SLOT);
+	struct pkt k = G(40000, 1234, OP_REQUEST);
+	k.buf_alloc = 1000;
+	tx(k, NULL, 0, L_PLAIN);
+	tx_reap();
+	rx_expect(OP_RESPONSE, 40000, 1234);
+	uint32_t id = F.h.last_conn;
+	struct vdev_iov v = {pattern, 1000};
+	cr_assert_eq(vdev_vsock_send(&F.vs, id, &v, 1, 1000, 0), 1000);
+	k = G(40000, 1234, OP_CREDIT_UPDATE);
+	k.buf_alloc = 1000, k.fwd_cnt = 5000; /* beyond the 1000 sent */
+	tx(k, NULL, 0, L_PLAIN);
+	tx_reap();
+	cr_expect_eq(vdev_vsock_credit(&F.vs, id), 0);
+	cr_expect_eq(stats().bad_credit, 1);
+	k.fwd_cnt = 500;
+	tx(k, NULL, 0, L_PLAIN);
+	tx_reap();
+	cr_expect_eq(vdev_vsock_credit(&F.vs, id), 500);
+	k.fwd_cnt = 400; /* backwards */
+	tx(k, NULL, 0, L_PLAIN);
+	tx_reap();
+	cr_expect_eq(vdev_vsock_credit(&F.vs, id), 500);
+	k.fwd_cnt = 0xfffffff0u; /* far backwards (wraps) */
+	tx(k, NULL, 0, L_PLAIN);
+	tx_reap();
+	cr_expect_eq(vdev_vsock_credit(&F.vs, id), 500);
+	cr_expect_eq(stats().bad_credit, 3);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 1, "the connection lives on");
+}
+
+Test(vsock, credit_request_gets_credit_update)
+{
+	init_pattern();
+	post_rx(8, RX_SLOT);
+	uint32_t id = guest_connect(40000, 1234, STREAM);
+	tx(G(40000, 1234, OP_RW), pattern, 300, L_PLAIN);
+	tx_reap();
+	tx(G(40000, 1234, OP_CREDIT_REQUEST), NULL, 0, L_PLAIN);
+	tx_reap();
+	struct pkt r = rx_expect(OP_CREDIT_UPDATE, 40000, 1234);
+	cr_expect_eq(r.buf_alloc, HOST_BUF);
+	cr_expect_eq(r.fwd_cnt, 300);
+	cr_expect_eq(r.len, 0);
+	(void)id;
+}
+
+Test(vsock, guest_gets_credit_back_as_the_host_consumes)
+{
+	init_pattern();
+	post_rx(8, RX_SLOT);
+	guest_connect(40000, 1234, STREAM);
+	uint32_t sent = 0;
+	/* the guest may send HOST_BUF bytes; more than half triggers an update */
+	while (sent <= HOST_BUF / 2) {
+		tx(G(40000, 1234, OP_RW), pattern, 4000, L_PLAIN);
+		tx_reap();
+		sent += 4000;
+	}
+	struct pkt r = rx_expect(OP_CREDIT_UPDATE, 40000, 1234);
+	cr_expect_eq(r.fwd_cnt, sent);
+	cr_expect_eq(r.buf_alloc, HOST_BUF);
+	rx_none();
+}
+
+Test(vsock, guest_beyond_credit_is_reset)
+{
+	init_pattern();
+	post_rx(8, RX_SLOT);
+	uint32_t id = guest_connect(40000, 1234, STREAM);
+	/* no credit update is posted while rx has no buffers... */
+	redo((struct opts){0});
+	post_rx(1, RX_SLOT);
+	id = guest_connect(40000, 1234, STREAM);
+	uint32_t sent = 0;
+	while (sent + 4000 <= HOST_BUF) {
+		tx(G(40000, 1234, OP_RW), pattern, 4000, L_PLAIN);
+		tx_reap();
+		sent += 4000;
+	}
+	cr_assert_eq(F.h.len[id & 0xffff], sent);
+	/* ... so the guest still has HOST_BUF - sent bytes: one byte more is too many */
+	tx(G(40000, 1234, OP_RW), pattern, HOST_BUF - sent + 1, L_PLAIN);
+	tx_reap();
+	cr_expect_eq(F.h.len[id & 0xffff], sent, "not delivered");
+	cr_expect_eq(stats().over_credit, 1);
+	cr_expect_eq(last_ev(), VDEV_VSOCK_EV_RESET);
+	post_rx(4, RX_SLOT);
+	struct pkt r;
+	bool rst = false;
+	while (rx_get(&r))
+		rst |= r.op == OP_RST;
+	cr_expect(rst);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 0);
+}
+
+/* ---- the host pushes back on receive ---- */
+
+Test(vsock, recv_backpressure_holds_packet_and_credit)
+{
+	init_pattern();
+	post_rx(8, RX_SLOT);
+	uint32_t id = guest_connect(40000, 1234, STREAM);
+	uint32_t id2 = guest_connect(40001, 1234, STREAM);
+	F.h.eagain_left = 1;
+	tx(G(40000, 1234, OP_RW), pattern, 100, L_PLAIN);
+	cr_expect_eq(tx_reap(), 0, "held: no used entry yet");
+	cr_expect_eq(stats().held, 1);
+	/* the other connection still flows */
+	tx(G(40001, 1234, OP_RW), pattern, 50, L_PLAIN);
+	cr_expect_eq(tx_reap(), 1);
+	cr_expect_eq(F.h.len[id2 & 0xffff], 50);
+	/* a second packet of the held connection waits behind the first */
+	tx(G(40000, 1234, OP_RW), pattern + 100, 100, L_PLAIN);
+	cr_expect_eq(tx_reap(), 0);
+	cr_expect_eq(vdev_vsock_recv_resume(&F.vs, id), 0);
+	cr_expect_eq(tx_reap(), 2);
+	cr_assert_eq(F.h.len[id & 0xffff], 200);
+	cr_assert_arr_eq(F.h.data[id & 0xffff], pattern, 200);
+	cr_expect_eq(vdev_vsock_recv_resume(&F.vs, 0x7777), VDEV_ENOENT);
+}
+
+Test(vsock, rst_with_data_in_flight_returns_the_chain)
+{
+	init_pattern();
+	post_rx(8, RX_SLOT);
+	uint32_t id = guest_connect(40000, 1234, STREAM);
+	F.h.eagain_left = 100;
+	tx(G(40000, 1234, OP_RW), pattern, 100, L_PLAIN);
+	cr_expect_eq(tx_reap(), 0);
+	/* the host gives up on the connection: the held chain goes back */
+	cr_assert_eq(vdev_vsock_abort(&F.vs, id), 0);
+	cr_expect_eq(tx_reap(), 1);
+	rx_expect(OP_RST, 40000, 1234);
+	cr_expect_eq(vdev_vsock_recv_resume(&F.vs, id), VDEV_ENOENT);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 0);
+	/* held data and a device reset: nothing is pushed after the reset */
+	id = guest_connect(40001, 1234, STREAM);
+	tx(G(40001, 1234, OP_RW), pattern, 100, L_PLAIN);
+	cr_expect_eq(tx_reap(), 0);
+	F.tr.ops->set_status(F.tr.t, 0);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 0);
+	cr_expect_eq(last_ev(), VDEV_VSOCK_EV_RESET);
+	/* the host's recv fails: the connection is reset */
+	redo((struct opts){0});
+	post_rx(8, RX_SLOT);
+	id = guest_connect(40000, 1234, STREAM);
+	F.h.fail_recv = 1;
+	tx(G(40000, 1234, OP_RW), pattern, 100, L_PLAIN);
+	cr_expect_eq(tx_reap(), 1);
+	rx_expect(OP_RST, 40000, 1234);
+	cr_expect_eq(last_ev(), VDEV_VSOCK_EV_RESET);
+}
+
+/* ---- shutdown and RST ---- */
+
+static void shutdown_paths(bool packed)
+{
+	redo((struct opts){.packed = packed});
+	init_pattern();
+	post_rx(16, RX_SLOT);
+	uint32_t id = guest_connect(40000, 1234, STREAM);
+	/* the guest stops sending: the host hears it; host sends still work */
+	struct pkt k = G(40000, 1234, OP_SHUTDOWN);
+	k.flags = VDEV_VSOCK_SHUTDOWN_SEND;
+	tx(k, NULL, 0, L_PLAIN);
+	tx_reap();
+	cr_assert_eq(last_ev(), VDEV_VSOCK_EV_SHUTDOWN);
+	cr_expect_eq(F.h.ev[F.h.nev - 1].arg, VDEV_VSOCK_SHUTDOWN_SEND);
+	struct vdev_iov v = {pattern, 10};
+	cr_expect_eq(vdev_vsock_send(&F.vs, id, &v, 1, 10, 0), 10);
+	rx_expect(OP_RW, 40000, 1234);
+	/* then it stops receiving: clean disconnect, the device answers RST */
+	k.flags = VDEV_VSOCK_SHUTDOWN_RCV;
+	tx(k, NULL, 0, L_PLAIN);
+	tx_reap();
+	cr_expect_eq(last_ev(), VDEV_VSOCK_EV_CLOSED);
+	rx_expect(OP_RST, 40000, 1234);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 0);
+	cr_expect_eq(vdev_vsock_send(&F.vs, id, &v, 1, 10, 0), VDEV_ENOENT);
+
+	/* the host closes: SHUTDOWN both ways, the guest's RST finishes it */
+	id = guest_connect(40001, 1234, STREAM);
+	cr_assert_eq(vdev_vsock_shutdown(&F.vs, id, VDEV_VSOCK_SHUTDOWN_SEND), 0);
+	k = rx_expect(OP_SHUTDOWN, 40001, 1234);
+	cr_expect_eq(k.flags, VDEV_VSOCK_SHUTDOWN_SEND);
+	cr_expect_eq(vdev_vsock_send(&F.vs, id, &v, 1, 10, 0), VDEV_EPERM);
+	cr_assert_eq(vdev_vsock_close(&F.vs, id), 0);
+	k = rx_expect(OP_SHUTDOWN, 40001, 1234);
+	cr_expect_eq(k.flags, VDEV_VSOCK_SHUTDOWN_SEND | VDEV_VSOCK_SHUTDOWN_RCV);
+	/* data after the host stopped receiving is dropped but consumed */
+	int recvs = F.h.recvs;
+	tx(G(40001, 1234, OP_RW), pattern, 10, L_PLAIN);
+	tx_reap();
+	cr_expect_eq(F.h.recvs, recvs);
+	tx(G(40001, 1234, OP_RST), NULL, 0, L_PLAIN);
+	tx_reap();
+	cr_expect_eq(last_ev(), VDEV_VSOCK_EV_CLOSED);
+	cr_expect_eq(F.h.ev[F.h.nev - 1].conn, id);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 0);
+	rx_none();
+	cr_expect_eq(vdev_vsock_shutdown(&F.vs, id, 1), VDEV_ENOENT);
+}
+Test(vsock, shutdown_both_ways_split) { shutdown_paths(false); }
+Test(vsock, shutdown_both_ways_packed) { shutdown_paths(true); }
+
+Test(vsock, guest_data_after_its_send_shutdown_resets)
+{
+	init_pattern();
+	post_rx(8, RX_SLOT);
+	guest_connect(40000, 1234, STREAM);
+	struct pkt k = G(40000, 1234, OP_SHUTDOWN);
+	k.flags = VDEV_VSOCK_SHUTDOWN_SEND;
+	tx(k, NULL, 0, L_PLAIN);
+	tx(G(40000, 1234, OP_RW), pattern, 10, L_PLAIN);
+	tx_reap();
+	rx_expect(OP_RST, 40000, 1234);
+	cr_expect_eq(last_ev(), VDEV_VSOCK_EV_RESET);
+}
+
+Test(vsock, rst_both_ways)
+{
+	post_rx(8, RX_SLOT);
+	uint32_t id = guest_connect(40000, 1234, STREAM);
+	tx(G(40000, 1234, OP_RST), NULL, 0, L_PLAIN);
+	tx_reap();
+	cr_expect_eq(last_ev(), VDEV_VSOCK_EV_RESET);
+	cr_expect_eq(F.h.ev[F.h.nev - 1].conn, id);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 0);
+	rx_none(); /* never answer RST with RST */
+	/* RST for a connection that does not exist: ignored */
+	tx(G(40009, 1234, OP_RST), NULL, 0, L_PLAIN);
+	tx_reap();
+	rx_none();
+	/* the host aborts */
+	id = guest_connect(40001, 1234, STREAM);
+	int nev = F.h.nev;
+	cr_assert_eq(vdev_vsock_abort(&F.vs, id), 0);
+	rx_expect(OP_RST, 40001, 1234);
+	cr_expect_eq(F.h.nev, nev, "no event for the host's own abort");
+	cr_expect_eq(vdev_vsock_abort(&F.vs, id), VDEV_ENOENT);
+	/* packets for unknown connections get RST */
+	tx(G(40002, 1234, OP_RW), "abc", 3, L_PLAIN);
+	tx(G(40003, 1234, OP_SHUTDOWN), NULL, 0, L_PLAIN);
+	tx(G(40004, 1234, OP_CREDIT_REQUEST), NULL, 0, L_PLAIN);
+	tx_reap();
+	rx_expect(OP_RST, 40002, 1234);
+	rx_expect(OP_RST, 40003, 1234);
+	rx_expect(OP_RST, 40004, 1234);
+	cr_expect_eq(F.h.recvs, 0);
+}
+
+/* ---- seqpacket ---- */
+
+static void seqpacket(bool packed)
+{
+	redo((struct opts){.packed = packed});
+	init_pattern();
+	post_rx(1, RX_SLOT);
+	uint32_t id = guest_connect(40000, 1234, SEQ);
+	/* a message in two packets, then an empty message with EOR */
+	struct pkt k = G(40000, 1234, OP_RW);
+	k.type = SEQ;
+	tx(k, pattern, 100, L_PLAIN);
+	k.flags = VDEV_VSOCK_SEQ_EOM;
+	tx(k, pattern + 100, 50, L_SPLIT_HDR);
+	k.flags = VDEV_VSOCK_SEQ_EOM | VDEV_VSOCK_SEQ_EOR | 0x80; /* unknown bit dropped */
+	tx(k, NULL, 0, L_PLAIN);
+	tx_reap();
+	cr_assert_eq(F.h.nflags, 3);
+	cr_expect_eq(F.h.flags_log[0], 0);
+	cr_expect_eq(F.h.flags_log[1], VDEV_VSOCK_SEQ_EOM);
+	cr_expect_eq(F.h.flags_log[2], VDEV_VSOCK_SEQ_EOM | VDEV_VSOCK_SEQ_EOR);
+	cr_expect_eq(F.h.msg_len[2], 0);
+	cr_assert_arr_eq(F.h.data[id & 0xffff], pattern, 150);
+
+	/* host -> guest: a message larger than one rx buffer; EOM on the last */
+	struct vdev_iov v = {pattern, 6000};
+	post_rx(2, RX_SLOT);
+	cr_assert_eq(vdev_vsock_send(&F.vs, id, &v, 1, 6000, VDEV_VSOCK_SEQ_EOM | VDEV_VSOCK_SEQ_EOR),
+		     6000);
+	struct pkt a = rx_expect(OP_RW, 40000, 1234), b = rx_expect(OP_RW, 40000, 1234);
+	cr_expect_eq(a.type, SEQ);
+	cr_expect_eq(a.flags, 0);
+	cr_expect_eq(b.flags, VDEV_VSOCK_SEQ_EOM | VDEV_VSOCK_SEQ_EOR);
+	cr_expect_eq(a.len + b.len, 6000);
+	/* partial send: the boundary waits for the rest */
+	post_rx(1, 1044);
+	cr_assert_eq(vdev_vsock_send(&F.vs, id, &v, 1, 3000, VDEV_VSOCK_SEQ_EOM), 1000);
+	k = rx_expect(OP_RW, 40000, 1234);
+	cr_expect_eq(k.flags, 0);
+	post_rx(2, RX_SLOT);
+	cr_assert_eq(vdev_vsock_send(&F.vs, id, &v, 1, 2000, VDEV_VSOCK_SEQ_EOM), 2000);
+	cr_assert_eq(drv_outstanding(&F.q[0]), 2); /* one used, one left */
+	k = rx_expect(OP_RW, 40000, 1234);
+	cr_expect_eq(k.flags, VDEV_VSOCK_SEQ_EOM);
+	/* an empty message */
+	cr_assert_eq(vdev_vsock_send(&F.vs, id, NULL, 0, 0, VDEV_VSOCK_SEQ_EOM), 0);
+	k = rx_expect(OP_RW, 40000, 1234);
+	cr_expect_eq(k.len, 0);
+	cr_expect_eq(k.flags, VDEV_VSOCK_SEQ_EOM);
+	/* a stream connection ignores boundaries */
+	post_rx(2, RX_SLOT);
+	uint32_t s = guest_connect(40001, 1234, STREAM);
+	cr_assert_eq(vdev_vsock_send(&F.vs, s, &v, 1, 10, VDEV_VSOCK_SEQ_EOM), 10);
+	cr_expect_eq(rx_expect(OP_RW, 40001, 1234).flags, 0);
+	cr_expect_eq(vdev_vsock_send(&F.vs, s, &v, 1, 10, 0x4), VDEV_EINVAL);
+}
+Test(vsock, seqpacket_boundaries_split) { seqpacket(false); }
+Test(vsock, seqpacket_boundaries_packed) { seqpacket(true); }
+
+Test(vsock, seqpacket_not_negotiated_is_rst)
+{
+	redo((struct opts){.no_seqpacket = true});
+	post_rx(4, RX_SLOT);
+	struct pkt k = G(40000, 1234, OP_REQUEST);
+	k.type = SEQ;
+	tx(k, NULL, 0, L_PLAIN);
+	tx_reap();
+	cr_expect_eq(rx_expect(OP_RST, 40000, 1234).type, SEQ);
+	cr_expect_eq(F.h.accepts, 0);
+	uint32_t id;
+	cr_expect_eq(vdev_vsock_connect(&F.vs, 1, 2, SEQ, &id), VDEV_ENOTSUP);
+}
+
+/* ---- many connections, a full table ---- */
+
+static void many(bool packed)
+{
+	redo((struct opts){.packed = packed});
+	init_pattern();
+	post_rx(32, RX_SLOT);
+	uint32_t ids[MAXC];
+	for (unsigned i = 0; i < MAXC; i++)
+		ids[i] = guest_connect(41000 + i, i & 1 ? 1234 : 5000, STREAM);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), MAXC);
+	/* the table is full: one more is refused with RST */
+	tx(G(42000, 1234, OP_REQUEST), NULL, 0, L_PLAIN);
+	tx_reap();
+	rx_expect(OP_RST, 42000, 1234);
+	uint32_t hid;
+	cr_expect_eq(vdev_vsock_connect(&F.vs, 9, 9, STREAM, &hid), VDEV_ENOMEM);
+	/* interleaved data on all of them, each lands on its own connection */
+	for (unsigned round = 0; round < 3; round++)
+		for (unsigned i = 0; i < MAXC; i++)
+			tx(G(41000 + i, i & 1 ? 1234 : 5000, OP_RW), pattern + i * 1000 + round * 100,
+			   100, (enum layout)(round % 5));
+	cr_expect_eq(tx_reap(), 3 * MAXC);
+	for (unsigned i = 0; i < MAXC; i++) {
+		unsigned slot = ids[i] & 0xffff;
+		cr_assert_eq(F.h.len[slot], 300);
+		cr_assert_arr_eq(F.h.data[slot], pattern + i * 1000, 300);
+	}
+	/* host sends on all, reverse order */
+	for (unsigned i = MAXC; i-- > 0;) {
+		struct vdev_iov v = {pattern + i, 10};
+		cr_assert_eq(vdev_vsock_send(&F.vs, ids[i], &v, 1, 10, 0), 10);
+	}
+	for (unsigned i = MAXC; i-- > 0;) {
+		struct pkt r = rx_expect(OP_RW, 41000 + i, i & 1 ? 1234 : 5000);
+		cr_assert_arr_eq(r.data, pattern + i, 10);
+	}
+	/* one closes; a new one fits */
+	tx(G(41003, 1234, OP_RST), NULL, 0, L_PLAIN);
+	tx_reap();
+	guest_connect(42000, 1234, STREAM);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), MAXC);
+}
+Test(vsock, many_connections_and_full_table_split) { many(false); }
+Test(vsock, many_connections_and_full_table_packed) { many(true); }
+
+Test(vsock, request_flood_without_rx_buffers_stalls_then_drains)
+{
+	/* No rx buffers: refusals queue up to VDEV_VSOCK_RST_QUEUE, then tx
+	 * stops (no busy loop) until the guest posts rx buffers. */
+	unsigned n = VDEV_VSOCK_RST_QUEUE + 10;
+	for (unsigned i = 0; i < n; i++)
+		tx(G(50000 + i, 999, OP_REQUEST), NULL, 0, L_PLAIN);
+	cr_expect_eq(tx_reap(), VDEV_VSOCK_RST_QUEUE);
+	cr_expect_eq(F.h.accepts, 0);
+	/* a kick while stalled does no work */
+	F.tr.ops->notify(F.tr.t, 1, false, 0);
+	cr_expect_eq(tx_reap(), 0);
+	post_rx(QSIZE, 256);
+	cr_expect_eq(tx_reap(), 10);
+	for (unsigned i = 0; i < n; i++)
+		rx_expect(OP_RST, 50000 + i, 999);
+	rx_none();
+	/* a flood of accepted requests fills the table, the rest get RST */
+	for (unsigned i = 0; i < MAXC + 4; i++)
+		tx(G(51000 + i, 1234, OP_REQUEST), NULL, 0, L_PLAIN);
+	cr_expect_eq(tx_reap(), MAXC + 4);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), MAXC);
+	for (unsigned i = 0; i < MAXC + 4; i++)
+		rx_expect(i < MAXC ? OP_RESPONSE : OP_RST, 51000 + i, 1234);
+}
+
+/* ---- reset, TRANSPORT_RESET, guest_cid change ---- */
+
+static void reset_with_open(bool packed)
+{
+	redo((struct opts){.packed = packed});
+	init_pattern();
+	post_rx(8, RX_SLOT);
+	uint32_t a = guest_connect(40000, 1234, STREAM);
+	uint32_t b;
+	cr_assert_eq(vdev_vsock_connect(&F.vs, 70000, 22, STREAM, &b), 0);
+	rx_expect(OP_REQUEST, 22, 70000);
+	/* the driver resets the device with both open */
+	F.tr.ops->set_status(F.tr.t, 0);
+	cr_assert_eq(F.h.nev, 2);
+	cr_expect_eq(F.h.ev[0].ev, VDEV_VSOCK_EV_RESET);
+	cr_expect_eq(F.h.ev[1].ev, VDEV_VSOCK_EV_RESET);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 0);
+	cr_expect_eq(vdev_vsock_send(&F.vs, a, NULL, 0, 0, 0), VDEV_ENOENT);
+	/* it comes back and posts an event buffer: TRANSPORT_RESET */
+	sim_mem_reset_alloc(&F.m);
+	bring_up();
+	F.tx_arena = sim_alloc(&F.m, (size_t)NSLOT * TX_SLOT, 4096);
+	F.rx_arena = sim_alloc(&F.m, (size_t)NSLOT * RX_SLOT, 4096);
+	F.ev_arena = sim_alloc(&F.m, 8 * 64, 64);
+	uint8_t *e = sim_ptr(&F.m, F.ev_arena);
+	memset(e, 0xaa, 8);
+	post_events(2);
+	uint32_t l;
+	cr_assert_eq(drv_get_used(&F.q[2], &l), &ev_tok[0]);
+	cr_expect_eq(l, 4);
+	cr_expect_eq((uint32_t)e[0] | (uint32_t)e[1] << 8 | (uint32_t)e[2] << 16 | (uint32_t)e[3] << 24, 0u,
+		     "VIRTIO_VSOCK_EVENT_TRANSPORT_RESET");
+	cr_expect_null(drv_get_used(&F.q[2], &l), "one event only");
+	cr_expect_eq(stats().events, 1);
+	/* and the device works again */
+	post_rx(4, RX_SLOT);
+	guest_connect(40000, 1234, STREAM);
+}
+Test(vsock, reset_with_connections_open_split) { reset_with_open(false); }
+Test(vsock, reset_with_connections_open_packed) { reset_with_open(true); }
+
+Test(vsock, reset_without_connections_sends_no_event)
+{
+	F.tr.ops->set_status(F.tr.t, 0);
+	bring_up();
+	post_events(1);
+	uint32_t l;
+	cr_expect_null(drv_get_used(&F.q[2], &l));
+}
+
+Test(vsock, guest_cid_change_resets_connections)
+{
+	post_events(2);
+	post_rx(4, RX_SLOT);
+	guest_connect(40000, 1234, STREAM);
+	(void)F.tr.ops->take_interrupts(F.tr.t);
+	cr_expect_eq(vdev_vsock_set_guest_cid(&F.vs, 2), VDEV_EINVAL);
+	cr_assert_eq(vdev_vsock_set_guest_cid(&F.vs, 77), 0);
+	cr_expect(F.tr.ops->take_interrupts(F.tr.t) & DRV_INT_CONFIG);
+	uint8_t c[8];
+	uint64_t cid;
+	cr_assert_eq(drv_virtio_config_read(&F.tr, 0, c, 8), 0);
+	memcpy(&cid, c, 8);
+	cr_expect_eq(cid, 77);
+	cr_expect_eq(last_ev(), VDEV_VSOCK_EV_RESET);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 0);
+	uint32_t l;
+	cr_expect_eq(drv_get_used(&F.q[2], &l), &ev_tok[0]);
+	cr_expect_eq(l, 4);
+	/* the old CID is now a spoofed source */
+	tx(G(40000, 1234, OP_REQUEST), NULL, 0, L_PLAIN);
+	tx_reap();
+	rx_none();
+	struct pkt k = G(40000, 1234, OP_REQUEST);
+	k.src_cid = 77;
+	tx(k, NULL, 0, L_PLAIN);
+	tx_reap();
+	struct pkt r;
+	cr_assert(drv_get_used(&F.q[0], &l) != NULL);
+	(void)r;
+}
+
+Test(vsock, bad_event_buffers_are_returned_empty)
+{
+	post_rx(4, RX_SLOT);
+	guest_connect(40000, 1234, STREAM);
+	struct drv_buf b = {F.ev_arena, 2, true}; /* too small */
+	cr_assert_eq(drv_add(&F.q[2], &b, 1, false, &ev_tok[0]), 0);
+	b = (struct drv_buf){F.ev_arena + 64, 8, false}; /* readable */
+	cr_assert_eq(drv_add(&F.q[2], &b, 1, false, &ev_tok[1]), 0);
+	kick(2);
+	vdev_vsock_transport_reset(&F.vs);
+	uint32_t l;
+	cr_expect_eq(drv_get_used(&F.q[2], &l), &ev_tok[0]);
+	cr_expect_eq(l, 0);
+	cr_expect_eq(drv_get_used(&F.q[2], &l), &ev_tok[1]);
+	cr_expect_eq(l, 0);
+	post_events(1);
+	cr_expect_eq(drv_get_used(&F.q[2], &l), &ev_tok[0]);
+	cr_expect_eq(l, 4);
+	cr_expect_eq(F.q[2].errors, 0);
+}
+
+/* ---- malformed guest packets ---- */
+
+static void send_bad(struct pkt k, uint32_t paylen, const char *what)
+{
+	int recvs = F.h.recvs;
+	tx_raw(&k, pattern, paylen, L_PLAIN);
+	kick(1);
+	cr_expect_eq(tx_reap(), 1, "%s: used entry", what);
+	cr_expect_eq(F.h.recvs, recvs, "%s reached the host", what);
+}
+#define expect_dropped(k, paylen, before, counter, what)                                  \
+	do {                                                                              \
+		send_bad(k, paylen, what);                                                \
+		cr_expect_eq(stats().counter, *(before) + 1, "%s not counted", what);     \
+		*(before) = stats().counter;                                              \
+	} while (0)
+
+Test(vsock, malformed_packets)
+{
+	init_pattern();
+	post_rx(16, RX_SLOT);
+	uint32_t id = guest_connect(40000, 1234, STREAM);
+	uint64_t addr = 0, len = 0;
+	struct pkt k = G(40000, 1234, OP_RW);
+	k.len = 10;
+	k.src_cid = 4;
+	expect_dropped(k, 10, &addr, bad_addr, "spoofed src_cid");
+	k.src_cid = GUEST_CID | 1ull << 32;
+	expect_dropped(k, 10, &addr, bad_addr, "src_cid upper bits");
+	k.src_cid = GUEST_CID, k.dst_cid = 5;
+	expect_dropped(k, 10, &addr, bad_addr, "dst_cid not the host");
+	k.dst_cid = 2 | 1ull << 40;
+	expect_dropped(k, 10, &addr, bad_addr, "dst_cid upper bits");
+	rx_none();
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 1);
+	/* hdr.len beyond the payload: dropped, the connection reset */
+	k = G(40000, 1234, OP_RW);
+	k.len = 11;
+	expect_dropped(k, 10, &len, bad_len, "len beyond payload");
+	rx_expect(OP_RST, 40000, 1234);
+	cr_expect_eq(last_ev(), VDEV_VSOCK_EV_RESET);
+	k.len = 0xffffffffu;
+	expect_dropped(k, 10, &len, bad_len, "len 2^32-1");
+	(void)id;
+
+	/* short, split and writable chains */
+	struct drv_buf b[3] = {{F.tx_arena, 43, false}};
+	cr_assert_eq(drv_add(&F.q[1], b, 1, false, &tx_tok[0]), 0);
+	b[0] = (struct drv_buf){F.tx_arena, 20, false};
+	b[1] = (struct drv_buf){F.tx_arena + 20, 20, false};
+	cr_assert_eq(drv_add(&F.q[1], b, 2, false, &tx_tok[1]), 0);
+	b[0] = (struct drv_buf){F.tx_arena, 44, false};
+	b[1] = (struct drv_buf){F.tx_arena + 100, 44, true};
+	cr_assert_eq(drv_add(&F.q[1], b, 2, false, &tx_tok[2]), 0);
+	b[0] = (struct drv_buf){SIM_HOLE_GPA, 100, false};
+	cr_assert_eq(drv_add(&F.q[1], b, 1, false, &tx_tok[3]), 0);
+	kick(1);
+	cr_expect_eq(tx_reap(), 4);
+	cr_expect_eq(stats().bad_chain, 4);
+	rx_none();
+}
+
+Test(vsock, unknown_type_and_op_get_rst)
+{
+	post_rx(16, RX_SLOT);
+	/* unknown type, no connection */
+	struct pkt k = G(40000, 1234, OP_REQUEST);
+	k.type = 9;
+	tx(k, NULL, 0, L_PLAIN);
+	tx_reap();
+	cr_expect_eq(rx_expect(OP_RST, 40000, 1234).type, 9);
+	cr_expect_eq(F.h.accepts, 0);
+	/* unknown op, no connection */
+	tx(G(40000, 1234, 99), NULL, 0, L_PLAIN);
+	tx(G(40000, 1234, OP_INVALID), NULL, 0, L_PLAIN);
+	tx_reap();
+	rx_expect(OP_RST, 40000, 1234);
+	rx_expect(OP_RST, 40000, 1234);
+	/* on a connection: unknown op, unknown type, stray RESPONSE / REQUEST */
+	static const uint16_t ops[] = {99, OP_INVALID, OP_RESPONSE, OP_REQUEST};
+	for (unsigned i = 0; i < 5; i++) {
+		guest_connect(40001, 1234, STREAM);
+		k = G(40001, 1234, i < 4 ? ops[i] : OP_RW);
+		if (i == 4)
+			k.type = 9;
+		tx(k, NULL, 0, L_PLAIN);
+		tx_reap();
+		rx_expect(OP_RST, 40001, 1234);
+		cr_expect_eq(last_ev(), VDEV_VSOCK_EV_RESET, "case %u", i);
+		cr_expect_eq(vdev_vsock_num_conns(&F.vs), 0);
+	}
+	/* a connecting host connection that gets something other than RESPONSE */
+	uint32_t id;
+	cr_assert_eq(vdev_vsock_connect(&F.vs, 70000, 22, STREAM, &id), 0);
+	rx_expect(OP_REQUEST, 22, 70000);
+	tx(G(22, 70000, OP_RW), NULL, 0, L_PLAIN);
+	tx_reap();
+	rx_expect(OP_RST, 22, 70000);
+	cr_expect_eq(last_ev(), VDEV_VSOCK_EV_REFUSED);
+}
+
+Test(vsock, unusable_rx_buffers_are_returned_empty)
+{
+	struct drv_buf b = {F.rx_arena, 20, true}; /* shorter than a header */
+	cr_assert_eq(drv_add(&F.q[0], &b, 1, false, &rx_tok[0]), 0);
+	b = (struct drv_buf){F.rx_arena + RX_SLOT, 100, false}; /* readable */
+	cr_assert_eq(drv_add(&F.q[0], &b, 1, false, &rx_tok[1]), 0);
+	rx_next = 2;
+	post_rx(1, RX_SLOT);
+	tx(G(40000, 1234, OP_REQUEST), NULL, 0, L_PLAIN);
+	tx_reap();
+	struct pkt r;
+	cr_assert(rx_get(&r));
+	cr_expect_eq(r.used_len, 0);
+	cr_assert(rx_get(&r));
+	cr_expect_eq(r.used_len, 0);
+	rx_expect(OP_RESPONSE, 40000, 1234);
+	cr_expect_eq(stats().rx_bad_buffer, 2);
+}
+
+Test(vsock, queue_reset_with_held_chain_resets_connection)
+{
+	if (!(F.neg & F(RING_RESET)))
+		return;
+	init_pattern();
+	post_rx(8, RX_SLOT);
+	guest_connect(40000, 1234, STREAM);
+	F.h.eagain_left = 100;
+	tx(G(40000, 1234, OP_RW), pattern, 100, L_PLAIN);
+	cr_expect_eq(tx_reap(), 0);
+	cr_assert(F.tr.ops->reset_queue(F.tr.t, 1));
+	cr_expect_eq(last_ev(), VDEV_VSOCK_EV_RESET);
+	rx_expect(OP_RST, 40000, 1234);
+}
+
+/* ---- the host calls back into the device from its ops ---- */
+
+Test(vsock, host_sends_from_accept_and_aborts_from_recv)
+{
+	init_pattern();
+	post_rx(8, RX_SLOT);
+	F.h.send_on_accept = true;
+	tx(G(40000, 1234, OP_REQUEST), NULL, 0, L_PLAIN);
+	cr_assert_eq(tx_reap(), 1);
+	rx_expect(OP_RESPONSE, 40000, 1234);
+	struct pkt r = rx_expect(OP_RW, 40000, 1234);
+	cr_assert_eq(r.len, 5);
+	cr_assert_arr_eq(r.data, "hello", 5);
+	F.h.abort_in_recv = true;
+	tx(G(40000, 1234, OP_RW), pattern, 10, L_PLAIN);
+	cr_expect_eq(tx_reap(), 1, "not held: the connection is gone");
+	rx_expect(OP_RST, 40000, 1234);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 0);
+}
+
+Test(vsock, abort_of_held_connection_resumes_tx)
+{
+	init_pattern();
+	post_rx(8, RX_SLOT);
+	uint32_t a = guest_connect(40000, 1234, STREAM);
+	uint32_t b = guest_connect(40001, 1234, STREAM);
+	F.h.eagain_left = 1;
+	tx(G(40000, 1234, OP_RW), pattern, 100, L_PLAIN);
+	tx(G(40000, 1234, OP_RW), pattern, 100, L_PLAIN); /* stalls the tx queue */
+	tx(G(40001, 1234, OP_RW), pattern, 30, L_PLAIN);
+	cr_expect_eq(tx_reap(), 0);
+	cr_expect_eq(F.h.len[b & 0xffff], 0);
+	/* the host gives up on the stuck one: the rest flows again */
+	cr_assert_eq(vdev_vsock_abort(&F.vs, a), 0);
+	rx_expect(OP_RST, 40000, 1234);
+	cr_expect_eq(tx_reap(), 3);
+	cr_expect_eq(F.h.len[b & 0xffff], 30);
+	cr_expect_eq(F.h.len[a & 0xffff], 0);
+	/* the packet after the abort found no connection: RST */
+	rx_expect(OP_RST, 40000, 1234);
+}
+
+Test(vsock, process_polls_without_notifications)
+{
+	post_rx(4, RX_SLOT);
+	struct pkt k = G(40000, 1234, OP_REQUEST);
+	k.len = 0;
+	tx_raw(&k, NULL, 0, L_PLAIN); /* no kick */
+	cr_expect_eq(tx_reap(), 0);
+	cr_assert_eq(vdev_vsock_process(&F.vs), 0);
+	cr_expect_eq(tx_reap(), 1);
+	rx_expect(OP_RESPONSE, 40000, 1234);
+	F.tr.ops->set_status(F.tr.t, 0);
+	cr_expect_eq(vdev_vsock_process(&F.vs), VDEV_EPERM);
+}
+
+Test(vsock, wrong_type_on_connection_resets_it)
+{
+	post_rx(8, RX_SLOT);
+	guest_connect(40000, 1234, STREAM);
+	struct pkt k = G(40000, 1234, OP_RW);
+	k.type = SEQ;
+	tx(k, "ab", 2, L_PLAIN);
+	tx_reap();
+	rx_expect(OP_RST, 40000, 1234);
+	cr_expect_eq(last_ev(), VDEV_VSOCK_EV_RESET);
+	cr_expect_eq(F.h.recvs, 0);
+}
+
+Test(vsock, recv_resume_retries_and_failures)
+{
+	init_pattern();
+	post_rx(8, RX_SLOT);
+	uint32_t id = guest_connect(40000, 1234, STREAM);
+	F.h.eagain_left = 2;
+	tx(G(40000, 1234, OP_RW), pattern, 100, L_PLAIN);
+	cr_expect_eq(tx_reap(), 0);
+	cr_expect_eq(vdev_vsock_recv_resume(&F.vs, id), VDEV_EAGAIN, "still no room");
+	cr_expect_eq(tx_reap(), 0);
+	F.h.fail_recv = 1;
+	cr_expect_eq(vdev_vsock_recv_resume(&F.vs, id), 0);
+	cr_expect_eq(tx_reap(), 1);
+	rx_expect(OP_RST, 40000, 1234);
+	cr_expect_eq(last_ev(), VDEV_VSOCK_EV_RESET);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 0);
+}
+
+Test(vsock, shutdown_arguments_and_connecting_state)
+{
+	post_rx(8, RX_SLOT);
+	uint32_t id = guest_connect(40000, 1234, STREAM);
+	cr_expect_eq(vdev_vsock_shutdown(&F.vs, id, 0), VDEV_EINVAL);
+	cr_expect_eq(vdev_vsock_shutdown(&F.vs, id, 4), VDEV_EINVAL);
+	cr_expect_eq(vdev_vsock_shutdown(&F.vs, id, VDEV_VSOCK_SHUTDOWN_RCV), 0);
+	cr_expect_eq(rx_expect(OP_SHUTDOWN, 40000, 1234).flags, VDEV_VSOCK_SHUTDOWN_RCV);
+	cr_expect_eq(vdev_vsock_shutdown(&F.vs, id, VDEV_VSOCK_SHUTDOWN_RCV), 0);
+	rx_none(); /* nothing new to say */
+	/* shutting down a connection still being set up aborts it */
+	uint32_t h;
+	cr_assert_eq(vdev_vsock_connect(&F.vs, 70000, 22, STREAM, &h), 0);
+	rx_expect(OP_REQUEST, 22, 70000);
+	cr_expect_eq(vdev_vsock_close(&F.vs, h), 0);
+	rx_expect(OP_RST, 22, 70000);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 1);
+}
