@@ -308,6 +308,13 @@ Test(pci, init_rejects_bad_configs)
 	c.queue_vectors = NULL;
 	cr_expect_eq(vdev_pci_init(&p2, &TD.dev, &c), VDEV_EINVAL);
 	cr_expect_eq(vdev_pci_init(&p2, &TD.dev, NULL), VDEV_EINVAL);
+	/* a queue maximum that is not a power of 2 would read back in queue_size */
+	static struct testdev td100;
+	cr_assert_eq(testdev_init(&td100, &M.mem, 0, 100), 0);
+	c.queue_vectors = QV;
+	cr_expect_eq(vdev_pci_init(&p2, &td100.dev, &c), VDEV_EINVAL);
+	cr_assert_eq(testdev_init(&td100, &M.mem, 0, 128), 0);
+	cr_expect_eq(vdev_pci_init(&p2, &td100.dev, &c), 0);
 }
 
 /* ---- INTx ---------------------------------------------------------------------- */

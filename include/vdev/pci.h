@@ -102,6 +102,7 @@ struct vdev_pci_msix_vector {
 	uint32_t VDEV_PRIV(data);
 	uint32_t VDEV_PRIV(ctrl);    /* bit 0: masked */
 	uint8_t VDEV_PRIV(pending); /* atomic */
+	uint32_t VDEV_PRIV(seq);    /* even: stable; odd: access path writing */
 };
 
 struct vdev_pci_config {
@@ -191,8 +192,10 @@ struct vdev_pci {
  * transport's notification hooks in the device. The function starts as
  * after a PCI reset: BARs at 0, memory decoding off, MSI-X disabled with
  * every vector masked. Returns 0, or VDEV_EINVAL if cfg is NULL,
- * msix_vectors is above VDEV_PCI_MAX_MSIX or its arrays are missing, or
- * the device has more than VDEV_PCI_MAX_SHM shared memory regions.
+ * msix_vectors is above VDEV_PCI_MAX_MSIX or its arrays are missing, a
+ * queue's maximum size is not a power of 2 (PCI's queue_size must always
+ * read 0 or a power of 2), or the device has more than VDEV_PCI_MAX_SHM
+ * shared memory regions.
  * Ownership: dev, cfg->msix and cfg->queue_vectors are borrowed for the
  * life of the transport; cfg itself is copied.
  * Context: before the guest can access the function.

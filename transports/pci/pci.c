@@ -138,13 +138,29 @@ static bool vector_masked(const struct vdev_pci *p, const struct vdev_pci_msix_v
 	       (__atomic_load_n(&e->P(ctrl), __ATOMIC_ACQUIRE) & MSIX_ENTRY_MASKED);
 }
 
-static void deliver(struct vdev_pci *p, const struct vdev_pci_msix_vector *e)
+/* Snapshot an entry consistently against the access path's writes
+ * (seqcount); false if it is masked. */
+static bool entry_snapshot(const struct vdev_pci *p, const struct vdev_pci_msix_vector *e,
+			   uint64_t *addr, uint32_t *data)
 {
-	uint64_t addr = (uint64_t)__atomic_load_n(&e->P(addr_hi), __ATOMIC_RELAXED) << 32 |
+	for (;;) {
+		uint32_t s = __atomic_load_n(&e->P(seq), __ATOMIC_ACQUIRE);
+		if (s & 1u)
+			continue;
+		bool masked = vector_masked(p, e);
+		*addr = (uint64_t)__atomic_load_n(&e->P(addr_hi), __ATOMIC_RELAXED) << 32 |
 			__atomic_load_n(&e->P(addr_lo), __ATOMIC_RELAXED);
+		*data = __atomic_load_n(&e->P(data), __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&e->P(seq), __ATOMIC_RELAXED) == s)
+			return !masked;
+	}
+}
 
+static void send(struct vdev_pci *p, uint64_t addr, uint32_t data)
+{
 	if (p->P(msi) != NULL)
-		p->P(msi)(p->P(opaque), addr, __atomic_load_n(&e->P(data), __ATOMIC_RELAXED));
+		p->P(msi)(p->P(opaque), addr, data);
 }
 
 /* Send a pending message of vector v if it is unmasked now. Claiming the
@@ -154,10 +170,13 @@ static void flush_pending(struct vdev_pci *p, uint16_t v)
 {
 	struct vdev_pci_msix_vector *e = &p->P(msix)[v];
 
-	if (!msix_on(p) || vector_masked(p, e))
+	uint64_t addr;
+	uint32_t data;
+
+	if (!msix_on(p) || !entry_snapshot(p, e, &addr, &data))
 		return;
-	if (__atomic_exchange_n(&e->P(pending), 0, __ATOMIC_ACQ_REL) != 0)
-		deliver(p, e);
+	if (__atomic_exchange_n(&e->P(pending), 0, __ATOMIC_SEQ_CST) != 0)
+		send(p, addr, data);
 }
 
 static void flush_all_pending(struct vdev_pci *p)
@@ -173,11 +192,14 @@ static void msix_signal(struct vdev_pci *p, uint16_t v)
 	if (v >= p->P(msix_vectors))
 		return; /* NO_VECTOR */
 	e = &p->P(msix)[v];
-	if (!vector_masked(p, e)) {
-		deliver(p, e);
+	uint64_t addr;
+	uint32_t data;
+	if (entry_snapshot(p, e, &addr, &data)) {
+		send(p, addr, data);
 		return;
 	}
-	__atomic_store_n(&e->P(pending), 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&e->P(pending), 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* StoreLoad against the unmask */
 	/* Unmasked meanwhile by the access path, which may have looked at the
 	 * pending bit before we set it. */
 	flush_pending(p, v);
@@ -383,8 +405,10 @@ VDEV_API void vdev_pci_reset(struct vdev_pci *p)
 	p->P(device_features_sel) = 0;
 	p->P(driver_features_sel) = 0;
 	p->P(queue_sel) = 0;
-	virtio_reset(p);
+	/* Stop the device (its queues) first, then clear ISR and vectors, so a
+	 * queue thread cannot raise an interrupt on the freshly reset function. */
 	(void)vdev_dev_set_status(p->P(dev), 0);
+	virtio_reset(p);
 }
 
 VDEV_API int vdev_pci_init(struct vdev_pci *pci, struct vdev_dev *dev,
@@ -395,6 +419,13 @@ VDEV_API int vdev_pci_init(struct vdev_pci *pci, struct vdev_dev *dev,
 	if (pci == NULL || dev == NULL || cfg == NULL || cfg->msix_vectors > VDEV_PCI_MAX_MSIX ||
 	    (cfg->msix_vectors != 0 && (cfg->msix == NULL || cfg->queue_vectors == NULL)))
 		return VDEV_EINVAL;
+	/* queue_size must read 0 or a power of 2 (spec), and it reads the
+	 * maximum after reset: Linux refuses the device otherwise. */
+	for (uint32_t q = 0; q < vdev_dev_num_queues(dev); q++) {
+		uint32_t max = vdev_vq_max_size(vdev_dev_queue(dev, q));
+		if ((max & (max - 1u)) != 0)
+			return VDEV_EINVAL;
+	}
 	memset(pci, 0, sizeof(*pci));
 	pci->P(dev) = dev;
 	pci->P(msix_vectors) = cfg->msix_vectors;
@@ -622,9 +653,9 @@ static void common_write(struct vdev_pci *p, uint32_t off, unsigned size, uint64
 		__atomic_store_n(&p->P(config_vector), checked_vector(p, v), __ATOMIC_RELEASE);
 		break;
 	case CC_STATUS:
-		if (v == 0)
-			virtio_reset(p);
 		(void)vdev_dev_set_status(dev, (uint8_t)v);
+		if (v == 0)
+			virtio_reset(p); /* after the queues stopped (see vdev_pci_reset) */
 		break;
 	case CC_Q_SELECT:
 		p->P(queue_sel) = (uint16_t)v;
@@ -688,15 +719,19 @@ static uint64_t msix_table_read(struct vdev_pci *p, uint32_t off, unsigned size)
 static void msix_table_write_word(struct vdev_pci *p, uint16_t vec, unsigned w, uint32_t v)
 {
 	struct vdev_pci_msix_vector *e = &p->P(msix)[vec];
+	uint32_t s = e->P(seq); /* only the access path writes it */
 
-	if (w != 3) {
-		__atomic_store_n(entry_word(e, w), v, __ATOMIC_RELEASE);
-		return;
-	}
-	/* Vector control: only the mask bit is writable. */
-	__atomic_store_n(&e->P(ctrl), v & MSIX_ENTRY_MASKED, __ATOMIC_RELEASE);
-	if (!(v & MSIX_ENTRY_MASKED))
+	__atomic_store_n(&e->P(seq), s + 1u, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	if (w != 3)
+		__atomic_store_n(entry_word(e, w), v, __ATOMIC_RELAXED);
+	else /* vector control: only the mask bit is writable */
+		__atomic_store_n(&e->P(ctrl), v & MSIX_ENTRY_MASKED, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->P(seq), s + 2u, __ATOMIC_RELEASE);
+	if (w == 3 && !(v & MSIX_ENTRY_MASKED)) {
+		__atomic_thread_fence(__ATOMIC_SEQ_CST); /* StoreLoad against msix_signal */
 		flush_pending(p, vec);
+	}
 }
 
 static void msix_table_write(struct vdev_pci *p, uint32_t off, unsigned size, uint64_t v)
@@ -728,6 +763,7 @@ static void msix_ctrl_write(struct vdev_pci *p, uint16_t v)
 	uint16_t now = v & (MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL);
 
 	__atomic_store_n(&p->P(msix_ctrl), now, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if ((old ^ now) & MSIX_CTRL_ENABLE)
 		update_intx(p); /* INTx is not used while MSI-X is enabled */
 	if ((now & MSIX_CTRL_ENABLE) && !(now & MSIX_CTRL_MASKALL))
