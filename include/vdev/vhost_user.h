@@ -93,6 +93,16 @@ VDEV_API int vdev_vhost_user_add_fd(struct vdev_vhost_user *vu, uint16_t qidx, i
 				    void (*cb)(void *opaque, int fd), void *opaque);
 
 /*
+ * vdev_vhost_user_watch_fd() - pause (`on` false) or resume watching an fd
+ * added with vdev_vhost_user_add_fd(): a packet backend whose device has no
+ * receive buffers stops reading its socket until the guest posts some.
+ * Returns 0 or VDEV_ENOENT (fd not added) / VDEV_EIO. Context: the thread
+ * of the ring the fd was added for (e.g. from its callback or a device op
+ * running there).
+ */
+VDEV_API int vdev_vhost_user_watch_fd(struct vdev_vhost_user *vu, int fd, bool on);
+
+/*
  * vdev_vhost_user_run() - accept front-end connections and serve them
  * until vdev_vhost_user_stop() (or, with single_session, until the first
  * session ends). Returns 0, or a negative VDEV_E* for a fatal error of

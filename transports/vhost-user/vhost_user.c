@@ -1061,6 +1061,21 @@ VDEV_API int vdev_vhost_user_add_fd(struct vdev_vhost_user *vu, uint16_t qidx, i
 	return 0;
 }
 
+VDEV_API int vdev_vhost_user_watch_fd(struct vdev_vhost_user *vu, int fd, bool on)
+{
+	for (unsigned i = 0; i < vu->nwatches; i++) {
+		struct vu_watch *w = &vu->watches[i];
+		struct epoll_event ev = {.events = on ? EPOLLIN : 0u, .data.u64 = tag(TAG_WATCH, i)};
+
+		if (w->fd != fd)
+			continue;
+		if (epoll_ctl(ring_epfd(vu, &vu->rings[w->q]), EPOLL_CTL_MOD, fd, &ev) != 0)
+			return VDEV_EIO;
+		return 0;
+	}
+	return VDEV_ENOENT;
+}
+
 VDEV_API void vdev_vhost_user_get_stats(const struct vdev_vhost_user *vu,
 					struct vdev_vhost_user_stats *out)
 {
