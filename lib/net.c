@@ -218,7 +218,9 @@ static bool rx_accept(const struct vdev_net *net, const uint8_t *eth, size_t len
 
 	if (!vlan_allowed(net, eth, len))
 		return false;
-	if (net->P(promisc))
+	/* Without CTRL_RX the driver cannot program a filter (and a vhost-user
+	 * front-end that runs the control queue filters itself): take all. */
+	if (net->P(promisc) || !negotiated(net, VDEV_NET_F_CTRL_RX))
 		return true;
 	if (memcmp(dst, bcast, 6) == 0)
 		return !net->P(nobcast);
@@ -796,9 +798,21 @@ VDEV_API int vdev_net_process_ctrl(struct vdev_net *net)
 
 /* ---- device core ops ---------------------------------------------------------------- */
 
+/*
+ * The driver's set must keep the offload dependencies (they decide how we
+ * read headers). Control features without CTRL_VQ are accepted and simply
+ * unused: a vhost-user front-end that runs the control queue itself (QEMU's
+ * -netdev vhost-user) hands the back-end the data-plane features only,
+ * GUEST_ANNOUNCE included.
+ */
 static int net_validate_features(void *opaque, uint64_t f)
 {
 	(void)opaque;
+	if (!(f & BIT(CTRL_VQ)))
+		f &= ~(BIT(CTRL_RX) | BIT(CTRL_VLAN) | BIT(GUEST_ANNOUNCE) | BIT(MQ) |
+		       BIT(CTRL_MAC_ADDR) | BIT(CTRL_RX_EXTRA) | BIT(CTRL_GUEST_OFFLOADS));
+	if (!(f & BIT(CTRL_RX)))
+		f &= ~BIT(CTRL_RX_EXTRA);
 	return deps_ok(f) ? 0 : VDEV_EINVAL;
 }
 

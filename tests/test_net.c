@@ -241,9 +241,12 @@ Test(net, features_ok_refused_for_broken_dependencies)
 	try_features(N(GUEST_TSO4), false);              /* needs GUEST_CSUM */
 	try_features(N(HOST_TSO6), false);               /* needs CSUM */
 	try_features(N(HOST_ECN) | N(CSUM), false);      /* needs HOST_TSO4/6 */
-	try_features(N(CTRL_RX), false);                 /* needs CTRL_VQ */
-	try_features(N(MQ), false);                      /* needs CTRL_VQ */
-	try_features(N(CTRL_RX_EXTRA) | N(CTRL_VQ), false); /* needs CTRL_RX */
+	try_features(N(GUEST_ECN) | N(GUEST_CSUM), false); /* needs GUEST_TSO4/6 */
+	try_features(N(HOST_UFO), false);                /* needs CSUM */
+	/* control features without the control queue: accepted, unused (a
+	 * vhost-user front-end running the control queue itself sends these) */
+	try_features(N(CTRL_RX) | N(GUEST_ANNOUNCE) | N(MQ), true);
+	try_features(N(CTRL_RX_EXTRA) | N(CTRL_VQ), true);
 	try_features(N(GUEST_TSO4) | N(GUEST_CSUM), true);
 	try_features(N(MQ) | N(CTRL_VQ) | N(MAC), true);
 }
@@ -849,6 +852,18 @@ Test(net, mq_pairs_and_ctrl_queue_index)
 	kick(3);
 	cr_assert_eq(reap(3, NULL), &tok[5]);
 	cr_expect_eq(F.rec.pair, 1);
+}
+
+Test(net, no_filter_without_ctrl_rx)
+{
+	teardown();
+	setup_with((struct opts){.drop = N(CTRL_VQ) | N(CTRL_RX) | N(CTRL_RX_EXTRA) | N(MQ) |
+					   N(CTRL_MAC_ADDR) | N(CTRL_VLAN) | N(GUEST_ANNOUNCE) |
+					   N(CTRL_GUEST_OFFLOADS)});
+	cr_assert_eq(F.neg & N(CTRL_VQ), 0);
+	cr_expect(delivered(OTHER_MAC), "no way to program a filter: everything is taken");
+	cr_expect(delivered(HOST_MAC));
+	cr_expect_eq(vdev_net_process_ctrl(&F.net), VDEV_ENOTSUP);
 }
 
 Test(net, ctrl_queue_without_mq_is_queue_2)
