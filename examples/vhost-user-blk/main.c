@@ -431,7 +431,12 @@ int main(int argc, char **argv)
 			(unsigned long long)st.unsupp, (unsigned long long)vs.sessions,
 			(unsigned long long)vs.kicks, (unsigned long long)vs.calls);
 	}
-	vdev_vhost_user_destroy(D.vu);
+	/* A late SIGTERM must not reach the adapter once it is gone. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	struct vdev_vhost_user *vu = D.vu;
+	D.vu = NULL;
+	vdev_vhost_user_destroy(vu);
 #ifdef VDEV_HAVE_LIBURING
 	for (unsigned q = 0; D.rings != NULL && q < D.o.num_queues; q++)
 		uring_blk_close(&D.rings[q]);

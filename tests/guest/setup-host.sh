@@ -34,5 +34,5 @@ if ! qemu_is_new || ! command -v qemu-storage-daemon >/dev/null; then
 	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends \
 		-t bookworm-backports qemu-system-x86 qemu-utils >/dev/null
 fi
-"$here/scripts/deps.sh" e2fsprogs cpio gzip xz-utils zstd kmod binutils coreutils
+"$here/scripts/deps.sh" e2fsprogs cpio gzip xz-utils zstd kmod binutils coreutils iproute2
 echo "setup-host: $(qemu-system-x86_64 --version | head -n1)"

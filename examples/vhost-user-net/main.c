@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vhost-user-net: libvdev's virtio-net device model as a vhost-user
+ * back-end daemon. The whole device is ours (config space, control queue,
+ * data queues), so attach it to QEMU as a generic vhost-user device:
+ *
+ *   vhost-user-net --socket-path=/tmp/net.sock --tap=vdevtap0 --mac=52:54:00:12:34:56
+ *   qemu-system-x86_64 ... -object memory-backend-memfd,id=mem,size=1G,share=on \
+ *     -machine memory-backend=mem -chardev socket,id=c0,path=/tmp/net.sock \
+ *     -device vhost-user-device-pci,chardev=c0,virtio-id=1,num_vqs=3,config_size=24
+ *
+ * (num_vqs = 2 * queue pairs + 1.) Frames go to a TAP interface (--tap),
+ * a dedicated host interface (--packet, AF_PACKET), or the inter-VM switch
+ * (--switch=PATH of a running vdev-switch). The MAC is --mac, or derived
+ * from the socket path so it stays the same across restarts. The host's
+ * policy: --deny-mac-change refuses the guest's MAC_ADDR_SET,
+ * --deny-promisc its promiscuous / all-unicast modes.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net_port.h"
+#include "vdev/net.h"
+#include "vdev/vhost_user.h"
+
+#define MAX_PAIRS 16
+
+struct options {
+	const char *socket_path, *tap, *packet, *sw;
+	int fd;
+	uint8_t mac[6];
+	bool have_mac, deny_mac, deny_promisc, link_down, quiet, stats;
+	unsigned pairs, queue_size, mtu, rx_bufs;
+};
+
+static struct {
+	struct options o;
+	struct net_port port;
+	struct vdev_mem mem;
+	struct vdev_net net;
+	struct vdev_vq *queues;
+	struct vdev_vq_elem *elems;
+	struct vdev_iov *iovs;
+	struct vdev_vhost_user *vu;
+	/* a received frame the guest had no room for yet */
+	uint8_t *frame;
+	size_t pending;
+	struct vdev_net_hdr pending_hdr;
+	bool paused;
+	uint64_t rx_dropped;
+} D = {.o = {.fd = -1, .pairs = 1, .queue_size = 256, .mtu = 1500, .rx_bufs = 64}};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: vhost-user-net (--socket-path=PATH | --fd=N)\n"
+		"                      (--tap=IFNAME | --packet=IFNAME | --switch=PATH) [options]\n"
+		"  --socket-path=PATH     listen on this Unix socket\n"
+		"  --fd=N                 use this already listening socket\n"
+		"  --tap=IFNAME           a TAP interface (created if missing), offloads on\n"
+		"  --packet=IFNAME        give this host interface to the guest (AF_PACKET)\n"
+		"  --switch=PATH          a port on the vdev-switch listening at PATH\n"
+		"  --mac=XX:XX:XX:XX:XX:XX the guest's MAC (default: derived from the socket path)\n"
+		"  --mtu=N                68..65535 (default 1500)\n"
+		"  --queue-pairs=N        1..%d (default 1)\n"
+		"  --queue-size=N         largest ring size, 1..32768 (default 256)\n"
+		"  --rx-bufs=N            most receive buffers per frame, 1..4096 (default 64)\n"
+		"  --deny-mac-change      refuse the guest's own MAC address changes\n"
+		"  --deny-promisc         refuse promiscuous and all-unicast receive\n"
+		"  --link-down            start with the link down\n"
+		"  --quiet                no start-up message\n"
+		"  --stats                print what the device did when it exits\n"
+		"  --print-capabilities   print the back-end capabilities (JSON) and exit\n",
+		MAX_PAIRS);
+}
+
+static int parse_uint(const char *opt, const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || *s == '\0' || v < lo || v > hi) {
+		fprintf(stderr, "vhost-user-net: --%s=%s: expected %u..%u\n", opt, s, lo, hi);
+		return -1;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned b[6];
+	char tail;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+		   &tail) != 6)
+		return -1;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	if (mac[0] & 1)
+		return -1; /* multicast */
+	return (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]) ? 0 : -1;
+}
+
+static int parse(int argc, char **argv, struct options *o)
+{
+	enum { O_SOCKET = 1, O_FD, O_TAP, O_PACKET, O_SWITCH, O_MAC, O_MTU, O_PAIRS, O_QS, O_RXB,
+	       O_DENY_MAC, O_DENY_PROMISC, O_LINK_DOWN, O_QUIET, O_STATS, O_CAPS, O_HELP };
+	static const struct option longopts[] = {
+		{"socket-path", required_argument, NULL, O_SOCKET},
+		{"fd", required_argument, NULL, O_FD},
+		{"tap", required_argument, NULL, O_TAP},
+		{"packet", required_argument, NULL, O_PACKET},
+		{"switch", required_argument, NULL, O_SWITCH},
+		{"mac", required_argument, NULL, O_MAC},
+		{"mtu", required_argument, NULL, O_MTU},
+		{"queue-pairs", required_argument, NULL, O_PAIRS},
+		{"queue-size", required_argument, NULL, O_QS},
+		{"rx-bufs", required_argument, NULL, O_RXB},
+		{"deny-mac-change", no_argument, NULL, O_DENY_MAC},
+		{"deny-promisc", no_argument, NULL, O_DENY_PROMISC},
+		{"link-down", no_argument, NULL, O_LINK_DOWN},
+		{"quiet", no_argument, NULL, O_QUIET},
+		{"stats", no_argument, NULL, O_STATS},
+		{"print-capabilities", no_argument, NULL, O_CAPS},
+		{"help", no_argument, NULL, O_HELP},
+		{NULL, 0, NULL, 0},
+	};
+	unsigned fd;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_SOCKET: o->socket_path = optarg; break;
+		case O_FD:
+			if (parse_uint("fd", optarg, 0, 1u << 20, &fd) != 0)
+				return -1;
+			o->fd = (int)fd;
+			break;
+		case O_TAP: o->tap = optarg; break;
+		case O_PACKET: o->packet = optarg; break;
+		case O_SWITCH: o->sw = optarg; break;
+		case O_MAC:
+			if (parse_mac(optarg, o->mac) != 0) {
+				fprintf(stderr, "vhost-user-net: --mac=%s: expected a unicast "
+						"XX:XX:XX:XX:XX:XX\n", optarg);
+				return -1;
+			}
+			o->have_mac = true;
+			break;
+		case O_MTU:
+			if (parse_uint("mtu", optarg, 68, 65535, &o->mtu) != 0)
+				return -1;
+			break;
+		case O_PAIRS:
+			if (parse_uint("queue-pairs", optarg, 1, MAX_PAIRS, &o->pairs) != 0)
+				return -1;
+			break;
+		case O_QS:
+			if (parse_uint("queue-size", optarg, 1, 32768, &o->queue_size) != 0)
+				return -1;
+			break;
+		case O_RXB:
+			if (parse_uint("rx-bufs", optarg, 1, 4096, &o->rx_bufs) != 0)
+				return -1;
+			break;
+		case O_DENY_MAC: o->deny_mac = true; break;
+		case O_DENY_PROMISC: o->deny_promisc = true; break;
+		case O_LINK_DOWN: o->link_down = true; break;
+		case O_QUIET: o->quiet = true; break;
+		case O_STATS: o->stats = true; break;
+		case O_CAPS:
+			printf("{\n  \"type\": \"net\"\n}\n");
+			exit(0);
+		case O_HELP: usage(stdout); exit(0);
+		default: usage(stderr); return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "vhost-user-net: unexpected argument %s\n", argv[optind]);
+		return -1;
+	}
+	if ((o->socket_path == NULL) == (o->fd < 0)) {
+		fprintf(stderr, "vhost-user-net: give exactly one of --socket-path and --fd\n");
+		return -1;
+	}
+	if ((o->tap != NULL) + (o->packet != NULL) + (o->sw != NULL) != 1) {
+		fprintf(stderr, "vhost-user-net: give exactly one of --tap, --packet and --switch\n");
+		return -1;
+	}
+	if (!o->have_mac) {
+		/* Stable across restarts: a locally administered MAC from the path. */
+		const char *s = o->socket_path ? o->socket_path : "fd";
+		uint32_t h = 2166136261u;
+		for (; *s; s++)
+			h = (h ^ (uint8_t)*s) * 16777619u;
+		uint8_t m[6] = {0x52, 0x54, 0x00, (uint8_t)(h >> 16), (uint8_t)(h >> 8), (uint8_t)h};
+		memcpy(o->mac, m, 6);
+	}
+	return 0;
+}
+
+/* ---- the packet path ---- */
+
+static int d_transmit(void *opaque, uint16_t pair, const struct vdev_net_hdr *hdr,
+		      const struct vdev_iov *iov, unsigned n, size_t len)
+{
+	(void)opaque, (void)pair, (void)len;
+	(void)net_port_send(&D.port, hdr, iov, n); /* a full port drops, like a NIC */
+	return 0;
+}
+
+/* Deliver what the port has; stop reading while the guest has no room. */
+static void drain_port(void)
+{
+	for (int budget = 0; budget < 256; budget++) {
+		if (D.pending == 0) {
+			ssize_t r = net_port_recv(&D.port, &D.pending_hdr, D.frame, VDEV_NET_MAX_FRAME);
+			if (r <= 0) {
+				if (r < 0 && D.port.kind == NET_PORT_SWITCH) {
+					fprintf(stderr, "vhost-user-net: the switch closed the port\n");
+					vdev_vhost_user_stop(D.vu);
+				}
+				break;
+			}
+			D.pending = (size_t)r;
+		}
+		struct vdev_iov v = {D.frame, D.pending};
+		int rc = vdev_net_receive(&D.net, 0, &D.pending_hdr, &v, 1, D.pending);
+		if (rc == VDEV_EAGAIN) {
+			/* keep it; rx_ready resumes us when buffers arrive */
+			if (!D.paused && vdev_vhost_user_watch_fd(D.vu, D.port.fd, false) == 0)
+				D.paused = true;
+			return;
+		}
+		if (rc != 0)
+			D.rx_dropped++; /* filtered, too big, or no guest running */
+		D.pending = 0;
+	}
+	if (D.paused && vdev_vhost_user_watch_fd(D.vu, D.port.fd, true) == 0)
+		D.paused = false;
+}
+
+static void on_port(void *opaque, int fd)
+{
+	(void)opaque, (void)fd;
+	drain_port();
+}
+
+static void d_rx_ready(void *opaque, uint16_t pair)
+{
+	(void)opaque, (void)pair;
+	drain_port();
+}
+
+static bool d_allow_mac(void *opaque, const uint8_t mac[6])
+{
+	(void)opaque;
+	if (!D.o.quiet || D.o.stats)
+		fprintf(stderr, "vhost-user-net: guest asks for MAC %02x:%02x:%02x:%02x:%02x:%02x: %s\n",
+			mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
+			D.o.deny_mac ? "denied" : "allowed");
+	return !D.o.deny_mac;
+}
+
+static bool d_allow_promisc(void *opaque)
+{
+	(void)opaque;
+	return !D.o.deny_promisc;
+}
+
+static void d_offloads(void *opaque, uint64_t f)
+{
+	(void)opaque;
+	net_port_set_guest_offloads(&D.port, f);
+}
+
+static const struct vdev_net_backend_ops d_ops = {
+	.size = sizeof(struct vdev_net_backend_ops),
+	.transmit = d_transmit,
+	.rx_ready = d_rx_ready,
+	.allow_mac_change = d_allow_mac,
+	.allow_promisc = d_allow_promisc,
+	.set_guest_offloads = d_offloads,
+};
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (D.vu != NULL)
+		vdev_vhost_user_stop(D.vu);
+}
+
+int main(int argc, char **argv)
+{
+	char eb[256];
+	int err;
+
+	if (parse(argc, argv, &D.o) != 0)
+		return 2;
+	if ((D.o.tap ? net_port_open_tap(&D.port, D.o.tap, eb, sizeof(eb))
+	     : D.o.packet ? net_port_open_packet(&D.port, D.o.packet, eb, sizeof(eb))
+			  : net_port_open_switch(&D.port, D.o.sw, eb, sizeof(eb))) != 0) {
+		fprintf(stderr, "vhost-user-net: %s\n", eb);
+		return 1;
+	}
+	unsigned nq = 2 * D.o.pairs + 1;
+	D.queues = calloc(nq, sizeof(*D.queues));
+	D.elems = calloc((size_t)D.o.pairs * D.o.rx_bufs, sizeof(*D.elems));
+	D.iovs = calloc(((size_t)D.o.pairs * (D.o.rx_bufs + 1) + 1) * 64u, sizeof(*D.iovs));
+	D.frame = malloc(VDEV_NET_MAX_FRAME);
+	if (D.queues == NULL || D.elems == NULL || D.iovs == NULL || D.frame == NULL) {
+		fprintf(stderr, "vhost-user-net: out of memory\n");
+		return 1;
+	}
+	vdev_mem_init(&D.mem, NULL, 0);
+	struct vdev_net_config c = {
+		.mtu = (uint16_t)D.o.mtu,
+		.max_pairs = (uint16_t)D.o.pairs,
+		.queue_size = D.o.queue_size,
+		.link_up = !D.o.link_down,
+		.speed = 10000,
+		.duplex = 1,
+		.offloads = D.port.offloads,
+		.mem = &D.mem,
+		.queues = D.queues,
+		.elems = D.elems,
+		.iovs = D.iovs,
+		.rx_bufs = D.o.rx_bufs,
+		.iov_per_chain = 64,
+		.backend = &d_ops,
+	};
+	memcpy(c.mac, D.o.mac, 6);
+	if ((err = vdev_net_init(&D.net, &c)) != 0) {
+		fprintf(stderr, "vhost-user-net: cannot set up the device: %s\n", vdev_strerror(err));
+		return 1;
+	}
+	struct vdev_vhost_user_config vc = {
+		.socket_path = D.o.socket_path,
+		.listen_fd = D.o.fd,
+		.dev = vdev_net_dev(&D.net),
+		.mem = &D.mem,
+	};
+	D.vu = vdev_vhost_user_create(&vc, &err, eb, sizeof(eb));
+	if (D.vu == NULL) {
+		fprintf(stderr, "vhost-user-net: %s\n", eb);
+		return 1;
+	}
+	/* Received frames are delivered from the loop of receive queue 0. */
+	if (vdev_vhost_user_add_fd(D.vu, 0, D.port.fd, on_port, NULL) != 0) {
+		fprintf(stderr, "vhost-user-net: cannot watch the %s\n", D.port.name);
+		return 1;
+	}
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	const uint8_t *m = D.o.mac;
+	if (!D.o.quiet)
+		fprintf(stderr,
+			"vhost-user-net: %02x:%02x:%02x:%02x:%02x:%02x, MTU %u, %u queue pair%s, on %s, "
+			"serving %s\n", m[0], m[1], m[2], m[3], m[4], m[5], D.o.mtu, D.o.pairs,
+			D.o.pairs > 1 ? "s" : "", D.port.name,
+			D.o.socket_path ? D.o.socket_path : "the given fd");
+	err = vdev_vhost_user_run(D.vu);
+	if (D.o.stats) {
+		struct vdev_net_stats st;
+		struct vdev_vhost_user_stats vs;
+		vdev_net_get_stats(&D.net, &st);
+		vdev_vhost_user_get_stats(D.vu, &vs);
+		fprintf(stderr,
+			"vhost-user-net: %s: tx %llu frames (%llu KiB), %llu bad; rx %llu frames "
+			"(%llu KiB), %llu filtered, %llu waits for buffers, %llu dropped; control "
+			"%llu ok, %llu err (%llu denied by policy); %llu sessions, %llu kicks, "
+			"%llu interrupts\n", D.port.name,
+			(unsigned long long)st.tx_frames, (unsigned long long)(st.tx_bytes >> 10),
+			(unsigned long long)st.tx_bad, (unsigned long long)st.rx_frames,
+			(unsigned long long)(st.rx_bytes >> 10), (unsigned long long)st.rx_filtered,
+			(unsigned long long)st.rx_no_room, (unsigned long long)D.rx_dropped,
+			(unsigned long long)st.ctrl_ok, (unsigned long long)st.ctrl_err,
+			(unsigned long long)st.ctrl_denied, (unsigned long long)vs.sessions,
+			(unsigned long long)vs.kicks, (unsigned long long)vs.calls);
+	}
+	/* A late SIGTERM must not reach the adapter once it is gone. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	struct vdev_vhost_user *vu = D.vu;
+	D.vu = NULL;
+	vdev_vhost_user_destroy(vu);
+	net_port_close(&D.port);
+	return err == 0 ? 0 : 1;
+}
