@@ -20,4 +20,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 		}                                                                         \
 	} while (0)
 
+/*
+ * The fuzz input, consumed from the front. Past its end every read gives
+ * 0, so a target never needs to check lengths. Multi-byte reads are
+ * little-endian.
+ */
+struct input {
+	const uint8_t *p;
+	size_t n;
+};
+
+static inline uint8_t take(struct input *in)
+{
+	if (in->n == 0)
+		return 0;
+	in->n--;
+	return *in->p++;
+}
+
+static inline uint16_t take16(struct input *in)
+{
+	uint16_t lo = take(in);
+	return (uint16_t)(lo | (uint16_t)take(in) << 8);
+}
+
+static inline uint32_t take32(struct input *in)
+{
+	uint32_t lo = take16(in);
+	return lo | (uint32_t)take16(in) << 16;
+}
+
+static inline uint64_t take64(struct input *in)
+{
+	uint64_t lo = take32(in);
+	return lo | (uint64_t)take32(in) << 32;
+}
+
 #endif

@@ -27,27 +27,6 @@
 #define NREQ 8
 #define IOV_PER_REQ 20
 
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t take(struct input *in)
-{
-	if (in->n == 0)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
-
-static uint64_t take64(struct input *in)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)take(in) << (8 * i);
-	return v;
-}
-
 static struct sim_mem m;
 static struct ram_blk ram;
 static struct vdev_blk blk;

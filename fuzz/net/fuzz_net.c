@@ -29,33 +29,6 @@
 #define SLOTS 64
 #define SLOT 2048u
 
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t take(struct input *in)
-{
-	if (in->n == 0)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
-
-static uint16_t take16(struct input *in)
-{
-	uint16_t lo = take(in);
-	return (uint16_t)(lo | take(in) << 8);
-}
-
-static uint64_t take64(struct input *in)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)take(in) << (8 * i);
-	return v;
-}
-
 static struct sim_mem m;
 static struct vdev_net net;
 static struct vdev_vq queues[NQ];

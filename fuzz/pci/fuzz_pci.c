@@ -21,33 +21,6 @@
 #define REGION (64u * 1024u)
 #define NVEC 4u
 
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t take(struct input *in)
-{
-	if (in->n == 0)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
-
-static uint16_t take16(struct input *in)
-{
-	uint16_t lo = take(in);
-	return (uint16_t)(lo | take(in) << 8);
-}
-
-static uint32_t take32(struct input *in)
-{
-	uint32_t v = 0;
-	for (int i = 0; i < 4; i++)
-		v |= (uint32_t)take(in) << (8 * i);
-	return v;
-}
-
 static bool msix_enabled_reg(struct vdev_pci *p, struct drv_pci *d)
 {
 	return d->msix_cap != 0 && (vdev_pci_config_read(p, d->msix_cap + 2u, 2) & 0x8000u);

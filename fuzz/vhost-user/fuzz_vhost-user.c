@@ -28,19 +28,6 @@
 #define UVA_BASE 0x7f0000000000ull /* the front-end's mapping, as it claims */
 #define NREQ 8
 
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t take(struct input *in)
-{
-	if (in->n == 0)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
-
 static struct ram_blk ram;
 static struct vdev_mem mem;
 static struct vdev_blk blk;

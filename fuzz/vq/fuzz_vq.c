@@ -25,33 +25,6 @@
 #define MAX_PENDING 64
 #define IOV_CAP 16
 
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t take(struct input *in)
-{
-	if (in->n == 0)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
-
-static uint16_t take16(struct input *in)
-{
-	uint16_t lo = take(in);
-	return (uint16_t)(lo | (uint16_t)take(in) << 8);
-}
-
-static uint64_t take64(struct input *in)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)take(in) << (8 * i);
-	return v;
-}
-
 /* Is [p, p+len) inside one host buffer of the simulated guest? */
 static int seg_ok(const struct sim_mem *m, const struct vdev_iov *s, int write)
 {

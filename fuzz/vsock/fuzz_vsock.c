@@ -37,31 +37,6 @@
 #define NTX 48u
 #define SLOTS (TX0 + NTX)
 
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t take(struct input *in)
-{
-	if (in->n == 0)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
-
-static uint16_t take16(struct input *in)
-{
-	uint16_t lo = take(in);
-	return (uint16_t)(lo | take(in) << 8);
-}
-
-static uint32_t take32(struct input *in)
-{
-	uint32_t lo = take16(in);
-	return lo | (uint32_t)take16(in) << 16;
-}
-
 static struct sim_mem m;
 static struct vdev_vsock vs;
 static struct vdev_vq queues[3];
