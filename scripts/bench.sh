@@ -17,6 +17,8 @@ cmake --build "$build" -j"$(nproc)" >/dev/null
 "$build/tests/bench/bench_vq" "$@"
 echo
 "$build/tests/bench/bench_blk" "$@"
+echo
+"$build/tests/bench/bench_net" "$@"
 if [ -x "$build/tests/bench/bench_vhost_user" ]; then
 	echo
 	"$build/tests/bench/bench_vhost_user" --daemon "$build/examples/vhost-user-blk/vhost-user-blk" "$@"
