@@ -2,7 +2,8 @@
 # virtio-net, two guests on the inter-VM switch (vdev-switch). Both give
 # their NIC vdev.net.ip; the one with vdev.net.role=listen receives 64 MiB
 # over TCP, the other (role=send) pings it and sends 64 MiB of random
-# data. Each reports the SHA-256 of what it sent or got; the host compares.
+# data, then stays up until the listener is done. Each reports the
+# SHA-256 of what it sent or got; the host compares.
 mac=$(param vdev.net.a.mac)
 t=0
 N=
@@ -38,4 +39,11 @@ else
 		t=$((t + 1))
 	done
 	[ $t -lt 30 ] && pass send-64-mib || fail send-64-mib "$(cat /tmp/socat.err)"
+	# socat is done once the data is in our socket buffer; stay up (so TCP
+	# can deliver the rest) until the listener has it all and powers off
+	t=0
+	while ping -c 1 -W 1 "$peer" >/dev/null 2>&1 && [ $t -lt 300 ]; do
+		sleep 1
+		t=$((t + 1))
+	done
 fi
