@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "drvsim.h"
 #include "vdev/device.h"
 
@@ -58,13 +59,6 @@ static unsigned reap(struct sim_pair *p)
 		exit(1);
 	}
 	return n;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static volatile unsigned sink;
@@ -126,18 +120,6 @@ static double run_ref(struct sim_pair *p, struct ref *rf, uint64_t data, const s
 		reap(p);
 	}
 	return (double)total / (double)chains;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, unsigned n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static void measure(const struct config *c, unsigned runs, unsigned rounds, bool csv)
