@@ -29,6 +29,7 @@
 #include "vdev/vhost_user.h"
 
 #define MAX_PAIRS 16
+#define IOV_PER_CHAIN 64 /* guest buffer segments per chain */
 
 struct options {
 	const char *socket_path, *tap, *packet, *sw;
@@ -314,7 +315,8 @@ int main(int argc, char **argv)
 	unsigned nq = 2 * D.o.pairs + 1;
 	D.queues = calloc(nq, sizeof(*D.queues));
 	D.elems = calloc((size_t)D.o.pairs * D.o.rx_bufs, sizeof(*D.elems));
-	D.iovs = calloc(((size_t)D.o.pairs * (D.o.rx_bufs + 1) + 1) * 64u, sizeof(*D.iovs));
+	D.iovs = calloc(((size_t)D.o.pairs * (D.o.rx_bufs + 1) + 1) * IOV_PER_CHAIN,
+			 sizeof(*D.iovs));
 	D.frame = malloc(VDEV_NET_MAX_FRAME);
 	if (D.queues == NULL || D.elems == NULL || D.iovs == NULL || D.frame == NULL) {
 		fprintf(stderr, "vhost-user-net: out of memory\n");
@@ -334,7 +336,7 @@ int main(int argc, char **argv)
 		.elems = D.elems,
 		.iovs = D.iovs,
 		.rx_bufs = D.o.rx_bufs,
-		.iov_per_chain = 64,
+		.iov_per_chain = IOV_PER_CHAIN,
 		.backend = &d_ops,
 	};
 	memcpy(c.mac, D.o.mac, 6);
