@@ -20,6 +20,8 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 packed=0 daemon="" switch="" test=basic timeout=600 keep=0 demo=0
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -34,11 +36,6 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-skip() {
-	echo "SKIPPED: $*"
-	[ "${VDEV_REQUIRE_ALL:-0}" = 1 ] && exit 1
-	exit 77
-}
 [ -x "$daemon" ] && [ -x "$switch" ] || { echo "run-guest-net: --daemon and --switch are required" >&2; exit 2; }
 case "$test" in basic | pair) ;; *) echo "run-guest-net: --test basic|pair" >&2; exit 2 ;; esac
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed (tests/guest/setup-host.sh installs it)"
@@ -61,14 +58,6 @@ cleanup() {
 	[ "$keep" = 1 ] && echo "run-guest-net: kept $tmp" || rm -rf "$tmp"
 }
 trap cleanup EXIT
-wait_socket() {
-	for _ in $(seq 100); do
-		[ -S "$1" ] && return 0
-		sleep 0.05
-	done
-	echo "run-guest-net: socket $1 did not appear" >&2
-	return 1
-}
 dev_opts=""
 [ "$packed" = 1 ] && dev_opts=",packed=on"
 nic() { # nic NAME: the QEMU options of a NIC served at $tmp/NAME.sock
@@ -158,18 +147,6 @@ for g in "${guests[@]}"; do
 	done < <(grep -a "^VDEV-RESULT " "$tmp/$g.clean")
 	grep -aq "^VDEV-DONE" "$tmp/$g.clean" || { echo "FAIL $g: the guest did not complete its run"; status=1; }
 done
-hc() {
-	local n=$1
-	shift
-	if "$@" >/dev/null 2>&1; then
-		echo "PASS host/$n"
-		pass=$((pass + 1))
-	else
-		echo "FAIL host/$n"
-		fail=$((fail + 1))
-		status=1
-	fi
-}
 if [ "$test" = pair ]; then
 	s1=$(grep -a "^VDEV-INFO net-peer/sha256 " "$tmp/g1.clean" | awk '{print $3}')
 	s2=$(grep -a "^VDEV-INFO net-peer/sha256 " "$tmp/g2.clean" | awk '{print $3}')

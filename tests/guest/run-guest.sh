@@ -27,6 +27,8 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 packed=0 backend=ours daemon=${VDEV_BLK_DAEMON:-} timeout=600 keep=0 demo=0
 scenarios=blk-features,blk-fs,blk-trim,blk-ro
 while [ $# -gt 0 ]; do
@@ -43,11 +45,6 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
-skip() {
-	echo "SKIPPED: $*"
-	[ "${VDEV_REQUIRE_ALL:-0}" = 1 ] && exit 1
-	exit 77
-}
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed (tests/guest/setup-host.sh installs it)"
 command -v debugfs >/dev/null || skip "debugfs (e2fsprogs) not installed on the host"
 case "$backend" in
@@ -77,14 +74,6 @@ cp "$tmp/vdb.img" "$tmp/vdb.orig"
 cp "$tmp/vdc.img" "$tmp/vdc.orig"
 
 # ---- back-ends ----------------------------------------------------------------------
-wait_socket() {
-	for _ in $(seq 100); do
-		[ -S "$1" ] && return 0
-		sleep 0.05
-	done
-	echo "run-guest: back-end socket $1 did not appear" >&2
-	return 1
-}
 devices=()
 mem_opts=(-object memory-backend-memfd,id=mem,size=512M,share=on -machine q35,memory-backend=mem)
 dev_opts=""
@@ -183,19 +172,6 @@ done < <(grep -a "^VDEV-RESULT " "$tmp/clean.log")
 grep -aq "^VDEV-DONE" "$tmp/clean.log" || { echo "FAIL the guest did not complete its run"; status=1; }
 
 # ---- host-side checks -----------------------------------------------------------------------
-# hc NAME CMD...: a host-side check
-hc() {
-	local n=$1
-	shift
-	if "$@" >/dev/null 2>&1; then
-		echo "PASS host/$n"
-		pass=$((pass + 1))
-	else
-		echo "FAIL host/$n"
-		fail=$((fail + 1))
-		status=1
-	fi
-}
 info() { grep -a "^VDEV-INFO $1 " "$tmp/clean.log" | awk '{print $3}' | head -n1; }
 if echo "$scenarios" | grep -q blk-fs; then
 	hc marker-file-content sh -c "[ \"\$(debugfs -R 'cat /marker' '$tmp/vda.img' 2>/dev/null)\" = 'libvdev was here' ]"

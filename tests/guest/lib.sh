@@ -1,0 +1,34 @@
+# SPDX-License-Identifier: MIT
+# Shared by the guest runners (sourced): skipping, waiting for a back-end's
+# socket, and host-side checks. A runner keeps pass/fail/status counters.
+
+# skip REASON...: print SKIPPED and exit 77 (a failure with VDEV_REQUIRE_ALL=1)
+skip() {
+	echo "SKIPPED: $*"
+	[ "${VDEV_REQUIRE_ALL:-0}" = 1 ] && exit 1
+	exit 77
+}
+
+# wait_socket PATH: wait (5 s at most) for a back-end's Unix socket
+wait_socket() {
+	for _ in $(seq 100); do
+		[ -S "$1" ] && return 0
+		sleep 0.05
+	done
+	echo "$(basename "$0"): back-end socket $1 did not appear" >&2
+	return 1
+}
+
+# hc NAME CMD...: a host-side check
+hc() {
+	local n=$1
+	shift
+	if "$@" >/dev/null 2>&1; then
+		echo "PASS host/$n"
+		pass=$((pass + 1))
+	else
+		echo "FAIL host/$n"
+		fail=$((fail + 1))
+		status=1
+	fi
+}
