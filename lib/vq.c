@@ -381,6 +381,57 @@ VDEV_API int vdev_vq_push(struct vdev_vq *vq, const struct vdev_vq_elem *elem, u
 	return 0;
 }
 
+VDEV_API int vdev_vq_push_batch(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
+				const uint32_t *written, unsigned n)
+{
+	const uint16_t size = vq->P(size), mask = vq->P(mask);
+	uint16_t seq = vq->P(push_seq);
+	uint32_t descs = 0;
+
+	if (VDEV__UNLIKELY(!(vq->P(state) & VQ_LIVE)))
+		return VDEV_EPERM;
+	if (VDEV__UNLIKELY(n > vq->P(inflight)))
+		return VDEV_EINVAL;
+	if (n == 0)
+		return 0;
+	/* Check everything before staging anything. */
+	if (VDEV__UNLIKELY(vq_has(vq, VDEV_F_IN_ORDER))) {
+		for (unsigned i = 0; i < n; i++)
+			if (elems[i].seq != (uint16_t)(seq + i))
+				return VDEV_EINVAL;
+	}
+	if (vq->P(layout) == VDEV_VQ_PACKED) {
+		for (unsigned i = 0; i < n; i++) {
+			if (VDEV__UNLIKELY(elems[i].ndescs == 0))
+				return VDEV_EINVAL;
+			descs += elems[i].ndescs;
+		}
+		if (VDEV__UNLIKELY(descs > vq->P(inflight_descs)))
+			return VDEV_EINVAL;
+		vq_packed_push_batch(vq, elems, written, n, descs);
+	} else {
+		struct virtq_used_elem *ring = ((struct virtq_used *)vq->P(device))->ring;
+		uint16_t used = vq->P(used_idx);
+
+		for (unsigned i = 0; i < n; i++)
+			if (VDEV__UNLIKELY(elems[i].id >= size))
+				return VDEV_EINVAL;
+		for (unsigned i = 0; i < n; i++) {
+			struct virtq_used_elem *ue = &ring[(uint16_t)(used + i) & mask];
+			uint32_t w = written[i];
+
+			vdev__wr32(&ue->id, elems[i].id);
+			vdev__wr32(&ue->len, w < elems[i].in_bytes ? w : elems[i].in_bytes);
+		}
+		vq->P(used_idx) = (uint16_t)(used + n);
+		vq->P(staged) = (uint16_t)(vq->P(staged) + n);
+	}
+	vq->P(inflight) = (uint16_t)(vq->P(inflight) - n);
+	vq->P(push_seq) = (uint16_t)(seq + n);
+	vq->P(stats).pushed += n;
+	return 0;
+}
+
 VDEV_API bool vdev_vq_publish(struct vdev_vq *vq)
 {
 	bool notify;

@@ -232,6 +232,61 @@ static inline void vq_packed_push(struct vdev_vq *vq, const struct vdev_vq_elem 
 	vq->P(staged)++;
 }
 
+/*
+ * vq_packed_push() for n checked elements (ndescs != 0, `descs` of them in
+ * all, within inflight_descs), with the queue state in locals.
+ */
+static inline void vq_packed_push_batch(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
+					const uint32_t *written, unsigned n, uint32_t descs)
+{
+	struct pvirtq_desc *ring = (struct pvirtq_desc *)vq->P(desc);
+	const uint32_t size = vq->P(size);
+	uint32_t pos = vq->P(used_idx);
+	uint16_t wrapbits = (vq->P(state) & VQ_USED_WRAP) ?
+				    (uint16_t)(VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED) : 0u;
+	unsigned i = 0;
+
+	if (vq->P(staged) == 0) {
+		/* The batch's first flags are kept back for publish to store
+		 * last, after a release barrier. */
+		const struct vdev_vq_elem *e = &elems[0];
+		uint32_t len = written[0] < e->in_bytes ? written[0] : e->in_bytes;
+
+		vdev__wr16(&ring[pos].id, e->id);
+		vdev__wr32(&ring[pos].len, len);
+		vq->P(batch_pos) = (uint16_t)pos;
+		vq->P(batch_flags) = (uint16_t)(wrapbits | (len != 0 ? VIRTQ_DESC_F_WRITE : 0u));
+		pos += e->ndescs;
+		if (pos >= size) {
+			pos -= size;
+			wrapbits ^= (uint16_t)(VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED);
+		}
+		i = 1;
+	}
+	for (; i < n; i++) {
+		const struct vdev_vq_elem *e = &elems[i];
+		uint32_t len = written[i] < e->in_bytes ? written[i] : e->in_bytes;
+
+		vdev__wr16(&ring[pos].id, e->id);
+		vdev__wr32(&ring[pos].len, len);
+		vdev__wr16(&ring[pos].flags,
+			   (uint16_t)(wrapbits | (len != 0 ? VIRTQ_DESC_F_WRITE : 0u)));
+		pos += e->ndescs;
+		if (pos >= size) {
+			pos -= size;
+			wrapbits ^= (uint16_t)(VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED);
+		}
+	}
+	vq->P(used_idx) = (uint16_t)pos;
+	if (wrapbits)
+		vq->P(state) |= VQ_USED_WRAP;
+	else
+		vq->P(state) &= (uint8_t)~VQ_USED_WRAP;
+	vq->P(inflight_descs) = (uint16_t)(vq->P(inflight_descs) - descs);
+	vq->P(unchecked_used) = (uint16_t)(vq->P(unchecked_used) + descs);
+	vq->P(staged) = (uint16_t)(vq->P(staged) + n);
+}
+
 /* Map one ring area: must be one host-contiguous piece, aligned. */
 VDEV__INTERNAL int vdev__vq_map_area(const struct vdev_vq *vq, uint64_t gpa, uint64_t len,
 				     uint32_t align, unsigned access, void **out);

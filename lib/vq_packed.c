@@ -193,64 +193,92 @@ static __attribute__((noinline)) int fast_list(const struct vdev_vq *vq, uint32_
 	const struct pvirtq_desc *r = (const struct pvirtq_desc *)vq->P(desc);
 	const uint16_t size = vq->P(size);
 	const uint64_t rgpa = vq->P(fast_gpa), rsize = vq->P(fast_size);
-	uint8_t *const rhva = vq->P(fast_hva);
-	const uint32_t ro = vq->P(fast_ro);
-	uint32_t n = 0, n_out = 0, seen_write = 0;
-	uint64_t out = 0, total = 0;
+	/* host address = bias + guest address, for addresses in the region */
+	const uintptr_t bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)rgpa;
+	uint32_t n = 0, n_out;
+	uint64_t out = 0, in = 0;
 	uint16_t id;
 
-	for (;;) {
+	/* Two loops, readable descriptors then writable ones, so the order
+	 * rule costs nothing: a readable one in the second loop fails the
+	 * list. (len - 1 >= size - off) rejects len == 0 and overruns alike;
+	 * limit = min(iov capacity, size) bounds the list. */
+	for (;;) { /* readable; the head's flags were read by the caller, once */
 		const struct pvirtq_desc *d = &r[pos];
-		uint64_t addr = vdev__rd64(&d->addr);
-		uint32_t len = vdev__rd32(&d->len);
-		uint32_t write;
-		uint64_t off;
+		uint64_t addr, off;
+		uint32_t len;
 
-		if (n > 0) { /* the head's flags were read by the caller, once */
-			flags = vdev__rd16(&d->flags);
-			if (VDEV__UNLIKELY(!is_avail(flags, wrap)))
-				return -1;
-		}
+		if (flags & VIRTQ_DESC_F_WRITE)
+			break;
+		addr = vdev__rd64(&d->addr);
+		len = vdev__rd32(&d->len);
 		id = vdev__rd16(&d->id);
-		write = (flags >> 1) & 1u;
 		off = addr - rgpa;
 		if (VDEV__UNLIKELY(flags & VIRTQ_DESC_F_INDIRECT))
 			return -1;
-		if (VDEV__UNLIKELY(n == limit)) /* min(iov capacity, size) */
+		if (VDEV__UNLIKELY(n == limit))
 			return -1;
 		if (VDEV__UNLIKELY(off >= rsize))
 			return -1;
-		if (VDEV__UNLIKELY((uint64_t)len - 1u >= rsize - off)) /* also len == 0 */
+		if (VDEV__UNLIKELY((uint64_t)len - 1u >= rsize - off))
 			return -1;
-		if (VDEV__UNLIKELY(write < seen_write)) /* readable after writable */
-			return -1;
-		if (VDEV__UNLIKELY(write & ro))
-			return -1;
-		iov[n].base = rhva + (uintptr_t)off;
+		iov[n].base = (void *)(bias + (uintptr_t)addr);
 		iov[n].len = len;
 		n++;
-		if (!write)
+		out += len;
+		if (++pos == size) {
+			pos = 0;
+			wrap = !wrap;
+		}
+		if (!(flags & VIRTQ_DESC_F_NEXT)) {
 			n_out = n;
-		seen_write = write;
+			goto done;
+		}
+		flags = vdev__rd16(&r[pos].flags);
+		if (VDEV__UNLIKELY(!is_avail(flags, wrap)))
+			return -1;
+	}
+	if (VDEV__UNLIKELY(vq->P(fast_ro)))
+		return -1;
+	n_out = n;
+	for (;;) { /* writable; flags already read and checked */
+		const struct pvirtq_desc *d = &r[pos];
+		uint64_t addr = vdev__rd64(&d->addr);
+		uint32_t len = vdev__rd32(&d->len);
+		uint64_t off = addr - rgpa;
+
+		id = vdev__rd16(&d->id);
+		if (VDEV__UNLIKELY((flags & (VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_WRITE)) !=
+				   VIRTQ_DESC_F_WRITE))
+			return -1;
+		if (VDEV__UNLIKELY(n == limit))
+			return -1;
+		if (VDEV__UNLIKELY(off >= rsize))
+			return -1;
+		if (VDEV__UNLIKELY((uint64_t)len - 1u >= rsize - off))
+			return -1;
+		iov[n].base = (void *)(bias + (uintptr_t)addr);
+		iov[n].len = len;
+		n++;
+		in += len;
 		if (++pos == size) {
 			pos = 0;
 			wrap = !wrap;
 		}
 		if (!(flags & VIRTQ_DESC_F_NEXT))
 			break;
+		flags = vdev__rd16(&r[pos].flags);
+		if (VDEV__UNLIKELY(!is_avail(flags, wrap)))
+			return -1;
 	}
+done:
 	if (VDEV__UNLIKELY(id >= size))
 		return -1;
-	for (uint32_t k = 0; k < n; k++) {
-		total += iov[k].len;
-		if (k + 1 == n_out)
-			out = total;
-	}
-	if (VDEV__UNLIKELY(total > UINT32_MAX))
+	if (VDEV__UNLIKELY(out + in > UINT32_MAX))
 		return -1;
 	e->iov = iov;
 	e->out_bytes = (uint32_t)out;
-	e->in_bytes = (uint32_t)(total - out);
+	e->in_bytes = (uint32_t)in;
 	e->n_out = (uint16_t)n_out;
 	e->n_in = (uint16_t)(n - n_out);
 	e->id = id;

@@ -191,39 +191,38 @@ static __attribute__((noinline)) int walk_chain(struct vdev_vq *vq, uint16_t hea
 }
 
 /*
- * Multi-descriptor chains on the fast path. Out of line so that its loop
- * gets registers of its own. Same contract as fast_chain().
+ * Multi-descriptor chains on the fast path. Out of line so that its loops
+ * get registers of their own. Same contract as fast_chain(), which has
+ * only looked at the head's flags to pick this path: everything used here
+ * is read here, once. Two loops, readable descriptors then writable ones,
+ * so the order rule costs nothing: a readable descriptor in the second
+ * loop fails the chain.
  */
 static __attribute__((noinline)) int fast_multi(const struct vdev_vq *vq, uint32_t limit,
-			      uint16_t head, uint16_t flags,
-						struct vdev_vq_elem *e, struct vdev_iov *iov,
-						uint16_t seq)
+						uint16_t head, struct vdev_vq_elem *e,
+						struct vdev_iov *iov, uint16_t seq)
 {
 	const struct virtq_desc *tbl = (const struct virtq_desc *)vq->P(desc);
 	const uint16_t size = vq->P(size);
 	const uint64_t rgpa = vq->P(fast_gpa), rsize = vq->P(fast_size);
-	uint8_t *const rhva = vq->P(fast_hva);
+	/* host address = bias + guest address, for addresses in the region */
+	const uintptr_t bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)rgpa;
 	const uint32_t ro = vq->P(fast_ro);
-	uint32_t n = 0, n_out = 0, seen_write = 0;
-	uint64_t out = 0, total = 0;
-	uint16_t i = head;
+	uint32_t n = 0, n_out = 0;
+	uint64_t out = 0, in = 0;
+	uint16_t i = head, flags;
 
-	/* The walk keeps as little state as possible (index, count, order);
-	 * byte totals are summed afterwards from the segments just written. */
-	for (;;) {
+	/* (len - 1 >= size - off) rejects len == 0 and overruns alike.
+	 * limit = min(iov capacity, queue size) bounds loops too. */
+	for (;;) { /* readable */
 		const struct virtq_desc *d = &tbl[i];
 		uint64_t addr = vdev__rd64(&d->addr);
 		uint32_t len = vdev__rd32(&d->len);
-		uint32_t write;
-		uint64_t off;
+		uint64_t off = addr - rgpa;
 
-		if (n > 0) /* the head's flags were read by the caller, once */
-			flags = vdev__rd16(&d->flags);
-		write = (flags >> 1) & 1u;
-		off = addr - rgpa;
-		/* Each test its own well-predicted branch. (len - 1 >= size -
-		 * off) rejects len == 0 and overruns alike. limit = min(iov
-		 * capacity, queue size) bounds loops too. */
+		flags = vdev__rd16(&d->flags);
+		if (flags & VIRTQ_DESC_F_WRITE)
+			break;
 		if (VDEV__UNLIKELY(flags & VIRTQ_DESC_F_INDIRECT))
 			return -1;
 		if (VDEV__UNLIKELY(n == limit))
@@ -232,32 +231,53 @@ static __attribute__((noinline)) int fast_multi(const struct vdev_vq *vq, uint32
 			return -1;
 		if (VDEV__UNLIKELY((uint64_t)len - 1u >= rsize - off))
 			return -1;
-		if (VDEV__UNLIKELY(write < seen_write)) /* readable after writable */
-			return -1;
-		if (VDEV__UNLIKELY(write & ro))
-			return -1;
-		iov[n].base = rhva + (uintptr_t)off;
+		iov[n].base = (void *)(bias + (uintptr_t)addr);
 		iov[n].len = len;
 		n++;
-		if (!write)
-			n_out = n; /* readable ones come first */
-		seen_write = write;
+		out += len;
+		if (!(flags & VIRTQ_DESC_F_NEXT)) {
+			n_out = n;
+			goto done;
+		}
+		i = vdev__rd16(&d->next);
+		if (VDEV__UNLIKELY(i >= size))
+			return -1;
+	}
+	if (VDEV__UNLIKELY(ro))
+		return -1;
+	n_out = n;
+	for (;;) { /* writable; flags already read for the first */
+		const struct virtq_desc *d = &tbl[i];
+		uint64_t addr = vdev__rd64(&d->addr);
+		uint32_t len = vdev__rd32(&d->len);
+		uint64_t off = addr - rgpa;
+
+		if (VDEV__UNLIKELY((flags & (VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_WRITE)) !=
+				   VIRTQ_DESC_F_WRITE))
+			return -1;
+		if (VDEV__UNLIKELY(n == limit))
+			return -1;
+		if (VDEV__UNLIKELY(off >= rsize))
+			return -1;
+		if (VDEV__UNLIKELY((uint64_t)len - 1u >= rsize - off))
+			return -1;
+		iov[n].base = (void *)(bias + (uintptr_t)addr);
+		iov[n].len = len;
+		n++;
+		in += len;
 		if (!(flags & VIRTQ_DESC_F_NEXT))
 			break;
 		i = vdev__rd16(&d->next);
 		if (VDEV__UNLIKELY(i >= size))
 			return -1;
+		flags = vdev__rd16(&tbl[i].flags);
 	}
-	for (uint32_t k = 0; k < n; k++) {
-		total += iov[k].len;
-		if (k + 1 == n_out)
-			out = total;
-	}
-	if (VDEV__UNLIKELY(total > UINT32_MAX))
+done:
+	if (VDEV__UNLIKELY(out + in > UINT32_MAX))
 		return -1;
 	e->iov = iov;
 	e->out_bytes = (uint32_t)out;
-	e->in_bytes = (uint32_t)(total - out);
+	e->in_bytes = (uint32_t)in;
 	e->n_out = (uint16_t)n_out;
 	e->n_in = (uint16_t)(n - n_out);
 	e->id = head;
@@ -268,58 +288,30 @@ static __attribute__((noinline)) int fast_multi(const struct vdev_vq *vq, uint32
 }
 
 /*
- * The common case, kept small so it stays in registers: direct descriptors
- * only, each non-empty and inside the hinted region with the right access,
- * readable before writable, within the segment and length limits. On
- * anything else it returns -1 having filled nothing, and the caller walks
- * the chain again with walk_chain(), which re-reads every descriptor and
- * uses only its own reads. Returns 0 with *e filled otherwise.
+ * A chain the fast paths declined: the full walk, which re-reads every
+ * descriptor and uses only its own reads. Counts a rejected chain in the
+ * queue's stats; the caller reloads the region hint, which may move.
  */
-static inline int fast_chain(const struct vdev_vq *vq, const struct virtq_desc *tbl,
-			     uint32_t limit, const struct vq_fast *f, uint16_t head,
-			     struct vdev_vq_elem *e, struct vdev_iov *iov, uint16_t seq)
+static __attribute__((noinline)) void pop_slow(struct vdev_vq *vq, uint16_t head,
+					       struct vdev_vq_elem *e, struct vdev_iov *iov,
+					       unsigned iov_per_elem, uint16_t seq)
 {
-	const struct virtq_desc *d = &tbl[head];
-	uint16_t flags = vdev__rd16(&d->flags);
-
-	/* One descriptor: the commonest chain, with the least state. */
-	if (!(flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT))) {
-		uint64_t addr = vdev__rd64(&d->addr);
-		uint32_t len = vdev__rd32(&d->len);
-		uint32_t write = (flags >> 1) & 1u;
-		uint64_t off = addr - f->gpa;
-
-		if (VDEV__UNLIKELY(off >= f->size || (uint64_t)len - 1u >= f->size - off ||
-				   (write & f->ro) || limit == 0))
-			return -1;
-		iov[0].base = f->hva + (uintptr_t)off;
-		iov[0].len = len;
-		e->iov = iov;
-		e->out_bytes = write ? 0 : len;
-		e->in_bytes = write ? len : 0;
-		e->n_out = (uint16_t)(write ^ 1u);
-		e->n_in = (uint16_t)write;
-		e->id = head;
-		e->ndescs = 1;
-		e->seq = seq;
-		e->error = 0;
-		return 0;
-	}
-	return fast_multi(vq, limit, head, flags, e, iov, seq);
+	vq->P(stats).rejected += (unsigned)walk_chain(vq, head, e, iov, iov_per_elem, seq);
 }
 
 VDEV__INTERNAL int vdev__split_pop(struct vdev_vq *vq, struct vdev_vq_elem *elems, unsigned max,
 				   struct vdev_iov *iov, unsigned iov_per_elem)
 {
 	const struct virtq_avail *av = avail_ring(vq);
+	const struct virtq_desc *tbl = desc_table(vq);
+	const uint16_t mask = vq->P(mask); /* size - 1: split sizes are powers of two */
 	uint16_t last = vq->P(last_avail);
 	uint16_t idx = vq->P(avail_shadow);
-	uint16_t mask = vq->P(mask);
-	uint16_t size = vq->P(size);
 	uint16_t seq = vq->P(pop_seq);
-	unsigned n = 0, rejected = 0;
-	uint32_t limit;
-	struct vq_fast f;
+	uint64_t gpa, fsize;
+	uintptr_t bias;
+	uint32_t ro, limit;
+	unsigned n, cnt;
 	int rc = 0;
 
 	if (idx == last) {
@@ -341,29 +333,67 @@ VDEV__INTERNAL int vdev__split_pop(struct vdev_vq *vq, struct vdev_vq_elem *elem
 				return rc;
 		}
 	}
-	vq_fast_load(vq, &f);
-	limit = iov_per_elem < size ? iov_per_elem : size;
-	while (n < max && last != idx) {
-		uint16_t head = vdev__rd16(&av->ring[last & mask]);
+	cnt = (uint16_t)(idx - last);
+	if (cnt > max)
+		cnt = max;
+	/*
+	 * The hot loop: one-descriptor chains inside the hinted region, each
+	 * non-empty, with the right access, and room for one segment (no
+	 * room: fsize 0 sends every chain to pop_other, which fails it).
+	 * (len - 1 >= fsize - off) rejects len == 0 and overruns alike.
+	 * Anything else goes to pop_other() and the hint is reloaded.
+	 */
+	limit = iov_per_elem < (uint32_t)mask + 1u ? iov_per_elem : (uint32_t)mask + 1u;
+	gpa = vq->P(fast_gpa);
+	fsize = iov_per_elem != 0 ? vq->P(fast_size) : 0;
+	bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)gpa;
+	ro = vq->P(fast_ro);
+	for (n = 0; n < cnt; n++) {
+		uint16_t head = vdev__rd16(&av->ring[(uint16_t)(last + n) & mask]);
+		struct vdev_vq_elem *e = &elems[n];
+		struct vdev_iov *v = iov + (size_t)n * iov_per_elem;
+		const struct virtq_desc *d;
+		uint16_t flags;
 
-		if (VDEV__UNLIKELY(head >= size)) {
+		if (VDEV__UNLIKELY(head > mask)) {
 			rc = vdev__vq_break(vq);
 			break;
 		}
-		last++;
-		if (VDEV__UNLIKELY(fast_chain(vq, desc_table(vq), limit, &f, head, &elems[n],
-					      iov + (size_t)n * iov_per_elem, (uint16_t)(seq + n)) < 0))
-		{
-			/* the slow walk may move the hint: reload it after */
-			rejected += (unsigned)walk_chain(vq, head, &elems[n],
-							 iov + (size_t)n * iov_per_elem,
-							 iov_per_elem, (uint16_t)(seq + n));
-			vq_fast_load(vq, &f);
+		d = &tbl[head];
+		flags = vdev__rd16(&d->flags);
+		if (VDEV__LIKELY(!(flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)))) {
+			uint64_t addr = vdev__rd64(&d->addr);
+			uint32_t len = vdev__rd32(&d->len);
+			uint32_t write = (flags >> 1) & 1u;
+			uint64_t off = addr - gpa;
+
+			if (VDEV__LIKELY(off < fsize && (uint64_t)len - 1u < fsize - off &&
+					 !(write & ro))) {
+				v->base = (void *)(bias + (uintptr_t)addr);
+				v->len = len;
+				e->iov = v;
+				e->out_bytes = write ? 0 : len;
+				e->in_bytes = write ? len : 0;
+				e->n_out = (uint16_t)(write ^ 1u);
+				e->n_in = (uint16_t)write;
+				e->id = head;
+				e->ndescs = 1;
+				e->seq = (uint16_t)(seq + n);
+				e->error = 0;
+				continue;
+			}
 		}
-		n++;
+		if (VDEV__LIKELY(limit != 0) &&
+		    fast_multi(vq, limit, head, e, v, (uint16_t)(seq + n)) == 0)
+			continue;
+		pop_slow(vq, head, e, v, iov_per_elem, (uint16_t)(seq + n));
+		gpa = vq->P(fast_gpa);
+		fsize = iov_per_elem != 0 ? vq->P(fast_size) : 0;
+		bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)gpa;
+		ro = vq->P(fast_ro);
 	}
-	vq->P(last_avail) = last;
-	vq_account_pops(vq, n, rejected);
+	vq->P(last_avail) = (uint16_t)(last + n);
+	vq_account_pops(vq, n, 0); /* pop_other counted the rejected ones */
 	return n > 0 ? (int)n : rc;
 }
 

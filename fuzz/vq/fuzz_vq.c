@@ -166,9 +166,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			break;
 		}
-		case 4: { /* complete one */
+		case 4: { /* complete one, or a batch of the oldest */
 			if (npending == 0)
 				break;
+			uint8_t how = take(&in);
+			if (how & 1) {
+				uint32_t lens[8];
+				unsigned m = 1 + (how >> 1) % (npending < 8 ? npending : 8u);
+				for (unsigned i = 0; i < m; i++)
+					lens[i] = take16(&in);
+				int rc = vdev_vq_push_batch(&s.vq, pending, lens, m);
+				FUZZ_CHECK(rc == 0 || vdev_vq_is_broken(&s.vq) ||
+					   !vdev_vq_is_live(&s.vq));
+				memmove(&pending[0], &pending[m], (npending - m) * sizeof(pending[0]));
+				npending -= m;
+				break;
+			}
 			unsigned k = take(&in) % npending;
 			if (features & VDEV_BIT(VDEV_F_IN_ORDER))
 				k = 0;

@@ -296,6 +296,20 @@ VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
 VDEV_API int vdev_vq_push(struct vdev_vq *vq, const struct vdev_vq_elem *elem, uint32_t written);
 
 /*
+ * vdev_vq_push_batch() - vdev_vq_push() for `n` chains at once: chain i
+ * with written[i] bytes (each clamped to its in_bytes). All or nothing:
+ * every element is checked first (in flight, from this queue, in order
+ * under IN_ORDER), and on any failure nothing is staged. The queue state is
+ * loaded and stored once for the whole batch, which is what makes it
+ * cheaper than n single pushes.
+ * Returns 0 (also for n == 0), VDEV_EPERM (queue not live) or VDEV_EINVAL
+ * (as vdev_vq_push(), for any element; nothing staged).
+ * Context: the thread processing this queue.
+ */
+VDEV_API int vdev_vq_push_batch(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
+				const uint32_t *written, unsigned n);
+
+/*
  * vdev_vq_publish() - make every staged used element visible to the driver
  * with one store of the used index (split) or of the first descriptor's
  * flags (packed), and decide whether the driver must be notified (EVENT_IDX

@@ -68,6 +68,7 @@ static double run_ours(struct sim_pair *p, uint64_t data, const struct config *c
 {
 	static struct vdev_vq_elem es[MAXB];
 	static struct vdev_iov iov[MAXB * 4];
+	static uint32_t lens[MAXB];
 	uint64_t total = 0, chains = 0;
 
 	for (unsigned r = 0; r < rounds; r++) {
@@ -76,7 +77,11 @@ static double run_ours(struct sim_pair *p, uint64_t data, const struct config *c
 		int n;
 		while ((n = vdev_vq_pop_batch(&p->vq, es, c->batch, iov, 4)) > 0) {
 			for (int i = 0; i < n; i++)
-				vdev_vq_push(&p->vq, &es[i], es[i].in_bytes);
+				lens[i] = es[i].in_bytes;
+			if (vdev_vq_push_batch(&p->vq, es, lens, (unsigned)n) != 0) {
+				fprintf(stderr, "bench: push failed\n");
+				exit(1);
+			}
 			sink += vdev_vq_publish(&p->vq);
 			chains += (unsigned)n;
 		}
