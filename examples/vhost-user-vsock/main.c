@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vhost-user-vsock: libvdev's virtio-vsock device model as a vhost-user
+ * back-end daemon, bridged to Unix sockets on the host (vsock_unix.h):
+ *
+ *   vhost-user-vsock --socket=/tmp/vsock.sock --guest-cid=3 --uds-path=/tmp/vm3.vsock
+ *   qemu-system-x86_64 ... -object memory-backend-memfd,id=mem,size=1G,share=on \
+ *     -machine memory-backend=mem -chardev socket,id=vs,path=/tmp/vsock.sock \
+ *     -device vhost-user-vsock-pci,chardev=vs
+ *
+ * QEMU reads the config space (guest_cid) from us with GET_CONFIG and runs
+ * the event queue itself; we serve the rx and tx queues (a front-end that
+ * also hands us the event queue gets TRANSPORT_RESET events there).
+ *
+ * Host side: connect to /tmp/vm3.vsock, write "CONNECT <port>\n", read
+ * "OK <host port>\n", then talk to the guest's listener on <port>; the
+ * guest's connections to host port P reach the Unix socket /tmp/vm3.vsock_P.
+ * Seqpacket: /tmp/vm3.vsock.seqpacket and SOCK_SEQPACKET sockets.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vdev/vhost_user.h"
+#include "vdev/vsock.h"
+#include "vsock_unix.h"
+
+#define IOV_PER_CHAIN 64 /* guest buffer segments per chain */
+#define LINE_CONNS 16    /* host sockets still sending their CONNECT line */
+
+struct options {
+	const char *socket_path, *uds_path;
+	int fd;
+	unsigned long long cid;
+	bool no_seqpacket, quiet, stats;
+	unsigned queue_size, max_conns, buf_kib;
+};
+
+static struct {
+	struct options o;
+	struct vdev_mem mem;
+	struct vdev_vsock vs;
+	struct vdev_vq queues[VDEV_VSOCK_NUM_QUEUES];
+	struct vdev_vsock_conn *conns;
+	struct vdev_iov *iovs;
+	struct vsock_unix *bridge;
+	struct vdev_vhost_user *vu;
+} D = {.o = {.fd = -1, .queue_size = 256, .max_conns = 64, .buf_kib = 256}};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: vhost-user-vsock (--socket=PATH | --fd=N) --guest-cid=N --uds-path=PATH\n"
+		"                        [options]\n"
+		"  --socket=PATH          the vhost-user socket to listen on (or --socket-path)\n"
+		"  --fd=N                 use this already listening socket\n"
+		"  --guest-cid=N          the guest's context id, 3..4294967294\n"
+		"  --uds-path=PATH        host side: CONNECT socket at PATH, guest connections\n"
+		"                         to port P go to PATH_P (seqpacket: PATH.seqpacket)\n"
+		"  --no-seqpacket         offer stream sockets only\n"
+		"  --queue-size=N         largest ring size, 1..32768 (default 256)\n"
+		"  --max-conns=N          connections at a time, 1..4096 (default 64)\n"
+		"  --buf-size=KIB         receive buffer per connection and direction,\n"
+		"                         4..65536 KiB (default 256)\n"
+		"  --quiet                no start-up message\n"
+		"  --stats                print what the device did when it exits\n"
+		"  --print-capabilities   print the back-end capabilities (JSON) and exit\n");
+}
+
+static int parse_uint(const char *opt, const char *s, unsigned long long lo,
+		      unsigned long long hi, unsigned long long *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || *s == '\0' || *s == '-' || v < lo || v > hi) {
+		fprintf(stderr, "vhost-user-vsock: --%s=%s: expected %llu..%llu\n", opt, s, lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_u(const char *opt, const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+	unsigned long long v;
+
+	if (parse_uint(opt, s, lo, hi, &v) != 0)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse(int argc, char **argv, struct options *o)
+{
+	enum { O_SOCKET = 1, O_FD, O_CID, O_UDS, O_NOSEQ, O_QS, O_CONNS, O_BUF, O_QUIET, O_STATS,
+	       O_CAPS, O_HELP };
+	static const struct option longopts[] = {
+		{"socket", required_argument, NULL, O_SOCKET},
+		{"socket-path", required_argument, NULL, O_SOCKET},
+		{"fd", required_argument, NULL, O_FD},
+		{"guest-cid", required_argument, NULL, O_CID},
+		{"uds-path", required_argument, NULL, O_UDS},
+		{"no-seqpacket", no_argument, NULL, O_NOSEQ},
+		{"queue-size", required_argument, NULL, O_QS},
+		{"max-conns", required_argument, NULL, O_CONNS},
+		{"buf-size", required_argument, NULL, O_BUF},
+		{"quiet", no_argument, NULL, O_QUIET},
+		{"stats", no_argument, NULL, O_STATS},
+		{"print-capabilities", no_argument, NULL, O_CAPS},
+		{"help", no_argument, NULL, O_HELP},
+		{NULL, 0, NULL, 0},
+	};
+	unsigned fd;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_SOCKET: o->socket_path = optarg; break;
+		case O_FD:
+			if (parse_u("fd", optarg, 0, 1u << 20, &fd) != 0)
+				return -1;
+			o->fd = (int)fd;
+			break;
+		case O_CID:
+			if (parse_uint("guest-cid", optarg, 3, 0xfffffffeull, &o->cid) != 0)
+				return -1;
+			break;
+		case O_UDS: o->uds_path = optarg; break;
+		case O_NOSEQ: o->no_seqpacket = true; break;
+		case O_QS:
+			if (parse_u("queue-size", optarg, 1, 32768, &o->queue_size) != 0)
+				return -1;
+			break;
+		case O_CONNS:
+			if (parse_u("max-conns", optarg, 1, 4096, &o->max_conns) != 0)
+				return -1;
+			break;
+		case O_BUF:
+			if (parse_u("buf-size", optarg, 4, 65536, &o->buf_kib) != 0)
+				return -1;
+			break;
+		case O_QUIET: o->quiet = true; break;
+		case O_STATS: o->stats = true; break;
+		case O_CAPS:
+			printf("{\n  \"type\": \"vsock\"\n}\n");
+			exit(0);
+		case O_HELP: usage(stdout); exit(0);
+		default: usage(stderr); return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "vhost-user-vsock: unexpected argument %s\n", argv[optind]);
+		return -1;
+	}
+	if ((o->socket_path == NULL) == (o->fd < 0)) {
+		fprintf(stderr, "vhost-user-vsock: give exactly one of --socket and --fd\n");
+		return -1;
+	}
+	if (o->cid == 0 || o->uds_path == NULL) {
+		fprintf(stderr, "vhost-user-vsock: --guest-cid and --uds-path are required\n");
+		return -1;
+	}
+	return 0;
+}
+
+static void on_bridge(void *opaque, int fd)
+{
+	(void)opaque, (void)fd;
+	vsock_unix_poll(D.bridge);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (D.vu != NULL)
+		vdev_vhost_user_stop(D.vu);
+}
+
+int main(int argc, char **argv)
+{
+	char eb[256];
+	int err;
+
+	if (parse(argc, argv, &D.o) != 0)
+		return 2;
+	size_t buf = (size_t)D.o.buf_kib << 10;
+	D.conns = calloc(D.o.max_conns, sizeof(*D.conns));
+	D.iovs = calloc(((size_t)D.o.max_conns + 3) * IOV_PER_CHAIN, sizeof(*D.iovs));
+	if (D.conns == NULL || D.iovs == NULL) {
+		fprintf(stderr, "vhost-user-vsock: out of memory\n");
+		return 1;
+	}
+	struct vsock_unix_config bc = {
+		.path = D.o.uds_path,
+		.seqpacket = !D.o.no_seqpacket,
+		.max_conns = D.o.max_conns + LINE_CONNS,
+		.buf_size = buf,
+		.vs = &D.vs,
+	};
+	D.bridge = vsock_unix_create(&bc, eb, sizeof(eb));
+	if (D.bridge == NULL) {
+		fprintf(stderr, "vhost-user-vsock: %s\n", eb);
+		return 1;
+	}
+	vdev_mem_init(&D.mem, NULL, 0);
+	struct vdev_vsock_config c = {
+		.guest_cid = D.o.cid,
+		.queue_size = D.o.queue_size,
+		.seqpacket = !D.o.no_seqpacket,
+		.buf_alloc = (uint32_t)buf,
+		.mem = &D.mem,
+		.queues = D.queues,
+		.conns = D.conns,
+		.max_conns = D.o.max_conns,
+		.iovs = D.iovs,
+		.iov_per_chain = IOV_PER_CHAIN,
+		.host = &vsock_unix_host_ops,
+		.host_opaque = D.bridge,
+	};
+	if ((err = vdev_vsock_init(&D.vs, &c)) != 0) {
+		fprintf(stderr, "vhost-user-vsock: cannot set up the device: %s\n", vdev_strerror(err));
+		return 1;
+	}
+	struct vdev_vhost_user_config vc = {
+		.socket_path = D.o.socket_path,
+		.listen_fd = D.o.fd,
+		.dev = vdev_vsock_dev(&D.vs),
+		.mem = &D.mem,
+	};
+	D.vu = vdev_vhost_user_create(&vc, &err, eb, sizeof(eb));
+	if (D.vu == NULL) {
+		fprintf(stderr, "vhost-user-vsock: %s\n", eb);
+		return 1;
+	}
+	/*
+	 * The bridge keeps its connection sockets in an epoll set of its own
+	 * (they come and go; the adapter's watch list is fixed at set-up) and
+	 * does its backpressure there; the adapter's loop watches that one fd
+	 * on the same thread as every ring.
+	 */
+	if (vdev_vhost_user_add_fd(D.vu, 0, vsock_unix_fd(D.bridge), on_bridge, NULL) != 0) {
+		fprintf(stderr, "vhost-user-vsock: cannot watch the bridge\n");
+		return 1;
+	}
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (!D.o.quiet)
+		fprintf(stderr, "vhost-user-vsock: guest CID %llu, host sockets at %s%s, serving %s\n",
+			D.o.cid, D.o.uds_path, D.o.no_seqpacket ? "" : " (and .seqpacket)",
+			D.o.socket_path ? D.o.socket_path : "the given fd");
+	err = vdev_vhost_user_run(D.vu);
+	if (D.o.stats) {
+		struct vdev_vsock_stats st;
+		struct vsock_unix_stats bs;
+		struct vdev_vhost_user_stats vs;
+		vdev_vsock_get_stats(&D.vs, &st);
+		vsock_unix_get_stats(D.bridge, &bs);
+		vdev_vhost_user_get_stats(D.vu, &vs);
+		fprintf(stderr,
+			"vhost-user-vsock: tx %llu packets (%llu KiB), rx %llu packets (%llu KiB); "
+			"connections: %llu from the host, %llu from the guest, %llu refused; "
+			"%llu bad CONNECT lines; %llu held for a full host socket, %llu sends "
+			"waited for the guest; bad: %llu chains, %llu lengths, %llu addresses, "
+			"%llu over credit; %llu RST sent; %llu sessions, %llu kicks, %llu interrupts\n",
+			(unsigned long long)st.tx_packets, (unsigned long long)(st.tx_bytes >> 10),
+			(unsigned long long)st.rx_packets, (unsigned long long)(st.rx_bytes >> 10),
+			(unsigned long long)bs.host_connects, (unsigned long long)bs.guest_connects,
+			(unsigned long long)bs.refused, (unsigned long long)bs.bad_lines,
+			(unsigned long long)bs.held, (unsigned long long)bs.paused,
+			(unsigned long long)st.bad_chain, (unsigned long long)st.bad_len,
+			(unsigned long long)st.bad_addr, (unsigned long long)st.over_credit,
+			(unsigned long long)st.rst_sent, (unsigned long long)vs.sessions,
+			(unsigned long long)vs.kicks, (unsigned long long)vs.calls);
+	}
+	/* A late SIGTERM must not reach the adapter once it is gone. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	struct vdev_vhost_user *vu = D.vu;
+	D.vu = NULL;
+	vdev_vhost_user_destroy(vu);
+	vsock_unix_destroy(D.bridge);
+	return err == 0 ? 0 : 1;
+}
