@@ -154,7 +154,7 @@ if [ "$demo" = 1 ] || [ $status != 0 ]; then
 	echo "--- what the guest saw and what the device did"
 	grep -a "^VDEV-INFO" "$tmp/clean" | sed "s/^VDEV-INFO /  guest: /"
 	grep -a "^HOST-INFO" "$tmp/host.log" | sed "s/^HOST-INFO /  host: /"
-	sed "s|$tmp/||; s/^/  /" "$tmp/daemon.log"
+	sed "s|$tmp/||g; s/^/  /" "$tmp/daemon.log"
 fi
 echo "run-guest-vsock: ring=$layout: $pass passed, $fail failed, $skipped skipped, guest ran ${secs}s"
 if [ $status != 0 ]; then
