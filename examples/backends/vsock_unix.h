@@ -29,6 +29,12 @@
  * it (vdev_vsock_recv_resume()). Host -> guest: the bridge reads the Unix
  * socket only while its buffer is empty, and stops watching it while the
  * guest has no credit or rx buffers (until the writable op).
+ * Per connection at most 2 * buf_size bytes wait (the buffer, and the
+ * guest's credit for packets the device holds). Limitation: while the
+ * device holds a packet for one connection, the device model takes no tx
+ * packet of that connection, and the first such packet in the ring stops
+ * the tx queue, so one host peer that stops reading can delay the guest's
+ * other connections until it reads again.
  *
  * Seqpacket limits: a message larger than buf_size either way resets the
  * connection; empty messages from the host side read as end of file.
