@@ -35,4 +35,6 @@ if ! qemu_is_new || ! command -v qemu-storage-daemon >/dev/null; then
 		-t bookworm-backports qemu-system-x86 qemu-utils >/dev/null
 fi
 "$here/scripts/deps.sh" e2fsprogs cpio gzip xz-utils zstd kmod binutils coreutils iproute2
+# the host side of the vsock scenarios (vsock-host.py)
+"$here/scripts/deps.sh" python3
 echo "setup-host: $(qemu-system-x86_64 --version | head -n1)"
