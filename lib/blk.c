@@ -60,7 +60,10 @@ enum {
 };
 
 /* Request slot states. */
-enum { REQ_FREE = 0, REQ_BUSY = 1, REQ_ORPHAN = 2 };
+/* ORPHAN: in flight at a device reset; QORPHAN: at a reset of its queue.
+ * Either way the backend still holds the guest buffers and the request is
+ * never completed to the guest. */
+enum { REQ_FREE = 0, REQ_BUSY = 1, REQ_ORPHAN = 2, REQ_QORPHAN = 3 };
 
 #define BIT(b) VDEV_BIT(VDEV_BLK_F_##b)
 #define DEFAULT_RING_FEATURES                                                              \
@@ -236,6 +239,8 @@ VDEV_API void vdev_blk_io_set_done(struct vdev_blk_io *io, uint32_t bytes)
 	r->P(done) = bytes <= io->len ? bytes : (uint32_t)io->len;
 }
 
+static unsigned queue_orphans(const struct vdev_blk *blk, uint16_t q);
+
 VDEV_API void vdev_blk_complete(struct vdev_blk *blk, struct vdev_blk_io *io, int result,
 				uint32_t bytes)
 {
@@ -244,11 +249,16 @@ VDEV_API void vdev_blk_complete(struct vdev_blk *blk, struct vdev_blk_io *io, in
 	/* A completion for something that is not an accepted request of this
 	 * device is a host bug; ignore it rather than corrupt the pool. */
 	if (r < blk->P(reqs) || r >= blk->P(reqs) + blk->P(num_reqs) ||
-	    (r->P(state) != REQ_BUSY && r->P(state) != REQ_ORPHAN))
+	    (r->P(state) != REQ_BUSY && r->P(state) != REQ_ORPHAN && r->P(state) != REQ_QORPHAN))
 		return;
-	if (r->P(state) == REQ_ORPHAN) {
-		/* The device was reset while the backend held the buffers. */
+	if (r->P(state) != REQ_BUSY) {
+		/* The device or the queue was reset while the backend held the
+		 * buffers. The last of a queue's finishes its reset. */
+		bool queue_orphan = r->P(state) == REQ_QORPHAN;
+		uint16_t q = io->queue;
 		req_free(blk, r);
+		if (queue_orphan && queue_orphans(blk, q) == 0)
+			vdev_dev_queue_reset_complete(&blk->P(dev), q);
 		if (--blk->P(orphans) == 0 && blk->P(reset_pending)) {
 			blk->P(reset_pending) = false;
 			vdev_dev_reset_complete(&blk->P(dev));
@@ -599,21 +609,46 @@ static void blk_config_write(void *opaque, uint32_t off, const void *data, uint3
 		blk->P(config)[CFG_WRITEBACK] = v;
 }
 
-/* Cancel (or forget) everything in flight on queue q (all queues: q < 0). */
+/*
+ * Cancel (or forget) everything in flight on queue q (all queues: q < 0).
+ * Every request is marked before any cancel op runs, so a backend that
+ * completes from inside cancel finds the full set already orphaned. For a
+ * queue reset the hold is taken before the cancels, for the same reason.
+ */
 static unsigned orphan_requests(struct vdev_blk *blk, int q)
 {
+	uint8_t mark = q >= 0 ? REQ_QORPHAN : REQ_ORPHAN;
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < blk->P(num_reqs); i++) {
 		struct vdev_blk_req *r = &blk->P(reqs)[i];
 		if (r->P(state) != REQ_BUSY || (q >= 0 && r->P(io).queue != q))
 			continue;
-		r->P(state) = REQ_ORPHAN;
+		r->P(state) = mark;
 		blk->P(orphans)++;
 		n++;
-		if (HAS_OP(blk->P(ops), cancel))
-			blk->P(ops)->cancel(blk->P(opaque), &r->P(io));
 	}
+	if (n == 0)
+		return 0;
+	if (q >= 0)
+		vdev_dev_queue_reset_hold(&blk->P(dev), (uint32_t)q);
+	if (HAS_OP(blk->P(ops), cancel)) {
+		for (unsigned i = 0; i < blk->P(num_reqs); i++) {
+			struct vdev_blk_req *r = &blk->P(reqs)[i];
+			if (r->P(state) == mark && (q < 0 || r->P(io).queue == q))
+				blk->P(ops)->cancel(blk->P(opaque), &r->P(io));
+		}
+	}
+	return n;
+}
+
+/* Requests orphaned by a reset of queue q that the backend still holds. */
+static unsigned queue_orphans(const struct vdev_blk *blk, uint16_t q)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < blk->P(num_reqs); i++)
+		n += blk->P(reqs)[i].P(state) == REQ_QORPHAN && blk->P(reqs)[i].P(io).queue == q;
 	return n;
 }
 

@@ -312,6 +312,8 @@ VDEV_API int vdev_dev_queue_enable(struct vdev_dev *dev, uint32_t qidx, bool ena
 		return 0;
 	if (!has_status(dev, VDEV_STATUS_FEATURES_OK))
 		return VDEV_EPERM;
+	if (__atomic_load_n(&vq->P(reset_holds), __ATOMIC_ACQUIRE) != 0)
+		return VDEV_EBUSY; /* a backend may still write the old buffers */
 	if (has_status(dev, VDEV_STATUS_DRIVER_OK) &&
 	    !(dev->P(negotiated) & VDEV_BIT(VDEV_F_RING_RESET)))
 		return VDEV_EPERM;
@@ -344,6 +346,37 @@ VDEV_API int vdev_dev_queue_reset(struct vdev_dev *dev, uint32_t qidx)
 		dev->P(ops)->queue_reset(dev->P(opaque), (uint16_t)qidx);
 	vdev_vq_reset(vq);
 	return 0;
+}
+
+VDEV_API void vdev_dev_queue_reset_hold(struct vdev_dev *dev, uint32_t qidx)
+{
+	struct vdev_vq *vq = vdev_dev_queue(dev, qidx);
+
+	if (vq != NULL)
+		__atomic_fetch_add(&vq->P(reset_holds), 1, __ATOMIC_ACQ_REL);
+}
+
+VDEV_API void vdev_dev_queue_reset_complete(struct vdev_dev *dev, uint32_t qidx)
+{
+	struct vdev_vq *vq = vdev_dev_queue(dev, qidx);
+	uint16_t cur;
+
+	if (vq == NULL)
+		return;
+	/* Never below zero: a stray complete must not cancel a real hold's
+	 * count on the next reset. */
+	cur = __atomic_load_n(&vq->P(reset_holds), __ATOMIC_ACQUIRE);
+	while (cur != 0 && !__atomic_compare_exchange_n(&vq->P(reset_holds), &cur,
+							(uint16_t)(cur - 1), false,
+							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		;
+}
+
+VDEV_API bool vdev_dev_queue_reset_pending(const struct vdev_dev *dev, uint32_t qidx)
+{
+	if (qidx >= dev->P(num_queues))
+		return false;
+	return __atomic_load_n(&dev->P(queues)[qidx].P(reset_holds), __ATOMIC_ACQUIRE) != 0;
 }
 
 VDEV_API int vdev_dev_queue_notify(struct vdev_dev *dev, uint32_t qidx, bool has_data,

@@ -699,6 +699,36 @@ Test(blk, reset_with_requests_in_flight_waits_for_them)
 	cr_expect_eq(rq(5, T_IN, 0, 512, true, L_PLAIN, NULL), S_OK);
 }
 
+/* RING_RESET with the backend still holding buffers: the reset stays
+ * ongoing (QueueReset reads 1, the queue cannot be re-enabled) until the
+ * last of them is back, and none of them reaches the used ring. */
+Test(blk, queue_reset_with_requests_in_flight_waits_for_them)
+{
+	setup_with((struct opts){.async = true});
+	cr_assert(F.neg & F(RING_RESET));
+	for (int t = 0; t < 3; t++)
+		queue_req(0, t, T_IN, 0, 512, true, L_PLAIN);
+	kick(0);
+	cr_assert_eq(vdev_blk_inflight(&F.blk), 3);
+	cr_expect_not(F.tr.ops->reset_queue(F.tr.t, 0), "reset ongoing while buffers are out");
+	cr_expect_eq(F.ram.cancels, 3);
+	cr_expect_eq(vdev_mmio_read(&F.mmio, 0x0c0, 4), 1, "QueueReset reads 1");
+	cr_expect_neq(drv_virtio_setup_queue(&F.tr, &F.q[0], &F.m, 0, 64, F.neg), 0,
+		      "no re-enable while ongoing");
+	ram_blk_complete_some(&F.ram, 2, 0);
+	cr_expect_eq(vdev_mmio_read(&F.mmio, 0x0c0, 4), 1);
+	ram_blk_complete_some(&F.ram, 1, 0);
+	cr_expect_eq(vdev_mmio_read(&F.mmio, 0x0c0, 4), 0, "done after the last completion");
+	cr_expect_eq(vdev_blk_inflight(&F.blk), 0);
+	cr_expect_eq(F.tr.ops->get_status(F.tr.t) & 0x4, 0x4, "the device stays up");
+	/* the queue comes back while the device is live */
+	cr_assert_eq(drv_virtio_setup_queue(&F.tr, &F.q[0], &F.m, 0, 64, F.neg), 0);
+	uint32_t len;
+	cr_expect_null(drv_get_used(&F.q[0], &len), "orphaned requests are not pushed");
+	F.ram.async = false;
+	cr_expect_eq(rq(5, T_IN, 0, 512, true, L_PLAIN, NULL), S_OK);
+}
+
 Test(blk, multiqueue)
 {
 	setup_with((struct opts){.num_queues = 2});

@@ -48,6 +48,7 @@ Test(mmio, kick_before_driver_ok_and_disabled_queue)
 Test(mmio, config_space) { tc_config_space(&TR, &M, &TD); }
 Test(mmio, ring_reset_split) { tc_ring_reset(&TR, &M, &TD, false); }
 Test(mmio, ring_reset_packed) { tc_ring_reset(&TR, &M, &TD, true); }
+Test(mmio, ring_reset_ongoing) { tc_ring_reset_ongoing(&TR, &M, &TD); }
 Test(mmio, bad_ring_needs_reset) { tc_bad_ring_needs_reset(&TR, &M); }
 
 Test(mmio, identity_registers)

@@ -81,6 +81,7 @@ TestSuite(pci_cfg_window, .init = setup_window);
 	Test(s, config_space) { tc_config_space(&TR, &M, &TD); }                           \
 	Test(s, ring_reset_split) { tc_ring_reset(&TR, &M, &TD, false); }                  \
 	Test(s, ring_reset_packed) { tc_ring_reset(&TR, &M, &TD, true); }                  \
+	Test(s, ring_reset_ongoing) { tc_ring_reset_ongoing(&TR, &M, &TD); }               \
 	Test(s, bad_ring_needs_reset) { tc_bad_ring_needs_reset(&TR, &M); }
 
 TRANSPORT_CASES(pci)

@@ -203,6 +203,33 @@ static void tc_ring_reset(struct drv_transport *tr, struct sim_mem *m, struct te
 	drv_vq_destroy(&q0);
 }
 
+/* A queue reset the model cannot finish at once reads as ongoing (1) and
+ * the queue cannot be enabled again until the model completes it. */
+static void tc_ring_reset_ongoing(struct drv_transport *tr, struct sim_mem *m,
+				  struct testdev *td)
+{
+	struct drv_vq q0;
+	uint64_t neg;
+
+	memset(&q0, 0, sizeof(q0));
+	neg = tc_bring_up(tr, m, &q0, false);
+	tc_echo(tr, m, &q0, 2);
+	td->hold_queue_reset = true;
+	cr_expect_not(tr->ops->reset_queue(tr->t, 0), "reset reads as ongoing");
+	cr_expect(vdev_dev_queue_reset_pending(&td->dev, 0));
+	cr_expect_not(tr->ops->queue_enabled(tr->t, 0));
+	cr_expect_neq(drv_virtio_setup_queue(tr, &q0, m, 0, 4, neg), 0,
+		      "cannot re-enable while ongoing");
+	cr_expect_not(tr->ops->queue_enabled(tr->t, 0));
+	vdev_dev_queue_reset_complete(&td->dev, 0);
+	cr_expect_not(vdev_dev_queue_reset_pending(&td->dev, 0));
+	vdev_dev_queue_reset_complete(&td->dev, 0); /* stray: ignored */
+	td->hold_queue_reset = false;
+	cr_assert_eq(drv_virtio_setup_queue(tr, &q0, m, 0, 4, neg), 0);
+	tc_echo(tr, m, &q0, 5);
+	drv_vq_destroy(&q0);
+}
+
 static void tc_bad_ring_needs_reset(struct drv_transport *tr, struct sim_mem *m)
 {
 	struct drv_vq q0;

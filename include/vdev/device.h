@@ -100,7 +100,10 @@ struct vdev_dev_ops {
 	 * (already bounds-checked). The model applies what is writable. */
 	void (*config_write)(void *opaque, uint32_t offset, const void *data, uint32_t len);
 	/* Queue `qidx` is being reset (RING_RESET) or stopped: cancel its
-	 * in-flight requests; they must not be pushed afterwards. */
+	 * in-flight requests; they must not be pushed afterwards. A model
+	 * whose backend still holds some of their guest buffers calls
+	 * vdev_dev_queue_reset_hold() from here and
+	 * vdev_dev_queue_reset_complete() once it has them all back. */
 	void (*queue_reset)(void *opaque, uint16_t qidx);
 	/* Queue `qidx` became live after DRIVER_OK (re-enabled after a queue
 	 * reset). */
@@ -274,6 +277,24 @@ VDEV_API bool vdev_dev_queue_enabled(const struct vdev_dev *dev, uint32_t qidx);
  * bad qidx.
  */
 VDEV_API int vdev_dev_queue_reset(struct vdev_dev *dev, uint32_t qidx);
+
+/*
+ * Queue resets that cannot finish at once. A model whose queue_reset op
+ * leaves guest buffers with a backend (an I/O it cannot cancel) calls
+ * vdev_dev_queue_reset_hold() from the op, before any of those buffers can
+ * come back, and vdev_dev_queue_reset_complete() when the last one has.
+ * In between the reset is "ongoing": vdev_dev_queue_reset_pending() is
+ * true, which the transports show to the driver (PCI queue_reset and MMIO
+ * QueueReset read 1), and vdev_dev_queue_enable() refuses the queue with
+ * VDEV_EBUSY, so the driver cannot hand the same memory out again while a
+ * backend may still write it. Holds nest (each needs its complete); a
+ * complete without a hold is ignored. Out-of-range qidx: no effect/false.
+ * Context: hold from the queue_reset op; complete and pending from any
+ * thread.
+ */
+VDEV_API void vdev_dev_queue_reset_hold(struct vdev_dev *dev, uint32_t qidx);
+VDEV_API void vdev_dev_queue_reset_complete(struct vdev_dev *dev, uint32_t qidx);
+VDEV_API bool vdev_dev_queue_reset_pending(const struct vdev_dev *dev, uint32_t qidx);
 
 /*
  * vdev_dev_queue_notify() - the driver sent an available-buffer

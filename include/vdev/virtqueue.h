@@ -138,6 +138,7 @@ struct vdev_vq {
 	uint16_t VDEV_PRIV(pop_seq);
 	uint16_t VDEV_PRIV(push_seq);
 	uint16_t VDEV_PRIV(notify_hint); /* last NOTIFICATION_DATA position */
+	uint16_t VDEV_PRIV(reset_holds); /* queue reset still ongoing (atomic; device core) */
 	uint8_t VDEV_PRIV(layout);
 	uint8_t VDEV_PRIV(state);        /* bit flags, see lib/vq_internal.h */
 };

@@ -89,8 +89,11 @@ static void td_config_write(void *o, uint32_t off, const void *d, uint32_t len)
 
 static void td_queue_reset(void *o, uint16_t q)
 {
-	(void)q;
-	((struct testdev *)o)->queue_resets++;
+	struct testdev *t = o;
+
+	t->queue_resets++;
+	if (t->hold_queue_reset)
+		vdev_dev_queue_reset_hold(&t->dev, q);
 }
 
 static const struct vdev_dev_ops td_ops = {

@@ -26,6 +26,8 @@ struct testdev {
 	struct vdev_iov iov[16 * 8];
 	unsigned requests, resets, activates, queue_resets, notifies;
 	bool manual; /* true: queue_notify only counts; the test calls testdev_process */
+	bool hold_queue_reset; /* true: a queue reset stays ongoing until the test
+				* calls vdev_dev_queue_reset_complete() */
 };
 
 /* Offers VERSION_1, TESTDEV_F_XOR and the ring features in `ring`

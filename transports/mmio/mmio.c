@@ -228,8 +228,8 @@ static uint32_t read_reg(struct vdev_mmio *m, uint32_t reg)
 		selected_shm(m, &len, &base);
 		return (uint32_t)(reg == REG_SHM_BASE_HIGH ? base >> 32 : base);
 	case REG_QUEUE_RESET:
-		/* Resets complete synchronously: never "ongoing". */
-		return 0;
+		/* 1 while the reset is ongoing: a backend still holds buffers. */
+		return vdev_dev_queue_reset_pending(dev, m->P(queue_sel)) ? 1u : 0u;
 	case REG_CONFIG_GENERATION:
 		return vdev_dev_config_generation(dev);
 	case REG_QUEUE_DESC_LOW:

@@ -595,10 +595,12 @@ static uint64_t common_read(struct vdev_pci *p, uint32_t off, unsigned size)
 		return vdev_dev_queue_enabled(dev, p->P(queue_sel)) ? 1u : 0u;
 	case CC_Q_NOFF:
 		return vq != NULL ? p->P(queue_sel) : 0; /* notify_off = queue index */
+	case CC_Q_RESET:
+		/* 1 while the reset is ongoing: a backend still holds buffers. */
+		return vdev_dev_queue_reset_pending(dev, p->P(queue_sel)) ? 1u : 0u;
 	default:
 		/* queue_notif_config_data (NOTIF_CONFIG_DATA not offered),
-		 * queue_reset (resets complete synchronously), admin queues
-		 * (none): 0 */
+		 * admin queues (none): 0 */
 		return 0;
 	}
 }
