@@ -6,6 +6,7 @@
  * message must close the connection, and a new session must then work.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -273,6 +274,149 @@ Test(vhost_user, config_change_reaches_the_front_end, .init = setup, .fini = tea
 	uint32_t hdr[3];
 	cr_assert_eq(recv(F.fe.backend_chan, hdr, 12, 0), 12);
 	cr_expect_eq(hdr[0], 2, "VHOST_USER_BACKEND_CONFIG_CHANGE_MSG");
+}
+
+/* ---- Linux's user-mode front-end (arch/um/drivers/virtio_uml.c, 6.1) ------------------ */
+
+/* A message the way UML sends it once REPLY_ACK is on: NEED_REPLY, then
+ * wait for the ack (0). */
+static void uml_send(uint32_t req, const void *payload, uint32_t size, const int *fds,
+		     unsigned nfds)
+{
+	uint64_t ack = 9;
+	uint32_t len = 8;
+	cr_assert_eq(vu_front_send(&F.fe, req, 1 | 8, payload, size, fds, nfds, true, &ack, &len),
+		     0, "request %u: %s", req, F.fe.last_error);
+	cr_assert_eq(len, 8);
+	cr_assert_eq(ack, 0, "request %u refused", req);
+}
+
+static void uml_state(uint32_t req, uint32_t index, uint32_t num)
+{
+	uint32_t st[2] = {index, num};
+	uml_send(req, st, 8, NULL, 0);
+}
+
+/*
+ * UML's whole start sequence, message by message: SET_OWNER first, its own
+ * protocol-feature mask (REPLY_ACK, SLAVE_REQ, CONFIG, INBAND_NOTIFICATIONS),
+ * a pipe as the back-end channel and as every call fd, a 72-byte
+ * SET_MEM_TABLE (room for two regions, one used) whose user address is the
+ * guest address and whose file offset skips the kernel image, then per ring
+ * CALL/NUM/BASE 0/ADDR, then per ring KICK/ENABLE; UML never sends a device
+ * status. Returns the read end of the back-end channel.
+ */
+static int uml_start(uint64_t want, uint16_t qsize)
+{
+	const uint64_t reserved = 0x10000; /* UML's text and data: not in the file */
+	uint64_t offered = 0, pf = 0;
+	uint32_t len = 8;
+	int req[2], call[2];
+
+	cr_assert_eq(vu_front_send(&F.fe, 3, 1, NULL, 0, NULL, 0, false, NULL, NULL), 0);
+	cr_assert_eq(vu_front_send(&F.fe, 1, 1, NULL, 0, NULL, 0, true, &offered, &len), 0);
+	cr_assert(offered & (1ull << 30));
+	cr_assert_eq(vu_front_send(&F.fe, 15, 1, NULL, 0, NULL, 0, true, &pf, &len), 0);
+	pf &= (1ull << 3) | (1ull << 5) | (1ull << 9) | (1ull << 14);
+	cr_assert_eq(pf, (1ull << 3) | (1ull << 5) | (1ull << 9), "no in-band notifications");
+	F.fe.protocol_features = pf;
+	uml_send(16, &pf, 8, NULL, 0);
+	cr_assert_eq(pipe2(req, O_CLOEXEC | O_NONBLOCK), 0);
+	uml_send(21, NULL, 0, &req[1], 1);
+	close(req[1]);
+	uint8_t cfg[12 + 8] = {0};
+	uint32_t cfg_size = 8, rlen = sizeof(cfg);
+	memcpy(cfg + 4, &cfg_size, 4);
+	cr_assert_eq(vu_front_send(&F.fe, 24, 1, cfg, sizeof(cfg), NULL, 0, true, cfg, &rlen), 0);
+	cr_expect_eq(rlen, sizeof(cfg));
+	cr_expect_eq(cfg[12] | cfg[13] << 8, 2048, "capacity");
+	/* the guest's features, and VHOST_USER_F_PROTOCOL_FEATURES back */
+	F.fe.features = offered & want & ~(1ull << 30);
+	uint64_t f = F.fe.features | (1ull << 30);
+	uml_send(2, &f, 8, NULL, 0);
+	uint8_t mt[8 + 2 * 32] = {0};
+	uint32_t n = 1;
+	uint64_t r[4] = {SIM_R0_GPA + reserved, F.m.regions[0].size - reserved,
+			 SIM_R0_GPA + reserved, reserved};
+	memcpy(mt, &n, 4);
+	memcpy(mt + 8, r, 32);
+	uml_send(5, mt, sizeof(mt), &F.m.memfd, 1);
+	(void)sim_alloc(&F.m, reserved, 4096); /* the rings live above it */
+	bool packed = (F.fe.features & F(RING_PACKED)) != 0;
+	drv_vq_init(&F.fe.q[0], &F.m, qsize, packed, (F.fe.features & F(EVENT_IDX)) != 0,
+		    (F.fe.features & F(INDIRECT_DESC)) != 0, 16);
+	cr_assert_eq(pipe2(call, O_CLOEXEC | O_NONBLOCK), 0);
+	F.fe.call[0] = call[0];
+	uint64_t idx = 0;
+	uml_send(13, &idx, 8, &call[1], 1);
+	close(call[1]);
+	uml_state(8, 0, qsize);
+	uml_state(10, 0, 0); /* base 0, also for a packed ring */
+	uint8_t a[40] = {0};
+	uint64_t desc = F.fe.q[0].desc_gpa, used = F.fe.q[0].device_gpa,
+		 avail = F.fe.q[0].driver_gpa, log = UINT64_MAX;
+	memcpy(a + 8, &desc, 8);
+	memcpy(a + 16, &used, 8);
+	memcpy(a + 24, &avail, 8);
+	memcpy(a + 32, &log, 8);
+	uml_send(9, a, 40, NULL, 0);
+	F.fe.kick[0] = eventfd(0, EFD_CLOEXEC);
+	uml_send(12, &idx, 8, &F.fe.kick[0], 1);
+	uml_state(18, 0, 1);
+	F.fe.nq = 1;
+	return req[0];
+}
+
+static void uml_io_and_config_change(uint64_t want)
+{
+	int chan = uml_start(want, 128);
+	for (int i = 0; i < 40; i++)
+		cr_expect_eq(blk_rq(0, i % 32, (unsigned)(i & 1), (uint64_t)i, 512, !(i & 1)), 0,
+			     "request %d", i);
+	/* the back-end channel is a pipe: a config change still gets there */
+	vdev_blk_set_capacity(&F.blk, 1024);
+	struct pollfd p = {chan, POLLIN, 0};
+	cr_assert_eq(poll(&p, 1, 1000), 1, "no config-change message on the pipe");
+	uint32_t hdr[3];
+	cr_assert_eq(read(chan, hdr, 12), 12);
+	cr_expect_eq(hdr[0], 2, "VHOST_USER_BACKEND_CONFIG_CHANGE_MSG");
+	close(chan);
+	struct vdev_vhost_user_stats st;
+	vdev_vhost_user_get_stats(F.vu, &st);
+	cr_expect_eq(st.bad_messages, 0);
+}
+
+Test(vhost_user, uml_front_end_split_ring, .init = setup, .fini = teardown)
+{
+	uml_io_and_config_change(~F(RING_PACKED));
+}
+
+/* UML sends base 0 for a new packed ring, whose wrap counters start at 1. */
+Test(vhost_user, uml_front_end_packed_ring, .init = setup, .fini = teardown)
+{
+	uml_io_and_config_change(~0ull);
+	cr_expect(F.fe.features & F(RING_PACKED));
+}
+
+/* Base 0 on a packed ring that has run is the real state "position 0, wrap
+ * counters 0" (after one lap): it must not be taken for a new ring. */
+Test(vhost_user, packed_base_zero_after_a_lap_is_not_a_new_ring, .init = setup, .fini = teardown)
+{
+	start(~0ull, 1);
+	cr_assert(F.fe.features & F(RING_PACKED));
+	for (int i = 0; i < 32; i++) /* 32 flushes of 2 descriptors: one lap of 64 */
+		cr_assert_eq(blk_rq(0, i, 4, 0, 0, false), 0);
+	cr_assert_eq(vu_front_stop_ring(&F.fe, 0), 0, "position 0, wrap counters 0");
+	uint32_t st[2] = {0, 0};
+	vu_front_send(&F.fe, 10, 1, st, 8, NULL, 0, false, NULL, NULL);
+	int kick = eventfd(0, EFD_NONBLOCK);
+	uint64_t v = 0;
+	vu_front_send(&F.fe, 12, 1, &v, 8, &kick, 1, false, NULL, NULL);
+	close(F.fe.kick[0]);
+	F.fe.kick[0] = kick;
+	cr_expect(session_alive());
+	for (int i = 0; i < 3; i++)
+		cr_expect_eq(blk_rq(0, i, 0, 0, 512, true), 0, "served in the second lap");
 }
 
 /* ---- malformed messages: the connection closes, the next one works ---------------- */

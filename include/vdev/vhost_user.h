@@ -18,6 +18,12 @@
  * Not supported (not offered): dirty logging, IOMMU/IOTLB, postcopy,
  * in-flight shared memory, in-band notifications, memory slots.
  *
+ * Front-ends it is tested with: QEMU, and Linux's user-mode kernel
+ * (virtio_uml: whole device incl. config space, a pipe as the back-end
+ * channel and as call fds, SET_VRING_BASE 0 for new packed rings, no
+ * device status). Messages to a front-end whose back-end channel is a
+ * pipe are written with write(): ignore SIGPIPE in the process.
+ *
  * Every message is validated (sizes, fd counts, ring indices, addresses
  * and sizes of memory regions against their files). A bad message closes
  * that connection; the adapter tears the session down (rings stopped,

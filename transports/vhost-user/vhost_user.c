@@ -261,6 +261,11 @@ static int send_msg(int fd, uint32_t request, uint32_t flags, const void *payloa
 		memcpy(buf + VU_HDR_SIZE, payload, size);
 	while (off < len) {
 		ssize_t w = send(fd, buf + off, len - off, MSG_NOSIGNAL);
+		/* Linux UML's back-end channel is a pipe, not a socket:
+		 * write(), which raises SIGPIPE if the front-end is gone
+		 * (see the header: integrators ignore SIGPIPE). */
+		if (w < 0 && errno == ENOTSOCK)
+			w = write(fd, buf + off, len - off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
@@ -382,6 +387,31 @@ static void ring_poke(struct vdev_vhost_user *vu, struct vu_ring *r)
 		(void)vdev_dev_queue_notify(vu->dev, r->index, false, 0);
 }
 
+/*
+ * A packed ring's SET_VRING_BASE carries the wrap counters (bit 15 for
+ * avail, bit 31 for used), and a new ring starts with both at 1, so a
+ * front-end that starts a new ring sends 0x8000 or 0x80008000 (QEMU).
+ * Linux's user-mode front-end (arch/um/drivers/virtio_uml.c, 6.1) sends 0
+ * for every new ring, split or packed. With wrap counters 0 the device
+ * would look for descriptors the driver never marks available and ask
+ * for kicks at a position the driver never reaches: the ring is dead.
+ * Base 0 is also a real state (both sides at position 0 after an odd
+ * number of laps), but then the driver has written descriptor 0 at least
+ * once (every lap writes every position's flags and buffer), so it is not
+ * all zeros. Returns 1 if descriptor 0 is all zeros (a ring nobody has
+ * used, which the driver allocated zeroed), 0 if not, VDEV_EFAULT if it
+ * is not in guest memory. Ring locked.
+ */
+static int packed_ring_unused(struct vdev_vhost_user *vu, uint64_t desc)
+{
+	static const uint8_t zero[16];
+	uint8_t d[16];
+
+	if (vdev_mem_read(vu->cfg.mem, desc, d, sizeof(d)) < 0)
+		return VDEV_EFAULT;
+	return memcmp(d, zero, sizeof(d)) == 0 ? 1 : 0;
+}
+
 /* Start a ring once it has everything: size, addresses, memory, a kick fd
  * and negotiated features. Returns 0 or a negative VDEV_E*. Ring locked. */
 static int ring_try_start(struct vdev_vhost_user *vu, struct vu_ring *r)
@@ -415,6 +445,16 @@ static int ring_try_start(struct vdev_vhost_user *vu, struct vu_ring *r)
 		 * upper half; older ones only send avail, where used == avail. */
 		st.used_idx = hi ? (uint16_t)(hi & 0x7fffu) : st.avail_idx;
 		st.used_wrap = hi ? (hi >> 15) & 1u : st.avail_wrap;
+		if (r->base == 0) {
+			rc = packed_ring_unused(vu, desc);
+			if (rc < 0)
+				return rc;
+			if (rc == 1) {
+				st.avail_wrap = st.used_wrap = true;
+				logf_(vu, "ring %u: packed base 0 on an unused ring: wrap counters 1",
+				      r->index);
+			}
+		}
 	} else {
 		uint8_t idx[2];
 		st.avail_idx = (uint16_t)r->base;
