@@ -9,7 +9,13 @@
  *     -machine memory-backend=mem -chardev socket,id=c0,path=/tmp/net.sock \
  *     -device vhost-user-device-pci,chardev=c0,virtio-id=1,num_vqs=3,config_size=24
  *
- * (num_vqs = 2 * queue pairs + 1.) Frames go to a TAP interface (--tap),
+ * (num_vqs = 2 * queue pairs + 1.) QEMU 10 does not let the command line
+ * create that device; Linux's user-mode kernel (package user-mode-linux)
+ * takes the whole device the same way:
+ *
+ *   linux.uml mem=256M initrd=... virtio_uml.device=/tmp/net.sock:1
+ *
+ * (UML's rings have 256 entries: keep --queue-size at 256 or more.) Frames go to a TAP interface (--tap),
  * a dedicated host interface (--packet, AF_PACKET), or the inter-VM switch
  * (--switch=PATH of a running vdev-switch). The MAC is --mac, or derived
  * from the socket path so it stays the same across restarts. The host's

@@ -37,4 +37,7 @@ fi
 "$here/scripts/deps.sh" e2fsprogs cpio gzip xz-utils zstd kmod binutils coreutils iproute2
 # the host side of the vsock scenarios (vsock-host.py)
 "$here/scripts/deps.sh" python3
+# Linux's user-mode kernel: a vhost-user front-end that gives the back-end
+# the whole device (run-guest-uml-net.sh)
+"$here/scripts/deps.sh" user-mode-linux
 echo "setup-host: $(qemu-system-x86_64 --version | head -n1)"
