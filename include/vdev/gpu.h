@@ -200,7 +200,8 @@ struct vdev_gpu_scanout {
  */
 struct vdev_gpu_cursor {
 	uint32_t scanout;
-	uint32_t x, y;
+	uint32_t x, y;      /* as the guest sent them (Linux sends negative
+			     * values as two's complement: cast to int32_t) */
 	uint32_t hot_x, hot_y;
 	uint32_t resource_id;
 	const struct vdev_gpu_image *image;
@@ -309,7 +310,9 @@ struct vdev_gpu_config {
 	uint32_t queue_size;           /* max size of each queue, 1..32768 */
 	uint64_t max_host_bytes;       /* budget for everything allocated through
 					* host_mem (host copies, segment tables), > 0 */
-	uint32_t max_backing_entries;  /* per attach/create_blob; 0: the default */
+	uint32_t max_backing_entries;  /* per resource: most backing entries, and
+					* most host segments they translate to;
+					* 0: VDEV_GPU_DEFAULT_MAX_BACKING_ENTRIES */
 	uint8_t uuid_base[16];         /* RESOURCE_ASSIGN_UUID answers are this
 					* with the resource's slot and a counter mixed
 					* in (RFC 4122 version 4 layout); give each
@@ -345,7 +348,7 @@ struct vdev_gpu_stats {
 };
 
 /* Per-scanout state. Part of struct vdev_gpu; fields private. */
-struct vdev_gpu_scanout_state {
+struct vdev_gpu_scanout_slot {
 	struct vdev_gpu_display VDEV_PRIV(display);
 	struct vdev_gpu_rect VDEV_PRIV(src);
 	uint32_t VDEV_PRIV(resource_id); /* 0: disabled */
@@ -385,7 +388,7 @@ struct vdev_gpu {
 	uint32_t VDEV_PRIV(cursor_hot_x), VDEV_PRIV(cursor_hot_y);
 	uint32_t VDEV_PRIV(cursor_res);
 	uint8_t VDEV_PRIV(uuid_base)[16];
-	struct vdev_gpu_scanout_state VDEV_PRIV(scanouts)[VDEV_GPU_MAX_SCANOUTS];
+	struct vdev_gpu_scanout_slot VDEV_PRIV(scanouts)[VDEV_GPU_MAX_SCANOUTS];
 	struct vdev_gpu_display VDEV_PRIV(initial)[VDEV_GPU_MAX_SCANOUTS];
 	uint8_t VDEV_PRIV(resp)[1056]; /* response scratch (largest: GET_EDID) */
 	uint8_t VDEV_PRIV(config)[VDEV_GPU_CONFIG_SIZE];
