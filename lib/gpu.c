@@ -117,6 +117,7 @@ enum {
 	 VDEV_BIT(VDEV_F_RING_PACKED) | VDEV_BIT(VDEV_F_RING_RESET))
 
 #define MAX_DIM 16384u
+#define CURSOR_BYTES (VDEV_GPU_CURSOR_SIZE * VDEV_GPU_CURSOR_SIZE * VDEV_GPU_BYTES_PER_PIXEL)
 #define MAX_REFRESH_MILLIHZ 1000000u
 
 #define HAS_OP(ops, type, op)                                                             \
@@ -927,8 +928,13 @@ static uint32_t cmd_transfer_2d(struct vdev_gpu *gpu, const struct req *q)
 	struct seg_cursor c;
 
 	rect_at(q, HDR_SIZE, &rect);
-	if (r == NULL || is_blob(r))
+	if (r == NULL)
 		return RESP_ERR_INVALID_RESOURCE_ID;
+	/* A guest blob has no host copy: its pixels are the guest's pages.
+	 * Linux still sends transfers for its dumb buffers, which are guest
+	 * blobs when RESOURCE_BLOB is negotiated: nothing to do. */
+	if (is_blob(r))
+		return RESP_OK_NODATA;
 	if (r->P(segs) == NULL)
 		return RESP_ERR_UNSPEC;
 	if (!rect_inside(&rect, r->P(width), r->P(height)))
@@ -1101,9 +1107,13 @@ static uint32_t cmd_cursor(struct vdev_gpu *gpu, const struct req *q, bool updat
 		return RESP_ERR_INVALID_SCANOUT_ID;
 	if (update && id != 0) {
 		r = res_find(gpu, id);
-		if (r == NULL || is_blob(r))
+		if (r == NULL)
 			return RESP_ERR_INVALID_RESOURCE_ID;
-		if (r->P(width) != VDEV_GPU_CURSOR_SIZE || r->P(height) != VDEV_GPU_CURSOR_SIZE)
+		/* A blob cursor (Linux's dumb cursor buffer with RESOURCE_BLOB)
+		 * is read as 64x64 B8G8R8A8 from its backing. */
+		if (is_blob(r) ? r->P(segs) == NULL || r->P(size) < CURSOR_BYTES
+			       : r->P(width) != VDEV_GPU_CURSOR_SIZE ||
+					 r->P(height) != VDEV_GPU_CURSOR_SIZE)
 			return RESP_ERR_INVALID_PARAMETER;
 	}
 	gpu->P(cursor_scanout) = sid;
@@ -1120,7 +1130,14 @@ static uint32_t cmd_cursor(struct vdev_gpu *gpu, const struct req *q, bool updat
 	gpu->P(cursor_hot_y) = rd32(q, HDR_SIZE + 24);
 	cursor_describe(gpu, &c);
 	if (r != NULL) {
-		image_of(NULL, r, &img);
+		struct vdev_gpu_scanout_slot fb = {
+			.P(format) = VDEV_GPU_FORMAT_B8G8R8A8_UNORM,
+			.P(width) = VDEV_GPU_CURSOR_SIZE,
+			.P(height) = VDEV_GPU_CURSOR_SIZE,
+			.P(stride) = VDEV_GPU_CURSOR_SIZE * VDEV_GPU_BYTES_PER_PIXEL,
+		};
+
+		image_of(&fb, r, &img);
 		c.image = &img;
 	}
 	if (SINK_HAS(gpu, cursor))

@@ -1055,7 +1055,7 @@ Test(gpu, blob_scanout_reads_scattered_guest_pages)
 	*(uint32_t *)sim_ptr(&T.m, e[n - 1].addr + e[n - 1].len - 4) = 0xdeadbeef;
 	cr_expect_eq(flush(3, 63, 47, 1, 1), OK_NODATA);
 	cr_expect_eq(T.s.px[0], 0xdeadbeef);
-	cr_expect_eq(transfer(3, 0, 0, 1, 1, 0), ERR_INVALID_RESOURCE_ID, "no transfer on blobs");
+	cr_expect_eq(transfer(3, 0, 0, 1, 1, 0), OK_NODATA, "a transfer on a blob does nothing");
 	cr_expect_eq(set_scanout(1, 3, 0, 0, 1, 1), ERR_INVALID_RESOURCE_ID);
 	/* Detaching the backing takes the scanout down. */
 	cr_expect_eq(detach(3), OK_NODATA);
@@ -1309,6 +1309,27 @@ Test(gpu, cursor_update_and_move)
 	cr_expect_eq(sendq(1, &m, 408).type, ERR_UNSPEC, "controlq command on the cursorq");
 	cr_expect_eq(T.s.cursors, 2);
 	cr_expect_eq(T.s.moves, 1);
+}
+
+Test(gpu, blob_cursor_reads_its_guest_pages)
+{
+	struct ent e[3];
+	unsigned n = make_fb(64, 64, 3, true, e);
+	struct msg m = blob_msg(4, 1, 2, 64 * 64 * 4, e, n);
+	cr_assert_eq(send(&m), OK_NODATA);
+	cr_expect_eq(transfer(4, 0, 0, 64, 64, 0), OK_NODATA, "Linux transfers its dumb cursor");
+	m = cursor_msg(CMD_UPDATE_CURSOR, 0, 1, 2, 4, 0, 0);
+	cr_expect_eq(sendq(1, &m, 24).type, OK_NODATA);
+	cr_expect(T.s.had_image);
+	cr_expect_eq(T.s.cursor_px0, pix(0, 0));
+	struct msg small = blob_msg(5, 1, 2, 4096, e, 1);
+	cr_assert_eq(send(&small), OK_NODATA);
+	m = cursor_msg(CMD_UPDATE_CURSOR, 0, 1, 2, 5, 0, 0);
+	cr_expect_eq(sendq(1, &m, 24).type, ERR_INVALID_PARAMETER, "blob smaller than a cursor");
+	small = blob_msg(6, 1, 2, 64 * 64 * 4, e, 0);
+	cr_assert_eq(send(&small), OK_NODATA);
+	m = cursor_msg(CMD_UPDATE_CURSOR, 0, 1, 2, 6, 0, 0);
+	cr_expect_eq(sendq(1, &m, 24).type, ERR_INVALID_PARAMETER, "blob without backing");
 }
 
 /* ---- reset and helpers ---- */

@@ -53,6 +53,10 @@
  *   dimensions too large for the budget     ERR_OUT_OF_MEMORY
  *   attach with backing already attached,
  *   detach/transfer without backing         ERR_UNSPEC
+ * TRANSFER_TO_HOST_2D on a guest blob succeeds and does nothing (its
+ * pixels are the guest's pages; Linux sends it for dumb-buffer blobs).
+ * ATTACH_BACKING / CREATE_BLOB briefly hold a copy of the entries
+ * (16 bytes each) from the budget while translating them.
  * Responses are built in full (every byte, padding included, is
  * initialised) and echo FLAG_FENCE, fence_id, ctx_id and, with
  * CONTEXT_INIT, FLAG_INFO_RING_IDX and ring_idx. On the controlq a chain
@@ -194,7 +198,9 @@ struct vdev_gpu_scanout {
 
 /*
  * The cursor as given to the sink. `image` is the cursor resource's host
- * copy (VDEV_GPU_CURSOR_SIZE square) or NULL when the cursor is hidden
+ * copy (VDEV_GPU_CURSOR_SIZE square) or, for a blob cursor (Linux's dumb
+ * cursor buffer when RESOURCE_BLOB is negotiated), its backing read as
+ * 64x64 B8G8R8A8 with a stride of 256; NULL when the cursor is hidden
  * (resource_id 0). (x, y) is the position of the hot spot on scanout
  * `scanout`; the image's top left is at (x - hot_x, y - hot_y).
  */
