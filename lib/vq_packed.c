@@ -185,10 +185,10 @@ static __attribute__((noinline)) int walk_list(struct vdev_vq *vq, uint16_t head
  * filled nothing (the caller then walks it again with walk_list(), which
  * re-reads everything). Out of line so its loop gets its own registers.
  */
-static __attribute__((noinline)) int fast_list(const struct vdev_vq *vq, uint32_t limit,
-					       uint16_t pos, bool wrap, uint16_t flags,
-					       struct vdev_vq_elem *e, struct vdev_iov *iov,
-					       uint16_t seq)
+static inline __attribute__((always_inline)) int fast_list(const struct vdev_vq *vq,
+							   uint32_t limit, uint16_t pos, bool wrap,
+							   uint16_t flags, struct vdev_vq_elem *e,
+							   struct vdev_iov *iov, uint16_t seq)
 {
 	const struct pvirtq_desc *r = (const struct pvirtq_desc *)vq->P(desc);
 	const uint16_t size = vq->P(size);
@@ -297,25 +297,154 @@ static inline void save_avail(struct vdev_vq *vq, uint16_t pos, bool wrap)
 		vq->P(state) &= (uint8_t)~VQ_AVAIL_WRAP;
 }
 
+/*
+ * A run of one-descriptor lists, from chain n of this pop, at the queue's
+ * position: each available, with a valid buffer id, inside the hinted
+ * region, non-empty, with the right access. The commonest list, with the
+ * least state; a loop without calls, so it keeps everything in registers.
+ * Stops at the first other list (or one not available yet) and returns its
+ * index, with the queue's position and inflight_descs updated.
+ */
+static __attribute__((noinline)) unsigned packed_single_run(struct vdev_vq *vq,
+							    struct vdev_vq_elem *elems,
+							    struct vdev_iov *iov,
+							    unsigned iov_per_elem, unsigned n,
+							    unsigned max)
+{
+	const struct pvirtq_desc *r = ring(vq);
+	const uint16_t size = vq->P(size), seq = vq->P(pop_seq);
+	const uint64_t gpa = vq->P(fast_gpa), fsize = vq->P(fast_size);
+	/* host address = bias + guest address, for addresses in the region */
+	const uintptr_t bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)gpa;
+	const uint32_t ro = vq->P(fast_ro);
+	uint16_t pos = vq->P(last_avail);
+	bool wrap = (vq->P(state) & VQ_AVAIL_WRAP) != 0;
+	unsigned start = n;
+
+	if (iov_per_elem == 0)
+		return n; /* no room for a segment: the slow walk fails them */
+	for (; n < max; n++) {
+		const struct pvirtq_desc *d = &r[pos];
+		uint16_t flags = vdev__rd16(&d->flags);
+		struct vdev_vq_elem *e = &elems[n];
+		struct vdev_iov *v = iov + (size_t)n * iov_per_elem;
+		uint64_t addr, off;
+		uint32_t len, write;
+		uint16_t id;
+
+		if (!is_avail(flags, wrap) || (flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)))
+			break;
+		/* The descriptor after its flags; pairs with the driver's write
+		 * barrier before it stores them. */
+		vdev__rmb();
+		addr = vdev__rd64(&d->addr);
+		len = vdev__rd32(&d->len);
+		id = vdev__rd16(&d->id);
+		write = (flags >> 1) & 1u;
+		off = addr - gpa;
+		/* (len - 1 >= fsize - off) rejects len == 0 and overruns alike */
+		if (VDEV__UNLIKELY(id >= size || off >= fsize || (uint64_t)len - 1u >= fsize - off ||
+				   (write & ro)))
+			break;
+		v->base = (void *)(bias + (uintptr_t)addr);
+		v->len = len;
+		e->iov = v;
+		e->out_bytes = write ? 0 : len;
+		e->in_bytes = write ? len : 0;
+		e->n_out = (uint16_t)(write ^ 1u);
+		e->n_in = (uint16_t)write;
+		e->id = id;
+		e->ndescs = 1;
+		e->seq = (uint16_t)(seq + n);
+		e->error = 0;
+		if (++pos == size) {
+			pos = 0;
+			wrap = !wrap;
+		}
+	}
+	if (n > start) {
+		save_avail(vq, pos, wrap);
+		vq->P(inflight_descs) = (uint16_t)(vq->P(inflight_descs) + (n - start));
+	}
+	return n;
+}
+
+/*
+ * A run of multi-descriptor lists (fast_list), from chain n of this pop.
+ * Out of line so that its loop has registers of its own, and so that a
+ * ring of such lists pays one call per batch. Stops at the first list that
+ * is not one, is not available, or that fast_list declines, and returns
+ * its index, with the queue's position and inflight_descs updated.
+ */
+static __attribute__((noinline)) unsigned packed_multi_run(struct vdev_vq *vq,
+							   struct vdev_vq_elem *elems,
+							   struct vdev_iov *iov, unsigned iov_per_elem,
+							   unsigned n, unsigned max)
+{
+	const struct pvirtq_desc *r = ring(vq);
+	const uint16_t size = vq->P(size), seq = vq->P(pop_seq);
+	const uint32_t limit = iov_per_elem < size ? iov_per_elem : size;
+	uint16_t pos = vq->P(last_avail);
+	bool wrap = (vq->P(state) & VQ_AVAIL_WRAP) != 0;
+	unsigned descs = 0;
+
+	if (limit == 0)
+		return n;
+	for (; n < max; n++) {
+		uint16_t flags = vdev__rd16(&r[pos].flags);
+		int used;
+
+		if (!is_avail(flags, wrap) ||
+		    (flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)) != VIRTQ_DESC_F_NEXT)
+			break;
+		/* The rest of the list after its head flags; pairs with the
+		 * driver's write barrier before it stores the head's flags. */
+		vdev__rmb();
+		used = fast_list(vq, limit, pos, wrap, flags, &elems[n],
+				 iov + (size_t)n * iov_per_elem, (uint16_t)(seq + n));
+		if (used < 0)
+			break;
+		pos = (uint16_t)(pos + used);
+		if (pos >= size) {
+			pos = (uint16_t)(pos - size);
+			wrap = !wrap;
+		}
+		descs += (unsigned)used;
+	}
+	if (descs != 0) {
+		save_avail(vq, pos, wrap);
+		vq->P(inflight_descs) = (uint16_t)(vq->P(inflight_descs) + descs);
+	}
+	return n;
+}
+
 VDEV__INTERNAL int vdev__packed_pop(struct vdev_vq *vq, struct vdev_vq_elem *elems,
 				    unsigned max, struct vdev_iov *iov, unsigned iov_per_elem)
 {
 	struct pvirtq_desc *r = ring(vq);
-	const uint16_t size = vq->P(size);
-	const uint32_t limit = iov_per_elem < size ? iov_per_elem : size;
 	uint16_t seq = vq->P(pop_seq);
-	uint16_t pos = vq->P(last_avail);
-	bool wrap = (vq->P(state) & VQ_AVAIL_WRAP) != 0;
-	unsigned n = 0, rejected = 0, descs = 0;
-	struct vq_fast f;
+	unsigned n = 0, rejected = 0;
 	int rc = 0;
 
-	vq_fast_load(vq, &f);
+	/*
+	 * Runs of one-descriptor lists and of multi-descriptor lists, each in
+	 * a loop of its own; a list neither fast path takes goes through the
+	 * general walk, one at a time (which guarantees progress).
+	 */
 	while (n < max) {
-		struct vdev_vq_elem *e = &elems[n];
-		struct vdev_iov *v = iov + (size_t)n * iov_per_elem;
-		uint16_t flags = vdev__rd16(&r[pos].flags);
+		unsigned m = packed_single_run(vq, elems, iov, iov_per_elem, n, max);
+		uint16_t pos, flags;
+		bool wrap;
 
+		if (m < max)
+			m = packed_multi_run(vq, elems, iov, iov_per_elem, m, max);
+		if (m > n) {
+			n = m;
+			continue;
+		}
+		pos = vq->P(last_avail);
+		wrap = (vq->P(state) & VQ_AVAIL_WRAP) != 0;
+		flags = vdev__rd16(&r[pos].flags);
 		if (!is_avail(flags, wrap)) {
 			if (n > 0 || (vq->P(state) & VQ_NOTIFY_OFF) ||
 			    !vq_has(vq, VDEV_F_EVENT_IDX))
@@ -332,70 +461,17 @@ VDEV__INTERNAL int vdev__packed_pop(struct vdev_vq *vq, struct vdev_vq_elem *ele
 			if (!is_avail(flags, wrap))
 				break;
 		}
-		/* The rest of the list after its head flags; pairs with the
-		 * driver's write barrier before it stores the head's flags. */
+		/* The rest of the list after its head flags (see above). The
+		 * general walk keeps the queue's state itself. */
 		vdev__rmb();
-		if (!(flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT))) {
-			/* One descriptor: the commonest list, with the least state. */
-			const struct pvirtq_desc *d = &r[pos];
-			uint64_t addr = vdev__rd64(&d->addr);
-			uint32_t len = vdev__rd32(&d->len);
-			uint16_t id = vdev__rd16(&d->id);
-			uint32_t write = (flags >> 1) & 1u;
-			uint64_t off = addr - f.gpa;
-
-			if (VDEV__LIKELY(id < size && off < f.size &&
-					 (uint64_t)len - 1u < f.size - off && !(write & f.ro) &&
-					 limit != 0)) {
-				v[0].base = f.hva + (uintptr_t)off;
-				v[0].len = len;
-				e->iov = v;
-				e->out_bytes = write ? 0 : len;
-				e->in_bytes = write ? len : 0;
-				e->n_out = (uint16_t)(write ^ 1u);
-				e->n_in = (uint16_t)write;
-				e->id = id;
-				e->ndescs = 1;
-				e->seq = (uint16_t)(seq + n);
-				e->error = 0;
-				if (++pos == size) {
-					pos = 0;
-					wrap = !wrap;
-				}
-				descs++;
-				n++;
-				continue;
-			}
-		} else if (!(flags & VIRTQ_DESC_F_INDIRECT)) {
-			int used = fast_list(vq, limit, pos, wrap, flags, e, v, (uint16_t)(seq + n));
-			if (VDEV__LIKELY(used > 0)) {
-				pos = (uint16_t)(pos + used);
-				if (pos >= size) {
-					pos = (uint16_t)(pos - size);
-					wrap = !wrap;
-				}
-				descs += (unsigned)used;
-				n++;
-				continue;
-			}
-		}
-		/* Anything else: the general walk, which keeps the queue's
-		 * state itself; hand it ours and take it back. */
-		save_avail(vq, pos, wrap);
-		vq->P(inflight_descs) = (uint16_t)(vq->P(inflight_descs) + descs);
-		descs = 0;
-		rc = walk_list(vq, flags, e, v, iov_per_elem, (uint16_t)(seq + n));
-		pos = vq->P(last_avail);
-		wrap = (vq->P(state) & VQ_AVAIL_WRAP) != 0;
-		vq_fast_load(vq, &f);
+		rc = walk_list(vq, flags, &elems[n], iov + (size_t)n * iov_per_elem, iov_per_elem,
+			       (uint16_t)(seq + n));
 		if (rc < 0)
 			break;
 		rejected += (unsigned)rc;
 		rc = 0;
 		n++;
 	}
-	save_avail(vq, pos, wrap);
-	vq->P(inflight_descs) = (uint16_t)(vq->P(inflight_descs) + descs);
 	vq_account_pops(vq, n, rejected);
 	return n > 0 ? (int)n : rc;
 }

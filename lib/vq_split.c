@@ -191,16 +191,17 @@ static __attribute__((noinline)) int walk_chain(struct vdev_vq *vq, uint16_t hea
 }
 
 /*
- * Multi-descriptor chains on the fast path. Out of line so that its loops
- * get registers of their own. Same contract as fast_chain(), which has
- * only looked at the head's flags to pick this path: everything used here
- * is read here, once. Two loops, readable descriptors then writable ones,
- * so the order rule costs nothing: a readable descriptor in the second
- * loop fails the chain.
+ * One multi-descriptor chain on the fast path: direct descriptors only,
+ * each non-empty and inside the hinted region with the right access,
+ * readable before writable, within the segment limit. Returns 0 with *e
+ * filled, or -1 having filled nothing. Everything used here is read here,
+ * once. Two loops, readable descriptors then writable ones, so the order
+ * rule costs nothing: a readable descriptor in the second loop fails it.
  */
-static __attribute__((noinline)) int fast_multi(const struct vdev_vq *vq, uint32_t limit,
-						uint16_t head, struct vdev_vq_elem *e,
-						struct vdev_iov *iov, uint16_t seq)
+static inline __attribute__((always_inline)) int fast_multi(const struct vdev_vq *vq,
+							    uint32_t limit, uint16_t head,
+							    struct vdev_vq_elem *e,
+							    struct vdev_iov *iov, uint16_t seq)
 {
 	const struct virtq_desc *tbl = (const struct virtq_desc *)vq->P(desc);
 	const uint16_t size = vq->P(size);
@@ -288,6 +289,101 @@ done:
 }
 
 /*
+ * A run of one-descriptor chains, from chain n of this pop: each inside
+ * the hinted region, non-empty, with the right access ((len - 1 >= fsize -
+ * off) rejects len == 0 and overruns alike). The commonest chain, with the
+ * least state; a loop without calls, so it keeps everything in registers.
+ * Stops at the first other chain, or at a head out of range, and returns
+ * its index.
+ */
+static __attribute__((noinline)) unsigned pop_single_run(struct vdev_vq *vq,
+							 struct vdev_vq_elem *elems,
+							 struct vdev_iov *iov, unsigned iov_per_elem,
+							 unsigned n, unsigned cnt)
+{
+	const struct virtq_avail *av = avail_ring(vq);
+	const struct virtq_desc *tbl = desc_table(vq);
+	const uint16_t mask = vq->P(mask), last = vq->P(last_avail), seq = vq->P(pop_seq);
+	const uint64_t gpa = vq->P(fast_gpa), fsize = vq->P(fast_size);
+	/* host address = bias + guest address, for addresses in the region */
+	const uintptr_t bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)gpa;
+	const uint32_t ro = vq->P(fast_ro);
+
+	if (iov_per_elem == 0)
+		return n; /* no room for a segment: the slow walk fails them */
+	for (; n < cnt; n++) {
+		uint16_t head = vdev__rd16(&av->ring[(uint16_t)(last + n) & mask]);
+		struct vdev_vq_elem *e = &elems[n];
+		struct vdev_iov *v = iov + (size_t)n * iov_per_elem;
+		const struct virtq_desc *d;
+		uint64_t addr, off;
+		uint32_t len, write;
+		uint16_t flags;
+
+		if (VDEV__UNLIKELY(head > mask))
+			break;
+		d = &tbl[head];
+		flags = vdev__rd16(&d->flags);
+		if (flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT))
+			break;
+		addr = vdev__rd64(&d->addr);
+		len = vdev__rd32(&d->len);
+		write = (flags >> 1) & 1u;
+		off = addr - gpa;
+		if (VDEV__UNLIKELY(off >= fsize || (uint64_t)len - 1u >= fsize - off ||
+				   (write & ro)))
+			break;
+		v->base = (void *)(bias + (uintptr_t)addr);
+		v->len = len;
+		e->iov = v;
+		e->out_bytes = write ? 0 : len;
+		e->in_bytes = write ? len : 0;
+		e->n_out = (uint16_t)(write ^ 1u);
+		e->n_in = (uint16_t)write;
+		e->id = head;
+		e->ndescs = 1;
+		e->seq = (uint16_t)(seq + n);
+		e->error = 0;
+	}
+	return n;
+}
+
+/*
+ * A run of multi-descriptor chains, from chain n of this pop: out of line
+ * so that its loop has registers of its own, and so that a ring of
+ * multi-descriptor chains (a block device's) pays one call per batch, not
+ * one per chain. Stops at the first chain that is not a multi-descriptor
+ * one or that the fast path declines, or at a head out of range, and
+ * returns its index; the caller takes that chain its own way (the slow
+ * walk if this returned at once, so there is always progress).
+ */
+static __attribute__((noinline)) unsigned pop_multi_run(struct vdev_vq *vq,
+							struct vdev_vq_elem *elems,
+							struct vdev_iov *iov, unsigned iov_per_elem,
+							unsigned n, unsigned cnt)
+{
+	const struct virtq_avail *av = avail_ring(vq);
+	const struct virtq_desc *tbl = desc_table(vq);
+	const uint16_t mask = vq->P(mask), last = vq->P(last_avail), seq = vq->P(pop_seq);
+	const uint32_t limit = iov_per_elem < (uint32_t)mask + 1u ? iov_per_elem : (uint32_t)mask + 1u;
+
+	for (; n < cnt; n++) {
+		uint16_t head = vdev__rd16(&av->ring[(uint16_t)(last + n) & mask]);
+		uint16_t flags;
+
+		if (VDEV__UNLIKELY(head > mask))
+			break;
+		flags = vdev__rd16(&tbl[head].flags);
+		if ((flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)) != VIRTQ_DESC_F_NEXT)
+			break;
+		if (fast_multi(vq, limit, head, &elems[n], iov + (size_t)n * iov_per_elem,
+			       (uint16_t)(seq + n)) < 0)
+			break;
+	}
+	return n;
+}
+
+/*
  * A chain the fast paths declined: the full walk, which re-reads every
  * descriptor and uses only its own reads. Counts a rejected chain in the
  * queue's stats; the caller reloads the region hint, which may move.
@@ -303,14 +399,10 @@ VDEV__INTERNAL int vdev__split_pop(struct vdev_vq *vq, struct vdev_vq_elem *elem
 				   struct vdev_iov *iov, unsigned iov_per_elem)
 {
 	const struct virtq_avail *av = avail_ring(vq);
-	const struct virtq_desc *tbl = desc_table(vq);
 	const uint16_t mask = vq->P(mask); /* size - 1: split sizes are powers of two */
 	uint16_t last = vq->P(last_avail);
 	uint16_t idx = vq->P(avail_shadow);
 	uint16_t seq = vq->P(pop_seq);
-	uint64_t gpa, fsize;
-	uintptr_t bias;
-	uint32_t ro, limit;
 	unsigned n, cnt;
 	int rc = 0;
 
@@ -337,63 +429,34 @@ VDEV__INTERNAL int vdev__split_pop(struct vdev_vq *vq, struct vdev_vq_elem *elem
 	if (cnt > max)
 		cnt = max;
 	/*
-	 * The hot loop: one-descriptor chains inside the hinted region, each
-	 * non-empty, with the right access, and room for one segment (no
-	 * room: fsize 0 sends every chain to pop_other, which fails it).
-	 * (len - 1 >= fsize - off) rejects len == 0 and overruns alike.
-	 * Anything else goes to pop_other() and the hint is reloaded.
+	 * Runs of one-descriptor chains and of multi-descriptor chains, each
+	 * in a loop of its own; a chain neither fast path takes goes the slow
+	 * way, one at a time (which guarantees progress). A head out of range
+	 * breaks the ring.
 	 */
-	limit = iov_per_elem < (uint32_t)mask + 1u ? iov_per_elem : (uint32_t)mask + 1u;
-	gpa = vq->P(fast_gpa);
-	fsize = iov_per_elem != 0 ? vq->P(fast_size) : 0;
-	bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)gpa;
-	ro = vq->P(fast_ro);
-	for (n = 0; n < cnt; n++) {
-		uint16_t head = vdev__rd16(&av->ring[(uint16_t)(last + n) & mask]);
-		struct vdev_vq_elem *e = &elems[n];
-		struct vdev_iov *v = iov + (size_t)n * iov_per_elem;
-		const struct virtq_desc *d;
-		uint16_t flags;
+	n = 0;
+	while (n < cnt) {
+		uint16_t head;
+		unsigned m;
 
+		m = pop_single_run(vq, elems, iov, iov_per_elem, n, cnt);
+		if (m < cnt && iov_per_elem != 0)
+			m = pop_multi_run(vq, elems, iov, iov_per_elem, m, cnt);
+		if (m > n) {
+			n = m;
+			continue;
+		}
+		head = vdev__rd16(&av->ring[(uint16_t)(last + n) & mask]);
 		if (VDEV__UNLIKELY(head > mask)) {
 			rc = vdev__vq_break(vq);
 			break;
 		}
-		d = &tbl[head];
-		flags = vdev__rd16(&d->flags);
-		if (VDEV__LIKELY(!(flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)))) {
-			uint64_t addr = vdev__rd64(&d->addr);
-			uint32_t len = vdev__rd32(&d->len);
-			uint32_t write = (flags >> 1) & 1u;
-			uint64_t off = addr - gpa;
-
-			if (VDEV__LIKELY(off < fsize && (uint64_t)len - 1u < fsize - off &&
-					 !(write & ro))) {
-				v->base = (void *)(bias + (uintptr_t)addr);
-				v->len = len;
-				e->iov = v;
-				e->out_bytes = write ? 0 : len;
-				e->in_bytes = write ? len : 0;
-				e->n_out = (uint16_t)(write ^ 1u);
-				e->n_in = (uint16_t)write;
-				e->id = head;
-				e->ndescs = 1;
-				e->seq = (uint16_t)(seq + n);
-				e->error = 0;
-				continue;
-			}
-		}
-		if (VDEV__LIKELY(limit != 0) &&
-		    fast_multi(vq, limit, head, e, v, (uint16_t)(seq + n)) == 0)
-			continue;
-		pop_slow(vq, head, e, v, iov_per_elem, (uint16_t)(seq + n));
-		gpa = vq->P(fast_gpa);
-		fsize = iov_per_elem != 0 ? vq->P(fast_size) : 0;
-		bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)gpa;
-		ro = vq->P(fast_ro);
+		pop_slow(vq, head, &elems[n], iov + (size_t)n * iov_per_elem, iov_per_elem,
+			 (uint16_t)(seq + n));
+		n++;
 	}
 	vq->P(last_avail) = (uint16_t)(last + n);
-	vq_account_pops(vq, n, 0); /* pop_other counted the rejected ones */
+	vq_account_pops(vq, n, 0); /* pop_slow counted the rejected ones */
 	return n > 0 ? (int)n : rc;
 }
 
