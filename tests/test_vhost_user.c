@@ -39,12 +39,33 @@ static struct {
 	struct vu_front fe;
 	unsigned drains, connects, disconnects;
 	char log[512];
+	/* device-specific requests (as vhost-user-gpu's GPU_SET_SOCKET) */
+	unsigned dev_requests;
+	uint32_t dev_request, dev_size;
+	int dev_fd;
 } F;
 
 static void pump(void *ctx) { (void)vdev_vhost_user_process(ctx); }
 static void on_drain(void *o, uint16_t q) { (void)o, (void)q; F.drains++; }
 static void on_connect(void *o) { (void)o; F.connects++; }
 static void on_disconnect(void *o) { (void)o; F.disconnects++; }
+/* Takes request 33 with one fd (like GPU_SET_SOCKET); refuses others. */
+static int on_device_request(void *o, uint32_t req, const void *payload, uint32_t size,
+			     int *fds, unsigned nfds)
+{
+	(void)o, (void)payload;
+	F.dev_requests++;
+	F.dev_request = req;
+	F.dev_size = size;
+	if (req != 33 || nfds != 1)
+		return VDEV_ENOTSUP;
+	if (F.dev_fd >= 0)
+		close(F.dev_fd);
+	F.dev_fd = fds[0];
+	fds[0] = -1;
+	return 0;
+}
+
 static void on_log(void *o, const char *msg)
 {
 	(void)o;
@@ -64,6 +85,7 @@ static void new_session(void)
 static void setup_n(unsigned nq)
 {
 	memset(&F, 0, sizeof(F));
+	F.dev_fd = -1;
 	sim_mem_init_memfd(&F.m, 2u << 20);
 	cr_assert_eq(ram_blk_init(&F.ram, 1u << 20, NREQ), 0);
 	cr_assert_eq(vdev_mem_init(&F.mem, NULL, 0), 0);
@@ -94,6 +116,7 @@ static void setup_n(unsigned nq)
 		.connected = on_connect,
 		.disconnected = on_disconnect,
 		.log = on_log,
+		.device_request = on_device_request,
 	};
 	int err;
 	char eb[128];
@@ -108,6 +131,8 @@ static void teardown(void)
 {
 	vu_front_close(&F.fe);
 	vdev_vhost_user_destroy(F.vu);
+	if (F.dev_fd >= 0)
+		close(F.dev_fd);
 	ram_blk_destroy(&F.ram);
 	sim_mem_destroy(&F.m);
 }
@@ -477,6 +502,45 @@ Test(vhost_user, unoffered_features, .init = setup, .fini = teardown)
 Test(vhost_user, unknown_request, .init = setup, .fini = teardown)
 {
 	expect_closed_then_recovers(999, 1, NULL, 0, NULL, 0);
+}
+
+Test(vhost_user, device_request_takes_its_fd, .init = setup, .fini = teardown)
+{
+	int sv[2];
+	uint64_t ack = 9;
+	uint32_t len = 8;
+
+	start(~0ull, 1);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	/* GPU_SET_SOCKET with need_reply: the callback keeps the fd, REPLY_ACK says 0 */
+	cr_assert_eq(vu_front_send(&F.fe, 33, 1 | 8, NULL, 0, &sv[1], 1, true, &ack, &len), 0);
+	close(sv[1]);
+	cr_expect_eq(ack, 0);
+	cr_expect_eq(F.dev_requests, 1);
+	cr_expect_eq(F.dev_request, 33);
+	cr_expect(session_alive());
+	cr_assert_geq(F.dev_fd, 0, "the callback owns the fd");
+	/* it is the very socket we sent: bytes go through */
+	cr_assert_eq(write(F.dev_fd, "gpu", 3), 3);
+	char got[4] = {0};
+	cr_expect_eq(read(sv[0], got, 3), 3);
+	cr_expect_str_eq(got, "gpu");
+	close(sv[0]);
+	cr_expect_eq(blk_rq(0, 1, 0, 0, 512, true), 0, "the device still works");
+}
+
+Test(vhost_user, device_request_refused_closes_the_session, .init = setup, .fini = teardown)
+{
+	int fd = eventfd(0, EFD_CLOEXEC);
+	uint8_t junk[20] = {1};
+
+	/* the callback refuses (wrong fd count): a bad message; its fd is closed */
+	expect_closed_then_recovers(33, 1, junk, sizeof(junk), NULL, 0);
+	cr_expect_eq(F.dev_size, sizeof(junk), "the payload reached the callback");
+	expect_closed_then_recovers(40, 1, NULL, 0, &fd, 1);
+	close(fd);
+	cr_expect_eq(F.dev_fd, -1, "no fd kept from refused requests");
+	cr_expect_geq(F.dev_requests, 2);
 }
 
 Test(vhost_user, kick_without_fd_count_match, .init = setup, .fini = teardown)

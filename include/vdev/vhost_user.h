@@ -17,6 +17,8 @@
  * config-change notifications to the front-end over the back-end channel.
  * Not supported (not offered): dirty logging, IOMMU/IOTLB, postcopy,
  * in-flight shared memory, in-band notifications, memory slots.
+ * Requests it does not know go to the integrator's device_request
+ * callback, if any (vhost-user-gpu's GPU_SET_SOCKET).
  *
  * Front-ends it is tested with: QEMU, and Linux's user-mode kernel
  * (virtio_uml: whole device incl. config space, a pipe as the back-end
@@ -77,6 +79,22 @@ struct vdev_vhost_user_config {
 	void (*log)(void *opaque, const char *msg);
 	/* Stop after the first session ends (tests); default: serve forever. */
 	bool single_session;
+	/*
+	 * Optional: a front-end request the adapter does not know itself, for
+	 * device-specific messages such as vhost-user-gpu's
+	 * VHOST_USER_GPU_SET_SOCKET (33, one fd: the display channel).
+	 * `payload` holds `size` bytes (at most 4096); `fds` the `nfds` file
+	 * descriptors the message carried. To keep an fd, the callback takes
+	 * it and stores -1 in its slot; the adapter closes the others. Return
+	 * 0 if the request was handled (with REPLY_ACK negotiated, the
+	 * front-end is answered "success"), or a negative VDEV_E* to refuse
+	 * it (VDEV_ENOTSUP for an unknown request): a refused request is a bad
+	 * message and closes the session. Without this callback every unknown
+	 * request is refused. No reply payload: requests answered with data
+	 * are not supported. Context: the control thread; no ring lock held.
+	 */
+	int (*device_request)(void *opaque, uint32_t request, const void *payload, uint32_t size,
+			      int *fds, unsigned nfds);
 };
 
 /*

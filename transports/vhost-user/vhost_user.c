@@ -893,6 +893,16 @@ static int handle(struct vdev_vhost_user *vu, struct vu_msg *m)
 			return VDEV_EPROTO;
 		return do_config(vu, m);
 	default:
+		if (vu->cfg.device_request != NULL) {
+			rc = vu->cfg.device_request(vu->cfg.opaque, m->request, m->payload, m->size,
+						    m->fds, m->nfds);
+			if (rc > 0)
+				rc = 0; /* no reply of its own: REPLY_ACK answers */
+			if (rc < 0)
+				logf_(vu, "request %u refused by the device: %s", m->request,
+				      vdev_strerror(rc));
+			return rc;
+		}
 		logf_(vu, "unsupported request %u", m->request);
 		return VDEV_ENOTSUP;
 	}
