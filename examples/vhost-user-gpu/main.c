@@ -1,0 +1,407 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vhost-user-gpu: libvdev's virtio-gpu device model (2D) as a vhost-user
+ * back-end daemon for QEMU's vhost-user-gpu-pci:
+ *
+ *   vhost-user-gpu --socket-path=/tmp/gpu.sock --png=/tmp/screen.png \
+ *       --width=1280 --height=800 --width-mm=300 --height-mm=190
+ *   qemu-system-x86_64 ... -object memory-backend-memfd,id=mem,size=1G,share=on \
+ *     -machine memory-backend=mem -chardev socket,id=gpu,path=/tmp/gpu.sock \
+ *     -device vhost-user-gpu-pci,chardev=gpu
+ *
+ * The daemon runs both queues and answers every command itself: the
+ * display's preferred mode and its EDID (physical size, refresh) are its
+ * options. What the guest shows goes to QEMU over the vhost-user-gpu
+ * display channel (QEMU's window, VNC, `screendump`) and, with --png or
+ * --ppm, to an image file rewritten at most every --interval-ms (and once
+ * more at exit). The host memory the guest can make us allocate is
+ * bounded by --max-host-mb and --max-resources.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "gpu_file.h"
+#include "gpu_vugpu.h"
+#include "vdev/gpu.h"
+#include "vdev/vhost_user.h"
+
+#define IOV_PER_CHAIN 64
+#define NUM_CONTEXTS 64
+
+struct options {
+	const char *socket_path, *png, *ppm;
+	int fd;
+	unsigned width, height, refresh_mhz, width_mm, height_mm;
+	unsigned max_host_mb, max_resources, queue_size, interval_ms;
+	bool no_channel, quiet, stats;
+};
+
+static struct {
+	struct options o;
+	struct vdev_mem mem;
+	struct vdev_gpu gpu;
+	struct vdev_vq queues[VDEV_GPU_NUM_QUEUES];
+	struct vdev_iov iovs[VDEV_GPU_NUM_QUEUES * IOV_PER_CHAIN];
+	struct vdev_gpu_resource *resources;
+	struct vdev_gpu_context contexts[NUM_CONTEXTS];
+	struct gpu_file_sink file;
+	bool have_file;
+	struct gpu_vugpu_sink chan;
+	struct vdev_vhost_user *vu;
+} D = {.o = {.fd = -1, .width = 1024, .height = 768, .refresh_mhz = 60000,
+	     .max_host_mb = 256, .max_resources = 256, .queue_size = 256, .interval_ms = 200}};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: vhost-user-gpu (--socket-path=PATH | --fd=N) [options]\n"
+		"  --socket-path=PATH     listen on this Unix socket\n"
+		"  --fd=N                 use this already listening socket\n"
+		"  --png=FILE             write the screen to FILE (PNG) as it changes\n"
+		"  --ppm=FILE             the same as binary PPM (P6)\n"
+		"  --interval-ms=N        write the file at most every N ms, 0..60000 (default 200)\n"
+		"  --width=N --height=N   the display's preferred mode, 1..16384 (default 1024x768)\n"
+		"  --refresh=HZ           its refresh rate, e.g. 60 or 59.94 (default 60)\n"
+		"  --width-mm=N --height-mm=N  its physical size for the EDID (default: 96 DPI)\n"
+		"  --max-host-mb=N        host memory the guest may make us allocate (default 256)\n"
+		"  --max-resources=N      most resources at once, 1..65536 (default 256)\n"
+		"  --queue-size=N         largest ring size, 1..32768 (default 256)\n"
+		"  --no-display-channel   ignore the front-end's display channel (files only)\n"
+		"  --quiet                no start-up message\n"
+		"  --stats                print what the device did when it exits\n"
+		"  --print-capabilities   print the back-end capabilities (JSON) and exit\n");
+}
+
+static int parse_uint(const char *opt, const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || *s == '\0' || v < lo || v > hi) {
+		fprintf(stderr, "vhost-user-gpu: --%s=%s: expected %u..%u\n", opt, s, lo, hi);
+		return -1;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_refresh(const char *s, unsigned *mhz)
+{
+	char *end;
+	double hz;
+
+	errno = 0;
+	hz = strtod(s, &end);
+	if (errno || *end || *s == '\0' || !(hz >= 1.0 && hz <= 1000.0)) {
+		fprintf(stderr, "vhost-user-gpu: --refresh=%s: expected 1..1000 Hz\n", s);
+		return -1;
+	}
+	*mhz = (unsigned)(hz * 1000.0 + 0.5);
+	return 0;
+}
+
+static int parse(int argc, char **argv, struct options *o)
+{
+	enum { O_SOCKET = 1, O_FD, O_PNG, O_PPM, O_INTERVAL, O_W, O_H, O_REFRESH, O_WMM, O_HMM,
+	       O_MAXMB, O_MAXRES, O_QS, O_NOCHAN, O_QUIET, O_STATS, O_CAPS, O_HELP };
+	static const struct option longopts[] = {
+		{"socket-path", required_argument, NULL, O_SOCKET},
+		{"fd", required_argument, NULL, O_FD},
+		{"png", required_argument, NULL, O_PNG},
+		{"ppm", required_argument, NULL, O_PPM},
+		{"interval-ms", required_argument, NULL, O_INTERVAL},
+		{"width", required_argument, NULL, O_W},
+		{"height", required_argument, NULL, O_H},
+		{"refresh", required_argument, NULL, O_REFRESH},
+		{"width-mm", required_argument, NULL, O_WMM},
+		{"height-mm", required_argument, NULL, O_HMM},
+		{"max-host-mb", required_argument, NULL, O_MAXMB},
+		{"max-resources", required_argument, NULL, O_MAXRES},
+		{"queue-size", required_argument, NULL, O_QS},
+		{"no-display-channel", no_argument, NULL, O_NOCHAN},
+		{"quiet", no_argument, NULL, O_QUIET},
+		{"stats", no_argument, NULL, O_STATS},
+		{"print-capabilities", no_argument, NULL, O_CAPS},
+		{"help", no_argument, NULL, O_HELP},
+		{NULL, 0, NULL, 0},
+	};
+	unsigned fd;
+	int c, rc = 0;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_SOCKET: o->socket_path = optarg; break;
+		case O_FD:
+			rc = parse_uint("fd", optarg, 0, 1u << 20, &fd);
+			o->fd = (int)fd;
+			break;
+		case O_PNG: o->png = optarg; break;
+		case O_PPM: o->ppm = optarg; break;
+		case O_INTERVAL: rc = parse_uint("interval-ms", optarg, 0, 60000, &o->interval_ms); break;
+		case O_W: rc = parse_uint("width", optarg, 1, 16384, &o->width); break;
+		case O_H: rc = parse_uint("height", optarg, 1, 16384, &o->height); break;
+		case O_REFRESH: rc = parse_refresh(optarg, &o->refresh_mhz); break;
+		case O_WMM: rc = parse_uint("width-mm", optarg, 0, 4095, &o->width_mm); break;
+		case O_HMM: rc = parse_uint("height-mm", optarg, 0, 4095, &o->height_mm); break;
+		case O_MAXMB: rc = parse_uint("max-host-mb", optarg, 1, 1u << 20, &o->max_host_mb); break;
+		case O_MAXRES: rc = parse_uint("max-resources", optarg, 1, 65536, &o->max_resources); break;
+		case O_QS: rc = parse_uint("queue-size", optarg, 1, 32768, &o->queue_size); break;
+		case O_NOCHAN: o->no_channel = true; break;
+		case O_QUIET: o->quiet = true; break;
+		case O_STATS: o->stats = true; break;
+		case O_CAPS:
+			printf("{\n  \"type\": \"gpu\"\n}\n");
+			exit(0);
+		case O_HELP: usage(stdout); exit(0);
+		default: usage(stderr); return -1;
+		}
+		if (rc != 0)
+			return -1;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "vhost-user-gpu: unexpected argument %s\n", argv[optind]);
+		return -1;
+	}
+	if ((o->socket_path == NULL) == (o->fd < 0)) {
+		fprintf(stderr, "vhost-user-gpu: give exactly one of --socket-path and --fd\n");
+		return -1;
+	}
+	if (o->png != NULL && o->ppm != NULL) {
+		fprintf(stderr, "vhost-user-gpu: give at most one of --png and --ppm\n");
+		return -1;
+	}
+	if ((o->width_mm == 0) != (o->height_mm == 0)) {
+		fprintf(stderr, "vhost-user-gpu: give both --width-mm and --height-mm, or neither\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the display: both sinks behind one ops table ---- */
+
+static void t_scanout(void *opaque, uint32_t n, const struct vdev_gpu_scanout *s)
+{
+	(void)opaque;
+	if (D.have_file)
+		gpu_file_sink_ops.scanout(&D.file, n, s);
+	gpu_vugpu_sink_ops.scanout(&D.chan, n, s);
+}
+
+static void t_update(void *opaque, uint32_t n, const struct vdev_gpu_scanout *s,
+		     const struct vdev_gpu_rect *r)
+{
+	(void)opaque;
+	if (D.have_file)
+		gpu_file_sink_ops.update(&D.file, n, s, r);
+	gpu_vugpu_sink_ops.update(&D.chan, n, s, r);
+}
+
+static void t_cursor(void *opaque, const struct vdev_gpu_cursor *c)
+{
+	(void)opaque;
+	gpu_vugpu_sink_ops.cursor(&D.chan, c);
+}
+
+static void t_cursor_move(void *opaque, const struct vdev_gpu_cursor *c)
+{
+	(void)opaque;
+	gpu_vugpu_sink_ops.cursor_move(&D.chan, c);
+}
+
+static const struct vdev_gpu_sink_ops tee_ops = {
+	.size = sizeof(struct vdev_gpu_sink_ops),
+	.scanout = t_scanout,
+	.update = t_update,
+	.cursor = t_cursor,
+	.cursor_move = t_cursor_move,
+};
+
+static void *hm_alloc(void *opaque, size_t bytes)
+{
+	(void)opaque;
+	return malloc(bytes);
+}
+
+static void hm_free(void *opaque, void *p, size_t bytes)
+{
+	(void)opaque, (void)bytes;
+	free(p);
+}
+
+static const struct vdev_gpu_host_mem_ops hm_ops = {
+	.size = sizeof(struct vdev_gpu_host_mem_ops),
+	.alloc = hm_alloc,
+	.free = hm_free,
+};
+
+/* ---- the front-end: the display channel comes as a device request ---- */
+
+static int on_device_request(void *opaque, uint32_t req, const void *payload, uint32_t size,
+			     int *fds, unsigned nfds)
+{
+	(void)opaque, (void)payload, (void)size;
+	if (req != GPU_VUGPU_SET_SOCKET_REQUEST || nfds != 1)
+		return VDEV_ENOTSUP;
+	if (D.o.no_channel)
+		return 0; /* the adapter closes the fd */
+	gpu_vugpu_sink_set_socket(&D.chan, fds[0]);
+	fds[0] = -1;
+	return 0;
+}
+
+static void on_disconnected(void *opaque)
+{
+	(void)opaque;
+	gpu_vugpu_sink_close(&D.chan);
+}
+
+static void on_timer(void *opaque, int fd)
+{
+	(void)opaque, (void)fd;
+	gpu_file_sink_on_timer(&D.file);
+}
+
+static void on_log(void *opaque, const char *msg)
+{
+	(void)opaque;
+	fprintf(stderr, "vhost-user-gpu: %s\n", msg);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (D.vu != NULL)
+		vdev_vhost_user_stop(D.vu);
+}
+
+int main(int argc, char **argv)
+{
+	char eb[256];
+	int err;
+
+	if (parse(argc, argv, &D.o) != 0)
+		return 2;
+	D.resources = calloc(D.o.max_resources, sizeof(*D.resources));
+	if (D.resources == NULL) {
+		fprintf(stderr, "vhost-user-gpu: out of memory\n");
+		return 1;
+	}
+	if (D.o.png != NULL || D.o.ppm != NULL) {
+		if (gpu_file_sink_init(&D.file, D.o.png ? D.o.png : D.o.ppm,
+				       D.o.png ? GPU_FILE_PNG : GPU_FILE_PPM, D.o.interval_ms, eb,
+				       sizeof(eb)) != 0) {
+			fprintf(stderr, "vhost-user-gpu: %s\n", eb);
+			return 1;
+		}
+		D.have_file = true;
+	}
+	vdev_mem_init(&D.mem, NULL, 0);
+	struct vdev_gpu_config c = {
+		.num_scanouts = 1,
+		.queue_size = D.o.queue_size,
+		.max_host_bytes = (uint64_t)D.o.max_host_mb << 20,
+		.mem = &D.mem,
+		.queues = D.queues,
+		.iovs = D.iovs,
+		.iov_per_chain = IOV_PER_CHAIN,
+		.resources = D.resources,
+		.num_resources = D.o.max_resources,
+		.contexts = D.contexts,
+		.num_contexts = NUM_CONTEXTS,
+		.host_mem = &hm_ops,
+		.sink = &tee_ops,
+	};
+	c.displays[0] = (struct vdev_gpu_display){
+		.enabled = true,
+		.width = D.o.width,
+		.height = D.o.height,
+		.refresh_millihz = D.o.refresh_mhz,
+		.width_mm = D.o.width_mm,
+		.height_mm = D.o.height_mm,
+	};
+	if (getrandom(c.uuid_base, sizeof(c.uuid_base), 0) != (ssize_t)sizeof(c.uuid_base))
+		memset(c.uuid_base, 0x5a, sizeof(c.uuid_base));
+	if ((err = vdev_gpu_init(&D.gpu, &c)) != 0) {
+		fprintf(stderr, "vhost-user-gpu: cannot set up the device: %s\n", vdev_strerror(err));
+		return 1;
+	}
+	gpu_vugpu_sink_init(&D.chan, &D.gpu, c.num_scanouts);
+	D.chan.log = on_log;
+	struct vdev_vhost_user_config vc = {
+		.socket_path = D.o.socket_path,
+		.listen_fd = D.o.fd,
+		.dev = vdev_gpu_dev(&D.gpu),
+		.mem = &D.mem,
+		.disconnected = on_disconnected,
+		.log = on_log,
+		.device_request = on_device_request,
+	};
+	D.vu = vdev_vhost_user_create(&vc, &err, eb, sizeof(eb));
+	if (D.vu == NULL) {
+		fprintf(stderr, "vhost-user-gpu: %s\n", eb);
+		return 1;
+	}
+	/* Delayed file writes fire on the (single) loop. */
+	if (D.have_file && vdev_vhost_user_add_fd(D.vu, 0, D.file.timer_fd, on_timer, NULL) != 0) {
+		fprintf(stderr, "vhost-user-gpu: cannot watch the file sink's timer\n");
+		return 1;
+	}
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (!D.o.quiet)
+		fprintf(stderr,
+			"vhost-user-gpu: display %ux%u@%u.%03u Hz, %s, budget %u MiB / %u resources%s%s, "
+			"serving %s\n", D.o.width, D.o.height, D.o.refresh_mhz / 1000,
+			D.o.refresh_mhz % 1000,
+			D.o.width_mm ? "physical size from the options" : "96 DPI", D.o.max_host_mb,
+			D.o.max_resources, D.have_file ? ", writing " : "",
+			D.have_file ? D.file.path : "", D.o.socket_path ? D.o.socket_path : "the given fd");
+	err = vdev_vhost_user_run(D.vu);
+	if (D.have_file && gpu_file_sink_write_all(&D.file) != 0)
+		fprintf(stderr, "vhost-user-gpu: %s\n", D.file.last_error);
+	if (D.o.stats) {
+		struct vdev_gpu_stats st;
+		struct vdev_vhost_user_stats vs;
+		vdev_gpu_get_stats(&D.gpu, &st);
+		vdev_vhost_user_get_stats(D.vu, &vs);
+		fprintf(stderr,
+			"vhost-user-gpu: %llu commands (%llu errors, %llu out of memory), %llu "
+			"transfers (%llu KiB), %llu flushes; display channel: %llu channels, %llu "
+			"scanouts, %llu updates (%llu KiB), %llu cursor messages, %llu failures; "
+			"file: %llu updates, %llu writes, %llu errors; %llu sessions, %llu kicks, "
+			"%llu interrupts\n",
+			(unsigned long long)st.commands, (unsigned long long)st.errors,
+			(unsigned long long)st.out_of_memory, (unsigned long long)st.transfers,
+			(unsigned long long)(st.transfer_bytes >> 10), (unsigned long long)st.flushes,
+			(unsigned long long)D.chan.channels, (unsigned long long)D.chan.scanouts,
+			(unsigned long long)D.chan.updates,
+			(unsigned long long)(D.chan.update_bytes >> 10),
+			(unsigned long long)D.chan.cursors, (unsigned long long)D.chan.failures,
+			(unsigned long long)D.file.updates, (unsigned long long)D.file.writes,
+			(unsigned long long)(D.file.write_errors + D.file.read_errors),
+			(unsigned long long)vs.sessions, (unsigned long long)vs.kicks,
+			(unsigned long long)vs.calls);
+	}
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	struct vdev_vhost_user *vu = D.vu;
+	D.vu = NULL;
+	vdev_vhost_user_destroy(vu);
+	gpu_vugpu_sink_destroy(&D.chan);
+	vdev_gpu_fini(&D.gpu);
+	if (D.have_file)
+		gpu_file_sink_destroy(&D.file);
+	free(D.resources);
+	return err == 0 ? 0 : 1;
+}
