@@ -5,7 +5,7 @@
 # the host (apt-get download + dpkg -x): Debian's generic kernel, the
 # virtio modules with everything they depend on (from modules.dep),
 # busybox-static, mkfs.ext4/e2fsck/debugfs, util-linux's blkdiscard and
-# fstrim, socat, the shared libraries those need, our /init and the
+# fstrim, socat, our static DRM probe (vdev-drm.c), the shared libraries those need, our /init and the
 # scenario scripts. The result is cached under $VDEV_GUEST_CACHE (default
 # ~/.cache/vdev-guest) and rebuilt only when its inputs change (package
 # versions, this script, init, scenarios).
@@ -42,7 +42,7 @@ versions=$(apt-cache policy "${pkgs[@]}" | awk '/^[a-z0-9]/ {p=$1} /Candidate:/ 
 key=$( {
 	echo "$versions"
 	echo "${modules[*]}"
-	cat "$0" "$here/init" "$here"/scenarios/*.sh
+	cat "$0" "$here/init" "$here"/scenarios/*.sh "$here/vdev-drm.c" "$here/gpu_pattern.h"
 } | sha256sum | cut -c1-16)
 out="$cache/$key"
 if [ -f "$out/initrd.gz" ] && [ -f "$out/vmlinuz" ]; then
@@ -149,6 +149,19 @@ done
 cp -L "$ext/lib64/ld-linux-x86-64.so.2" "$root/lib64/"
 echo "/lib" >"$root/etc/ld.so.conf"
 log "${#have[@]} libraries"
+
+# ---- vdev-drm: the GPU probe, static, against the kernel's own uapi headers ----------------------
+# (Debian's libdrm-dev headers predate blob resources; linux-source-6.1 has them.)
+uapi="$cache/uapi-6.1"
+if [ ! -f "$uapi/drm/virtgpu_drm.h" ]; then
+	tarball=${VDEV_LINUX_SOURCE:-/usr/src/linux-source-6.1.tar.xz}
+	[ -r "$tarball" ] || { log "$tarball not found (apt-get install linux-source-6.1)"; exit 1; }
+	mkdir -p "$work/uapi" "$uapi/drm"
+	tar -xJf "$tarball" -C "$work/uapi" --strip-components=1 --wildcards \
+		'*/include/uapi/drm/drm.h' '*/include/uapi/drm/drm_mode.h' '*/include/uapi/drm/virtgpu_drm.h'
+	cp "$work"/uapi/include/uapi/drm/*.h "$uapi/drm/"
+fi
+gcc -static -O2 -Wall -Wextra -Werror -D__user= -I"$uapi" -I"$here" -o "$root/usr/sbin/vdev-drm" "$here/vdev-drm.c"
 
 # ---- init, scenarios, image -----------------------------------------------------------------
 cp "$here/init" "$root/init"
