@@ -62,6 +62,14 @@ static void fail(struct gpu_vugpu_sink *s, const char *why)
 	gpu_vugpu_sink_close(s);
 }
 
+/* The front-end closed the channel (it stops the device, or resets it). */
+static void peer_closed(struct gpu_vugpu_sink *s)
+{
+	if (s->fd >= 0)
+		logf_(s, "the front-end closed the display channel");
+	gpu_vugpu_sink_close(s);
+}
+
 static bool ensure(uint8_t **p, size_t *cap, size_t need)
 {
 	if (need <= *cap)
@@ -84,7 +92,11 @@ static bool raw_send(struct gpu_vugpu_sink *s, const void *b, size_t len)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			fail(s, errno == EAGAIN ? "the front-end does not read (2 s)" : strerror(errno));
+			if (w < 0 && (errno == EPIPE || errno == ECONNRESET))
+				peer_closed(s);
+			else
+				fail(s, errno == EAGAIN ? "the front-end does not read (2 s)"
+							: strerror(errno));
 			return false;
 		}
 		off += (size_t)w;
@@ -138,8 +150,12 @@ static void drain_replies(struct gpu_vugpu_sink *s)
 			continue;
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
-		if (r <= 0) {
-			fail(s, r == 0 ? "the front-end closed it" : strerror(errno));
+		if (r == 0) {
+			peer_closed(s);
+			return;
+		}
+		if (r < 0) {
+			fail(s, strerror(errno));
 			return;
 		}
 		s->rx_len += (size_t)r;

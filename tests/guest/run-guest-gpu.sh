@@ -159,7 +159,7 @@ hc daemon-flushed-and-wrote grep -Eq "[1-9][0-9]* flushes.*[1-9][0-9]* updates.*
 if [ "$demo" = 1 ] || [ $status != 0 ]; then
 	echo "--- what the guest saw and what the device did"
 	grep -a "^VDEV-INFO" "$tmp/clean" | sed "s/^VDEV-INFO /  guest: /"
-	sed "s|$tmp/||; s/^/  /" "$tmp/daemon.log" "$tmp/imgcheck.log"
+	sed "s|$tmp/||g; s/^/  /" "$tmp/daemon.log" "$tmp/imgcheck.log"
 fi
 echo "run-guest-gpu: $pass passed, $fail failed, $skipped skipped, guest ran ${secs}s"
 if [ $status != 0 ]; then
