@@ -208,16 +208,6 @@ static void conn_free(struct vdev_vsock *vs, struct vdev_vsock_conn *c)
 	vs->P(nconns)--;
 }
 
-/* Give a held tx chain back to the guest (its data is dropped). */
-static void drop_held(struct vdev_vsock *vs, struct vdev_vsock_conn *c)
-{
-	if (!c->P(has_held))
-		return;
-	c->P(has_held) = false;
-	vdev_vq_push(&vs->P(queues)[TXQ], &c->P(held), 0);
-	vdev_vq_flush(&vs->P(queues)[TXQ]);
-}
-
 /*
  * End a connection: its id dies now (the generation moves on). With
  * `rst`, an RST is still owed to the guest and the slot stays taken until
@@ -225,7 +215,6 @@ static void drop_held(struct vdev_vsock *vs, struct vdev_vsock_conn *c)
  */
 static void conn_kill(struct vdev_vsock *vs, struct vdev_vsock_conn *c, bool rst)
 {
-	drop_held(vs, c);
 	c->P(gen) = (uint16_t)(c->P(gen) + 1u);
 	c->P(want_write) = false;
 	if (rst) {
@@ -284,14 +273,24 @@ static bool peer_credit_update(struct vdev_vsock *vs, struct vdev_vsock_conn *c,
 	return peer_credit(c) > before;
 }
 
-/* Give credit back once the guest may think more than half of our buffer in use. */
+/*
+ * Give credit back when it is useful: the guest may think more than half
+ * of our budget in use (rx_cnt - fwd_sent, at most buf_alloc: tx_rw
+ * checks), and a quarter of the budget was consumed since we last told
+ * it, or everything it sent is consumed. (Every packet to the guest
+ * carries fwd_cnt as well.)
+ */
 static void maybe_credit_update(struct vdev_vsock *vs, struct vdev_vsock_conn *c)
 {
-	if (c->P(fwd_cnt) != c->P(fwd_sent) &&
-	    c->P(rx_cnt) - c->P(fwd_sent) > vs->P(buf_alloc) / 2u) {
-		c->P(pending) |= PEND_CREDIT;
-		vs->P(rx_waiting) = true;
-	}
+	uint32_t told_in_use = c->P(rx_cnt) - c->P(fwd_sent);
+	uint32_t gain = c->P(fwd_cnt) - c->P(fwd_sent);
+
+	if (gain == 0 || told_in_use <= vs->P(buf_alloc) / 2u)
+		return;
+	if (gain < vs->P(buf_alloc) / 4u && c->P(fwd_cnt) != c->P(rx_cnt))
+		return;
+	c->P(pending) |= PEND_CREDIT;
+	vs->P(rx_waiting) = true;
 }
 
 /* ---- packets to the guest (rx) -------------------------------------------------- */
@@ -414,6 +413,8 @@ static int flush_conn(struct vdev_vsock *vs, struct vdev_vsock_conn *c)
 		if (rc < 0)
 			return rc;
 		c->P(pending) = (uint8_t)(c->P(pending) & ~order[k].bit);
+		if (order[k].bit == PEND_CREDIT)
+			vs->P(stats).credit_updates++;
 		if (order[k].bit == PEND_RST) {
 			vs->P(stats).rst_sent++;
 			conn_free(vs, c);
@@ -496,14 +497,13 @@ static void wake_writers(struct vdev_vsock *vs)
 
 enum tx_result {
 	TX_DONE,  /* complete the chain */
-	TX_HELD,  /* the chain now belongs to a connection */
-	TX_STALL, /* give it back and stop until rx buffers or host room appear */
+	TX_STALL, /* give it back and stop until rx buffers appear */
 };
 
 /*
  * Hand the payload of a tx chain (after the header, `len` bytes) to the
  * host's recv op: the segments are narrowed in place for the call and
- * restored afterwards, so the element can still be pushed or held.
+ * restored afterwards, so the element can still be pushed.
  */
 static int deliver(struct vdev_vsock *vs, uint32_t id, const struct vdev_vq_elem *e, uint32_t len,
 		   uint32_t flags)
@@ -540,7 +540,12 @@ static int deliver(struct vdev_vsock *vs, uint32_t id, const struct vdev_vq_elem
 	return rc;
 }
 
-/* RW on an established (or closing) connection. */
+/*
+ * RW on an established (or closing) connection. The guest may have in
+ * flight what we told it: buf_alloc - (rx_cnt - fwd_sent). Since fwd_sent
+ * <= fwd_cnt, what the host holds unconsumed (rx_cnt - fwd_cnt) then stays
+ * within buf_alloc too, so the recv op can always take the packet.
+ */
 static enum tx_result tx_rw(struct vdev_vsock *vs, struct vdev_vsock_conn *c,
 			    struct vdev_vq_elem *e, const struct hdr *h)
 {
@@ -548,11 +553,11 @@ static enum tx_result tx_rw(struct vdev_vsock *vs, struct vdev_vsock_conn *c,
 	uint32_t flags = c->P(type) == VDEV_VSOCK_TYPE_SEQPACKET
 				 ? h->flags & (VDEV_VSOCK_SEQ_EOM | VDEV_VSOCK_SEQ_EOR)
 				 : 0u;
-	uint64_t in_use = (uint32_t)(c->P(rx_cnt) - c->P(fwd_sent));
+	uint64_t told_in_use = (uint32_t)(c->P(rx_cnt) - c->P(fwd_sent));
 	int rc;
 
 	/* Only within the credit we told the guest about. */
-	if (in_use + h->len > vs->P(buf_alloc)) {
+	if (told_in_use + h->len > vs->P(buf_alloc)) {
 		vs->P(stats).over_credit++;
 		conn_reset(vs, c, VDEV_VSOCK_EV_RESET);
 		return TX_DONE;
@@ -566,7 +571,7 @@ static enum tx_result tx_rw(struct vdev_vsock *vs, struct vdev_vsock_conn *c,
 	vs->P(stats).tx_bytes += h->len;
 	if ((c->P(local_shut) & VDEV_VSOCK_SHUTDOWN_RCV) || c->P(state) != S_ESTABLISHED ||
 	    (h->len == 0 && c->P(type) == VDEV_VSOCK_TYPE_STREAM)) {
-		/* the host receives no more (or nothing to give): consumed */
+		/* the host receives no more (or nothing to give): consumed here */
 		c->P(fwd_cnt) += h->len;
 		maybe_credit_update(vs, c);
 		return TX_DONE;
@@ -574,26 +579,8 @@ static enum tx_result tx_rw(struct vdev_vsock *vs, struct vdev_vsock_conn *c,
 	rc = deliver(vs, id, e, h->len, flags);
 	if (conn_by_id(vs, id) != c)
 		return TX_DONE; /* the host closed it from inside recv */
-	if (rc == VDEV_EAGAIN) {
-		/* Keep the chain (its segments move to the connection's slot). */
-		struct vdev_iov *slot = iov_slot(vs, 3u + conn_index(vs, c));
-		unsigned nseg = (unsigned)e->n_out + e->n_in;
-
-		memcpy(slot, e->iov, nseg * sizeof(*slot));
-		c->P(held) = *e;
-		c->P(held).iov = slot;
-		c->P(held_len) = h->len;
-		c->P(held_flags) = (uint8_t)flags;
-		c->P(has_held) = true;
-		vs->P(stats).held++;
-		return TX_HELD;
-	}
-	if (rc < 0) {
+	if (rc < 0)
 		conn_reset(vs, c, VDEV_VSOCK_EV_RESET);
-		return TX_DONE;
-	}
-	c->P(fwd_cnt) += h->len;
-	maybe_credit_update(vs, c);
 	return TX_DONE;
 }
 
@@ -723,8 +710,6 @@ static enum tx_result tx_one(struct vdev_vsock *vs, struct vdev_vq_elem *e)
 		return TX_DONE;
 	}
 	c = conn_by_ports(vs, h.dst_port, h.src_port);
-	if (c != NULL && c->P(has_held))
-		return TX_STALL; /* in order behind the packet the host could not take */
 	if (c != NULL && c->P(state) == S_RESETTING)
 		return TX_DONE; /* our RST is on its way */
 	if (h.len > e->out_bytes - VDEV_VSOCK_HDR_LEN) {
@@ -776,8 +761,7 @@ static void tx_process(struct vdev_vsock *vs)
 			vs->P(tx_stalled) = true;
 			break;
 		}
-		if (r == TX_DONE)
-			vdev_vq_push(vq, &e, 0);
+		vdev_vq_push(vq, &e, 0);
 		/* a batch of replies may be waiting; send them as we go */
 		(void)flush_pending(vs);
 	}
@@ -785,7 +769,7 @@ static void tx_process(struct vdev_vsock *vs)
 	vs->P(in_tx) = false;
 }
 
-/* Resume tx stopped behind a connection that is gone now. */
+/* Resume tx stopped for lack of room for replies that are gone now. */
 static void tx_unstall(struct vdev_vsock *vs)
 {
 	if (vs->P(tx_stalled) && !vs->P(in_tx)) {
@@ -823,10 +807,9 @@ static void deliver_event(struct vdev_vsock *vs)
 
 /*
  * End every connection without RSTs (the guest learns from the event or
- * the reset); held chains go back if the tx queue is still usable.
- * Returns whether any connection was open.
+ * the reset). Returns whether any connection was open.
  */
-static bool drop_all(struct vdev_vsock *vs, bool push_held)
+static bool drop_all(struct vdev_vsock *vs)
 {
 	bool any = false;
 
@@ -837,8 +820,6 @@ static bool drop_all(struct vdev_vsock *vs, bool push_held)
 
 		if (c->P(state) == S_FREE)
 			continue;
-		if (!push_held)
-			c->P(has_held) = false;
 		conn_kill(vs, c, false);
 		if (live) {
 			any = true;
@@ -851,7 +832,7 @@ static bool drop_all(struct vdev_vsock *vs, bool push_held)
 
 VDEV_API void vdev_vsock_transport_reset(struct vdev_vsock *vs)
 {
-	drop_all(vs, true);
+	drop_all(vs);
 	vs->P(event_pending) = true;
 	deliver_event(vs);
 	tx_unstall(vs);
@@ -967,36 +948,22 @@ VDEV_API int vdev_vsock_send(struct vdev_vsock *vs, uint32_t conn, const struct 
 	return (int)done;
 }
 
-VDEV_API int vdev_vsock_recv_resume(struct vdev_vsock *vs, uint32_t conn)
+VDEV_API int vdev_vsock_consumed(struct vdev_vsock *vs, uint32_t conn, uint32_t nbytes)
 {
 	struct vdev_vsock_conn *c = conn_by_id(vs, conn);
-	struct vdev_vq *vq = &vs->P(queues)[TXQ];
-	int rc;
 
 	if (c == NULL)
 		return VDEV_ENOENT;
-	if (vs->P(in_tx))
-		return VDEV_EBUSY;
-	if (c->P(has_held)) {
-		rc = deliver(vs, conn, &c->P(held), c->P(held_len), c->P(held_flags));
-		if (conn_by_id(vs, conn) != c)
-			return 0; /* closed from inside recv (the chain went back) */
-		if (rc == VDEV_EAGAIN)
-			return rc;
-		c->P(has_held) = false;
-		vdev_vq_push(vq, &c->P(held), 0);
-		vdev_vq_flush(vq);
-		if (rc < 0) {
-			conn_reset(vs, c, VDEV_VSOCK_EV_RESET);
-		} else {
-			c->P(fwd_cnt) += c->P(held_len);
-			maybe_credit_update(vs, c);
-		}
+	if (nbytes > c->P(rx_cnt) - c->P(fwd_cnt))
+		return VDEV_EINVAL; /* more than the host was given */
+	if (nbytes == 0)
+		return 0;
+	c->P(fwd_cnt) += nbytes;
+	if (c->P(local_shut) & VDEV_VSOCK_SHUTDOWN_RCV)
+		return 0; /* the guest sends nothing more we would take */
+	maybe_credit_update(vs, c);
+	if (c->P(pending) & PEND_CREDIT)
 		(void)flush_pending(vs);
-	}
-	/* packets queued behind the held one */
-	vs->P(tx_stalled) = false;
-	tx_process(vs);
 	return 0;
 }
 
@@ -1038,8 +1005,37 @@ VDEV_API int vdev_vsock_abort(struct vdev_vsock *vs, uint32_t conn)
 		return VDEV_ENOENT;
 	conn_kill(vs, c, true);
 	(void)flush_pending(vs);
-	tx_unstall(vs);
 	return 0;
+}
+
+VDEV_API void vdev_vsock_tick(struct vdev_vsock *vs, uint64_t now_ms)
+{
+	bool fired = false;
+
+	for (unsigned i = 0; i < vs->P(max_conns); i++) {
+		struct vdev_vsock_conn *c = &vs->P(conns)[i];
+		uint32_t id;
+
+		if (c->P(state) != S_CLOSING)
+			continue;
+		if (!c->P(close_armed)) {
+			/* the clock starts at the first tick after the close */
+			uint64_t d = now_ms + vs->P(close_timeout_ms);
+			c->P(close_deadline) = d < now_ms ? UINT64_MAX : d;
+			c->P(close_armed) = true;
+			continue;
+		}
+		if (now_ms < c->P(close_deadline))
+			continue;
+		/* no RST from the guest in time: force the disconnect (spec) */
+		id = conn_id(vs, c);
+		conn_kill(vs, c, true);
+		vs->P(stats).close_timeouts++;
+		fired = true;
+		host_event(vs, id, VDEV_VSOCK_EV_CLOSED, VDEV_VSOCK_CLOSED_TIMEOUT);
+	}
+	if (fired)
+		(void)flush_pending(vs);
 }
 
 VDEV_API int vdev_vsock_process(struct vdev_vsock *vs)
@@ -1076,7 +1072,7 @@ VDEV_API void vdev_vsock_get_stats(const struct vdev_vsock *vs, struct vdev_vsoc
 static int vsock_validate_features(void *opaque, uint64_t f)
 {
 	(void)opaque;
-	/* a held chain completes out of order */
+	/* not offered: this device was never tested with it */
 	return (f & VDEV_BIT(VDEV_F_IN_ORDER)) ? VDEV_EINVAL : 0;
 }
 
@@ -1116,18 +1112,9 @@ static void vsock_queue_reset(void *opaque, uint16_t q)
 {
 	struct vdev_vsock *vs = opaque;
 
-	if (q != TXQ)
-		return; /* rx and event chains never stay in flight */
-	/* Held chains die with the queue, and with them data: reset those. */
-	for (unsigned i = 0; i < vs->P(max_conns); i++) {
-		struct vdev_vsock_conn *c = &vs->P(conns)[i];
-
-		if (c->P(has_held)) {
-			c->P(has_held) = false;
-			conn_reset(vs, c, VDEV_VSOCK_EV_RESET);
-		}
-	}
-	vs->P(tx_stalled) = false;
+	/* No chain stays in flight on any queue; tx may wait for rx room. */
+	if (q == TXQ)
+		vs->P(tx_stalled) = false;
 	(void)flush_pending(vs);
 }
 
@@ -1143,7 +1130,7 @@ static int vsock_reset(void *opaque)
 
 	/* Connections do not survive; the driver hears of it from a
 	 * TRANSPORT_RESET in its first event buffer if any was open. */
-	if (drop_all(vs, false))
+	if (drop_all(vs))
 		vs->P(event_pending) = true;
 	vs->P(rx_waiting) = false;
 	vs->P(tx_stalled) = false;
@@ -1192,6 +1179,8 @@ VDEV_API int vdev_vsock_init(struct vdev_vsock *vs, const struct vdev_vsock_conf
 	vs->P(iov_per_chain) = cfg->iov_per_chain;
 	vs->P(buf_alloc) = cfg->buf_alloc;
 	vs->P(max_pkt) = cfg->max_pkt != 0 ? cfg->max_pkt : 65536u;
+	vs->P(close_timeout_ms) =
+		cfg->close_timeout_ms != 0 ? cfg->close_timeout_ms : VDEV_VSOCK_CLOSE_TIMEOUT_MS;
 	vs->P(guest_cid) = cfg->guest_cid;
 	memset(cfg->conns, 0, (size_t)cfg->max_conns * sizeof(*cfg->conns));
 	for (unsigned i = 0; i < cfg->max_conns; i++)

@@ -3,9 +3,11 @@
  * virtio-vsock device model, driven through the virtio-mmio transport by
  * the driver simulator (split and packed rings) playing a guest's vsock
  * driver, with a recording host side. Handshakes both ways, data both
- * ways, credit in both directions, shutdown, RST, seqpacket boundaries,
- * many connections, a full table, reset with connections open, and the
- * malformed cases.
+ * ways, credit in both directions (the host's budget, consumption and
+ * credit updates; a stalled host sink next to a connection that moves
+ * megabytes; a guest beyond its credit), shutdown, RST, the clean-close
+ * timeout, seqpacket boundaries, many connections, a full table, reset
+ * with connections open, and the malformed cases.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@
 #define F(b) VDEV_BIT(VDEV_F_##b)
 #define V(b) VDEV_BIT(VDEV_VSOCK_F_##b)
 
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define GUEST_CID 3u
 #define HOST_BUF 16384u /* the host's per-connection receive buffer */
 #define MAXC 8
@@ -51,8 +54,13 @@ struct evrec {
 };
 struct host {
 	uint32_t listen[4];
-	int accepts, recvs, eagain_left, fail_recv, writable;
+	int accepts, recvs, fail_recv, writable;
 	bool send_on_accept, abort_in_recv;
+	/* per slot: the host's side does not read (nothing is consumed); or
+	 * it only checks the bytes against `pattern` instead of keeping them */
+	bool stalled[MAXC], check_only[MAXC];
+	uint32_t unconsumed[MAXC];
+	uint64_t total[MAXC];
 	struct vdev_vsock *vs;
 	uint32_t last_conn, writable_conn;
 	uint8_t data[MAXC][65536];
@@ -70,7 +78,7 @@ static struct {
 	struct vdev_vsock vs;
 	struct vdev_vq queues[3];
 	struct vdev_vsock_conn conns[MAXC];
-	struct vdev_iov iovs[(MAXC + 3) * IOVS];
+	struct vdev_iov iovs[3 * IOVS];
 	struct vdev_mmio mmio;
 	struct drv_mmio dm;
 	struct drv_transport tr;
@@ -82,6 +90,14 @@ static struct {
 	uint32_t max_pkt;
 } F;
 static int tx_tok[NSLOT], rx_tok[NSLOT], ev_tok[8];
+
+static uint8_t pattern[65536];
+static void init_pattern(void)
+{
+	for (size_t i = 0; i < sizeof(pattern); i++)
+		pattern[i] = (uint8_t)(i * 13u + (i >> 8));
+}
+static uint8_t pattern_at(uint64_t i) { return pattern[i % sizeof(pattern)]; }
 
 static int h_accept(void *o, uint32_t conn, uint32_t host_port, uint32_t guest_port,
 		    uint16_t type)
@@ -113,15 +129,29 @@ static int h_recv(void *o, uint32_t conn, const struct vdev_iov *iov, unsigned n
 		return VDEV_EIO;
 	if (h->abort_in_recv) {
 		cr_assert_eq(vdev_vsock_abort(h->vs, conn), 0);
-		return VDEV_EAGAIN; /* and then claims no room: must not be held */
+		return VDEV_EIO; /* and then fails: must not be reset twice */
 	}
-	if (h->eagain_left > 0) {
-		h->eagain_left--;
-		return VDEV_EAGAIN;
+	/* the device keeps to the budget it advertised for us */
+	cr_assert_leq((uint64_t)h->unconsumed[slot] + len, HOST_BUF, "recv beyond the budget");
+	if (h->check_only[slot]) {
+		static uint8_t buf[TX_SLOT];
+		cr_assert_leq(len, sizeof(buf));
+		cr_assert_eq(vdev_iov_to_buf(iov, n, 0, buf, len), len);
+		for (size_t i = 0; i < len; i++)
+			cr_assert_eq(buf[i], pattern_at(h->total[slot] + i), "byte %llu",
+				     (unsigned long long)(h->total[slot] + i));
+	} else {
+		cr_assert_leq(h->len[slot] + len, sizeof(h->data[slot]));
+		cr_assert_eq(vdev_iov_to_buf(iov, n, 0, h->data[slot] + h->len[slot], len), len);
+		h->len[slot] += len;
 	}
-	cr_assert_leq(h->len[slot] + len, sizeof(h->data[slot]));
-	cr_assert_eq(vdev_iov_to_buf(iov, n, 0, h->data[slot] + h->len[slot], len), len);
-	h->len[slot] += len;
+	h->total[slot] += len;
+	h->unconsumed[slot] += (uint32_t)len;
+	if (!h->stalled[slot]) {
+		/* a host side that reads at once: consumed from inside recv */
+		cr_assert_eq(vdev_vsock_consumed(h->vs, conn, h->unconsumed[slot]), 0);
+		h->unconsumed[slot] = 0;
+	}
 	if (h->nflags < 64) {
 		h->msg_len[h->nflags] = len;
 		h->flags_log[h->nflags++] = flags;
@@ -157,6 +187,7 @@ struct opts {
 	bool no_seqpacket;
 	uint32_t max_pkt;
 	unsigned max_conns;
+	uint32_t close_timeout_ms;
 };
 
 static void bring_up(void)
@@ -193,6 +224,7 @@ static void setup_with(struct opts o)
 		.iov_per_chain = IOVS,
 		.host = &host_ops,
 		.host_opaque = &F.h,
+		.close_timeout_ms = o.close_timeout_ms,
 	};
 	cr_assert_eq(vdev_vsock_init(&F.vs, &c), 0);
 	struct vdev_mmio_config mc = {.irq = drv_mmio_irq, .irq_opaque = &F.dm};
@@ -410,12 +442,6 @@ static uint32_t guest_connect(uint32_t gp, uint32_t hp, uint16_t type)
 	return F.h.last_conn;
 }
 
-static uint8_t pattern[65536];
-static void init_pattern(void)
-{
-	for (size_t i = 0; i < sizeof(pattern); i++)
-		pattern[i] = (uint8_t)(i * 13u + (i >> 8));
-}
 
 /* ---- configuration ---- */
 
@@ -752,62 +778,232 @@ Test(vsock, guest_beyond_credit_is_reset)
 	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 0);
 }
 
-/* ---- the host pushes back on receive ---- */
+/* ---- the host's budget: consumption, stalled sinks, overruns ---- */
 
-Test(vsock, recv_backpressure_holds_packet_and_credit)
+/* What a well-behaved guest knows of the device's buffer for one connection. */
+struct gview {
+	uint32_t gp, hp;
+	uint32_t buf_alloc, fwd_cnt, tx_cnt;
+	unsigned rsts, updates;
+};
+
+static uint32_t gview_credit(const struct gview *g)
 {
-	init_pattern();
-	post_rx(8, RX_SLOT);
-	uint32_t id = guest_connect(40000, 1234, STREAM);
-	uint32_t id2 = guest_connect(40001, 1234, STREAM);
-	F.h.eagain_left = 1;
-	tx(G(40000, 1234, OP_RW), pattern, 100, L_PLAIN);
-	cr_expect_eq(tx_reap(), 0, "held: no used entry yet");
-	cr_expect_eq(stats().held, 1);
-	/* the other connection still flows */
-	tx(G(40001, 1234, OP_RW), pattern, 50, L_PLAIN);
-	cr_expect_eq(tx_reap(), 1);
-	cr_expect_eq(F.h.len[id2 & 0xffff], 50);
-	/* a second packet of the held connection waits behind the first */
-	tx(G(40000, 1234, OP_RW), pattern + 100, 100, L_PLAIN);
-	cr_expect_eq(tx_reap(), 0);
-	cr_expect_eq(vdev_vsock_recv_resume(&F.vs, id), 0);
-	cr_expect_eq(tx_reap(), 2);
-	cr_assert_eq(F.h.len[id & 0xffff], 200);
-	cr_assert_arr_eq(F.h.data[id & 0xffff], pattern, 200);
-	cr_expect_eq(vdev_vsock_recv_resume(&F.vs, 0x7777), VDEV_ENOENT);
+	uint32_t in_flight = g->tx_cnt - g->fwd_cnt;
+	return in_flight >= g->buf_alloc ? 0 : g->buf_alloc - in_flight;
 }
 
-Test(vsock, rst_with_data_in_flight_returns_the_chain)
+/* Read every rx packet, learn credit from it, post a fresh buffer for it. */
+static void gview_drain(struct gview *g, unsigned n)
+{
+	struct pkt r;
+	while (rx_get(&r)) {
+		post_rx(1, RX_SLOT);
+		for (unsigned i = 0; i < n; i++) {
+			if (r.dst_port != g[i].gp || r.src_port != g[i].hp)
+				continue;
+			if (r.op == OP_RST) {
+				g[i].rsts++;
+				continue;
+			}
+			cr_assert_eq(r.buf_alloc, HOST_BUF, "the host's budget");
+			cr_assert_leq(r.fwd_cnt - g[i].fwd_cnt, g[i].tx_cnt - g[i].fwd_cnt,
+				      "fwd_cnt beyond what the guest sent");
+			g[i].buf_alloc = r.buf_alloc;
+			g[i].fwd_cnt = r.fwd_cnt;
+			g[i].updates += r.op == OP_CREDIT_UPDATE;
+		}
+	}
+}
+
+/* Queue RW packets of up to `chunk` bytes while the guest's view allows,
+ * at most `most` bytes; returns the bytes queued. */
+static uint32_t gview_send(struct gview *g, uint32_t chunk, uint32_t most, unsigned *queued)
+{
+	uint32_t done = 0;
+	while (done < most && *queued < NSLOT) {
+		uint32_t n = MIN(MIN(chunk, gview_credit(g)), most - done);
+		if (n == 0)
+			break;
+		struct pkt k = G(g->gp, g->hp, OP_RW);
+		k.len = n;
+		uint8_t buf[TX_SLOT];
+		for (uint32_t i = 0; i < n; i++)
+			buf[i] = pattern_at((uint64_t)g->tx_cnt + i);
+		tx_raw(&k, buf, n, L_PLAIN);
+		g->tx_cnt += n;
+		done += n;
+		(*queued)++;
+	}
+	return done;
+}
+
+static void stalled_sink(bool packed)
+{
+	redo((struct opts){.packed = packed});
+	init_pattern();
+	post_rx(16, RX_SLOT);
+	uint32_t a = guest_connect(40000, 1234, STREAM);
+	uint32_t b = guest_connect(40001, 1234, STREAM);
+	unsigned sa = a & 0xffff, sb = b & 0xffff;
+	F.h.stalled[sa] = true;   /* A's host peer never reads */
+	F.h.check_only[sa] = F.h.check_only[sb] = true;
+	struct gview g[2] = {{40000, 1234, HOST_BUF, 0, 0, 0, 0},
+			     {40001, 1234, HOST_BUF, 0, 0, 0, 0}};
+	const uint64_t want = 4u << 20;
+	uint64_t moved = 0;
+	unsigned rounds = 0;
+	while (moved < want) {
+		unsigned queued = 0;
+		cr_assert_lt(++rounds, 100000, "no progress");
+		/* A first in the ring every round (as far as its credit goes), then B */
+		(void)gview_send(&g[0], 3000, HOST_BUF, &queued);
+		moved += gview_send(&g[1], 4096, (uint32_t)MIN(want - moved, (uint64_t)1 << 20),
+				    &queued);
+		kick(1);
+		cr_assert_eq(tx_reap(), (int)queued, "every chain comes back at once");
+		gview_drain(g, 2);
+	}
+	cr_expect_eq(F.h.total[sb], want, "B moved %llu bytes", (unsigned long long)F.h.total[sb]);
+	/* A took exactly the budget, none of it consumed; the guest sees no credit */
+	cr_expect_eq(F.h.total[sa], HOST_BUF);
+	cr_expect_eq(F.h.unconsumed[sa], HOST_BUF);
+	cr_expect_eq(gview_credit(&g[0]), 0);
+	cr_expect_eq(g[0].fwd_cnt, 0, "fwd_cnt counts consumed bytes, not handed-over ones");
+	cr_expect_gt(g[1].updates, 0);
+	cr_expect_eq(stats().over_credit, 0);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 2);
+	/* A's peer reads: credit comes back and A moves again */
+	cr_assert_eq(vdev_vsock_consumed(&F.vs, a, HOST_BUF), 0);
+	F.h.unconsumed[sa] = 0;
+	F.h.stalled[sa] = false;
+	gview_drain(g, 2);
+	cr_expect_eq(g[0].fwd_cnt, HOST_BUF, "CREDIT_UPDATE after the stalled sink drained");
+	unsigned queued = 0;
+	cr_assert_eq(gview_send(&g[0], 4096, 8192, &queued), 8192);
+	kick(1);
+	cr_assert_eq(tx_reap(), (int)queued);
+	cr_expect_eq(F.h.total[sa], HOST_BUF + 8192);
+}
+Test(vsock, stalled_host_sink_does_not_block_other_connections_split) { stalled_sink(false); }
+Test(vsock, stalled_host_sink_does_not_block_other_connections_packed) { stalled_sink(true); }
+
+Test(vsock, guest_beyond_credit_of_stalled_sink_is_reset_and_queue_goes_on)
+{
+	init_pattern();
+	post_rx(16, RX_SLOT);
+	uint32_t a = guest_connect(40000, 1234, STREAM);
+	uint32_t b = guest_connect(40001, 1234, STREAM);
+	unsigned sa = a & 0xffff, sb = b & 0xffff;
+	F.h.stalled[sa] = true;
+	/* A fills the budget exactly: taken, nothing consumed, no credit update */
+	for (uint32_t off = 0; off < HOST_BUF; off += 4096)
+		tx(G(40000, 1234, OP_RW), pattern + off, 4096, L_PLAIN);
+	cr_assert_eq(tx_reap(), HOST_BUF / 4096);
+	cr_assert_eq(F.h.len[sa], HOST_BUF);
+	rx_none();
+	/* a hostile guest sends one byte more on A, B's data right behind it */
+	struct pkt k = G(40000, 1234, OP_RW);
+	k.len = 1;
+	tx_raw(&k, "x", 1, L_PLAIN);
+	k = G(40001, 1234, OP_RW);
+	k.len = 100;
+	tx_raw(&k, pattern, 100, L_PLAIN);
+	kick(1);
+	cr_expect_eq(tx_reap(), 2, "both chains completed");
+	cr_expect_eq(stats().over_credit, 1);
+	cr_expect_eq(F.h.len[sa], HOST_BUF, "the overrun is not delivered");
+	cr_expect_eq(F.h.len[sb], 100, "the other connection goes on");
+	rx_expect(OP_RST, 40000, 1234);
+	cr_expect_eq(F.h.ev[F.h.nev - 1].ev, VDEV_VSOCK_EV_RESET);
+	cr_expect_eq(F.h.ev[F.h.nev - 1].conn, a);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 1);
+	cr_expect_eq(vdev_vsock_consumed(&F.vs, a, 1), VDEV_ENOENT, "A's id is dead");
+	/* the queue keeps working: B again, and A's port pair can connect anew */
+	tx(G(40001, 1234, OP_RW), pattern + 100, 50, L_PLAIN);
+	cr_assert_eq(tx_reap(), 1);
+	cr_expect_eq(F.h.len[sb], 150);
+	F.h.stalled[sa] = false;
+	F.h.unconsumed[sa] = 0;
+	guest_connect(40000, 1234, STREAM);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 2);
+}
+
+Test(vsock, consumed_gives_credit_back_when_useful)
+{
+	init_pattern();
+	post_rx(16, RX_SLOT);
+	uint32_t id = guest_connect(40000, 1234, STREAM);
+	unsigned s = id & 0xffff;
+	F.h.stalled[s] = true;
+	for (uint32_t off = 0; off < HOST_BUF; off += 4096)
+		tx(G(40000, 1234, OP_RW), pattern + off, 4096, L_PLAIN);
+	cr_assert_eq(tx_reap(), HOST_BUF / 4096);
+	rx_none();
+	cr_expect_eq(vdev_vsock_consumed(&F.vs, id, 0), 0);
+	cr_expect_eq(vdev_vsock_consumed(&F.vs, id, HOST_BUF + 1), VDEV_EINVAL);
+	cr_expect_eq(vdev_vsock_consumed(&F.vs, 0x7777, 1), VDEV_ENOENT);
+	/* a little consumed: not yet worth a packet */
+	cr_assert_eq(vdev_vsock_consumed(&F.vs, id, 1000), 0);
+	rx_none();
+	/* a CREDIT_REQUEST always gets the exact count */
+	tx(G(40000, 1234, OP_CREDIT_REQUEST), NULL, 0, L_PLAIN);
+	tx_reap();
+	struct pkt r = rx_expect(OP_CREDIT_UPDATE, 40000, 1234);
+	cr_expect_eq(r.fwd_cnt, 1000);
+	cr_expect_eq(r.buf_alloc, HOST_BUF);
+	/* a quarter of the budget freed since the guest was told: update */
+	cr_assert_eq(vdev_vsock_consumed(&F.vs, id, HOST_BUF / 4 - 1), 0);
+	rx_none();
+	cr_assert_eq(vdev_vsock_consumed(&F.vs, id, 1), 0);
+	r = rx_expect(OP_CREDIT_UPDATE, 40000, 1234);
+	cr_expect_eq(r.fwd_cnt, 1000 + HOST_BUF / 4);
+	/* more than what is left: refused, nothing changes */
+	uint32_t left = HOST_BUF - 1000 - HOST_BUF / 4;
+	cr_expect_eq(vdev_vsock_consumed(&F.vs, id, left + 1), VDEV_EINVAL);
+	/* nearly all of it: update */
+	cr_assert_eq(vdev_vsock_consumed(&F.vs, id, left - 100), 0);
+	r = rx_expect(OP_CREDIT_UPDATE, 40000, 1234);
+	cr_expect_eq(r.fwd_cnt, HOST_BUF - 100);
+	/* the guest already knows nearly all is free: no packet for 100 bytes */
+	cr_assert_eq(vdev_vsock_consumed(&F.vs, id, 100), 0);
+	rx_none();
+	/* host data to the guest carries the newest fwd_cnt anyway */
+	struct vdev_iov v = {pattern, 10};
+	cr_assert_eq(vdev_vsock_send(&F.vs, id, &v, 1, 10, 0), 10);
+	cr_expect_eq(rx_expect(OP_RW, 40000, 1234).fwd_cnt, HOST_BUF);
+	cr_expect_eq(stats().credit_updates, 3);
+	/* all the budget is back: the guest may send HOST_BUF more */
+	F.h.unconsumed[s] = 0;
+	for (uint32_t off = 0; off < HOST_BUF; off += 4096)
+		tx(G(40000, 1234, OP_RW), pattern + off, 4096, L_PLAIN);
+	cr_assert_eq(tx_reap(), HOST_BUF / 4096);
+	cr_expect_eq(stats().over_credit, 0);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 1);
+}
+
+Test(vsock, recv_failure_and_abort_with_buffered_data)
 {
 	init_pattern();
 	post_rx(8, RX_SLOT);
 	uint32_t id = guest_connect(40000, 1234, STREAM);
-	F.h.eagain_left = 100;
+	F.h.stalled[id & 0xffff] = true;
 	tx(G(40000, 1234, OP_RW), pattern, 100, L_PLAIN);
-	cr_expect_eq(tx_reap(), 0);
-	/* the host gives up on the connection: the held chain goes back */
+	cr_expect_eq(tx_reap(), 1, "taken into the host's buffer: the chain comes back");
+	/* the host gives up with data unconsumed: RST, the id dies */
 	cr_assert_eq(vdev_vsock_abort(&F.vs, id), 0);
-	cr_expect_eq(tx_reap(), 1);
 	rx_expect(OP_RST, 40000, 1234);
-	cr_expect_eq(vdev_vsock_recv_resume(&F.vs, id), VDEV_ENOENT);
+	cr_expect_eq(vdev_vsock_consumed(&F.vs, id, 100), VDEV_ENOENT);
 	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 0);
-	/* held data and a device reset: nothing is pushed after the reset */
-	id = guest_connect(40001, 1234, STREAM);
-	tx(G(40001, 1234, OP_RW), pattern, 100, L_PLAIN);
-	cr_expect_eq(tx_reap(), 0);
-	F.tr.ops->set_status(F.tr.t, 0);
-	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 0);
-	cr_expect_eq(last_ev(), VDEV_VSOCK_EV_RESET);
 	/* the host's recv fails: the connection is reset */
-	redo((struct opts){0});
-	post_rx(8, RX_SLOT);
-	id = guest_connect(40000, 1234, STREAM);
+	id = guest_connect(40001, 1234, STREAM);
 	F.h.fail_recv = 1;
-	tx(G(40000, 1234, OP_RW), pattern, 100, L_PLAIN);
+	tx(G(40001, 1234, OP_RW), pattern, 100, L_PLAIN);
 	cr_expect_eq(tx_reap(), 1);
-	rx_expect(OP_RST, 40000, 1234);
+	rx_expect(OP_RST, 40001, 1234);
 	cr_expect_eq(last_ev(), VDEV_VSOCK_EV_RESET);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 0);
+	(void)id;
 }
 
 /* ---- shutdown and RST ---- */
@@ -861,6 +1057,118 @@ static void shutdown_paths(bool packed)
 }
 Test(vsock, shutdown_both_ways_split) { shutdown_paths(false); }
 Test(vsock, shutdown_both_ways_packed) { shutdown_paths(true); }
+
+static void close_timeout(bool packed)
+{
+	/* one slot only: the test shows it is reusable after the forced RST */
+	redo((struct opts){.packed = packed, .max_conns = 1, .close_timeout_ms = 100});
+	post_rx(8, RX_SLOT);
+	uint32_t id = guest_connect(40000, 1234, STREAM);
+	vdev_vsock_tick(&F.vs, 1000); /* not closing: nothing to time */
+	cr_assert_eq(vdev_vsock_close(&F.vs, id), 0);
+	cr_expect_eq(rx_expect(OP_SHUTDOWN, 40000, 1234).flags, 3);
+	/* the guest never answers; the clock starts at the first tick after the close */
+	int nev = F.h.nev;
+	vdev_vsock_tick(&F.vs, 5000);
+	vdev_vsock_tick(&F.vs, 5099);
+	rx_none();
+	cr_expect_eq(F.h.nev, nev);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 1);
+	tx(G(40001, 1234, OP_REQUEST), NULL, 0, L_PLAIN); /* the table is still full */
+	tx_reap();
+	rx_expect(OP_RST, 40001, 1234);
+	vdev_vsock_tick(&F.vs, 5100);
+	rx_expect(OP_RST, 40000, 1234);
+	cr_assert_eq(F.h.nev, nev + 1);
+	cr_expect_eq(F.h.ev[nev].ev, VDEV_VSOCK_EV_CLOSED);
+	cr_expect_eq(F.h.ev[nev].arg, VDEV_VSOCK_CLOSED_TIMEOUT);
+	cr_expect_eq(F.h.ev[nev].conn, id);
+	cr_expect_eq(stats().close_timeouts, 1);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 0, "the slot is free");
+	cr_expect_eq(vdev_vsock_close(&F.vs, id), VDEV_ENOENT);
+	vdev_vsock_tick(&F.vs, 99999);
+	rx_none();
+	/* the guest's late RST finds no connection and gets no answer */
+	tx(G(40000, 1234, OP_RST), NULL, 0, L_PLAIN);
+	tx_reap();
+	rx_none();
+	/* the slot is reusable, by the same port pair too */
+	uint32_t id2 = guest_connect(40000, 1234, STREAM);
+	cr_expect_neq(id2, id, "a new id");
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 1);
+
+	/* a guest that answers in time: CLOSED with arg 0, no forced RST */
+	cr_assert_eq(vdev_vsock_close(&F.vs, id2), 0);
+	rx_expect(OP_SHUTDOWN, 40000, 1234);
+	vdev_vsock_tick(&F.vs, 100000);
+	tx(G(40000, 1234, OP_RST), NULL, 0, L_PLAIN);
+	tx_reap();
+	cr_expect_eq(last_ev(), VDEV_VSOCK_EV_CLOSED);
+	cr_expect_eq(F.h.ev[F.h.nev - 1].arg, 0);
+	vdev_vsock_tick(&F.vs, 200000);
+	rx_none();
+	cr_expect_eq(stats().close_timeouts, 1);
+
+	/* timed out with no rx buffer for the RST: the slot waits for one */
+	uint32_t id3;
+	cr_assert_eq(vdev_vsock_connect(&F.vs, 70000, 22, STREAM, &id3), 0);
+	rx_expect(OP_REQUEST, 22, 70000);
+	tx(G(22, 70000, OP_RESPONSE), NULL, 0, L_PLAIN);
+	tx_reap();
+	cr_assert_eq(last_ev(), VDEV_VSOCK_EV_CONNECTED);
+	cr_assert_eq(vdev_vsock_close(&F.vs, id3), 0);
+	rx_expect(OP_SHUTDOWN, 22, 70000);
+	/* the guest stops posting rx buffers */
+	unsigned left = drv_outstanding(&F.q[0]);
+	for (unsigned i = 0; i < left; i++) {
+		/* use up the posted rx buffers with CREDIT_REQUEST answers */
+		tx(G(22, 70000, OP_CREDIT_REQUEST), NULL, 0, L_PLAIN);
+		tx_reap();
+		rx_expect(OP_CREDIT_UPDATE, 22, 70000);
+	}
+	cr_assert_eq(drv_outstanding(&F.q[0]), 0);
+	vdev_vsock_tick(&F.vs, 300000);
+	vdev_vsock_tick(&F.vs, 300100);
+	cr_expect_eq(last_ev(), VDEV_VSOCK_EV_CLOSED);
+	cr_expect_eq(F.h.ev[F.h.nev - 1].arg, VDEV_VSOCK_CLOSED_TIMEOUT);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 1, "the RST is still owed");
+	post_rx(1, RX_SLOT);
+	rx_expect(OP_RST, 22, 70000);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 0);
+	cr_expect_eq(stats().close_timeouts, 2);
+}
+Test(vsock, close_timeout_forces_rst_and_frees_slot_split) { close_timeout(false); }
+Test(vsock, close_timeout_forces_rst_and_frees_slot_packed) { close_timeout(true); }
+
+Test(vsock, close_timeout_default_and_half_close)
+{
+	post_rx(8, RX_SLOT);
+	uint32_t id = guest_connect(40000, 1234, STREAM);
+	/* only one direction shut down: not a close, never timed out */
+	cr_assert_eq(vdev_vsock_shutdown(&F.vs, id, VDEV_VSOCK_SHUTDOWN_SEND), 0);
+	rx_expect(OP_SHUTDOWN, 40000, 1234);
+	vdev_vsock_tick(&F.vs, 0);
+	vdev_vsock_tick(&F.vs, UINT64_MAX);
+	rx_none();
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 1);
+	/* the default timeout, and a clock near its end does not wrap */
+	cr_assert_eq(vdev_vsock_close(&F.vs, id), 0);
+	rx_expect(OP_SHUTDOWN, 40000, 1234);
+	vdev_vsock_tick(&F.vs, 1000);
+	vdev_vsock_tick(&F.vs, 1000 + VDEV_VSOCK_CLOSE_TIMEOUT_MS - 1);
+	rx_none();
+	vdev_vsock_tick(&F.vs, 1000 + VDEV_VSOCK_CLOSE_TIMEOUT_MS);
+	rx_expect(OP_RST, 40000, 1234);
+	id = guest_connect(40001, 1234, STREAM);
+	cr_assert_eq(vdev_vsock_close(&F.vs, id), 0);
+	rx_expect(OP_SHUTDOWN, 40001, 1234);
+	vdev_vsock_tick(&F.vs, UINT64_MAX - 10);
+	vdev_vsock_tick(&F.vs, UINT64_MAX - 1);
+	rx_none();
+	vdev_vsock_tick(&F.vs, UINT64_MAX);
+	rx_expect(OP_RST, 40001, 1234);
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 0);
+}
 
 Test(vsock, guest_data_after_its_send_shutdown_resets)
 {
@@ -1276,19 +1584,21 @@ Test(vsock, unusable_rx_buffers_are_returned_empty)
 	cr_expect_eq(stats().rx_bad_buffer, 2);
 }
 
-Test(vsock, queue_reset_with_held_chain_resets_connection)
+Test(vsock, queue_reset_keeps_connections)
 {
 	if (!(F.neg & F(RING_RESET)))
 		return;
 	init_pattern();
 	post_rx(8, RX_SLOT);
 	guest_connect(40000, 1234, STREAM);
-	F.h.eagain_left = 100;
+	F.h.stalled[F.h.last_conn & 0xffff] = true;
 	tx(G(40000, 1234, OP_RW), pattern, 100, L_PLAIN);
-	cr_expect_eq(tx_reap(), 0);
+	cr_expect_eq(tx_reap(), 1);
+	int nev = F.h.nev;
 	cr_assert(F.tr.ops->reset_queue(F.tr.t, 1));
-	cr_expect_eq(last_ev(), VDEV_VSOCK_EV_RESET);
-	rx_expect(OP_RST, 40000, 1234);
+	cr_expect_eq(F.h.nev, nev, "no chain was in flight: nothing to reset");
+	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 1);
+	rx_none();
 }
 
 /* ---- the host calls back into the device from its ops ---- */
@@ -1306,31 +1616,9 @@ Test(vsock, host_sends_from_accept_and_aborts_from_recv)
 	cr_assert_arr_eq(r.data, "hello", 5);
 	F.h.abort_in_recv = true;
 	tx(G(40000, 1234, OP_RW), pattern, 10, L_PLAIN);
-	cr_expect_eq(tx_reap(), 1, "not held: the connection is gone");
+	cr_expect_eq(tx_reap(), 1);
 	rx_expect(OP_RST, 40000, 1234);
 	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 0);
-}
-
-Test(vsock, abort_of_held_connection_resumes_tx)
-{
-	init_pattern();
-	post_rx(8, RX_SLOT);
-	uint32_t a = guest_connect(40000, 1234, STREAM);
-	uint32_t b = guest_connect(40001, 1234, STREAM);
-	F.h.eagain_left = 1;
-	tx(G(40000, 1234, OP_RW), pattern, 100, L_PLAIN);
-	tx(G(40000, 1234, OP_RW), pattern, 100, L_PLAIN); /* stalls the tx queue */
-	tx(G(40001, 1234, OP_RW), pattern, 30, L_PLAIN);
-	cr_expect_eq(tx_reap(), 0);
-	cr_expect_eq(F.h.len[b & 0xffff], 0);
-	/* the host gives up on the stuck one: the rest flows again */
-	cr_assert_eq(vdev_vsock_abort(&F.vs, a), 0);
-	rx_expect(OP_RST, 40000, 1234);
-	cr_expect_eq(tx_reap(), 3);
-	cr_expect_eq(F.h.len[b & 0xffff], 30);
-	cr_expect_eq(F.h.len[a & 0xffff], 0);
-	/* the packet after the abort found no connection: RST */
-	rx_expect(OP_RST, 40000, 1234);
 }
 
 Test(vsock, process_polls_without_notifications)
@@ -1358,24 +1646,6 @@ Test(vsock, wrong_type_on_connection_resets_it)
 	rx_expect(OP_RST, 40000, 1234);
 	cr_expect_eq(last_ev(), VDEV_VSOCK_EV_RESET);
 	cr_expect_eq(F.h.recvs, 0);
-}
-
-Test(vsock, recv_resume_retries_and_failures)
-{
-	init_pattern();
-	post_rx(8, RX_SLOT);
-	uint32_t id = guest_connect(40000, 1234, STREAM);
-	F.h.eagain_left = 2;
-	tx(G(40000, 1234, OP_RW), pattern, 100, L_PLAIN);
-	cr_expect_eq(tx_reap(), 0);
-	cr_expect_eq(vdev_vsock_recv_resume(&F.vs, id), VDEV_EAGAIN, "still no room");
-	cr_expect_eq(tx_reap(), 0);
-	F.h.fail_recv = 1;
-	cr_expect_eq(vdev_vsock_recv_resume(&F.vs, id), 0);
-	cr_expect_eq(tx_reap(), 1);
-	rx_expect(OP_RST, 40000, 1234);
-	cr_expect_eq(last_ev(), VDEV_VSOCK_EV_RESET);
-	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 0);
 }
 
 Test(vsock, shutdown_arguments_and_connecting_state)

@@ -21,21 +21,30 @@
  *     advertised buf_alloc minus the bytes in flight (tx_cnt - fwd_cnt);
  *     with no credit or no rx buffers it returns VDEV_EAGAIN and the host's
  *     writable op is called once sending can make progress again.
- *   - guest -> device: the device advertises cfg->buf_alloc per connection
- *     (the host's receive buffer, independent of the guest's). Data goes to
- *     the host's recv op; bytes it takes count as forwarded (fwd_cnt) and
- *     credit is given back with CREDIT_UPDATE. When recv answers
- *     VDEV_EAGAIN the device keeps that packet (its chain stays in flight),
- *     grants no more credit for the connection and retries at
- *     vdev_vsock_recv_resume(). A guest that sends beyond the credit it was
- *     given is reset (RST).
+ *   - guest -> device: per connection the device advertises buf_alloc =
+ *     cfg->buf_alloc, the host's receive budget for that connection, and
+ *     fwd_cnt = the bytes the host has CONSUMED (reported with
+ *     vdev_vsock_consumed()), not the bytes handed to it. So a guest that
+ *     keeps to its credit never has more than buf_alloc bytes waiting in
+ *     the host: the recv op always takes a packet into the host's own
+ *     buffer (sized by that budget) and the tx queue never waits for a
+ *     slow host peer; one connection whose host side does not read only
+ *     stops that connection's guest socket. A guest that sends beyond the
+ *     credit it was told about is reset (RST); the queue goes on.
+ *
+ * Clean close: vdev_vsock_close() sends SHUTDOWN both ways and waits for
+ * the guest's RST. The core has no clock: the integrator calls
+ * vdev_vsock_tick() now and then with a monotonic time in milliseconds,
+ * and a connection whose RST has not come cfg->close_timeout_ms after the
+ * close is reset by the device (spec "Stream Sockets": RST after an
+ * implementation-specific time) and its slot freed.
  *
  * Hostile input: packets with a short or split header are read through a
  * local copy; len beyond the payload, a src_cid other than guest_cid, a
  * dst_cid other than the host, bad chains are dropped (counted); unknown
  * type or op gets RST; fwd_cnt going backwards or beyond what was sent is
- * ignored (counted). Every tx chain gets a used entry (a held one once the
- * host takes it, or at reset). Replies that cannot be sent for lack of rx
+ * ignored (counted). Every tx chain gets a used entry as soon as it is
+ * handled, in order. Replies that cannot be sent for lack of rx
  * buffers wait in bounded per-connection flags and a small queue of RSTs;
  * when that queue is full the device stops taking tx chains until the
  * driver posts rx buffers (spec "Virtqueue Flow Control").
@@ -50,7 +59,8 @@
  * every vdev_vsock_* call), the usual vhost-user set-up, or the integrator
  * serialises them. Host ops are called from inside vdev_vsock_* calls and
  * queue notifications; from an op the host may call vdev_vsock_send(),
- * _shutdown(), _close() and _abort(), but not _recv_resume() or _process().
+ * _consumed(), _shutdown(), _close() and _abort(), but not _process() or
+ * _tick().
  */
 #ifndef VDEV_VSOCK_H
 #define VDEV_VSOCK_H
@@ -87,6 +97,10 @@ extern "C" {
 #define VDEV_VSOCK_RST_QUEUE 16u
 /* Most connections a table may have (ids carry the slot in 16 bits). */
 #define VDEV_VSOCK_MAX_CONNS 65535u
+/* Default cfg->close_timeout_ms (Linux's af_vsock waits as long). */
+#define VDEV_VSOCK_CLOSE_TIMEOUT_MS 8000u
+/* arg of VDEV_VSOCK_EV_CLOSED when the guest never answered the close */
+#define VDEV_VSOCK_CLOSED_TIMEOUT 1u
 
 /* Connection events for the host's event op. */
 enum vdev_vsock_event {
@@ -95,7 +109,9 @@ enum vdev_vsock_event {
 	VDEV_VSOCK_EV_SHUTDOWN = 3,  /* the guest shut down; arg = its VDEV_VSOCK_SHUTDOWN_* */
 	VDEV_VSOCK_EV_RESET = 4,     /* reset by the guest, the device or a protocol
 				      * error; id dead */
-	VDEV_VSOCK_EV_CLOSED = 5     /* clean close finished; id dead */
+	VDEV_VSOCK_EV_CLOSED = 5     /* clean close finished; id dead; arg 0, or
+				      * VDEV_VSOCK_CLOSED_TIMEOUT: the guest's RST
+				      * did not come in time, the device sent RST */
 };
 
 /*
@@ -116,11 +132,15 @@ struct vdev_vsock_host_ops {
 	/*
 	 * Guest data for `conn`: `len` bytes in iov[0..iovcnt) (guest memory,
 	 * borrowed for the call only: copy what must outlive it); `flags` the
-	 * VDEV_VSOCK_SEQ_* boundary bits (seqpacket; 0 for stream). Return 0
-	 * (taken: the bytes count as forwarded and their credit goes back to
-	 * the guest), VDEV_EAGAIN (no room: nothing taken; the device holds
-	 * the packet and stops granting credit until vdev_vsock_recv_resume()),
-	 * or another negative VDEV_E* (the connection is reset). Required.
+	 * VDEV_VSOCK_SEQ_* boundary bits (seqpacket; 0 for stream).
+	 * The device calls this only within the budget: the bytes the host
+	 * took and has not yet reported with vdev_vsock_consumed(), plus
+	 * `len`, never exceed cfg->buf_alloc. So the host takes every packet,
+	 * into a buffer of its own of buf_alloc bytes per connection, and
+	 * calls vdev_vsock_consumed() as its side reads them (from inside this
+	 * op too, e.g. for bytes it could pass on at once). Return 0 (taken),
+	 * or a negative VDEV_E* to reset the connection (RST; there is no
+	 * "try again": the device never holds a packet). Required.
 	 */
 	int (*recv)(void *opaque, uint32_t conn, const struct vdev_iov *iov, unsigned iovcnt,
 		    size_t len, uint32_t flags);
@@ -136,21 +156,26 @@ struct vdev_vsock_config {
 	uint64_t guest_cid;    /* 3..0xfffffffe */
 	uint32_t queue_size;   /* max size of each queue, 1..32768 */
 	bool seqpacket;        /* offer SEQPACKET (STREAM is always offered) */
-	uint32_t buf_alloc;    /* host receive buffer per connection, advertised
-				* as buf_alloc; > 0 */
+	uint32_t buf_alloc;    /* the host's receive budget per connection
+				* (bytes taken by recv and not yet consumed),
+				* advertised as buf_alloc; > 0 */
 	uint32_t max_pkt;      /* largest payload of one packet the device sends;
 				* 0: 65536 */
 	uint64_t ring_features; /* 0: INDIRECT_DESC, EVENT_IDX, RING_PACKED, RING_RESET
-				 * (IN_ORDER is refused: held chains complete out of order) */
+				 * (IN_ORDER is not supported) */
 	const struct vdev_mem *mem;
 	/* Caller-owned storage, borrowed for the life of the device: */
 	struct vdev_vq *queues;        /* VDEV_VSOCK_NUM_QUEUES queues */
 	struct vdev_vsock_conn *conns; /* the connection table, max_conns entries */
 	unsigned max_conns;            /* 1..VDEV_VSOCK_MAX_CONNS */
-	struct vdev_iov *iovs;         /* (max_conns + 3) * iov_per_chain */
+	struct vdev_iov *iovs;         /* 3 * iov_per_chain (one per queue) */
 	unsigned iov_per_chain;        /* segments per chain, 2..65535 */
 	const struct vdev_vsock_host_ops *host;
 	void *host_opaque;
+	uint32_t close_timeout_ms; /* clean close: the guest's RST must come this
+				    * long after vdev_vsock_close(), counted in
+				    * vdev_vsock_tick() calls; 0:
+				    * VDEV_VSOCK_CLOSE_TIMEOUT_MS */
 };
 
 struct vdev_vsock_stats {
@@ -163,21 +188,21 @@ struct vdev_vsock_stats {
 	uint64_t over_credit;    /* RW beyond the credit given (reset) */
 	uint64_t rst_sent, rst_dropped; /* RST replies; dropped: queue full at reset */
 	uint64_t refused;        /* REQUESTs answered with RST */
-	uint64_t held;           /* packets held after recv said VDEV_EAGAIN */
 	uint64_t rx_bad_buffer;  /* driver rx/event buffers unusable (returned empty) */
 	uint64_t events;         /* TRANSPORT_RESET events written */
+	uint64_t credit_updates; /* CREDIT_UPDATE packets sent */
+	uint64_t close_timeouts; /* clean closes ended by our RST (no answer) */
 };
 
 /* One connection. Caller-allocated in the table; fields private. */
 struct vdev_vsock_conn {
-	struct vdev_vq_elem VDEV_PRIV(held); /* tx chain kept after recv EAGAIN */
+	uint64_t VDEV_PRIV(close_deadline); /* vdev_vsock_tick() time of the forced RST */
 	uint32_t VDEV_PRIV(host_port), VDEV_PRIV(guest_port);
 	uint32_t VDEV_PRIV(peer_buf_alloc), VDEV_PRIV(peer_fwd_cnt); /* the guest's credit */
 	uint32_t VDEV_PRIV(tx_cnt);      /* payload bytes sent to the guest */
 	uint32_t VDEV_PRIV(rx_cnt);      /* payload bytes received from the guest */
-	uint32_t VDEV_PRIV(fwd_cnt);     /* of those, taken by the host */
+	uint32_t VDEV_PRIV(fwd_cnt);     /* of those, consumed by the host */
 	uint32_t VDEV_PRIV(fwd_sent);    /* fwd_cnt last told to the guest */
-	uint32_t VDEV_PRIV(held_len);    /* payload bytes of the held chain */
 	uint16_t VDEV_PRIV(gen);
 	uint16_t VDEV_PRIV(type);
 	uint8_t VDEV_PRIV(state);
@@ -185,8 +210,7 @@ struct vdev_vsock_conn {
 	uint8_t VDEV_PRIV(peer_shut);    /* SHUTDOWN flags the guest sent */
 	uint8_t VDEV_PRIV(local_shut);   /* SHUTDOWN flags the host sent */
 	uint8_t VDEV_PRIV(shut_flags);   /* flags of the pending SHUTDOWN */
-	uint8_t VDEV_PRIV(held_flags);   /* its VDEV_VSOCK_SEQ_* bits */
-	bool VDEV_PRIV(has_held);
+	bool VDEV_PRIV(close_armed);     /* close_deadline is set */
 	bool VDEV_PRIV(want_write);      /* send returned VDEV_EAGAIN */
 };
 
@@ -208,6 +232,7 @@ struct vdev_vsock {
 	uint64_t VDEV_PRIV(guest_cid);
 	uint32_t VDEV_PRIV(buf_alloc);
 	uint32_t VDEV_PRIV(max_pkt);
+	uint32_t VDEV_PRIV(close_timeout_ms);
 	unsigned VDEV_PRIV(max_conns);
 	unsigned VDEV_PRIV(iov_per_chain);
 	unsigned VDEV_PRIV(nconns);
@@ -262,12 +287,19 @@ VDEV_API int vdev_vsock_send(struct vdev_vsock *vs, uint32_t conn, const struct 
 			     unsigned iovcnt, size_t len, uint32_t flags);
 
 /*
- * vdev_vsock_recv_resume() - the host has room again after its recv op
- * returned VDEV_EAGAIN: deliver the held packet and go on with the tx
- * queue. Returns 0, VDEV_EAGAIN (still no room), VDEV_ENOENT, or
- * VDEV_EBUSY when called from inside a host op during tx processing.
+ * vdev_vsock_consumed() - the host's side has read `nbytes` more of the
+ * bytes its recv op took on `conn` (they left the host's buffer), so that
+ * much of the budget is free again. fwd_cnt grows by nbytes; the guest
+ * hears of it with the next packet of the connection, or at once with a
+ * CREDIT_UPDATE when its view of our free space is low (under half of
+ * buf_alloc) and the news is worth a packet (a quarter of buf_alloc freed
+ * since last told, or nothing left unconsumed). Calls no host op.
+ * Returns 0, VDEV_ENOENT (no such connection) or VDEV_EINVAL (more than
+ * was taken and not yet consumed; nothing changes).
+ * Context: the device's thread, from inside a host op (recv included) or
+ * not.
  */
-VDEV_API int vdev_vsock_recv_resume(struct vdev_vsock *vs, uint32_t conn);
+VDEV_API int vdev_vsock_consumed(struct vdev_vsock *vs, uint32_t conn, uint32_t nbytes);
 
 /*
  * vdev_vsock_shutdown() - the host will send and/or receive no more
@@ -278,14 +310,31 @@ VDEV_API int vdev_vsock_shutdown(struct vdev_vsock *vs, uint32_t conn, uint32_t 
 
 /*
  * vdev_vsock_close() - clean close: SHUTDOWN both ways, then the guest's
- * RST ends the connection (VDEV_VSOCK_EV_CLOSED). Call vdev_vsock_abort()
- * if it does not come in time.
+ * RST ends the connection (VDEV_VSOCK_EV_CLOSED, arg 0). If it does not
+ * come within cfg->close_timeout_ms as vdev_vsock_tick() counts, the
+ * device sends RST itself and reports VDEV_VSOCK_EV_CLOSED with arg
+ * VDEV_VSOCK_CLOSED_TIMEOUT (or call vdev_vsock_abort() earlier). Guest
+ * data after the close is dropped and its credit given back.
  */
 VDEV_API int vdev_vsock_close(struct vdev_vsock *vs, uint32_t conn);
 
 /* vdev_vsock_abort() - reset the connection now (RST to the guest); the
  * id is dead on return and no event is reported for it. */
 VDEV_API int vdev_vsock_abort(struct vdev_vsock *vs, uint32_t conn);
+
+/*
+ * vdev_vsock_tick() - the time is `now_ms` (milliseconds of any monotonic
+ * clock; only differences matter). A connection closed with
+ * vdev_vsock_close() gets its deadline at the first tick after the close
+ * (now_ms + close_timeout_ms); at the first tick at or after that
+ * deadline the device sends RST, frees the slot (once the RST is out) and
+ * reports VDEV_VSOCK_EV_CLOSED with arg VDEV_VSOCK_CLOSED_TIMEOUT. So the
+ * forced RST comes between the timeout and the timeout plus two tick
+ * periods after the close: tick at least every close_timeout_ms / 4 or so.
+ * Without ticks no close ever times out. Host ops may be called.
+ * Context: the device's thread, not from inside a host op.
+ */
+VDEV_API void vdev_vsock_tick(struct vdev_vsock *vs, uint64_t now_ms);
 
 /*
  * vdev_vsock_process() - do what the queue notifications do: take tx
