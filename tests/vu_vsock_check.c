@@ -452,17 +452,18 @@ int main(int argc, char **argv)
 	CHECK(waitpid(daemon_pid, &st, 0) == daemon_pid, "waitpid");
 	daemon_pid = -1;
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "daemon exit status %d", st);
-	/* its account: 6 bad lines, held packets for the peer that did not read */
+	/* its account: 6 bad lines, packets buffered for the peer that did not read */
 	char line[1024] = "";
 	FILE *lf = fopen(log_path, "r");
 	CHECK(lf != NULL, "daemon log");
 	size_t ln = fread(line, 1, sizeof(line) - 1, lf);
 	line[ln] = '\0';
 	fclose(lf);
-	unsigned held = 0;
+	unsigned buffered = 0;
 	const char *q = strstr(line, " bad CONNECT lines; ");
 	CHECK(strstr(line, "; 6 bad CONNECT lines") != NULL && q != NULL &&
-	      sscanf(q, " bad CONNECT lines; %u held", &held) == 1 && held > 0,
+	      sscanf(q, " bad CONNECT lines; %u buffered", &buffered) == 1 && buffered > 0 &&
+	      strstr(line, " 0 over credit;") != NULL,
 	      "daemon stats: %s", line);
 	printf("vhost-user-vsock check (%s ring): ok\n", packed ? "packed" : "split");
 	cleanup();

@@ -35,13 +35,21 @@ struct bc {
 	bool in_eof;       /* the Unix peer sends no more */
 	bool shut_sent;    /* ... and the guest was told (SHUTDOWN send) */
 	bool guest_rcv_shut; /* the guest receives no more */
-	/* guest -> Unix: out[out_off, out_len) still to write */
+	/* guest -> Unix: a ring of buf_size bytes (the device's budget for
+	 * the connection), out_len bytes from out_head still to write; each
+	 * byte written is reported with vdev_vsock_consumed() */
 	uint8_t *out;
-	size_t out_off, out_len;
-	bool out_msg;      /* seqpacket: out holds a complete message */
+	size_t out_head, out_len;
+	/* seqpacket: lengths of the complete messages at the front of the
+	 * ring, and the bytes of the one still coming (no EOM yet) */
+	size_t msg[VSOCK_UNIX_SEQ_MSGS];
+	unsigned msg_head, msg_count;
+	size_t msg_cur;
+	/* "OK <port>\n" to the host program, before any guest data */
+	char ok[24];
+	size_t ok_off, ok_len;
 	bool guest_snd_shut; /* the guest sends no more */
 	bool wr_shut;      /* shutdown(SHUT_WR) done */
-	bool held;         /* the device holds a packet we refused */
 	bool closing;      /* vdev_vsock_close() called */
 	bool broken;       /* the Unix socket failed */
 	uint32_t watching; /* epoll events registered (0: not in the set) */
@@ -118,7 +126,7 @@ static void bc_release(struct vsock_unix *b, struct bc *c)
 
 static bool out_pending(const struct bc *c)
 {
-	return c->seq ? c->out_msg : c->out_off < c->out_len;
+	return c->ok_off < c->ok_len || (c->seq ? c->msg_count > 0 : c->out_len > 0);
 }
 
 static bool in_pending(const struct bc *c)
@@ -153,29 +161,99 @@ static void bc_watch(struct vsock_unix *b, struct bc *c)
 
 /* ---- guest -> Unix ----------------------------------------------------------- */
 
-/* Write what out holds. Returns 0 (all or some written, or would block),
- * -1 if the socket failed. */
-static int out_write(struct bc *c)
+/* The first `len` bytes of the ring as at most two segments. */
+static unsigned ring_segs(const struct vsock_unix *b, const struct bc *c, size_t len,
+			  struct iovec v[2])
 {
-	while (out_pending(c)) {
-		ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			c->broken = true;
-			return -1;
-		}
-		if (c->seq) {
-			c->out_off = c->out_len = 0; /* one message, sent whole */
-			c->out_msg = false;
-		} else {
-			c->out_off += (size_t)w;
-		}
+	size_t cap = b->cfg.buf_size, first = cap - c->out_head;
+
+	if (len == 0)
+		return 0;
+	v[0] = (struct iovec){c->out + c->out_head, len < first ? len : first};
+	if (len <= first)
+		return 1;
+	v[1] = (struct iovec){c->out, len - first};
+	return 2;
+}
+
+/* Append len bytes of the device's iov from offset off (room checked). */
+static void ring_put(const struct vsock_unix *b, struct bc *c, const struct vdev_iov *iov,
+		     unsigned n, size_t off, size_t len)
+{
+	size_t cap = b->cfg.buf_size, tail = (c->out_head + c->out_len) % cap;
+	size_t first = cap - tail < len ? cap - tail : len;
+
+	vdev_iov_to_buf(iov, n, off, c->out + tail, first);
+	vdev_iov_to_buf(iov, n, off + first, c->out, len - first);
+	c->out_len += len;
+}
+
+/* `len` bytes left the ring for the Unix peer: their budget goes back. */
+static void ring_done(struct vsock_unix *b, struct bc *c, size_t len)
+{
+	c->out_head = (c->out_head + len) % b->cfg.buf_size;
+	c->out_len -= len;
+	if (c->vlive && len > 0)
+		(void)vdev_vsock_consumed(b->cfg.vs, c->id, (uint32_t)len);
+}
+
+/* One send without blocking: 1 (sent, *sent bytes; a seqpacket message
+ * goes whole, an empty one too), 0 (would block), -1 (the socket failed:
+ * c->broken). */
+static int send_nb(struct bc *c, struct iovec *v, unsigned nv, size_t *sent)
+{
+	struct msghdr mh = {.msg_iov = v, .msg_iovlen = nv};
+	ssize_t w;
+
+	do
+		w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (w < 0 && errno == EINTR);
+	if (w >= 0) {
+		*sent = (size_t)w;
+		return 1;
 	}
-	c->out_off = c->out_len = 0;
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return 0;
+	c->broken = true;
+	return -1;
+}
+
+/* Write what waits for the Unix peer (the OK line, then guest data).
+ * Returns 0 (all or some written, or would block), -1 if the socket
+ * failed. */
+static int out_write(struct vsock_unix *b, struct bc *c)
+{
+	struct iovec v[2];
+	size_t w;
+	int rc;
+
+	while (c->ok_off < c->ok_len) {
+		v[0] = (struct iovec){c->ok + c->ok_off, c->ok_len - c->ok_off};
+		if ((rc = send_nb(c, v, 1, &w)) <= 0)
+			return rc;
+		c->ok_off = c->seq ? c->ok_len : c->ok_off + w;
+	}
+	if (c->seq) {
+		while (c->msg_count > 0) {
+			size_t len = c->msg[c->msg_head];
+			unsigned nv = ring_segs(b, c, len, v);
+
+			if ((rc = send_nb(c, v, nv, &w)) <= 0)
+				return rc;
+			c->msg_head = (c->msg_head + 1u) % VSOCK_UNIX_SEQ_MSGS;
+			c->msg_count--;
+			ring_done(b, c, len);
+		}
+		return 0;
+	}
+	while (c->out_len > 0) {
+		unsigned nv = ring_segs(b, c, c->out_len, v);
+
+		if ((rc = send_nb(c, v, nv, &w)) <= 0)
+			return rc;
+		ring_done(b, c, w);
+	}
+	c->out_head = 0; /* empty: the next packet goes in one piece */
 	return 0;
 }
 
@@ -213,6 +291,13 @@ static void bc_settle(struct vsock_unix *b, struct bc *c)
 	bc_watch(b, c);
 }
 
+/*
+ * Guest data. The device keeps to the budget (what waits here unconsumed,
+ * plus len, is at most its buf_alloc = our buf_size), so this always
+ * takes the packet: straight to the Unix socket as far as it goes, the
+ * rest into the ring. Beyond the budget (a device set up with a larger
+ * buf_alloc than buf_size) resets the connection.
+ */
 static int op_recv(void *opaque, uint32_t id, const struct vdev_iov *iov, unsigned n, size_t len,
 		   uint32_t flags)
 {
@@ -222,65 +307,54 @@ static int op_recv(void *opaque, uint32_t id, const struct vdev_iov *iov, unsign
 
 	if (c == NULL || c->broken)
 		return VDEV_EIO;
-	if (c->wr_shut)
-		return 0; /* nobody reads it any more */
+	if (c->wr_shut) {
+		/* nobody reads it any more: consumed */
+		(void)vdev_vsock_consumed(b->cfg.vs, id, (uint32_t)len);
+		return 0;
+	}
+	if (len > cap - c->out_len)
+		return VDEV_ENOSPC;
+	b->stats.from_guest += len;
 	if (c->seq) {
-		if (c->out_msg && (out_write(c) < 0 || c->out_msg)) {
-			if (c->broken)
+		bool eom = (flags & VDEV_VSOCK_SEQ_EOM) != 0;
+
+		if (!eom && c->msg_cur + len >= cap)
+			return VDEV_EMSGSIZE; /* a message that cannot fit our buffer */
+		if (eom && c->msg_count == VSOCK_UNIX_SEQ_MSGS)
+			return VDEV_ENOSPC; /* too many messages wait for the peer */
+		ring_put(b, c, iov, n, 0, len);
+		c->msg_cur += len;
+		if (eom) {
+			c->msg[(c->msg_head + c->msg_count) % VSOCK_UNIX_SEQ_MSGS] = c->msg_cur;
+			c->msg_count++;
+			c->msg_cur = 0;
+			if (out_write(b, c) < 0)
 				return VDEV_EIO;
-			c->held = true;
-			b->stats.held++;
-			bc_watch(b, c);
-			return VDEV_EAGAIN;
-		}
-		if (len > cap - c->out_len)
-			return VDEV_EMSGSIZE; /* a message larger than our buffer */
-		c->out_len += vdev_iov_to_buf(iov, n, 0, c->out + c->out_len, len);
-		b->stats.from_guest += len;
-		if (flags & VDEV_VSOCK_SEQ_EOM) {
-			c->out_msg = true;
-			if (out_write(c) < 0)
-				return VDEV_EIO;
+			if (c->msg_count > 0)
+				b->stats.buffered++;
 		}
 		bc_watch(b, c);
 		return 0;
 	}
-	if (!out_pending(c)) {
-		/* straight to the socket; what it does not take waits in out */
+	if (!out_pending(c) && len > 0) {
+		/* straight to the socket; what it does not take waits in the ring */
 		struct iovec v[64];
 		unsigned k = n < 64 ? n : 64;
-		ssize_t w;
+		int rc;
 
 		for (unsigned i = 0; i < k; i++)
 			v[i] = (struct iovec){iov[i].base, iov[i].len};
-		struct msghdr mh = {.msg_iov = v, .msg_iovlen = k};
-		do
-			w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-		while (w < 0 && errno == EINTR);
-		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-			c->broken = true;
+		rc = send_nb(c, v, k, &done);
+		if (rc < 0)
 			return VDEV_EIO;
-		}
-		done = w > 0 ? (size_t)w : 0;
-		c->out_off = c->out_len = 0;
-	} else {
-		if (out_write(c) < 0)
-			return VDEV_EIO;
-		if (c->out_off > 0) {
-			memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
-			c->out_len -= c->out_off;
-			c->out_off = 0;
-		}
-		if (len > cap - c->out_len) {
-			c->held = true; /* full: the device keeps the packet */
-			b->stats.held++;
-			bc_watch(b, c);
-			return VDEV_EAGAIN;
-		}
+		if (rc == 0)
+			done = 0;
+		(void)vdev_vsock_consumed(b->cfg.vs, id, (uint32_t)done);
 	}
-	/* len <= the device's buf_alloc <= cap: the rest fits an empty buffer */
-	c->out_len += vdev_iov_to_buf(iov, n, done, c->out + c->out_len, len - done);
-	b->stats.from_guest += len;
+	if (done < len) {
+		ring_put(b, c, iov, n, done, len - done);
+		b->stats.buffered++;
+	}
 	bc_watch(b, c);
 	return 0;
 }
@@ -488,13 +562,12 @@ static void op_event(void *opaque, uint32_t id, enum vdev_vsock_event ev, uint32
 		return;
 	switch (ev) {
 	case VDEV_VSOCK_EV_CONNECTED: {
-		int n = snprintf((char *)c->out, b->cfg.buf_size, "OK %u\n", c->host_port);
+		int n = snprintf(c->ok, sizeof(c->ok), "OK %u\n", c->host_port);
 		c->state = BC_OPEN;
-		c->out_off = 0;
-		c->out_len = (size_t)n;
-		c->out_msg = c->seq;
+		c->ok_off = 0;
+		c->ok_len = (size_t)n;
 		b->stats.host_connects++;
-		(void)out_write(c);
+		(void)out_write(b, c);
 		pump_in(b, c); /* bytes after the CONNECT line */
 		break;
 	}
@@ -514,7 +587,6 @@ static void op_event(void *opaque, uint32_t id, enum vdev_vsock_event ev, uint32
 	case VDEV_VSOCK_EV_RESET:
 	case VDEV_VSOCK_EV_CLOSED:
 		c->vlive = false; /* the id is dead; deliver what out holds */
-		c->held = false;
 		break;
 	}
 	bc_settle(b, c);
@@ -556,16 +628,10 @@ static void bc_io(struct vsock_unix *b, struct bc *c, uint32_t events)
 		return;
 	}
 	if (out_pending(c) && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
-		if (out_write(c) < 0) {
+		/* reports what it wrote as consumed (no host op runs) */
+		if (out_write(b, c) < 0) {
 			bc_release(b, c);
 			return;
-		}
-		if (!out_pending(c) && c->held && c->vlive) {
-			c->held = false;
-			/* may call our ops, which may even release this slot */
-			(void)vdev_vsock_recv_resume(b->cfg.vs, c->id);
-			if (c->gen != gen || c->state == BC_FREE)
-				return;
 		}
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
@@ -628,7 +694,8 @@ struct vsock_unix *vsock_unix_create(const struct vsock_unix_config *cfg, char *
 	struct epoll_event ev = {.events = EPOLLIN};
 
 	if (cfg->path == NULL || strlen(cfg->path) + 12 > sizeof(b->path) || cfg->max_conns == 0 ||
-	    cfg->max_conns > 65535 || cfg->buf_size < VSOCK_UNIX_LINE_MAX || cfg->vs == NULL) {
+	    cfg->max_conns > 65535 || cfg->buf_size < VSOCK_UNIX_LINE_MAX ||
+	    cfg->buf_size > UINT32_MAX || cfg->vs == NULL) {
 		snprintf(err, errlen, "bad vsock bridge configuration");
 		return NULL;
 	}

@@ -22,22 +22,22 @@
  *                   there (or a full backlog) refuses the guest (RST).
  *
  * Backpressure, never unbounded buffering: each connection has one buffer
- * of buf_size bytes per direction. Guest -> host: what the Unix peer does
- * not take at once waits in that buffer; when it is full the bridge
- * answers the device's recv op with VDEV_EAGAIN, so the device holds the
- * packet and grants the guest no more credit until the peer has drained
- * it (vdev_vsock_recv_resume()). Host -> guest: the bridge reads the Unix
- * socket only while its buffer is empty, and stops watching it while the
- * guest has no credit or rx buffers (until the writable op).
- * Per connection at most 2 * buf_size bytes wait (the buffer, and the
- * guest's credit for packets the device holds). Limitation: while the
- * device holds a packet for one connection, the device model takes no tx
- * packet of that connection, and the first such packet in the ring stops
- * the tx queue, so one host peer that stops reading can delay the guest's
- * other connections until it reads again.
+ * of buf_size bytes per direction, and buf_size is the budget the device
+ * advertises to the guest (its buf_alloc). Guest -> host: the device's
+ * fwd_cnt counts only bytes the bridge wrote to the Unix socket (it calls
+ * vdev_vsock_consumed() for each write), so the guest never has more
+ * than buf_size bytes on their way to a peer that does not read; the
+ * bridge takes every packet (straight to the socket, the rest into its
+ * buffer) and the device's tx queue never waits for one connection: the
+ * guest's other connections keep flowing. Host -> guest: the bridge reads
+ * the Unix socket only while its buffer is empty, and stops watching it
+ * while the guest has no credit or rx buffers (until the writable op).
+ * Per connection at most buf_size bytes wait each way.
  *
  * Seqpacket limits: a message larger than buf_size either way resets the
- * connection; empty messages from the host side read as end of file.
+ * connection, and so do more than VSOCK_UNIX_SEQ_MSGS messages waiting
+ * for a peer that does not read; empty messages from the host side read
+ * as end of file.
  *
  * End of a stream: EOF from the Unix peer becomes SHUTDOWN(send) to the
  * guest once everything read was sent; the guest's SHUTDOWN(send) becomes
@@ -62,13 +62,15 @@
 #define VSOCK_UNIX_LINE_MAX 32u /* "CONNECT 4294967295\n" is 19 */
 /* Host ports of host-initiated connections start here. */
 #define VSOCK_UNIX_FIRST_PORT 0x40000000u
+/* Complete guest messages a seqpacket connection may hold for its peer. */
+#define VSOCK_UNIX_SEQ_MSGS 64u
 
 struct vsock_unix_config {
 	const char *path;   /* <path>; < 100 characters */
 	bool seqpacket;     /* also listen at <path>.seqpacket */
 	unsigned max_conns; /* most connections at a time (1..65535) */
-	size_t buf_size;    /* per connection and direction; >= the device's
-			     * buf_alloc (the largest packet the guest may send) */
+	size_t buf_size;    /* per connection and direction; the device's
+			     * buf_alloc (the budget it advertises), < 4 GiB */
 	struct vdev_vsock *vs; /* the device; may be initialised after create */
 };
 
@@ -77,7 +79,8 @@ struct vsock_unix_stats {
 	uint64_t refused;   /* guest refused a CONNECT, or <path>_<P> not there */
 	uint64_t bad_lines; /* malformed CONNECT lines */
 	uint64_t to_guest, from_guest; /* bytes */
-	uint64_t held;      /* recv answered VDEV_EAGAIN (a full Unix peer) */
+	uint64_t buffered;  /* guest packets (or messages) the Unix peer did not
+			     * take at once: they waited in the buffer */
 	uint64_t paused;    /* sends that waited for guest credit or buffers */
 };
 

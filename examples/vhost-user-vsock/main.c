@@ -16,6 +16,10 @@
  * "OK <host port>\n", then talk to the guest's listener on <port>; the
  * guest's connections to host port P reach the Unix socket /tmp/vm3.vsock_P.
  * Seqpacket: /tmp/vm3.vsock.seqpacket and SOCK_SEQPACKET sockets.
+ *
+ * A timerfd on the adapter's loop gives the device its clock
+ * (vdev_vsock_tick()): a clean close the guest does not answer within
+ * --close-timeout is ended with RST.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,6 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "vdev/vhost_user.h"
 #include "vdev/vsock.h"
@@ -37,7 +44,7 @@ struct options {
 	int fd;
 	unsigned long long cid;
 	bool no_seqpacket, quiet, stats;
-	unsigned queue_size, max_conns, buf_kib;
+	unsigned queue_size, max_conns, buf_kib, close_ms;
 };
 
 static struct {
@@ -49,7 +56,9 @@ static struct {
 	struct vdev_iov *iovs;
 	struct vsock_unix *bridge;
 	struct vdev_vhost_user *vu;
-} D = {.o = {.fd = -1, .queue_size = 256, .max_conns = 64, .buf_kib = 256}};
+	int timer_fd;
+} D = {.o = {.fd = -1, .queue_size = 256, .max_conns = 64, .buf_kib = 256,
+	     .close_ms = VDEV_VSOCK_CLOSE_TIMEOUT_MS}};
 
 static void usage(FILE *out)
 {
@@ -66,6 +75,8 @@ static void usage(FILE *out)
 		"  --max-conns=N          connections at a time, 1..4096 (default 64)\n"
 		"  --buf-size=KIB         receive buffer per connection and direction,\n"
 		"                         4..65536 KiB (default 256)\n"
+		"  --close-timeout=MS     a clean close the guest does not answer within\n"
+		"                         this is reset, 10..600000 ms (default 8000)\n"
 		"  --quiet                no start-up message\n"
 		"  --stats                print what the device did when it exits\n"
 		"  --print-capabilities   print the back-end capabilities (JSON) and exit\n");
@@ -99,8 +110,8 @@ static int parse_u(const char *opt, const char *s, unsigned lo, unsigned hi, uns
 
 static int parse(int argc, char **argv, struct options *o)
 {
-	enum { O_SOCKET = 1, O_FD, O_CID, O_UDS, O_NOSEQ, O_QS, O_CONNS, O_BUF, O_QUIET, O_STATS,
-	       O_CAPS, O_HELP };
+	enum { O_SOCKET = 1, O_FD, O_CID, O_UDS, O_NOSEQ, O_QS, O_CONNS, O_BUF, O_CLOSE, O_QUIET,
+	       O_STATS, O_CAPS, O_HELP };
 	static const struct option longopts[] = {
 		{"socket", required_argument, NULL, O_SOCKET},
 		{"socket-path", required_argument, NULL, O_SOCKET},
@@ -111,6 +122,7 @@ static int parse(int argc, char **argv, struct options *o)
 		{"queue-size", required_argument, NULL, O_QS},
 		{"max-conns", required_argument, NULL, O_CONNS},
 		{"buf-size", required_argument, NULL, O_BUF},
+		{"close-timeout", required_argument, NULL, O_CLOSE},
 		{"quiet", no_argument, NULL, O_QUIET},
 		{"stats", no_argument, NULL, O_STATS},
 		{"print-capabilities", no_argument, NULL, O_CAPS},
@@ -146,6 +158,10 @@ static int parse(int argc, char **argv, struct options *o)
 			if (parse_u("buf-size", optarg, 4, 65536, &o->buf_kib) != 0)
 				return -1;
 			break;
+		case O_CLOSE:
+			if (parse_u("close-timeout", optarg, 10, 600000, &o->close_ms) != 0)
+				return -1;
+			break;
 		case O_QUIET: o->quiet = true; break;
 		case O_STATS: o->stats = true; break;
 		case O_CAPS:
@@ -176,6 +192,19 @@ static void on_bridge(void *opaque, int fd)
 	vsock_unix_poll(D.bridge);
 }
 
+/* The device's clock: clean closes the guest does not answer time out. */
+static void on_timer(void *opaque, int fd)
+{
+	uint64_t expirations;
+	struct timespec t;
+
+	(void)opaque;
+	if (read(fd, &expirations, sizeof(expirations)) < 0)
+		return; /* spurious: nothing expired */
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	vdev_vsock_tick(&D.vs, (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u);
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -192,7 +221,7 @@ int main(int argc, char **argv)
 		return 2;
 	size_t buf = (size_t)D.o.buf_kib << 10;
 	D.conns = calloc(D.o.max_conns, sizeof(*D.conns));
-	D.iovs = calloc(((size_t)D.o.max_conns + 3) * IOV_PER_CHAIN, sizeof(*D.iovs));
+	D.iovs = calloc((size_t)VDEV_VSOCK_NUM_QUEUES * IOV_PER_CHAIN, sizeof(*D.iovs));
 	if (D.conns == NULL || D.iovs == NULL) {
 		fprintf(stderr, "vhost-user-vsock: out of memory\n");
 		return 1;
@@ -223,6 +252,7 @@ int main(int argc, char **argv)
 		.iov_per_chain = IOV_PER_CHAIN,
 		.host = &vsock_unix_host_ops,
 		.host_opaque = D.bridge,
+		.close_timeout_ms = D.o.close_ms,
 	};
 	if ((err = vdev_vsock_init(&D.vs, &c)) != 0) {
 		fprintf(stderr, "vhost-user-vsock: cannot set up the device: %s\n", vdev_strerror(err));
@@ -249,6 +279,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vhost-user-vsock: cannot watch the bridge\n");
 		return 1;
 	}
+	/* tick four times per timeout (at most once a second): the forced RST
+	 * comes between 1 and 1.5 timeouts after the close */
+	unsigned period = D.o.close_ms / 4u < 1000u ? D.o.close_ms / 4u : 1000u;
+	struct itimerspec its = {
+		.it_interval = {(time_t)(period / 1000u), (long)(period % 1000u) * 1000000L},
+		.it_value = {(time_t)(period / 1000u), (long)(period % 1000u) * 1000000L},
+	};
+	D.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (D.timer_fd < 0 || timerfd_settime(D.timer_fd, 0, &its, NULL) != 0 ||
+	    vdev_vhost_user_add_fd(D.vu, 0, D.timer_fd, on_timer, NULL) != 0) {
+		fprintf(stderr, "vhost-user-vsock: cannot set up the close timer\n");
+		return 1;
+	}
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -268,17 +311,19 @@ int main(int argc, char **argv)
 		fprintf(stderr,
 			"vhost-user-vsock: tx %llu packets (%llu KiB), rx %llu packets (%llu KiB); "
 			"connections: %llu from the host, %llu from the guest, %llu refused; "
-			"%llu bad CONNECT lines; %llu held for a full host socket, %llu sends "
+			"%llu bad CONNECT lines; %llu buffered for a slow host socket, %llu sends "
 			"waited for the guest; bad: %llu chains, %llu lengths, %llu addresses, "
-			"%llu over credit; %llu RST sent; %llu sessions, %llu kicks, %llu interrupts\n",
+			"%llu over credit; %llu RST sent, %llu closes timed out; %llu credit "
+			"updates; %llu sessions, %llu kicks, %llu interrupts\n",
 			(unsigned long long)st.tx_packets, (unsigned long long)(st.tx_bytes >> 10),
 			(unsigned long long)st.rx_packets, (unsigned long long)(st.rx_bytes >> 10),
 			(unsigned long long)bs.host_connects, (unsigned long long)bs.guest_connects,
 			(unsigned long long)bs.refused, (unsigned long long)bs.bad_lines,
-			(unsigned long long)bs.held, (unsigned long long)bs.paused,
+			(unsigned long long)bs.buffered, (unsigned long long)bs.paused,
 			(unsigned long long)st.bad_chain, (unsigned long long)st.bad_len,
 			(unsigned long long)st.bad_addr, (unsigned long long)st.over_credit,
-			(unsigned long long)st.rst_sent, (unsigned long long)vs.sessions,
+			(unsigned long long)st.rst_sent, (unsigned long long)st.close_timeouts,
+			(unsigned long long)st.credit_updates, (unsigned long long)vs.sessions,
 			(unsigned long long)vs.kicks, (unsigned long long)vs.calls);
 	}
 	/* A late SIGTERM must not reach the adapter once it is gone. */
@@ -288,5 +333,6 @@ int main(int argc, char **argv)
 	D.vu = NULL;
 	vdev_vhost_user_destroy(vu);
 	vsock_unix_destroy(D.bridge);
+	close(D.timer_fd);
 	return err == 0 ? 0 : 1;
 }
