@@ -1,21 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: the virtio-vsock device model behind virtio-mmio, with
- * a host side that listens on some ports, sometimes refuses to take data
- * (VDEV_EAGAIN) and sends, connects, shuts down and aborts at random. The
+ * a host side that listens on some ports, sometimes lets data pile up in
+ * its buffer (consuming it later, in random amounts, with
+ * vdev_vsock_consumed()), fails a recv now and then, and sends, connects,
+ * shuts down, closes, aborts and ticks the clock at random. The
  * input picks the negotiated features, ring layout, table size and host
  * buffer, then drives a guest that sends packets (ports from a small set,
  * any op/type/flags/len/credit, the header split any way, spoofed CIDs,
  * bad chains), posts rx and event buffers of any size and direction,
  * reaps, resets, changes the CID, and now and then scribbles on a ring.
  *
- * Invariants after each step: the connection count never exceeds the
- * table; a send never returns more than the credit the device had, and
+ * Invariants after each step: the recv op is never given more than the
+ * budget (unconsumed bytes plus the packet <= buf_alloc), consumption is
+ * accepted exactly up to what was taken; a close timeout is reported only
+ * from a tick; the connection count never exceeds the table; a send never returns more than the credit the device had, and
  * that credit never exceeds the largest buf_alloc the guest advertised;
  * every rx packet is well formed (host CID to guest CID, used length =
  * header + len, known op and type); and unless the rings were scribbled
- * on, the driver sees no protocol error and, once the host takes
- * everything, every tx chain comes back exactly once.
+ * on, the driver sees no protocol error and every tx chain comes back
+ * exactly once.
  */
 #include <string.h>
 
@@ -41,7 +45,7 @@ static struct sim_mem m;
 static struct vdev_vsock vs;
 static struct vdev_vq queues[3];
 static struct vdev_vsock_conn conns[MAXC];
-static struct vdev_iov iovs[(MAXC + 3) * IOVS];
+static struct vdev_iov iovs[3 * IOVS];
 static struct vdev_mmio mmio;
 static struct drv_mmio dm;
 static struct drv_vq q[3];
@@ -50,8 +54,15 @@ static int tok[3][256];
 static unsigned queued[3], reaped[3];
 static uint64_t arena, guest_cid;
 static unsigned max_conns;
-static int eagain;        /* recv answers VDEV_EAGAIN while > 0 */
+static bool hoard;        /* recv keeps data unconsumed (a peer that does not read) */
 static int fail;          /* recv fails now and then */
+static uint32_t buf_alloc; /* the budget the device advertises */
+static struct {
+	uint32_t id;          /* the connection the slot's bytes belong to */
+	uint32_t unconsumed;  /* taken by recv, not yet reported consumed */
+} taken[MAXC];
+static uint64_t now;      /* the clock given to vdev_vsock_tick() */
+static bool in_tick;
 static uint32_t ids[MAXC + 1]; /* latest id per table slot, and a stale one */
 static unsigned nids;
 static uint32_t max_buf_alloc[8][4]; /* per (guest port, host port) the guest used */
@@ -86,23 +97,52 @@ static int fz_accept(void *o, uint32_t conn, uint32_t hp, uint32_t gp, uint16_t 
 	return 0;
 }
 
+static uint32_t unconsumed(uint32_t id)
+{
+	unsigned i = id & 0xffffu;
+
+	return i < MAXC && taken[i].id == id ? taken[i].unconsumed : 0;
+}
+
+/* Report n bytes of `id` consumed; the device must agree with our count. */
+static void consume(uint32_t id, uint32_t n)
+{
+	uint32_t have = unconsumed(id);
+	int rc = vdev_vsock_consumed(&vs, id, n);
+
+	if (n <= have)
+		FUZZ_CHECK(rc == 0 || rc == VDEV_ENOENT);
+	else
+		FUZZ_CHECK(rc == VDEV_EINVAL || rc == VDEV_ENOENT);
+	if (rc == 0)
+		taken[id & 0xffffu].unconsumed -= n;
+}
+
 static int fz_recv(void *o, uint32_t conn, const struct vdev_iov *iov, unsigned n, size_t len,
 		   uint32_t flags)
 {
-	(void)o, (void)conn;
+	unsigned slot = conn & 0xffffu;
+
+	(void)o;
+	FUZZ_CHECK(slot < max_conns);
 	FUZZ_CHECK(vdev_iov_length(iov, n) == len);
 	FUZZ_CHECK((flags & ~3u) == 0);
 	/* touch every byte the device lent us */
 	for (size_t off = 0; off < len; off += SLOT)
 		vdev_iov_to_buf(iov, n, off, scratch, len - off < SLOT ? len - off : SLOT);
+	if (taken[slot].id != conn) {
+		taken[slot].id = conn; /* a new connection in the slot */
+		taken[slot].unconsumed = 0;
+	}
+	/* never more than the budget the device advertised for us */
+	FUZZ_CHECK((uint64_t)taken[slot].unconsumed + len <= buf_alloc);
+	taken[slot].unconsumed += (uint32_t)len;
 	if (fail > 0) {
 		fail--;
 		return VDEV_EIO;
 	}
-	if (eagain > 0) {
-		eagain--;
-		return VDEV_EAGAIN;
-	}
+	if (!hoard)
+		consume(conn, taken[slot].unconsumed); /* from inside recv */
 	return 0;
 }
 
@@ -111,6 +151,9 @@ static void fz_event(void *o, uint32_t conn, enum vdev_vsock_event ev, uint32_t 
 	(void)o;
 	FUZZ_CHECK(ev >= VDEV_VSOCK_EV_CONNECTED && ev <= VDEV_VSOCK_EV_CLOSED);
 	FUZZ_CHECK(ev != VDEV_VSOCK_EV_SHUTDOWN || (arg != 0 && arg <= 3));
+	FUZZ_CHECK(ev == VDEV_VSOCK_EV_SHUTDOWN || ev == VDEV_VSOCK_EV_CLOSED || arg == 0);
+	if (ev == VDEV_VSOCK_EV_CLOSED)
+		FUZZ_CHECK(arg == 0 || (arg == VDEV_VSOCK_CLOSED_TIMEOUT && in_tick));
 	(void)conn;
 }
 
@@ -319,20 +362,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		want &= ~VDEV_BIT(VDEV_VSOCK_F_SEQPACKET);
 	if (flags & 8)
 		want &= ~VDEV_BIT(VDEV_VSOCK_F_STREAM);
-	eagain = fail = 0;
+	hoard = false;
+	fail = 0;
 	scribbled = false;
 	nids = 0;
+	now = 0;
+	memset(taken, 0, sizeof(taken));
 	memset(ids, 0, sizeof(ids));
 	memset(max_buf_alloc, 0, sizeof(max_buf_alloc));
 	guest_cid = 3;
 	max_conns = 1 + take(&in) % MAXC;
 	sim_mem_init(&m, REGION, false);
+	buf_alloc = (flags & 32) ? 1u + take(&in) * 64u : 65536u;
+	uint32_t max_pkt = (flags & 64) ? 1u + take(&in) : 0;
+	uint32_t close_ms = (flags & 128) ? 1u + take(&in) : 0;
 	struct vdev_vsock_config c = {
 		.guest_cid = guest_cid,
 		.queue_size = 32,
 		.seqpacket = (flags & 16) == 0,
-		.buf_alloc = (flags & 32) ? 1u + take(&in) * 64u : 65536u,
-		.max_pkt = (flags & 64) ? 1u + take(&in) : 0,
+		.buf_alloc = buf_alloc,
+		.max_pkt = max_pkt,
 		.mem = &m.mem,
 		.queues = queues,
 		.conns = conns,
@@ -340,6 +389,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.iovs = iovs,
 		.iov_per_chain = IOVS,
 		.host = &fz_ops,
+		.close_timeout_ms = close_ms,
 	};
 	FUZZ_CHECK(vdev_vsock_init(&vs, &c) == 0);
 	struct vdev_mmio_config mc = {.irq = drv_mmio_irq, .irq_opaque = &dm};
@@ -395,12 +445,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					(void)vdev_vsock_abort(&vs, id);
 			}
 			break;
-		case 7: /* host receive room */
+		case 7: /* the host's peers read (or stop reading) */
 			if (take(&in) & 1) {
-				eagain = take(&in) % 5;
+				hoard = take(&in) & 1;
 			} else if (nids > 0) {
-				eagain = 0;
-				(void)vdev_vsock_recv_resume(&vs, pick(&in));
+				uint32_t id = pick(&in);
+				uint8_t k = take(&in);
+				uint32_t have = unconsumed(id);
+				consume(id, k % 4 == 0 ? take32(&in)
+					  : k % 4 == 1 ? have + 1u
+					  : k % 4 == 2 ? have : have / 2u);
 			}
 			fail = take(&in) % 16 == 0;
 			break;
@@ -418,7 +472,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				FUZZ_CHECK(vdev_vsock_set_guest_cid(&vs, guest_cid) == 0);
 				break;
 			case 1: vdev_vsock_transport_reset(&vs); break;
-			default: (void)vdev_vsock_process(&vs); break;
+			case 2: (void)vdev_vsock_process(&vs); break;
+			default: /* time passes */
+				now += take(&in) & 1 ? take16(&in) : take(&in);
+				in_tick = true;
+				vdev_vsock_tick(&vs, now);
+				in_tick = false;
+				break;
 			}
 			break;
 		case 11: /* a hostile guest scribbles on a ring */
@@ -443,7 +503,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			tr.ops->set_status(tr.t, 0);
 			FUZZ_CHECK(tr.ops->get_status(tr.t) == 0);
 			FUZZ_CHECK(vdev_vsock_num_conns(&vs) == 0);
-			eagain = fail = 0;
+			hoard = false;
+			fail = 0;
 			up = bring_up(&tr, want, qsize);
 			scribbled = false;
 			break;
@@ -451,11 +512,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_step();
 	}
 	if (up && !scribbled) {
-		/* The host takes everything; rx gets room; every tx chain returns. */
-		eagain = fail = 0;
+		/* The host's peers read everything; rx gets room; every tx chain returns. */
+		hoard = false;
+		fail = 0;
 		for (unsigned round = 0; round < 4; round++) {
-			for (unsigned i = 0; i < nids; i++)
-				(void)vdev_vsock_recv_resume(&vs, ids[i]);
+			for (unsigned i = 0; i < MAXC; i++)
+				if (taken[i].unconsumed > 0)
+					consume(taken[i].id, taken[i].unconsumed);
 			reap_all();
 			if (qup[0]) {
 				for (unsigned i = 0; i < 64; i++) {

@@ -45,6 +45,22 @@ def connect(typ=STREAM, hport=0, gport=0):
     return bytes([CONNECT, typ, hport, gport])
 
 
+def hoard(on):
+    """The host's peers stop (True) or start (False) reading."""
+    return bytes([ROOM, 1, 1 if on else 0, 1])
+
+
+def consume(conn, how):
+    """The host consumes from connection slot conn: how 1 = one byte too many,
+    2 = all it holds, 3 = half."""
+    return bytes([ROOM, 0, conn, how, 1])
+
+
+def tick(dt):
+    """Time passes: dt milliseconds (< 65536), then vdev_vsock_tick()."""
+    return bytes([HOST, 3, 1]) + struct.pack("<H", dt)
+
+
 PROC = bytes([HOST, 2])
 REAPB = bytes([REAP])
 
@@ -67,9 +83,23 @@ seeds = {
                              kick(1), send(100, 3), send(0, 1), REAPB]),
     "credit": session(32, [rxbufs(8), tx(REQUEST), kick(1), tx(RW, payload=60), tx(RW, payload=60),
                            kick(1), send(250), send(250), REAPB], extra=bytes([0])),
-    "backpressure": session(0, [rxbufs(4), tx(REQUEST), kick(1), bytes([ROOM, 1, 2, 1]),
+    # the host's peer stops reading (hoard), the guest fills the budget, the
+    # host consumes half, then all
+    "backpressure": session(0, [rxbufs(4), tx(REQUEST), kick(1), hoard(True),
                                 tx(RW, payload=40), tx(RW, payload=40), kick(1),
-                                bytes([ROOM, 0, 0, 1]), REAPB]),
+                                consume(0, 3), consume(0, 2), REAPB]),
+    # one stalled sink next to a flowing connection; a small budget is overrun
+    "stalled-sink": session(32, [rxbufs(8), tx(REQUEST), tx(REQUEST, gport=1), kick(1),
+                                 hoard(True), tx(RW, payload=200), tx(RW, payload=200),
+                                 tx(RW, payload=200), kick(1), hoard(False),
+                                 tx(RW, gport=1, payload=250), tx(RW, gport=1, payload=250),
+                                 kick(1), REAPB, consume(0, 2), consume(0, 1), REAPB],
+                            extra=bytes([7])),
+    # the host closes, the guest never answers: the tick forces RST; the slot is reused
+    "close-timeout": session(128, [rxbufs(6), tx(REQUEST), kick(1), bytes([CLOSE, 0, 1]),
+                                   tick(10), tick(200), REAPB, tx(REQUEST), kick(1),
+                                   bytes([CLOSE, 0, 1]), tick(5), tx(RST), kick(1), tick(300),
+                                   REAPB], maxc=0, extra=bytes([50])),
     "flood": session(0, [tx(REQUEST, gport=i % 8, hport=2) for i in range(20)] +
                      [kick(1), rxbufs(8), kick(0), rxbufs(8), kick(0), REAPB], maxc=1),
     "reset-open": session(1, [evbufs(2), rxbufs(4), tx(REQUEST), tx(REQUEST, gport=1), kick(1),
