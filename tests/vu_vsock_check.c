@@ -10,13 +10,16 @@
  *     credit goes, the rest after its CREDIT_UPDATE, in order;
  *   - guest data reaches the host; a host peer that does not read stalls
  *     the guest (no more credit) instead of being buffered without bound,
- *     and everything arrives once it reads;
+ *     while another connection of the guest moves a MiB meanwhile, and
+ *     everything arrives once it reads;
  *   - a guest REQUEST to port 5000 reaches the listener at <uds>_5000,
  *     data both ways, the guest's SHUTDOWN is EOF on the host socket;
  *     port 5999 (nothing listening) gets RST;
  *   - malformed CONNECT lines are closed without a REQUEST; a CONNECT the
  *     guest refuses is closed without "OK";
  *   - seqpacket through <uds>.seqpacket: boundaries (EOM) both ways;
+ *   - a clean close the guest never answers ends with the device's RST
+ *     after --close-timeout (the daemon's timer);
  *   - the daemon ends cleanly on SIGTERM and counted what it should.
  *
  * usage: vu_vsock_check [--packed] DAEMON [daemon args...]
@@ -217,15 +220,21 @@ static void malformed(const char *line)
 	CHECK(!get_pkt(&p, 50), "a malformed line sent op %u", p.op);
 }
 
-/* The device's credit for the guest -> host direction, from its packets. */
+/* The device's credit for the guest -> host direction, from its packets:
+ * the connection from guest port 7000, and a second one from port 1300. */
 static uint32_t dev_alloc = 4096, dev_fwd;
+static uint32_t dev_alloc2 = 4096, dev_fwd2;
 
 static void poll_credit(int timeout_ms)
 {
 	struct pkt p;
 	while (get_pkt(&p, timeout_ms)) {
 		CHECK(p.op == OP_CREDIT_UPDATE || p.op == OP_RW, "op %u", p.op);
-		dev_alloc = p.buf_alloc, dev_fwd = p.fwd_cnt;
+		CHECK(p.dst_port == 7000 || p.dst_port == 1300, "port %u", p.dst_port);
+		if (p.dst_port == 7000)
+			dev_alloc = p.buf_alloc, dev_fwd = p.fwd_cnt;
+		else
+			dev_alloc2 = p.buf_alloc, dev_fwd2 = p.fwd_cnt;
 		timeout_ms = 0;
 	}
 }
@@ -254,8 +263,8 @@ int main(int argc, char **argv)
 	snprintf(udsarg, sizeof(udsarg), "--uds-path=%s", uds);
 	/* a 4 KiB buffer per connection: the guest's credit is small */
 	char *args[32] = {argv[a], sockarg, udsarg, "--guest-cid=3", "--buf-size=4", "--quiet",
-			  "--stats"};
-	int n = 7;
+			  "--stats", "--close-timeout=300"};
+	int n = 8;
 	for (int i = a + 1; i < argc && n < 30; i++)
 		args[n++] = argv[i];
 	daemon_pid = fork();
@@ -347,6 +356,52 @@ int main(int argc, char **argv)
 	}
 	CHECK(sent < limit, "the guest sent %u bytes to a peer that does not read", sent);
 	CHECK(dev_alloc == 4096, "device buf_alloc %u", dev_alloc);
+	{
+		/* the stalled peer holds up only its own connection: another one
+		 * (guest port 1300 -> <uds>_5100) moves a MiB meanwhile */
+		char p2[160];
+		snprintf(p2, sizeof(p2), "%s_5100", uds);
+		int l2 = unix_listen(p2, SOCK_STREAM);
+		send_pkt(1, OP_REQUEST, 1300, 5100, 0, 65536, 0, NULL, 0);
+		CHECK(get_pkt(&p, 3000) && p.op == OP_RESPONSE && p.dst_port == 1300,
+		      "no RESPONSE from 5100 during the stall (op %u)", p.op);
+		dev_alloc2 = p.buf_alloc, dev_fwd2 = p.fwd_cnt;
+		struct pollfd pl2 = {l2, POLLIN, 0};
+		CHECK(poll(&pl2, 1, 3000) == 1, "nothing connected to %s", p2);
+		int g2 = accept(l2, NULL, NULL);
+		CHECK(g2 >= 0, "accept");
+		uint32_t sent2 = 0, rcvd2 = 0, want2 = 1u << 20;
+		static uint8_t rb2[1 << 16];
+		uint64_t end2 = now_ms() + 20000;
+		while (rcvd2 < want2 && now_ms() < end2) {
+			poll_credit(0);
+			if (sent2 < want2 && sent2 - dev_fwd2 + sizeof(chunk) <= dev_alloc2) {
+				for (size_t i = 0; i < sizeof(chunk); i++)
+					chunk[i] = pat(sent2 + i);
+				send_pkt(1, OP_RW, 1300, 5100, 0, 65536, 0, chunk, sizeof(chunk));
+				sent2 += (uint32_t)sizeof(chunk);
+				continue;
+			}
+			ssize_t k = recv(g2, rb2, sizeof(rb2), MSG_DONTWAIT);
+			for (ssize_t i = 0; i < k; i++)
+				CHECK(rb2[i] == pat(rcvd2 + (uint32_t)i), "byte %u on the second connection",
+				      rcvd2 + (uint32_t)i);
+			if (k > 0)
+				rcvd2 += (uint32_t)k;
+			else
+				poll_credit(5);
+		}
+		CHECK(rcvd2 == want2, "the second connection moved %u of %u bytes during the stall",
+		      rcvd2, want2);
+		send_pkt(1, OP_SHUTDOWN, 1300, 5100, 3, 65536, 0, NULL, 0);
+		CHECK(get_pkt(&p, 3000) && p.op == OP_RST && p.dst_port == 1300, "RST for 1300");
+		CHECK(recv_to(g2, rb2, sizeof(rb2), 3000) == 0, "EOF on the second connection");
+		close(g2);
+		close(l2);
+		/* the stalled connection got no credit meanwhile */
+		poll_credit(0);
+		CHECK(sent - dev_fwd + sizeof(chunk) > dev_alloc, "credit for a peer that did not read");
+	}
 	/* now read: everything arrives in order, and the guest gets going again */
 	uint32_t rcvd = 0, target = sent + 65536;
 	static uint8_t rb[1 << 16];
@@ -443,6 +498,40 @@ int main(int argc, char **argv)
 	r = recv_to(s, rb, sizeof(rb), 3000);
 	CHECK(r == 33, "second guest message came as %zd bytes", r);
 	close(s);
+	/* (after the credit the bridge gave back as it wrote those messages) */
+	do
+		CHECK(get_pkt(&p, 3000), "seqpacket EOF: no SHUTDOWN");
+	while (p.op == OP_CREDIT_UPDATE && p.dst_port == 7001);
+	CHECK(p.op == OP_SHUTDOWN && p.type == 2 && p.dst_port == 7001, "seqpacket EOF: op %u",
+	      p.op);
+
+	/* ---- a clean close the guest never answers ---- */
+	h = unix_connect(uds, SOCK_STREAM);
+	CHECK(write(h, "CONNECT 7300\n", 13) == 13, "write");
+	CHECK(get_pkt(&p, 3000) && p.op == OP_REQUEST && p.dst_port == 7300, "REQUEST 7300");
+	hport = p.src_port;
+	send_pkt(1, OP_RESPONSE, 7300, hport, 0, 65536, 0, NULL, 0);
+	snprintf(want_ok, sizeof(want_ok), "OK %u\n", hport);
+	r = recv_to(h, ok, strlen(want_ok), 3000);
+	CHECK(r == (ssize_t)strlen(want_ok) && !memcmp(ok, want_ok, (size_t)r), "OK line 7300");
+	/* both sides done sending: the bridge closes the vsock connection */
+	send_pkt(1, OP_SHUTDOWN, 7300, hport, 2, 65536, 0, NULL, 0);
+	CHECK(recv_to(h, ok, sizeof(ok), 3000) == 0, "the guest's SHUTDOWN(send) is EOF");
+	close(h);
+	uint64_t closed_at = 0;
+	for (;;) {
+		CHECK(get_pkt(&p, 3000) && p.dst_port == 7300, "nothing after the close (7300)");
+		if (p.op == OP_RST)
+			break;
+		CHECK(p.op == OP_SHUTDOWN, "op %u on 7300", p.op);
+		if (p.flags == 3)
+			closed_at = now_ms();
+	}
+	CHECK(closed_at != 0, "no SHUTDOWN both ways on 7300");
+	uint64_t waited = now_ms() - closed_at;
+	/* --close-timeout=300 below; the timer ticks every 75 ms */
+	CHECK(waited >= 200 && waited < 3000, "RST %llu ms after the close",
+	      (unsigned long long)waited);
 
 	reap_tx();
 	CHECK(vu_front_stop_ring(&fe, 0) >= 0 && vu_front_stop_ring(&fe, 1) >= 0, "GET_VRING_BASE");
@@ -463,7 +552,7 @@ int main(int argc, char **argv)
 	const char *q = strstr(line, " bad CONNECT lines; ");
 	CHECK(strstr(line, "; 6 bad CONNECT lines") != NULL && q != NULL &&
 	      sscanf(q, " bad CONNECT lines; %u buffered", &buffered) == 1 && buffered > 0 &&
-	      strstr(line, " 0 over credit;") != NULL,
+	      strstr(line, " 0 over credit;") != NULL && strstr(line, " 0 closes timed out") == NULL,
 	      "daemon stats: %s", line);
 	printf("vhost-user-vsock check (%s ring): ok\n", packed ? "packed" : "split");
 	cleanup();
