@@ -39,6 +39,11 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 ctest --test-dir "$build" --output-on-failure -j"$jobs"
 
+step "build (clang, warnings as errors): everything compiles warning-free on both compilers"
+CC=clang CXX=clang++ cmake -S "$src" -B "$build-clang" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	-DVDEV_BUILD_TESTS=ON -DVDEV_BUILD_EXAMPLES=ON -DVDEV_BUILD_BENCH=ON >/dev/null
+cmake --build "$build-clang" -j"$jobs" >/dev/null
+
 step "fuzz smoke (clang, libFuzzer, ASan+UBSan)"
 "$src/scripts/fuzz.sh"
 

@@ -520,7 +520,7 @@ static void rx_mergeable(bool packed)
 	size_t len = make_frame(F.frame, HOST_MAC, 1000, 5);
 	cr_assert_eq(rx(0, F.frame, len, NULL), 0);
 	unsigned want = (unsigned)((len + VDEV_NET_HDR_LEN + 99) / 100);
-	cr_expect_eq(ptr(0)[10] | ptr(0)[11] << 8, want);
+	cr_expect_eq((unsigned)(ptr(0)[10] | ptr(0)[11] << 8), want);
 	uint8_t got[1100];
 	size_t off = 0;
 	for (unsigned i = 0; i < want; i++) {

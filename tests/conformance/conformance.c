@@ -176,6 +176,7 @@ struct run {
 	pthread_mutex_t fail_lock;
 };
 
+static void fail(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fail(struct run *r, const char *fmt, ...)
 {
 	va_list ap;
