@@ -185,19 +185,28 @@ static __attribute__((noinline)) int walk_list(struct vdev_vq *vq, uint16_t head
  * filled nothing (the caller then walks it again with walk_list(), which
  * re-reads everything). Out of line so its loop gets its own registers.
  */
-static inline __attribute__((always_inline)) int fast_list(const struct vdev_vq *vq,
-							   uint32_t limit, uint16_t pos, bool wrap,
-							   uint16_t flags, struct vdev_vq_elem *e,
-							   struct vdev_iov *iov, uint16_t seq)
+struct list_ctx {
+	const struct pvirtq_desc *r;
+	uint64_t rgpa, rsize;
+	uintptr_t bias; /* host address = bias + guest address, in the region */
+	uint32_t ro, limit;
+	uint16_t size;
+};
+
+static inline __attribute__((always_inline)) int fast_list(const struct list_ctx *x,
+							   uint16_t pos, bool wrap, uint16_t flags,
+							   struct vdev_vq_elem *e, struct vdev_iov *iov,
+							   uint16_t seq)
 {
-	const struct pvirtq_desc *r = (const struct pvirtq_desc *)vq->P(desc);
-	const uint16_t size = vq->P(size);
-	const uint64_t rgpa = vq->P(fast_gpa), rsize = vq->P(fast_size);
-	/* host address = bias + guest address, for addresses in the region */
-	const uintptr_t bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)rgpa;
+	/* In locals: the stores to iov[] and *e could alias the queue. */
+	const struct pvirtq_desc *const r = x->r;
+	const uint16_t size = x->size;
+	const uint64_t rgpa = x->rgpa, rsize = x->rsize;
+	const uintptr_t bias = x->bias;
+	const uint32_t limit = x->limit;
 	uint32_t n = 0, n_out;
 	uint64_t out = 0, in = 0;
-	uint16_t id;
+	uint16_t id = 0;
 
 	/* Two loops, readable descriptors then writable ones, so the order
 	 * rule costs nothing: a readable one in the second loop fails the
@@ -212,7 +221,6 @@ static inline __attribute__((always_inline)) int fast_list(const struct vdev_vq 
 			break;
 		addr = vdev__rd64(&d->addr);
 		len = vdev__rd32(&d->len);
-		id = vdev__rd16(&d->id);
 		off = addr - rgpa;
 		if (VDEV__UNLIKELY(flags & VIRTQ_DESC_F_INDIRECT))
 			return -1;
@@ -231,6 +239,7 @@ static inline __attribute__((always_inline)) int fast_list(const struct vdev_vq 
 			wrap = !wrap;
 		}
 		if (!(flags & VIRTQ_DESC_F_NEXT)) {
+			id = vdev__rd16(&d->id); /* the list's buffer id: its last */
 			n_out = n;
 			goto done;
 		}
@@ -238,7 +247,7 @@ static inline __attribute__((always_inline)) int fast_list(const struct vdev_vq 
 		if (VDEV__UNLIKELY(!is_avail(flags, wrap)))
 			return -1;
 	}
-	if (VDEV__UNLIKELY(vq->P(fast_ro)))
+	if (VDEV__UNLIKELY(x->ro))
 		return -1;
 	n_out = n;
 	for (;;) { /* writable; flags already read and checked */
@@ -247,7 +256,6 @@ static inline __attribute__((always_inline)) int fast_list(const struct vdev_vq 
 		uint32_t len = vdev__rd32(&d->len);
 		uint64_t off = addr - rgpa;
 
-		id = vdev__rd16(&d->id);
 		if (VDEV__UNLIKELY((flags & (VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_WRITE)) !=
 				   VIRTQ_DESC_F_WRITE))
 			return -1;
@@ -265,8 +273,10 @@ static inline __attribute__((always_inline)) int fast_list(const struct vdev_vq 
 			pos = 0;
 			wrap = !wrap;
 		}
-		if (!(flags & VIRTQ_DESC_F_NEXT))
+		if (!(flags & VIRTQ_DESC_F_NEXT)) {
+			id = vdev__rd16(&d->id);
 			break;
+		}
 		flags = vdev__rd16(&r[pos].flags);
 		if (VDEV__UNLIKELY(!is_avail(flags, wrap)))
 			return -1;
@@ -383,12 +393,20 @@ static __attribute__((noinline)) unsigned packed_multi_run(struct vdev_vq *vq,
 {
 	const struct pvirtq_desc *r = ring(vq);
 	const uint16_t size = vq->P(size), seq = vq->P(pop_seq);
-	const uint32_t limit = iov_per_elem < size ? iov_per_elem : size;
+	const struct list_ctx x = {
+		.r = r,
+		.rgpa = vq->P(fast_gpa),
+		.rsize = vq->P(fast_size),
+		.bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)vq->P(fast_gpa),
+		.ro = vq->P(fast_ro),
+		.limit = iov_per_elem < size ? iov_per_elem : size,
+		.size = size,
+	};
 	uint16_t pos = vq->P(last_avail);
 	bool wrap = (vq->P(state) & VQ_AVAIL_WRAP) != 0;
 	unsigned descs = 0;
 
-	if (limit == 0)
+	if (x.limit == 0)
 		return n;
 	for (; n < max; n++) {
 		uint16_t flags = vdev__rd16(&r[pos].flags);
@@ -400,7 +418,7 @@ static __attribute__((noinline)) unsigned packed_multi_run(struct vdev_vq *vq,
 		/* The rest of the list after its head flags; pairs with the
 		 * driver's write barrier before it stores the head's flags. */
 		vdev__rmb();
-		used = fast_list(vq, limit, pos, wrap, flags, &elems[n],
+		used = fast_list(&x, pos, wrap, flags, &elems[n],
 				 iov + (size_t)n * iov_per_elem, (uint16_t)(seq + n));
 		if (used < 0)
 			break;

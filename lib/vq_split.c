@@ -198,17 +198,24 @@ static __attribute__((noinline)) int walk_chain(struct vdev_vq *vq, uint16_t hea
  * once. Two loops, readable descriptors then writable ones, so the order
  * rule costs nothing: a readable descriptor in the second loop fails it.
  */
-static inline __attribute__((always_inline)) int fast_multi(const struct vdev_vq *vq,
-							    uint32_t limit, uint16_t head,
-							    struct vdev_vq_elem *e,
+struct multi_ctx {
+	const struct virtq_desc *tbl;
+	uint64_t rgpa, rsize;
+	uintptr_t bias; /* host address = bias + guest address, in the region */
+	uint32_t ro, limit;
+	uint16_t size;
+};
+
+static inline __attribute__((always_inline)) int fast_multi(const struct multi_ctx *x,
+							    uint16_t head, struct vdev_vq_elem *e,
 							    struct vdev_iov *iov, uint16_t seq)
 {
-	const struct virtq_desc *tbl = (const struct virtq_desc *)vq->P(desc);
-	const uint16_t size = vq->P(size);
-	const uint64_t rgpa = vq->P(fast_gpa), rsize = vq->P(fast_size);
-	/* host address = bias + guest address, for addresses in the region */
-	const uintptr_t bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)rgpa;
-	const uint32_t ro = vq->P(fast_ro);
+	/* In locals: the stores to iov[] and *e could alias the queue. */
+	const struct virtq_desc *const tbl = x->tbl;
+	const uint16_t size = x->size;
+	const uint64_t rgpa = x->rgpa, rsize = x->rsize;
+	const uintptr_t bias = x->bias;
+	const uint32_t ro = x->ro, limit = x->limit;
 	uint32_t n = 0, n_out = 0;
 	uint64_t out = 0, in = 0;
 	uint16_t i = head, flags;
@@ -363,9 +370,16 @@ static __attribute__((noinline)) unsigned pop_multi_run(struct vdev_vq *vq,
 							unsigned n, unsigned cnt)
 {
 	const struct virtq_avail *av = avail_ring(vq);
-	const struct virtq_desc *tbl = desc_table(vq);
 	const uint16_t mask = vq->P(mask), last = vq->P(last_avail), seq = vq->P(pop_seq);
-	const uint32_t limit = iov_per_elem < (uint32_t)mask + 1u ? iov_per_elem : (uint32_t)mask + 1u;
+	const struct multi_ctx x = {
+		.tbl = desc_table(vq),
+		.rgpa = vq->P(fast_gpa),
+		.rsize = vq->P(fast_size),
+		.bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)vq->P(fast_gpa),
+		.ro = vq->P(fast_ro),
+		.limit = iov_per_elem < (uint32_t)mask + 1u ? iov_per_elem : (uint32_t)mask + 1u,
+		.size = (uint16_t)(mask + 1u),
+	};
 
 	for (; n < cnt; n++) {
 		uint16_t head = vdev__rd16(&av->ring[(uint16_t)(last + n) & mask]);
@@ -373,10 +387,10 @@ static __attribute__((noinline)) unsigned pop_multi_run(struct vdev_vq *vq,
 
 		if (VDEV__UNLIKELY(head > mask))
 			break;
-		flags = vdev__rd16(&tbl[head].flags);
+		flags = vdev__rd16(&x.tbl[head].flags);
 		if ((flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)) != VIRTQ_DESC_F_NEXT)
 			break;
-		if (fast_multi(vq, limit, head, &elems[n], iov + (size_t)n * iov_per_elem,
+		if (fast_multi(&x, head, &elems[n], iov + (size_t)n * iov_per_elem,
 			       (uint16_t)(seq + n)) < 0)
 			break;
 	}
