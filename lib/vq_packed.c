@@ -436,6 +436,86 @@ static __attribute__((noinline)) unsigned packed_multi_run(struct vdev_vq *vq,
 	return n;
 }
 
+/*
+ * One one-descriptor list at the queue's position whose flags the caller
+ * has read and found available: the last list of a pop (a batch of one),
+ * where a run would not pay for its set-up. Same checks as
+ * packed_single_run(). Returns 0 with *e filled and the position moved,
+ * or -1 having changed nothing.
+ */
+static inline int packed_take_single(struct vdev_vq *vq, uint16_t pos, bool wrap,
+				     uint16_t flags, struct vdev_vq_elem *e, struct vdev_iov *v,
+				     uint16_t seq)
+{
+	const struct pvirtq_desc *d = &ring(vq)[pos];
+	uint64_t addr, off, gpa = vq->P(fast_gpa), fsize = vq->P(fast_size);
+	uint32_t len, write = (flags >> 1) & 1u;
+	uint16_t id, size = vq->P(size);
+
+	/* The descriptor after its flags (see packed_single_run). */
+	vdev__rmb();
+	addr = vdev__rd64(&d->addr);
+	len = vdev__rd32(&d->len);
+	id = vdev__rd16(&d->id);
+	off = addr - gpa;
+	if (VDEV__UNLIKELY(id >= size || off >= fsize || (uint64_t)len - 1u >= fsize - off ||
+			   (write & vq->P(fast_ro))))
+		return -1;
+	v->base = vq->P(fast_hva) + (uintptr_t)off;
+	v->len = len;
+	e->iov = v;
+	e->out_bytes = write ? 0 : len;
+	e->in_bytes = write ? len : 0;
+	e->n_out = (uint16_t)(write ^ 1u);
+	e->n_in = (uint16_t)write;
+	e->id = id;
+	e->ndescs = 1;
+	e->seq = seq;
+	e->error = 0;
+	if (++pos == size) {
+		pos = 0;
+		wrap = !wrap;
+	}
+	save_avail(vq, pos, wrap);
+	vq->P(inflight_descs)++;
+	return 0;
+}
+
+/* One multi-descriptor list, the last of a pop: fast_list() without a
+ * run's set-up; out of line, so the dispatcher keeps its registers. Same
+ * contract as packed_take_single(). */
+static __attribute__((noinline)) int packed_take_multi(struct vdev_vq *vq, uint16_t pos,
+						       bool wrap, uint16_t flags,
+						       struct vdev_vq_elem *e, struct vdev_iov *iov,
+						       unsigned iov_per_elem, uint16_t seq)
+{
+	const uint16_t size = vq->P(size);
+	const struct list_ctx x = {
+		.r = ring(vq),
+		.rgpa = vq->P(fast_gpa),
+		.rsize = vq->P(fast_size),
+		.bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)vq->P(fast_gpa),
+		.ro = vq->P(fast_ro),
+		.limit = iov_per_elem < size ? iov_per_elem : size,
+		.size = size,
+	};
+	int used;
+
+	/* The rest of the list after its head flags (see packed_multi_run). */
+	vdev__rmb();
+	used = fast_list(&x, pos, wrap, flags, e, iov, seq);
+	if (used < 0)
+		return -1;
+	pos = (uint16_t)(pos + used);
+	if (pos >= size) {
+		pos = (uint16_t)(pos - size);
+		wrap = !wrap;
+	}
+	save_avail(vq, pos, wrap);
+	vq->P(inflight_descs) = (uint16_t)(vq->P(inflight_descs) + used);
+	return 0;
+}
+
 VDEV__INTERNAL int vdev__packed_pop(struct vdev_vq *vq, struct vdev_vq_elem *elems,
 				    unsigned max, struct vdev_iov *iov, unsigned iov_per_elem)
 {
@@ -450,19 +530,36 @@ VDEV__INTERNAL int vdev__packed_pop(struct vdev_vq *vq, struct vdev_vq_elem *ele
 	 * general walk, one at a time (which guarantees progress).
 	 */
 	while (n < max) {
-		unsigned m = packed_single_run(vq, elems, iov, iov_per_elem, n, max);
-		uint16_t pos, flags;
-		bool wrap;
+		uint16_t pos = vq->P(last_avail), flags;
+		bool wrap = (vq->P(state) & VQ_AVAIL_WRAP) != 0;
 
-		if (m < max)
-			m = packed_multi_run(vq, elems, iov, iov_per_elem, m, max);
-		if (m > n) {
-			n = m;
-			continue;
-		}
-		pos = vq->P(last_avail);
-		wrap = (vq->P(state) & VQ_AVAIL_WRAP) != 0;
+		/* A look at the next list picks the run; the run reads it
+		 * again for itself. The last list of a pop is taken without a
+		 * run's set-up. */
 		flags = vdev__rd16(&r[pos].flags);
+		if (is_avail(flags, wrap) && iov_per_elem != 0) {
+			uint16_t kind = flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT);
+			unsigned m = n;
+
+			if (kind == 0 && n + 1 == max)
+				m = n + (packed_take_single(vq, pos, wrap, flags, &elems[n],
+							    iov + (size_t)n * iov_per_elem,
+							    (uint16_t)(seq + n)) == 0);
+			else if (kind == 0)
+				m = packed_single_run(vq, elems, iov, iov_per_elem, n, max);
+			else if (kind == VIRTQ_DESC_F_NEXT && n + 1 == max)
+				m = n + (packed_take_multi(vq, pos, wrap, flags, &elems[n],
+							   iov + (size_t)n * iov_per_elem, iov_per_elem,
+							   (uint16_t)(seq + n)) == 0);
+			else if (kind == VIRTQ_DESC_F_NEXT)
+				m = packed_multi_run(vq, elems, iov, iov_per_elem, n, max);
+			if (m > n) {
+				n = m;
+				continue;
+			}
+			/* declined: the general walk below, with a fresh look */
+			flags = vdev__rd16(&r[pos].flags);
+		}
 		if (!is_avail(flags, wrap)) {
 			if (n > 0 || (vq->P(state) & VQ_NOTIFY_OFF) ||
 			    !vq_has(vq, VDEV_F_EVENT_IDX))

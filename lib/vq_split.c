@@ -296,6 +296,39 @@ done:
 }
 
 /*
+ * One one-descriptor chain whose head and flags the caller has read: the
+ * last chain of a pop (a batch of one, as at queue depth 1), where a run
+ * would not pay for its set-up. Same checks as pop_single_run(). Returns
+ * 0 with *e filled, or -1 having filled nothing.
+ */
+static inline int take_single(const struct vdev_vq *vq, uint16_t head, uint16_t flags,
+			      struct vdev_vq_elem *e, struct vdev_iov *v, uint16_t seq)
+{
+	const struct virtq_desc *d = &((const struct virtq_desc *)vq->P(desc))[head];
+	uint64_t addr = vdev__rd64(&d->addr);
+	uint32_t len = vdev__rd32(&d->len);
+	uint32_t write = (flags >> 1) & 1u;
+	uint64_t gpa = vq->P(fast_gpa), fsize = vq->P(fast_size);
+	uint64_t off = addr - gpa;
+
+	if (VDEV__UNLIKELY(off >= fsize || (uint64_t)len - 1u >= fsize - off ||
+			   (write & vq->P(fast_ro))))
+		return -1;
+	v->base = vq->P(fast_hva) + (uintptr_t)off;
+	v->len = len;
+	e->iov = v;
+	e->out_bytes = write ? 0 : len;
+	e->in_bytes = write ? len : 0;
+	e->n_out = (uint16_t)(write ^ 1u);
+	e->n_in = (uint16_t)write;
+	e->id = head;
+	e->ndescs = 1;
+	e->seq = seq;
+	e->error = 0;
+	return 0;
+}
+
+/*
  * A run of one-descriptor chains, from chain n of this pop: each inside
  * the hinted region, non-empty, with the right access ((len - 1 >= fsize -
  * off) rejects len == 0 and overruns alike). The commonest chain, with the
@@ -397,6 +430,26 @@ static __attribute__((noinline)) unsigned pop_multi_run(struct vdev_vq *vq,
 	return n;
 }
 
+/* One multi-descriptor chain, the last of a pop: fast_multi() without a
+ * run's set-up. Out of line, so the dispatcher keeps its registers. */
+static __attribute__((noinline)) int take_multi(const struct vdev_vq *vq, uint16_t head,
+						struct vdev_vq_elem *e, struct vdev_iov *iov,
+						unsigned iov_per_elem, uint16_t seq)
+{
+	const uint16_t mask = vq->P(mask);
+	const struct multi_ctx x = {
+		.tbl = (const struct virtq_desc *)vq->P(desc),
+		.rgpa = vq->P(fast_gpa),
+		.rsize = vq->P(fast_size),
+		.bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)vq->P(fast_gpa),
+		.ro = vq->P(fast_ro),
+		.limit = iov_per_elem < (uint32_t)mask + 1u ? iov_per_elem : (uint32_t)mask + 1u,
+		.size = (uint16_t)(mask + 1u),
+	};
+
+	return fast_multi(&x, head, e, iov, seq);
+}
+
 /*
  * A chain the fast paths declined: the full walk, which re-reads every
  * descriptor and uses only its own reads. Counts a rejected chain in the
@@ -450,20 +503,34 @@ VDEV__INTERNAL int vdev__split_pop(struct vdev_vq *vq, struct vdev_vq_elem *elem
 	 */
 	n = 0;
 	while (n < cnt) {
-		uint16_t head;
-		unsigned m;
+		/* A look at the next chain picks the run; the run reads it
+		 * again for itself. */
+		uint16_t head = vdev__rd16(&av->ring[(uint16_t)(last + n) & mask]);
+		uint16_t flags, kind;
+		unsigned m = n;
 
-		m = pop_single_run(vq, elems, iov, iov_per_elem, n, cnt);
-		if (m < cnt && iov_per_elem != 0)
-			m = pop_multi_run(vq, elems, iov, iov_per_elem, m, cnt);
-		if (m > n) {
-			n = m;
-			continue;
-		}
-		head = vdev__rd16(&av->ring[(uint16_t)(last + n) & mask]);
 		if (VDEV__UNLIKELY(head > mask)) {
 			rc = vdev__vq_break(vq);
 			break;
+		}
+		flags = vdev__rd16(&desc_table(vq)[head].flags);
+		kind = flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT);
+		if (VDEV__LIKELY(iov_per_elem != 0)) {
+			if (kind == 0 && n + 1 == cnt)
+				m = n + (take_single(vq, head, flags, &elems[n],
+						     iov + (size_t)n * iov_per_elem,
+						     (uint16_t)(seq + n)) == 0);
+			else if (kind == 0)
+				m = pop_single_run(vq, elems, iov, iov_per_elem, n, cnt);
+			else if (kind == VIRTQ_DESC_F_NEXT && n + 1 == cnt)
+				m = n + (take_multi(vq, head, &elems[n], iov + (size_t)n * iov_per_elem,
+						    iov_per_elem, (uint16_t)(seq + n)) == 0);
+			else if (kind == VIRTQ_DESC_F_NEXT)
+				m = pop_multi_run(vq, elems, iov, iov_per_elem, n, cnt);
+		}
+		if (m > n) {
+			n = m;
+			continue;
 		}
 		pop_slow(vq, head, &elems[n], iov + (size_t)n * iov_per_elem, iov_per_elem,
 			 (uint16_t)(seq + n));
