@@ -53,6 +53,27 @@
  * and the INTx line is high while ISR is non-zero (and INTx is not
  * disabled in the command register); a read of ISR returns and clears it.
  *
+ * Bus Master Enable (command register bit 2, clear after init and reset):
+ * a function without it must not start memory transactions, and both
+ * MSI-X messages and the device's ring and buffer accesses are memory
+ * transactions. While the bit is clear:
+ *   - an MSI-X notification is not sent: its vector's pending bit is set,
+ *     as for a masked vector, and the message goes out when the bit is
+ *     set again (if the vector and the function are unmasked then, else
+ *     at the unmask). INTx is a pin (a message, not a memory request, on
+ *     PCI Express) and keeps working with the ISR.
+ *   - an available-buffer notification (a write to the notify region) is
+ *     not passed to the device model; the transport remembers which
+ *     queues were notified and passes each on once (without notification
+ *     data, which is only a hint) when the bit is set again. A device
+ *     reset forgets them. DRIVER_OK and every register work as usual.
+ * The transport stops only what passes through it: requests a backend
+ * already holds still complete into the used ring, and work the host
+ * starts itself (network receive, a vsock packet for the guest) is the
+ * integrator's to hold back: vdev_pci_bus_master() says whether it may
+ * run. A queue thread that read the bit just before the guest cleared it
+ * may still send that one message (as with masking).
+ *
  * Context: config and BAR accesses are serialised per function by the
  * integrator (one trapping path). The interrupt hooks may be called from
  * that path and from queue threads (used-buffer notifications); see
@@ -184,6 +205,8 @@ struct vdev_pci {
 	uint8_t VDEV_PRIV(cap_pci_cfg); /* config offset of the PCI_CFG capability */
 	uint8_t VDEV_PRIV(cap_msix);    /* of the MSI-X capability, 0 if none */
 	uint8_t VDEV_PRIV(image)[VDEV_PCI_CONFIG_SIZE]; /* read-only contents */
+	/* queues notified while bus mastering was off (access path only) */
+	uint64_t VDEV_PRIV(held_kicks)[VDEV_MAX_QUEUES / 64u];
 };
 
 /*
@@ -207,7 +230,8 @@ VDEV_API int vdev_pci_init(struct vdev_pci *pci, struct vdev_dev *dev,
  * vdev_pci_reset() - a PCI-level reset of the function (bus reset, FLR):
  * the header returns to its initial state (BARs 0, command 0, MSI-X off,
  * vectors masked, nothing pending) and the virtio device is reset as by a
- * write of 0 to device_status. Calls bar_map for every BAR that was
+ * write of 0 to device_status; bus mastering is off and held queue
+ * notifications are dropped. Calls bar_map for every BAR that was
  * placed or decoded.
  * Context: the access path, with no queue thread delivering interrupts.
  * Ownership: unchanged (the arrays given to vdev_pci_init stay borrowed).
@@ -228,7 +252,10 @@ VDEV_API uint32_t vdev_pci_config_read(struct vdev_pci *pci, uint32_t offset, un
  * vdev_pci_config_write() - the guest wrote the low `size` bytes of
  * `value` at `offset` of the configuration space. BAR writes may call the
  * bar_map hook; a write of the PCI_CFG window's data performs the BAR
- * write it describes. May call the intx, msi and bar_map hooks.
+ * write it describes. May call the intx, msi and bar_map hooks; setting
+ * Bus Master Enable sends held MSI-X messages and passes held queue
+ * notifications to the device model (its queue_notify op) before
+ * returning.
  * Context: the access path.
  */
 VDEV_API void vdev_pci_config_write(struct vdev_pci *pci, uint32_t offset, unsigned size,
@@ -250,7 +277,8 @@ VDEV_API uint64_t vdev_pci_bar_read(struct vdev_pci *pci, unsigned bar, uint64_t
  * vdev_pci_bar_write() - the guest wrote the low `size` bytes of `value`
  * at `offset` into BAR `bar`. Ignored where the rules say so. A queue
  * notification calls the device model's queue_notify op (which may
- * process the queue and send interrupts) before returning.
+ * process the queue and send interrupts) before returning, or, with bus
+ * mastering off, is held until it is on again.
  * Context: the access path.
  */
 VDEV_API void vdev_pci_bar_write(struct vdev_pci *pci, unsigned bar, uint64_t offset,
@@ -269,6 +297,14 @@ VDEV_API uint64_t vdev_pci_bar_size(const struct vdev_pci *pci, unsigned bar);
 /* vdev_pci_mem_enabled() - the command register's memory space bit.
  * Context: the access path. */
 VDEV_API bool vdev_pci_mem_enabled(const struct vdev_pci *pci);
+
+/*
+ * vdev_pci_bus_master() - the command register's Bus Master Enable bit:
+ * whether the function may access guest memory (see the file comment).
+ * Host-initiated device work (e.g. network receive) should wait while it
+ * is false. Context: any (a snapshot; the guest may change it at once).
+ */
+VDEV_API bool vdev_pci_bus_master(const struct vdev_pci *pci);
 
 /*
  * vdev_pci_bar_lookup() - which BAR decodes guest-physical address `gpa`

@@ -132,9 +132,22 @@ static void update_intx(struct vdev_pci *p)
 	} while (intx_level(p) != level);
 }
 
+static bool bus_master(const struct vdev_pci *p)
+{
+	return (__atomic_load_n(&p->P(command), __ATOMIC_ACQUIRE) & CMD_MASTER) != 0;
+}
+
+/*
+ * A message cannot go out while the vector is masked (its own bit or the
+ * function mask) or while bus mastering is off: an MSI-X message is a
+ * memory write, which a function without Bus Master Enable must not issue.
+ * All three set the pending bit instead; whichever access lifts the last
+ * one (unmask, function unmask, BME set) flushes it.
+ */
 static bool vector_masked(const struct vdev_pci *p, const struct vdev_pci_msix_vector *e)
 {
-	return (__atomic_load_n(&p->P(msix_ctrl), __ATOMIC_ACQUIRE) & MSIX_CTRL_MASKALL) ||
+	return !bus_master(p) ||
+	       (__atomic_load_n(&p->P(msix_ctrl), __ATOMIC_ACQUIRE) & MSIX_CTRL_MASKALL) ||
 	       (__atomic_load_n(&e->P(ctrl), __ATOMIC_ACQUIRE) & MSIX_ENTRY_MASKED);
 }
 
@@ -373,6 +386,7 @@ static void virtio_reset(struct vdev_pci *p)
 	for (uint32_t q = 0; q < vdev_dev_num_queues(p->P(dev)) && p->P(queue_vectors) != NULL; q++)
 		__atomic_store_n(&p->P(queue_vectors)[q], VDEV_PCI_NO_VECTOR, __ATOMIC_RELEASE);
 	__atomic_store_n(&p->P(isr), 0, __ATOMIC_RELEASE);
+	memset(p->P(held_kicks), 0, sizeof(p->P(held_kicks))); /* for the old rings */
 	update_intx(p);
 }
 
@@ -468,6 +482,8 @@ VDEV_API bool vdev_pci_mem_enabled(const struct vdev_pci *pci)
 {
 	return (pci->P(command) & CMD_MEM) != 0;
 }
+
+VDEV_API bool vdev_pci_bus_master(const struct vdev_pci *pci) { return bus_master(pci); }
 
 VDEV_API int vdev_pci_bar_lookup(const struct vdev_pci *pci, uint64_t gpa, unsigned size,
 				 unsigned *bar, uint64_t *offset)
@@ -851,6 +867,14 @@ VDEV_API void vdev_pci_bar_write(struct vdev_pci *pci, unsigned bar, uint64_t of
 		/* The address names the queue; with NOTIFICATION_DATA a 32-bit
 		 * write carries the next available position in its upper half. */
 		bool data = size == 4 && vdev_dev_has_feature(dev, VDEV_F_NOTIFICATION_DATA);
+		if (!bus_master(pci)) {
+			/* The model would read the rings (DMA): remember the
+			 * kick and pass it on when bus mastering is back. The
+			 * notification data is only a hint; the ring is the
+			 * authority, so it is not kept. */
+			pci->P(held_kicks)[q / 64u] |= UINT64_C(1) << (q % 64u);
+			return;
+		}
 		(void)vdev_dev_queue_notify(dev, q, data, (uint16_t)(value >> 16));
 		return;
 	}
@@ -917,6 +941,30 @@ static void bar_reg_write(struct vdev_pci *p, unsigned reg, uint32_t v)
 		p->P(bar_map)(p->P(opaque), bar, now, vdev_pci_mem_enabled(p));
 }
 
+/*
+ * Bus mastering came back: send the messages held while it was off (for
+ * vectors that are unmasked now), then pass on the kicks held meanwhile.
+ * The SEQ_CST fence after the command store pairs with the one in
+ * msix_signal (StoreLoad both ways): a queue thread that saw BME clear and
+ * set a pending bit is either seen by flush_all_pending here or sees BME
+ * set in its own flush_pending; the pending-bit exchange makes exactly one
+ * of them send. The kick bitmap is only touched by the access path.
+ */
+static void bus_master_on(struct vdev_pci *p)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (msix_on(p))
+		flush_all_pending(p);
+	for (uint32_t q = 0; q < vdev_dev_num_queues(p->P(dev)); q++) {
+		uint64_t bit = UINT64_C(1) << (q % 64u);
+		if (!(p->P(held_kicks)[q / 64u] & bit))
+			continue;
+		p->P(held_kicks)[q / 64u] &= ~bit;
+		/* Ignored as any kick is if the queue is not live (now). */
+		(void)vdev_dev_queue_notify(p->P(dev), q, false, 0);
+	}
+}
+
 static void command_write(struct vdev_pci *p, uint16_t v)
 {
 	uint16_t old = p->P(command), now = v & CMD_WRITABLE;
@@ -928,6 +976,8 @@ static void command_write(struct vdev_pci *p, uint16_t v)
 				p->P(bar_map)(p->P(opaque), b, p->P(bar_addr)[b], (now & CMD_MEM) != 0);
 	if ((old ^ now) & CMD_INTX_DISABLE)
 		update_intx(p);
+	if (!(old & CMD_MASTER) && (now & CMD_MASTER))
+		bus_master_on(p);
 }
 
 /* The PCI_CFG window: an access of cap.length bytes at cap.offset of
