@@ -6,6 +6,7 @@
  * window, and hostile accesses.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "drv_pci.h"
@@ -483,6 +484,277 @@ Test(pci_msix, function_mask)
 	one_request(&q0);
 	cr_expect(DP.line);
 	cr_expect_eq(DP.msi_count[1], 1);
+	drv_vq_destroy(&q0);
+}
+
+/* ---- Bus Master Enable ------------------------------------------------------------ */
+
+#define CMD_MEM_ONLY 0x0002u
+#define CMD_MEM_MASTER 0x0006u
+
+static void bme(bool on) { drv_pci_cfg_wr(&DP, 0x04, 2, on ? CMD_MEM_MASTER : CMD_MEM_ONLY); }
+
+/* Add one echo request to q0 without kicking; its token. */
+static int *add_request(struct drv_vq *q0)
+{
+	static int toks[64];
+	static unsigned n;
+	uint64_t b = sim_alloc(&M, 16, 8);
+	struct drv_buf bufs[2] = {{b, 4, false}, {b + 8, 4, true}};
+	int *tok = &toks[n++ % 64];
+
+	cr_assert_eq(drv_add(q0, bufs, 2, false, tok), 0);
+	return tok;
+}
+
+static void kick0(void) { TR.ops->notify(TR.t, 0, false, 0); }
+
+Test(pci, bus_master_enable_register_and_query)
+{
+	cr_expect(vdev_pci_bus_master(&PC), "the driver set it at probe");
+	bme(false);
+	cr_expect_not(vdev_pci_bus_master(&PC));
+	cr_expect_eq(drv_pci_cfg_rd(&DP, 0x04, 2), CMD_MEM_ONLY);
+	bme(true);
+	cr_expect(vdev_pci_bus_master(&PC));
+	vdev_pci_reset(&PC);
+	cr_expect_not(vdev_pci_bus_master(&PC), "off after a PCI reset");
+}
+
+Test(pci_msix, bme_clear_holds_messages_and_set_delivers)
+{
+	struct drv_vq q0 = {0};
+	uint32_t len;
+
+	tc_bring_up(&TR, &M, &q0, false);
+	TD.manual = true;
+	int *tok = add_request(&q0);
+	kick0(); /* bus mastering on: reaches the model, which waits */
+	cr_assert_eq(TD.notifies, 1);
+	bme(false);
+	cr_assert_eq(testdev_process(&TD), 1); /* completes with BME clear */
+	testdev_config_bump(&TD);
+	cr_expect_eq(DP.msi_count[0] + DP.msi_count[1], 0, "no memory write without BME");
+	cr_expect_eq(pba(), 0x3u, "held as pending: config (0) and queue 0 (1)");
+	cr_expect_eq(DP.raises, 0, "no INTx with MSI-X");
+	cr_expect_eq(drv_get_used(&q0, &len), tok);
+	bme(true);
+	cr_expect_eq(DP.msi_count[0], 1, "config message after BME set");
+	cr_expect_eq(DP.msi_count[1], 1, "queue message after BME set");
+	cr_expect_eq(pba(), 0);
+	/* held with the vector also masked: BME alone does not send it, the
+	 * unmask does */
+	bme(false);
+	drv_pci_mem_wr(&DP, table(1, 3), 4, 1);
+	tok = add_request(&q0);
+	bme(true);
+	kick0();
+	bme(false);
+	cr_assert_eq(testdev_process(&TD), 1);
+	cr_expect_eq(pba(), 1u << 1);
+	bme(true);
+	cr_expect_eq(DP.msi_count[1], 1, "still masked");
+	cr_expect_eq(pba(), 1u << 1);
+	drv_pci_mem_wr(&DP, table(1, 3), 4, 0);
+	cr_expect_eq(DP.msi_count[1], 2, "sent at the unmask");
+	cr_expect_eq(pba(), 0);
+	cr_expect_eq(drv_get_used(&q0, &len), tok); /* and re-arms EVENT_IDX */
+	/* unmasking while BME is clear keeps it pending */
+	drv_pci_mem_wr(&DP, table(1, 3), 4, 1);
+	tok = add_request(&q0);
+	kick0();
+	cr_assert_eq(testdev_process(&TD), 1);
+	bme(false);
+	drv_pci_mem_wr(&DP, table(1, 3), 4, 0);
+	cr_expect_eq(DP.msi_count[1], 2, "unmasked but no BME");
+	cr_expect_eq(pba(), 1u << 1);
+	/* the function mask likewise */
+	drv_pci_cfg_wr(&DP, DP.msix_cap + 2u, 2, 0xc000u);
+	bme(true);
+	cr_expect_eq(DP.msi_count[1], 2, "function masked");
+	drv_pci_cfg_wr(&DP, DP.msix_cap + 2u, 2, 0x8000u);
+	cr_expect_eq(DP.msi_count[1], 3);
+	cr_expect_eq(pba(), 0);
+	cr_expect_eq(drv_get_used(&q0, &len), tok);
+	drv_vq_destroy(&q0);
+}
+
+Test(pci, bme_clear_intx_keeps_working)
+{
+	struct drv_vq q0 = {0};
+
+	tc_bring_up(&TR, &M, &q0, false);
+	TD.manual = true;
+	(void)add_request(&q0);
+	kick0();
+	bme(false);
+	cr_assert_eq(testdev_process(&TD), 1);
+	cr_expect(DP.line, "INTx is not a memory write");
+	cr_expect_eq(drv_pci_mem_rd(&DP, reg(VDEV_PCI_ISR_OFFSET), 1), VDEV_PCI_ISR_QUEUE);
+	cr_expect_not(DP.line);
+	testdev_config_bump(&TD);
+	cr_expect(DP.line);
+	cr_expect_eq(DP.msi_count[0] + DP.msi_count[1], 0);
+	drv_vq_destroy(&q0);
+}
+
+static void bme_kicks_held_and_replayed(void)
+{
+	struct drv_vq q0 = {0};
+	uint32_t len;
+
+	tc_bring_up(&TR, &M, &q0, false);
+	bme(false);
+	int *t1 = add_request(&q0);
+	kick0();
+	int *t2 = add_request(&q0);
+	kick0();
+	TR.ops->notify(TR.t, 1, false, 0); /* queue 1: not set up */
+	cr_expect_eq(TD.notifies, 0, "not passed to the model without BME");
+	cr_expect_eq(TD.requests, 0);
+	cr_expect_null(drv_get_used(&q0, &len), "the rings are not touched");
+	bme(true);
+	cr_expect_eq(TD.notifies, 1, "two kicks of queue 0 passed on once; queue 1 is not live");
+	cr_expect_eq(TD.requests, 2);
+	cr_expect_eq(drv_get_used(&q0, &len), t1);
+	cr_expect_eq(drv_get_used(&q0, &len), t2);
+	cr_expect_neq(TR.ops->take_interrupts(TR.t) & DRV_INT_VRING, 0);
+	/* replayed once only */
+	bme(false);
+	bme(true);
+	cr_expect_eq(TD.notifies, 1);
+	/* a device reset forgets held kicks (they were for the old rings) */
+	bme(false);
+	(void)add_request(&q0);
+	kick0();
+	cr_assert_eq(drv_virtio_reset(&TR), 0);
+	drv_vq_destroy(&q0);
+	memset(&q0, 0, sizeof(q0));
+	/* DRIVER_OK with bus mastering off is allowed */
+	tc_bring_up(&TR, &M, &q0, false);
+	bme(true);
+	cr_expect_eq(TD.notifies, 1, "nothing replayed after the reset");
+	bme(false);
+	t1 = add_request(&q0);
+	kick0();
+	cr_expect_eq(TD.requests, 2);
+	bme(true);
+	cr_expect_eq(TD.requests, 3);
+	cr_expect_eq(drv_get_used(&q0, &len), t1);
+	/* a PCI reset forgets them too */
+	bme(false);
+	(void)add_request(&q0);
+	kick0();
+	vdev_pci_reset(&PC);
+	bme(true);
+	cr_expect_eq(TD.requests, 3);
+	drv_vq_destroy(&q0);
+}
+
+Test(pci, bme_clear_holds_kicks_and_set_replays) { bme_kicks_held_and_replayed(); }
+Test(pci_msix, bme_clear_holds_kicks_and_set_replays) { bme_kicks_held_and_replayed(); }
+Test(pci_cfg_window, bme_clear_holds_kicks_and_set_replays) { bme_kicks_held_and_replayed(); }
+
+/* Toggling BME between requests, kicks and completions: every request is
+ * answered and an interrupt follows every completion. */
+static void bme_toggling_loses_nothing(bool packed)
+{
+	struct drv_vq q0 = {0};
+	uint32_t len;
+	int *want[4];
+	unsigned seed = 12345;
+
+	tc_bring_up(&TR, &M, &q0, packed);
+	TD.manual = true;
+	for (int r = 0; r < 200; r++) {
+		unsigned n = 1u + (unsigned)r % 3u;
+		seed = seed * 1103515245u + 12345u;
+		for (unsigned i = 0; i < n; i++) {
+			want[i] = add_request(&q0);
+			if (seed & (1u << (8 + i)))
+				bme(false);
+			kick0();
+			if (seed & (1u << (12 + i)))
+				bme(true);
+		}
+		if (seed & (1u << 16))
+			bme(false);
+		(void)TR.ops->take_interrupts(TR.t);
+		(void)testdev_process(&TD); /* nothing unless a kick got through */
+		bme(true);                  /* replays what was held */
+		(void)testdev_process(&TD);
+		cr_assert_neq(TR.ops->take_interrupts(TR.t) & DRV_INT_VRING, 0, "round %d", r);
+		for (unsigned i = 0; i < n; i++)
+			cr_assert_eq(drv_get_used(&q0, &len), want[i], "round %d", r);
+		cr_assert_null(drv_get_used(&q0, &len));
+		cr_assert_eq(pba(), 0);
+	}
+	drv_vq_destroy(&q0);
+}
+
+Test(pci, bme_toggling_loses_nothing) { bme_toggling_loses_nothing(false); }
+Test(pci_msix, bme_toggling_loses_nothing_split) { bme_toggling_loses_nothing(false); }
+Test(pci_msix, bme_toggling_loses_nothing_packed) { bme_toggling_loses_nothing(true); }
+
+/* A queue thread notifying while the access path toggles BME: after BME is
+ * back on, a message was sent after the thread's last notification began
+ * (so the driver sees everything used before it) and nothing stays
+ * pending. */
+#define RACE_NOTIFIES 20000ul
+static unsigned long race_gen, race_delivered;
+static bool race_done;
+
+static void race_msi(void *opaque, uint64_t addr, uint32_t data)
+{
+	(void)opaque;
+	(void)addr;
+	if (data == 1)
+		__atomic_store_n(&race_delivered, __atomic_load_n(&race_gen, __ATOMIC_SEQ_CST),
+				 __ATOMIC_SEQ_CST);
+}
+
+static void *race_queue_thread(void *arg)
+{
+	(void)arg;
+	for (unsigned long i = 1; i <= RACE_NOTIFIES; i++) {
+		__atomic_store_n(&race_gen, i, __ATOMIC_SEQ_CST); /* "used ring written" */
+		vdev_dev_notify_queue(&TD.dev, 0);
+	}
+	__atomic_store_n(&race_done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+Test(pci_msix, bme_toggling_against_a_queue_thread)
+{
+	struct drv_vq q0 = {0};
+	struct vdev_pci_config c = {.msix_vectors = 4, .msix = VEC, .queue_vectors = QV,
+				    .intx = drv_pci_intx, .msi = race_msi, .opaque = &DP};
+	const char *why = "";
+	pthread_t th;
+
+	cr_assert_eq(vdev_pci_init(&PC, &TD.dev, &c), 0);
+	memset(&DP, 0, sizeof(DP));
+	DP.use_msix = true;
+	DP.pci = &PC;
+	cr_assert_eq(drv_pci_probe(&DP, &why), 0, "probe: %s", why);
+	TR = drv_pci_transport(&DP);
+	tc_bring_up(&TR, &M, &q0, false);
+	for (int round = 0; round < 4; round++) {
+		race_gen = race_delivered = 0;
+		race_done = false;
+		cr_assert_eq(pthread_create(&th, NULL, race_queue_thread, NULL), 0);
+		for (unsigned i = 0; !__atomic_load_n(&race_done, __ATOMIC_ACQUIRE); i++) {
+			bme(i % 2 != 0);
+			if (round >= 2 && i % 7 == 0) /* and the vector mask with it */
+				drv_pci_mem_wr(&DP, table(1, 3), 4, (i / 7) % 2);
+		}
+		cr_assert_eq(pthread_join(th, NULL), 0);
+		drv_pci_mem_wr(&DP, table(1, 3), 4, 0);
+		bme(true);
+		cr_expect_eq(__atomic_load_n(&race_delivered, __ATOMIC_SEQ_CST), RACE_NOTIFIES,
+			     "round %d: the last notification got a message", round);
+		cr_expect_eq(pba(), 0, "round %d: nothing left pending", round);
+	}
 	drv_vq_destroy(&q0);
 }
 
