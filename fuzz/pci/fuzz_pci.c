@@ -3,13 +3,16 @@
  * libFuzzer target: the virtio-pci transport with the echo test device
  * behind it. The input shapes guest memory, picks INTx or MSI-X, and then
  * is a stream of accesses: configuration space and register BAR (any
- * offset, width, value), MSI-X table entries, the PCI_CFG window, PCI
- * resets, plus helper operations that run the real enumeration and
+ * offset, width, value), MSI-X table entries, the PCI_CFG window, Bus
+ * Master Enable toggles, PCI resets, plus helper operations that run the real enumeration and
  * initialisation sequence and add a chain, so the fuzzer reaches live
  * queues quickly. Invariants checked after every step: INTx matches ISR /
  * MSI-X enable / INTx disable, ISR has only defined bits, no pending bit
  * beyond the table, the identity and the register BAR's size read back;
- * nothing touches memory outside the guest (ASan).
+ * with BME clear through a step no message is sent and the device model
+ * sees no kick; with BME, MSI-X on and the function unmasked only masked
+ * vectors are pending (nothing held is stuck); nothing touches memory
+ * outside the guest (ASan).
  */
 #include <string.h>
 
@@ -24,6 +27,31 @@
 static bool msix_enabled_reg(struct vdev_pci *p, struct drv_pci *d)
 {
 	return d->msix_cap != 0 && (vdev_pci_config_read(p, d->msix_cap + 2u, 2) & 0x8000u);
+}
+
+static bool bme_reg(struct vdev_pci *p) { return (vdev_pci_config_read(p, 0x04, 2) & 0x4u) != 0; }
+
+static unsigned msi_total(const struct drv_pci *d)
+{
+	unsigned n = 0;
+
+	for (unsigned v = 0; v <= DRV_PCI_MAX_VECTORS; v++)
+		n += d->msi_count[v];
+	return n;
+}
+
+/* With BME on, MSI-X enabled and the function unmasked, a pending bit
+ * belongs to a masked vector only. */
+static bool no_stuck_pending(struct vdev_pci *p)
+{
+	uint64_t pba = vdev_pci_bar_read(p, 0, VDEV_PCI_MSIX_PBA_OFFSET, 8);
+
+	for (unsigned v = 0; v < NVEC; v++) {
+		uint64_t vc = vdev_pci_bar_read(p, 0, VDEV_PCI_MSIX_TABLE_OFFSET + v * 16u + 12u, 4);
+		if ((pba >> v & 1u) && !(vc & 1u))
+			return false;
+	}
+	return true;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -69,8 +97,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (in.n > 0) {
 		uint8_t op = take(&in);
 		unsigned width = 1u << (take(&in) & 3u);
+		bool bme_before = bme_reg(&pci);
+		unsigned msi_before = msi_total(&dp), notifies_before = td.notifies;
 
-		switch (op % 12) {
+		switch (op % 13) {
 		case 0:
 		case 1: { /* BAR write: common config (mostly) or anywhere in the BAR */
 			uint64_t off = op % 12 == 0 ? (uint64_t)(take(&in) & 0x3fu) : take16(&in);
@@ -148,6 +178,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				(void)vdev_pci_config_read(&pci, w + 16u, width);
 			break;
 		}
+		case 11: /* Bus Master Enable off / on, keeping the rest of the command */
+			vdev_pci_config_write(&pci, 0x04, 2,
+					      (vdev_pci_config_read(&pci, 0x04, 2) & ~0x4u) |
+						      (take(&in) & 1u ? 0x4u : 0u));
+			break;
 		default: /* PCI reset, then enumerate again */
 			if (take(&in) & 1) {
 				vdev_pci_reset(&pci);
@@ -171,6 +206,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(vdev_pci_config_read(&pci, 0x00, 4) == ((0x1040u + TESTDEV_ID) << 16 | 0x1af4u));
 		FUZZ_CHECK((vdev_pci_bar_read(&pci, 0, VDEV_PCI_MSIX_PBA_OFFSET, 8) & ~0xfull) == 0);
 		FUZZ_CHECK(vdev_pci_bar_size(&pci, 0) == VDEV_PCI_REG_BAR_SIZE);
+		bool bme = bme_reg(&pci);
+		FUZZ_CHECK(bme == vdev_pci_bus_master(&pci));
+		if (!bme_before && !bme) {
+			FUZZ_CHECK(msi_total(&dp) == msi_before);
+			FUZZ_CHECK(td.notifies == notifies_before);
+		}
+		if (bme && msix && dp.msix_cap != 0 &&
+		    !(vdev_pci_config_read(&pci, dp.msix_cap + 2u, 2) & 0x4000u))
+			FUZZ_CHECK(no_stuck_pending(&pci));
 	}
 	drv_vq_destroy(&q);
 	return 0;

@@ -5,7 +5,7 @@ import os
 import struct
 
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
-WC, WB, RB, ANY, CW, CR, INIT, ADD, CFG, MSIX, WIN, RESET = range(12)
+WC, WB, RB, ANY, CW, CR, INIT, ADD, CFG, MSIX, WIN, BME, RESET = range(13)
 W1, W2, W4, W8 = 0, 1, 2, 3  # width selectors (1 << n bytes)
 INTX, MSI, WINDOW = 0, 1, 2  # mode byte
 
@@ -49,6 +49,10 @@ def msix(vec, word, val, ctrl):
     return bytes([MSIX, 0, vec, word]) + struct.pack("<IH", val, ctrl)
 
 
+def bme(on):  # Bus Master Enable off (0) / on (1)
+    return bytes([BME, 0, on])
+
+
 def win(bar, off, length, write=None, w=W4):
     b = bytes([WIN, w, bar]) + struct.pack("<H", off) + bytes([length])
     if write is None:
@@ -87,6 +91,13 @@ seeds = {
     + bytes([RESET, 0, 1]),
     "notification-data": b"\x00" + bytes([INTX]) + init(VERSION_1 | NDATA, 0, 3) + add(0, 4, 4)
     + wb(NOTIFY, 0x00010000) + wb(NOTIFY + 4, 0, W2) + wb(NOTIFY + 0x1000, 0, W2),
+    "bme-toggle-msix": b"\x00" + bytes([MSI]) + init(VERSION_1 | EVENT_IDX, 0, 3) + bme(0)
+    + add(0, 8, 8) + bytes([CFG, 0]) + rb(PBA, W8) + bme(1) + rb(PBA, W8) + bme(0)
+    + msix(1, 12, 1, 0x8000) + add(1, 4, 4) + bme(1) + msix(1, 12, 0, 0x8000) + bme(0)
+    + cw(0x04, 6, W2) + add(2, 4, 4),
+    "bme-toggle-intx": b"\x00" + bytes([INTX]) + bme(0) + init(VERSION_1, 0, 2) + add(0, 4, 4)
+    + rb(ISR, W1) + bme(1) + rb(ISR, W1) + bme(0) + bytes([CFG, 0]) + rb(ISR, W1)
+    + bytes([RESET, 0, 1]) + add(0, 4, 4),
     "guest-memory": bytes([16]) + bytes(range(256)) + bytes([INTX]) + init(VERSION_1, 0, 2)
     + add(0, 200, 200),
 }
