@@ -318,8 +318,25 @@ static size_t max_frame(const struct vdev_net *net, bool gso)
 	return VDEV_NET_MAX_FRAME;
 }
 
+/* The negotiated transmit offloads, looked up once per transmit pass. */
+struct tx_feat {
+	bool csum, tso4, tso6, ecn, ufo;
+};
+
+static struct tx_feat tx_features(const struct vdev_net *net)
+{
+	return (struct tx_feat){
+		.csum = negotiated(net, VDEV_NET_F_CSUM),
+		.tso4 = negotiated(net, VDEV_NET_F_HOST_TSO4),
+		.tso6 = negotiated(net, VDEV_NET_F_HOST_TSO6),
+		.ecn = negotiated(net, VDEV_NET_F_HOST_ECN),
+		.ufo = negotiated(net, VDEV_NET_F_HOST_UFO),
+	};
+}
+
 /* One transmit chain. Returns VDEV_EAGAIN if the backend pushed back. */
-static int tx_one(struct vdev_net *net, uint16_t pair, struct vdev_vq_elem *e)
+static int tx_one(struct vdev_net *net, uint16_t pair, const struct tx_feat *f,
+		  struct vdev_vq_elem *e)
 {
 	uint8_t raw[VDEV_NET_HDR_LEN];
 	struct vdev_net_hdr h;
@@ -334,16 +351,17 @@ static int tx_one(struct vdev_net *net, uint16_t pair, struct vdev_vq_elem *e)
 		net->P(stats).tx_bad++;
 		return 0;
 	}
-	/* The header, copied out once (it may span descriptors). */
-	vdev_iov_to_buf(iov, e->n_out, 0, raw, sizeof(raw));
+	/* The header, copied out once (it may span descriptors; usually it
+	 * is the start of the first segment). */
+	if (VDEV__LIKELY(iov[0].len >= VDEV_NET_HDR_LEN))
+		memcpy(raw, iov[0].base, VDEV_NET_HDR_LEN);
+	else
+		vdev_iov_to_buf(iov, e->n_out, 0, raw, sizeof(raw));
 	hdr_decode(raw, &h);
 	h.num_buffers = 0;
 	len = e->out_bytes - VDEV_NET_HDR_LEN;
 	if (len < ETH_HLEN || len > max_frame(net, (h.gso_type & 0x7fu) != 0) ||
-	    !hdr_check(&h, len, negotiated(net, VDEV_NET_F_CSUM),
-		       negotiated(net, VDEV_NET_F_HOST_TSO4), negotiated(net, VDEV_NET_F_HOST_TSO6),
-		       negotiated(net, VDEV_NET_F_HOST_ECN), negotiated(net, VDEV_NET_F_HOST_UFO),
-		       false)) {
+	    !hdr_check(&h, len, f->csum, f->tso4, f->tso6, f->ecn, f->ufo, false)) {
 		net->P(stats).tx_bad++;
 		return 0;
 	}
@@ -362,38 +380,56 @@ static int tx_one(struct vdev_net *net, uint16_t pair, struct vdev_vq_elem *e)
 
 VDEV_API int vdev_net_process_tx(struct vdev_net *net, uint16_t pair)
 {
+	static const uint32_t unwritten[VDEV_NET_TX_BATCH_MAX]; /* transmit writes nothing */
+	struct vdev_vq_elem el[VDEV_NET_TX_BATCH_MAX];
 	struct vdev_net_pair *pp;
 	struct vdev_vq *vq;
-	struct vdev_vq_elem e;
 	struct vdev_iov *iov;
+	struct tx_feat f;
+	unsigned batch, cap;
 	int taken = 0;
 
 	if (pair >= net->P(max_pairs))
 		return VDEV_ENOENT;
 	pp = &net->P(pairs)[pair];
 	vq = &net->P(queues)[txq(pair)];
-	/* The transmit chain's segments: the pair's slot after its rx ones. */
-	iov = net->P(iovs) + ((size_t)pair * (net->P(rx_bufs) + 1u) + net->P(rx_bufs)) *
-				     net->P(iov_per_chain);
+	batch = net->P(tx_batch);
+	cap = net->P(iov_per_chain);
+	/* The batch's segments: the pair's run of tx_iovs, or without it the
+	 * pair's transmit slot after its receive ones in iovs (batch 1). */
+	if (net->P(tx_iovs) != NULL)
+		iov = net->P(tx_iovs) + (size_t)pair * batch * cap;
+	else
+		iov = net->P(iovs) + ((size_t)pair * (net->P(rx_bufs) + 1u) + net->P(rx_bufs)) * cap;
+	f = tx_features(net);
 	while (!pp->P(tx_blocked)) {
-		int rc = vdev_vq_pop(vq, &e, iov, net->P(iov_per_chain));
+		int rc = vdev_vq_pop_batch(vq, el, batch, iov, cap);
+		unsigned n, done;
 
 		if (rc <= 0) {
 			if (rc < 0 && taken == 0)
 				taken = rc;
 			break;
 		}
-		/* The frame's segments are the chain's own: the skip in
-		 * tx_one works on this copy of the element, the push uses e. */
-		struct vdev_vq_elem work = e;
-		if (tx_one(net, pair, &work) == VDEV_EAGAIN) {
-			/* Keep the frame on the ring for vdev_net_tx_resume(). */
-			vdev_vq_unpop(vq, &e, 1);
-			pp->P(tx_blocked) = true;
-			break;
+		n = (unsigned)rc;
+		for (done = 0; done < n; done++) {
+			/* The frame's segments are the chain's own: the skip in
+			 * tx_one works on this copy of the element, the push and
+			 * the unpop use el[]. */
+			struct vdev_vq_elem work = el[done];
+
+			if (tx_one(net, pair, &f, &work) == VDEV_EAGAIN) {
+				/* Keep this frame and the rest of the batch on the
+				 * ring, in order, for vdev_net_tx_resume(). */
+				vdev_vq_unpop(vq, &el[done], n - done);
+				pp->P(tx_blocked) = true;
+				break;
+			}
 		}
-		vdev_vq_push(vq, &e, 0);
-		taken++;
+		/* Every chain before the push-back is complete (sent, dropped
+		 * by the backend or malformed): one used entry each. */
+		(void)vdev_vq_push_batch(vq, el, unwritten, done);
+		taken += (int)done;
 	}
 	vdev_vq_flush(vq);
 	return taken;
@@ -898,7 +934,8 @@ VDEV_API int vdev_net_init(struct vdev_net *net, const struct vdev_net_config *c
 	    cfg->queue_size > VDEV_VQ_MAX_SIZE || (cfg->mtu != 0 && cfg->mtu < 68) ||
 	    cfg->rx_bufs == 0 || cfg->rx_bufs > 4096 || cfg->iov_per_chain < 2 ||
 	    cfg->iov_per_chain > UINT16_MAX || (cfg->offloads & ~VDEV_NET_OFFLOAD_MASK) != 0 ||
-	    cfg->mem == NULL || cfg->queues == NULL || cfg->elems == NULL || cfg->iovs == NULL)
+	    cfg->mem == NULL || cfg->queues == NULL || cfg->elems == NULL || cfg->iovs == NULL ||
+	    cfg->tx_batch > VDEV_NET_TX_BATCH_MAX || (cfg->tx_iovs == NULL && cfg->tx_batch > 1))
 		return VDEV_EINVAL;
 	supported = vdev_net_supported_features(cfg);
 	device_features = cfg->features != 0 ? cfg->features : supported;
@@ -910,6 +947,10 @@ VDEV_API int vdev_net_init(struct vdev_net *net, const struct vdev_net_config *c
 	net->P(queues) = cfg->queues;
 	net->P(elems) = cfg->elems;
 	net->P(iovs) = cfg->iovs;
+	net->P(tx_iovs) = cfg->tx_iovs;
+	net->P(tx_batch) = cfg->tx_iovs == NULL ? 1u
+			   : cfg->tx_batch != 0 ? cfg->tx_batch
+						: VDEV_NET_TX_BATCH_DEFAULT;
 	net->P(rx_bufs) = cfg->rx_bufs;
 	net->P(iov_per_chain) = cfg->iov_per_chain;
 	net->P(max_pairs) = cfg->max_pairs;

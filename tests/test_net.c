@@ -27,6 +27,9 @@
 /* ---- the backend: records frames, answers policy ---- */
 struct rec {
 	int transmitted, eagain_left, rx_ready[PAIRS];
+	int block_at;   /* with block: push back once `transmitted` reaches it */
+	bool block;
+	uint8_t order[256]; /* first payload byte of each frame, in send order */
 	uint16_t pair;
 	struct vdev_net_hdr hdr;
 	uint8_t frame[70000];
@@ -44,13 +47,16 @@ static int rec_transmit(void *o, uint16_t pair, const struct vdev_net_hdr *h,
 		r->eagain_left--;
 		return VDEV_EAGAIN;
 	}
-	r->transmitted++;
+	if (r->block && r->transmitted == r->block_at)
+		return VDEV_EAGAIN;
 	r->pair = pair;
 	r->hdr = *h;
 	cr_assert_leq(len, sizeof(r->frame));
 	cr_assert_eq(vdev_iov_to_buf(iov, n, 0, r->frame, len), len);
 	cr_assert_eq(vdev_iov_length(iov, n), len);
 	r->len = len;
+	cr_assert_lt(r->transmitted, 256);
+	r->order[r->transmitted++] = r->frame[14];
 	return 0;
 }
 static void rec_rx_ready(void *o, uint16_t pair) { ((struct rec *)o)->rx_ready[pair]++; }
@@ -87,6 +93,7 @@ static struct {
 	struct vdev_vq queues[NQ];
 	struct vdev_vq_elem elems[PAIRS * RX_BUFS];
 	struct vdev_iov iovs[(PAIRS * (RX_BUFS + 1) + 1) * IOVS];
+	struct vdev_iov tx_iovs[PAIRS * VDEV_NET_TX_BATCH_MAX * IOVS];
 	struct vdev_mmio mmio;
 	struct drv_mmio dm;
 	struct drv_transport tr;
@@ -104,6 +111,8 @@ struct opts {
 	uint64_t offloads;  /* backend offloads; default all */
 	bool no_offloads;
 	uint16_t mtu;       /* default 1500 */
+	bool unbatched;     /* no tx_iovs: one transmit chain at a time */
+	unsigned tx_batch;  /* with tx_iovs; 0: the default */
 };
 
 static void setup_with(struct opts o)
@@ -127,6 +136,8 @@ static void setup_with(struct opts o)
 		.iov_per_chain = IOVS,
 		.backend = &rec_ops,
 		.backend_opaque = &F.rec,
+		.tx_iovs = o.unbatched ? NULL : F.tx_iovs,
+		.tx_batch = o.tx_batch,
 	};
 	memcpy(c.mac, HOST_MAC, 6);
 	cr_assert_eq(vdev_net_init(&F.net, &c), 0);
@@ -279,6 +290,17 @@ Test(net, init_rejects_bad_host_config)
 	cr_expect_eq(vdev_net_init(&n, &b), VDEV_EINVAL);
 	b = c, b.offloads = N(MRG_RXBUF); /* not an offload */
 	cr_expect_eq(vdev_net_init(&n, &b), VDEV_EINVAL);
+	/* transmit batching: storage for more than one chain is needed */
+	b = c, b.tx_batch = 2;
+	cr_expect_eq(vdev_net_init(&n, &b), VDEV_EINVAL);
+	b = c, b.tx_batch = 1;
+	cr_expect_eq(vdev_net_init(&n, &b), 0);
+	b = c, b.tx_iovs = F.tx_iovs, b.tx_batch = VDEV_NET_TX_BATCH_MAX + 1;
+	cr_expect_eq(vdev_net_init(&n, &b), VDEV_EINVAL);
+	b = c, b.tx_iovs = F.tx_iovs, b.tx_batch = VDEV_NET_TX_BATCH_MAX;
+	cr_expect_eq(vdev_net_init(&n, &b), 0);
+	b = c, b.tx_iovs = F.tx_iovs; /* tx_batch 0: the default */
+	cr_expect_eq(vdev_net_init(&n, &b), 0);
 	/* without a MAC, MAC and CTRL_MAC_ADDR are not offered */
 	cr_expect_eq(vdev_net_supported_features(&c) & (N(MAC) | N(CTRL_MAC_ADDR)), 0);
 }
@@ -460,6 +482,100 @@ static void tx_backpressure(bool packed)
 }
 Test(net, tx_backpressure_keeps_frames_split) { tx_backpressure(false); }
 Test(net, tx_backpressure_keeps_frames_packed) { tx_backpressure(true); }
+
+/*
+ * Many frames queued at once, every batch size: good frames (one and two
+ * descriptors) with malformed ones among them, and a push-back in the
+ * middle. Frames reach the backend in ring order, each exactly once;
+ * used entries come back in order; the push-back gives back exactly the
+ * refused frame and everything after it. Three rounds wrap the ring.
+ */
+#define TXB_FRAMES 24
+static bool txb_bad(int i) { return i % 7 == 3; }
+
+static void tx_batches(struct opts o)
+{
+	teardown();
+	setup_with(o);
+	uint8_t h[VDEV_NET_HDR_LEN];
+	put_hdr(h, 0, 0, 0, 0, 0);
+	int good_total = 0, bad_total = 0;
+
+	for (int round = 0; round < 3; round++) {
+		int good = 0;
+		memset(F.rec.order, 0, sizeof(F.rec.order));
+		F.rec.transmitted = 0;
+		for (int i = 0; i < TXB_FRAMES; i++) {
+			size_t len = make_frame(F.frame, OTHER_MAC, txb_bad(i) ? 10 : 60 + 10u * (unsigned)i,
+						(uint8_t)(round * TXB_FRAMES + i));
+			queue_tx(0, i, h, F.frame, len, i % 2 ? TX_MERGED : TX_PLAIN);
+			good += !txb_bad(i);
+		}
+		/* Push back at the 12th good frame (round 0), the 1st (round 1),
+		 * or never (round 2). */
+		int block_at = round == 0 ? 11 : round == 1 ? 0 : -1;
+		int refused = TXB_FRAMES; /* the chain pushed back */
+		F.rec.block = block_at >= 0;
+		F.rec.block_at = block_at;
+		if (block_at >= 0)
+			for (int i = 0, g = 0; i < TXB_FRAMES; i++)
+				if (!txb_bad(i) && g++ == block_at) {
+					refused = i;
+					break;
+				}
+		cr_assert_eq(vdev_net_process_tx(&F.net, 0), refused, "round %d", round);
+		for (int i = 0; i < refused; i++) {
+			uint32_t ul = 99;
+			cr_assert_eq(reap(1, &ul), &tok[i], "round %d chain %d", round, i);
+			cr_expect_eq(ul, 0);
+		}
+		cr_assert_null(reap(1, NULL), "round %d: a refused frame completed", round);
+		if (block_at >= 0) {
+			cr_assert_eq(F.rec.transmitted, block_at);
+			/* blocked: a kick does nothing; a resume while the backend
+			 * still refuses takes nothing and blocks again */
+			kick(1);
+			cr_expect_null(reap(1, NULL));
+			cr_expect_eq(vdev_net_tx_resume(&F.net, 0), 0);
+			cr_expect_null(reap(1, NULL));
+			F.rec.block = false;
+			cr_assert_eq(vdev_net_tx_resume(&F.net, 0), TXB_FRAMES - refused);
+			for (int i = refused; i < TXB_FRAMES; i++)
+				cr_assert_eq(reap(1, NULL), &tok[i], "round %d chain %d", round, i);
+			cr_assert_null(reap(1, NULL));
+		}
+		cr_assert_eq(F.rec.transmitted, good, "round %d", round);
+		for (int i = 0, g = 0; i < TXB_FRAMES; i++) {
+			if (txb_bad(i))
+				continue;
+			uint8_t want = (uint8_t)(14u * 7u + (unsigned)(round * TXB_FRAMES + i));
+			cr_expect_eq(F.rec.order[g], want, "round %d frame %d out of order", round, i);
+			g++;
+		}
+		good_total += good;
+		bad_total += TXB_FRAMES - good;
+	}
+	struct vdev_net_stats st;
+	vdev_net_get_stats(&F.net, &st);
+	cr_expect_eq(st.tx_frames, (uint64_t)good_total);
+	cr_expect_eq(st.tx_bad, (uint64_t)bad_total);
+	cr_expect_eq(st.tx_dropped, 0);
+}
+Test(net, tx_batches_unbatched_split) { tx_batches((struct opts){.unbatched = true}); }
+Test(net, tx_batches_unbatched_packed)
+{
+	tx_batches((struct opts){.unbatched = true, .packed = true});
+}
+Test(net, tx_batches_of_1_split) { tx_batches((struct opts){.tx_batch = 1}); }
+Test(net, tx_batches_of_5_split) { tx_batches((struct opts){.tx_batch = 5}); }
+Test(net, tx_batches_of_5_packed) { tx_batches((struct opts){.tx_batch = 5, .packed = true}); }
+Test(net, tx_batches_default_split) { tx_batches((struct opts){0}); }
+Test(net, tx_batches_default_packed) { tx_batches((struct opts){.packed = true}); }
+Test(net, tx_batches_of_max_split) { tx_batches((struct opts){.tx_batch = VDEV_NET_TX_BATCH_MAX}); }
+Test(net, tx_batches_of_max_packed)
+{
+	tx_batches((struct opts){.tx_batch = VDEV_NET_TX_BATCH_MAX, .packed = true});
+}
 
 /* ---- receive ---- */
 
