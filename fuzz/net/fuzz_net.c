@@ -2,9 +2,9 @@
 /*
  * libFuzzer target: the virtio-net device model behind virtio-mmio, with a
  * packet backend that sometimes pushes back and a host policy that allows
- * or denies. The input picks the negotiated features and ring layout,
- * then queues transmit chains (header bytes, pieces, addresses good or
- * bad, direction, indirect), posts receive buffers of any size and
+ * or denies. The input picks the negotiated features, ring layout and
+ * transmit batch, then queues transmit chains (header bytes, pieces,
+ * addresses good or bad, direction, indirect), posts receive buffers of any size and
  * direction, delivers host frames (destination, length, offload header),
  * sends control commands (class, command, payload, layout), reaps,
  * changes MAC/link, resets, and now and then scribbles on the rings.
@@ -34,6 +34,7 @@ static struct vdev_net net;
 static struct vdev_vq queues[NQ];
 static struct vdev_vq_elem elems[PAIRS * RX_BUFS];
 static struct vdev_iov iovs[(PAIRS * (RX_BUFS + 1) + 1) * IOVS];
+static struct vdev_iov tx_iovs[PAIRS * VDEV_NET_TX_BATCH_MAX * IOVS];
 static struct vdev_mmio mmio;
 static struct drv_mmio dm;
 static struct drv_vq q[NQ];
@@ -170,6 +171,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	policy = flags >> 5;
 	eagain = 0;
 	sim_mem_init(&m, REGION, false);
+	/* One byte: rx_bufs (low bits) and the transmit batch (above them):
+	 * the default, none (one chain at a time in iovs), 3, the largest. */
+	uint8_t sizes = take(&in);
+	static const unsigned tx_batches[4] = {0, 0, 3, VDEV_NET_TX_BATCH_MAX};
+	unsigned tx_sel = (unsigned)(sizes / RX_BUFS) % 4u;
 	struct vdev_net_config c = {
 		.mtu = (flags & 64) ? 1500 : 0,
 		.max_pairs = PAIRS,
@@ -180,9 +186,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.queues = queues,
 		.elems = elems,
 		.iovs = iovs,
-		.rx_bufs = 1 + take(&in) % RX_BUFS,
+		.rx_bufs = 1 + sizes % RX_BUFS,
 		.iov_per_chain = IOVS,
 		.backend = &fz_ops,
+		.tx_iovs = tx_sel == 1 ? NULL : tx_iovs,
+		.tx_batch = tx_batches[tx_sel],
 	};
 	memcpy(c.mac, host_mac, 6);
 	FUZZ_CHECK(vdev_net_init(&net, &c) == 0);

@@ -52,6 +52,12 @@ seeds = {
     "ctrl": session(0xe0, 3, 4, [ctrl(0, 0, b"\x01"), ctrl(1, 1, b"\x52\x54\x00\x01\x02\x04"),
                                  ctrl(4, 0, b"\x02\x00"), kick(4), R]),
     "reset": session(1, 3, 3, [tx(0), kick(1), bytes([RESET, 0, 0]), tx(0), kick(1), R]),
+    # the second byte's bits above rx_bufs pick the transmit batch: 1 none, 2 three, 3 the most
+    "tx-unbatched": session(0, 3 + 8, 4, [tx(0), tx(0), tx(0), kick(1), R]),
+    "tx-batch3-pushback": session(0, 3 + 16, 4, [tx(0)] * 7 + [bytes([PUSHBACK, 0, 1, 2]), kick(1), R,
+                                                           bytes([PUSHBACK, 0, 0]), R]),
+    "tx-batch32-packed": session(1, 3 + 24, 5, [tx(0)] * 9 + [bytes([PUSHBACK, 0, 1, 1]), kick(1),
+                                                           bytes([PUSHBACK, 0, 0]), R]),
 }
 os.makedirs(out, exist_ok=True)
 for name, data in seeds.items():
