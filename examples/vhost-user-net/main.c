@@ -53,6 +53,7 @@ static struct {
 	struct vdev_vq *queues;
 	struct vdev_vq_elem *elems;
 	struct vdev_iov *iovs;
+	struct vdev_iov *tx_iovs; /* transmit batches (default batch size) */
 	struct vdev_vhost_user *vu;
 	/* a received frame the guest had no room for yet */
 	uint8_t *frame;
@@ -323,8 +324,11 @@ int main(int argc, char **argv)
 	D.elems = calloc((size_t)D.o.pairs * D.o.rx_bufs, sizeof(*D.elems));
 	D.iovs = calloc(((size_t)D.o.pairs * (D.o.rx_bufs + 1) + 1) * IOV_PER_CHAIN,
 			 sizeof(*D.iovs));
+	D.tx_iovs = calloc((size_t)D.o.pairs * VDEV_NET_TX_BATCH_DEFAULT * IOV_PER_CHAIN,
+			   sizeof(*D.tx_iovs));
 	D.frame = malloc(VDEV_NET_MAX_FRAME);
-	if (D.queues == NULL || D.elems == NULL || D.iovs == NULL || D.frame == NULL) {
+	if (D.queues == NULL || D.elems == NULL || D.iovs == NULL || D.tx_iovs == NULL ||
+	    D.frame == NULL) {
 		fprintf(stderr, "vhost-user-net: out of memory\n");
 		return 1;
 	}
@@ -344,6 +348,7 @@ int main(int argc, char **argv)
 		.rx_bufs = D.o.rx_bufs,
 		.iov_per_chain = IOV_PER_CHAIN,
 		.backend = &d_ops,
+		.tx_iovs = D.tx_iovs, /* tx_batch 0: VDEV_NET_TX_BATCH_DEFAULT */
 	};
 	memcpy(c.mac, D.o.mac, 6);
 	if ((err = vdev_net_init(&D.net, &c)) != 0) {
