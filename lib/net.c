@@ -40,6 +40,7 @@
 #define VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET 0u
 
 #define ETH_HLEN 14u
+#define RX_PUSH_CHUNK 32u /* receive buffers completed per batch push */
 #define ETH_VLAN_HLEN 18u
 #define ETH_P_8021Q 0x8100u
 
@@ -509,7 +510,10 @@ VDEV_API int vdev_net_receive(struct vdev_net *net, uint16_t pair, const struct 
 	vq = &net->P(queues)[rxq(pair)];
 	if (!vdev_vq_is_live(vq))
 		return VDEV_EPERM;
-	vdev_iov_to_buf(iov, iovcnt, 0, eth, sizeof(eth));
+	if (VDEV__LIKELY(iovcnt > 0 && iov[0].len >= sizeof(eth)))
+		memcpy(eth, iov[0].base, sizeof(eth));
+	else
+		vdev_iov_to_buf(iov, iovcnt, 0, eth, sizeof(eth));
 	if (!rx_accept(net, eth, len)) {
 		net->P(stats).rx_filtered++;
 		return VDEV_ENOENT;
@@ -578,9 +582,24 @@ VDEV_API int vdev_net_receive(struct vdev_net *net, uint16_t pair, const struct 
 	}
 	h.num_buffers = (uint16_t)n;
 	hdr_encode(&h, raw);
-	vdev_iov_from_buf(el[0].iov + el[0].n_out, el[0].n_in, 0, raw, sizeof(raw));
-	for (unsigned i = 0; i < n; i++)
-		vdev_vq_push(vq, &el[i], el[i].out_bytes);
+	if (VDEV__LIKELY(el[0].iov[el[0].n_out].len >= sizeof(raw)))
+		memcpy(el[0].iov[el[0].n_out].base, raw, sizeof(raw));
+	else
+		vdev_iov_from_buf(el[0].iov + el[0].n_out, el[0].n_in, 0, raw, sizeof(raw));
+	if (n == 1) {
+		vdev_vq_push(vq, &el[0], el[0].out_bytes);
+	} else {
+		/* Mergeable buffers: complete them RX_PUSH_CHUNK at a time. */
+		uint32_t written[RX_PUSH_CHUNK];
+
+		for (unsigned i = 0; i < n; i += RX_PUSH_CHUNK) {
+			unsigned k = VDEV__MIN(n - i, RX_PUSH_CHUNK);
+
+			for (unsigned j = 0; j < k; j++)
+				written[j] = el[i + j].out_bytes;
+			(void)vdev_vq_push_batch(vq, &el[i], written, k);
+		}
+	}
 	vdev_vq_flush(vq);
 	net->P(stats).rx_frames++;
 	net->P(stats).rx_bytes += len;

@@ -19,7 +19,8 @@
 
 #define PAIRS 2
 #define NQ (2 * PAIRS + 1)
-#define RX_BUFS 16
+#define RX_BUFS 16     /* rx_bufs unless a test asks for more */
+#define RX_BUFS_MAX 40 /* storage */
 #define IOVS 20
 #define SLOT 4096u /* guest memory per token */
 #define NTOK 256
@@ -91,8 +92,8 @@ static struct {
 	struct rec rec;
 	struct vdev_net net;
 	struct vdev_vq queues[NQ];
-	struct vdev_vq_elem elems[PAIRS * RX_BUFS];
-	struct vdev_iov iovs[(PAIRS * (RX_BUFS + 1) + 1) * IOVS];
+	struct vdev_vq_elem elems[PAIRS * RX_BUFS_MAX];
+	struct vdev_iov iovs[(PAIRS * (RX_BUFS_MAX + 1) + 1) * IOVS];
 	struct vdev_iov tx_iovs[PAIRS * VDEV_NET_TX_BATCH_MAX * IOVS];
 	struct vdev_mmio mmio;
 	struct drv_mmio dm;
@@ -113,6 +114,7 @@ struct opts {
 	uint16_t mtu;       /* default 1500 */
 	bool unbatched;     /* no tx_iovs: one transmit chain at a time */
 	unsigned tx_batch;  /* with tx_iovs; 0: the default */
+	unsigned rx_bufs;   /* 0: RX_BUFS; at most RX_BUFS_MAX */
 };
 
 static void setup_with(struct opts o)
@@ -132,7 +134,7 @@ static void setup_with(struct opts o)
 		.queues = F.queues,
 		.elems = F.elems,
 		.iovs = F.iovs,
-		.rx_bufs = RX_BUFS,
+		.rx_bufs = o.rx_bufs ? o.rx_bufs : RX_BUFS,
 		.iov_per_chain = IOVS,
 		.backend = &rec_ops,
 		.backend_opaque = &F.rec,
@@ -628,14 +630,16 @@ static void rx_big_buffers(bool packed)
 Test(net, rx_big_buffers_split) { rx_big_buffers(false); }
 Test(net, rx_big_buffers_packed) { rx_big_buffers(true); }
 
-static void rx_mergeable(bool packed)
+/* A 1000-byte frame into `nbufs` posted buffers of `size` bytes each. */
+static void rx_mergeable_into(bool packed, unsigned rx_bufs, unsigned nbufs, uint32_t size)
 {
-	setup_with((struct opts){.packed = packed});
+	teardown();
+	setup_with((struct opts){.packed = packed, .rx_bufs = rx_bufs});
 	cr_assert(F.neg & N(MRG_RXBUF));
-	post_rx(0, 0, 16, 100);
+	post_rx(0, 0, nbufs, size);
 	size_t len = make_frame(F.frame, HOST_MAC, 1000, 5);
 	cr_assert_eq(rx(0, F.frame, len, NULL), 0);
-	unsigned want = (unsigned)((len + VDEV_NET_HDR_LEN + 99) / 100);
+	unsigned want = (unsigned)((len + VDEV_NET_HDR_LEN + size - 1) / size);
 	cr_expect_eq((unsigned)(ptr(0)[10] | ptr(0)[11] << 8), want);
 	uint8_t got[1100];
 	size_t off = 0;
@@ -644,7 +648,7 @@ static void rx_mergeable(bool packed)
 		cr_assert_eq(reap(0, &ul), &tok[i]);
 		size_t skip = i == 0 ? VDEV_NET_HDR_LEN : 0;
 		size_t total = len + VDEV_NET_HDR_LEN;
-		cr_assert_eq(ul, (uint32_t)(total - 100u * i < 100u ? total - 100u * i : 100u));
+		cr_assert_eq(ul, (uint32_t)(total - size * i < size ? total - size * i : size));
 		memcpy(got + off, ptr((int)i) + skip, ul - skip);
 		off += ul - skip;
 	}
@@ -652,8 +656,12 @@ static void rx_mergeable(bool packed)
 	cr_assert_arr_eq(got, F.frame, len);
 	cr_expect_null(reap(0, NULL));
 }
+static void rx_mergeable(bool packed) { rx_mergeable_into(packed, 0, 16, 100); }
 Test(net, rx_mergeable_spans_buffers_split) { rx_mergeable(false); }
 Test(net, rx_mergeable_spans_buffers_packed) { rx_mergeable(true); }
+/* 34 buffers: more than one batch push of completions */
+Test(net, rx_mergeable_spans_34_buffers_split) { rx_mergeable_into(false, RX_BUFS_MAX, 40, 30); }
+Test(net, rx_mergeable_spans_34_buffers_packed) { rx_mergeable_into(true, RX_BUFS_MAX, 40, 30); }
 
 static void rx_no_room(bool packed)
 {
