@@ -23,6 +23,9 @@
 #include "blk_file.h"
 #include "vdev/blk.h"
 #include "vdev/vhost_user.h"
+#include "vu_daemon.h"
+
+#define PROG "vhost-user-blk"
 #ifdef VDEV_HAVE_LIBURING
 #include "blk_uring.h"
 #endif
@@ -87,20 +90,10 @@ static void usage(FILE *out)
 		MAX_QUEUES);
 }
 
-static bool parse_uint(const char *opt, const char *s, unsigned min, unsigned max, unsigned *out)
+/* An option's number, lo..hi (vu_daemon_u32 says what is wrong). */
+static bool num(const char *opt, const char *s, unsigned lo, unsigned hi, unsigned *out)
 {
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno != 0 || *s == '\0' || *end != '\0' || v < min || v > max) {
-		fprintf(stderr, "vhost-user-blk: --%s=%s: expected a number from %u to %u\n", opt, s,
-			min, max);
-		return false;
-	}
-	*out = (unsigned)v;
-	return true;
+	return vu_daemon_u32(PROG, opt, s, lo, hi, out) == 0;
 }
 
 static int parse(int argc, char **argv, struct options *o)
@@ -145,7 +138,7 @@ static int parse(int argc, char **argv, struct options *o)
 		switch (c) {
 		case O_SOCKET: o->socket_path = optarg; break;
 		case O_FD:
-			ok = parse_uint("fd", optarg, 0, INT_MAX, &fd);
+			ok = num("fd", optarg, 0, INT_MAX, &fd);
 			o->fd = (int)fd;
 			break;
 		case O_FILE: o->blk_file = optarg; break;
@@ -159,10 +152,10 @@ static int parse(int argc, char **argv, struct options *o)
 			}
 			o->backend = optarg;
 			break;
-		case O_NQ: ok = parse_uint("num-queues", optarg, 1, MAX_QUEUES, &o->num_queues); break;
-		case O_QS: ok = parse_uint("queue-size", optarg, 1, 32768, &o->queue_size); break;
-		case O_SEG: ok = parse_uint("seg-max", optarg, 1, 1022, &o->seg_max); break;
-		case O_REQS: ok = parse_uint("requests", optarg, 1, 65536, &o->num_reqs); break;
+		case O_NQ: ok = num("num-queues", optarg, 1, MAX_QUEUES, &o->num_queues); break;
+		case O_QS: ok = num("queue-size", optarg, 1, 32768, &o->queue_size); break;
+		case O_SEG: ok = num("seg-max", optarg, 1, 1022, &o->seg_max); break;
+		case O_REQS: ok = num("requests", optarg, 1, 65536, &o->num_reqs); break;
 		case O_SERIAL:
 			if (strlen(optarg) > VDEV_BLK_ID_BYTES) {
 				fprintf(stderr, "vhost-user-blk: --serial: at most %u bytes\n",
@@ -172,11 +165,11 @@ static int parse(int argc, char **argv, struct options *o)
 			o->serial = optarg;
 			break;
 		case O_WB: o->writeback = true; break;
-		case O_DMS: ok = parse_uint("discard-max-sectors", optarg, 1, UINT_MAX, &o->discard_max_sectors); break;
-		case O_DSEG: ok = parse_uint("discard-max-seg", optarg, 1, 256, &o->discard_max_seg); break;
-		case O_DGRAN: ok = parse_uint("discard-granularity", optarg, 1, 1u << 20, &o->discard_alignment); break;
-		case O_WZS: ok = parse_uint("write-zeroes-max-sectors", optarg, 1, UINT_MAX, &o->wz_max_sectors); break;
-		case O_WZSEG: ok = parse_uint("write-zeroes-max-seg", optarg, 1, 256, &o->wz_max_seg); break;
+		case O_DMS: ok = num("discard-max-sectors", optarg, 1, UINT_MAX, &o->discard_max_sectors); break;
+		case O_DSEG: ok = num("discard-max-seg", optarg, 1, 256, &o->discard_max_seg); break;
+		case O_DGRAN: ok = num("discard-granularity", optarg, 1, 1u << 20, &o->discard_alignment); break;
+		case O_WZS: ok = num("write-zeroes-max-sectors", optarg, 1, UINT_MAX, &o->wz_max_sectors); break;
+		case O_WZSEG: ok = num("write-zeroes-max-seg", optarg, 1, 256, &o->wz_max_seg); break;
 		case O_TPQ: o->thread_per_queue = true; break;
 		case O_QUIET: o->quiet = true; break;
 		case O_STATS: o->stats = true; break;
@@ -257,13 +250,6 @@ static const struct vdev_blk_backend_ops null_ops = {
 	.write = null_op,
 	.flush = null_op,
 };
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	if (D.vu != NULL)
-		vdev_vhost_user_stop(D.vu);
-}
 
 static int open_backend(const struct vdev_blk_backend_ops **ops, void **opaque, uint64_t *bytes)
 {
@@ -403,10 +389,7 @@ int main(int argc, char **argv)
 		vdev_vhost_user_add_fd(D.vu, (uint16_t)q, uring_blk_eventfd(&D.rings[q]),
 				       on_completion, &D.rings[q]);
 #endif
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	vu_daemon_catch_signals(D.vu);
 	if (!D.o.quiet)
 		fprintf(stderr,
 			"vhost-user-blk: serving %s (%llu sectors%s, %s backend, %u queue%s) on %s\n",
@@ -432,8 +415,7 @@ int main(int argc, char **argv)
 			(unsigned long long)vs.kicks, (unsigned long long)vs.calls);
 	}
 	/* A late SIGTERM must not reach the adapter once it is gone. */
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
+	vu_daemon_release_signals();
 	struct vdev_vhost_user *vu = D.vu;
 	D.vu = NULL;
 	vdev_vhost_user_destroy(vu);

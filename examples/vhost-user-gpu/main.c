@@ -31,6 +31,9 @@
 #include "gpu_vugpu.h"
 #include "vdev/gpu.h"
 #include "vdev/vhost_user.h"
+#include "vu_daemon.h"
+
+#define PROG "vhost-user-gpu"
 
 #define IOV_PER_CHAIN 64
 #define NUM_CONTEXTS 64
@@ -79,21 +82,6 @@ static void usage(FILE *out)
 		"  --print-capabilities   print the back-end capabilities (JSON) and exit\n");
 }
 
-static int parse_uint(const char *opt, const char *s, unsigned lo, unsigned hi, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || *s == '\0' || v < lo || v > hi) {
-		fprintf(stderr, "vhost-user-gpu: --%s=%s: expected %u..%u\n", opt, s, lo, hi);
-		return -1;
-	}
-	*out = (unsigned)v;
-	return 0;
-}
-
 static int parse_refresh(const char *s, unsigned *mhz)
 {
 	char *end;
@@ -107,6 +95,12 @@ static int parse_refresh(const char *s, unsigned *mhz)
 	}
 	*mhz = (unsigned)(hz * 1000.0 + 0.5);
 	return 0;
+}
+
+/* An option's number, lo..hi (vu_daemon_u32 says what is wrong). */
+static int num(const char *opt, const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+	return vu_daemon_u32(PROG, opt, s, lo, hi, out);
 }
 
 static int parse(int argc, char **argv, struct options *o)
@@ -141,20 +135,20 @@ static int parse(int argc, char **argv, struct options *o)
 		switch (c) {
 		case O_SOCKET: o->socket_path = optarg; break;
 		case O_FD:
-			rc = parse_uint("fd", optarg, 0, 1u << 20, &fd);
+			rc = num("fd", optarg, 0, 1u << 20, &fd);
 			o->fd = (int)fd;
 			break;
 		case O_PNG: o->png = optarg; break;
 		case O_PPM: o->ppm = optarg; break;
-		case O_INTERVAL: rc = parse_uint("interval-ms", optarg, 0, 60000, &o->interval_ms); break;
-		case O_W: rc = parse_uint("width", optarg, 1, 16384, &o->width); break;
-		case O_H: rc = parse_uint("height", optarg, 1, 16384, &o->height); break;
+		case O_INTERVAL: rc = num("interval-ms", optarg, 0, 60000, &o->interval_ms); break;
+		case O_W: rc = num("width", optarg, 1, 16384, &o->width); break;
+		case O_H: rc = num("height", optarg, 1, 16384, &o->height); break;
 		case O_REFRESH: rc = parse_refresh(optarg, &o->refresh_mhz); break;
-		case O_WMM: rc = parse_uint("width-mm", optarg, 0, 4095, &o->width_mm); break;
-		case O_HMM: rc = parse_uint("height-mm", optarg, 0, 4095, &o->height_mm); break;
-		case O_MAXMB: rc = parse_uint("max-host-mb", optarg, 1, 1u << 20, &o->max_host_mb); break;
-		case O_MAXRES: rc = parse_uint("max-resources", optarg, 1, 65536, &o->max_resources); break;
-		case O_QS: rc = parse_uint("queue-size", optarg, 1, 32768, &o->queue_size); break;
+		case O_WMM: rc = num("width-mm", optarg, 0, 4095, &o->width_mm); break;
+		case O_HMM: rc = num("height-mm", optarg, 0, 4095, &o->height_mm); break;
+		case O_MAXMB: rc = num("max-host-mb", optarg, 1, 1u << 20, &o->max_host_mb); break;
+		case O_MAXRES: rc = num("max-resources", optarg, 1, 65536, &o->max_resources); break;
+		case O_QS: rc = num("queue-size", optarg, 1, 32768, &o->queue_size); break;
 		case O_NOCHAN: o->no_channel = true; break;
 		case O_QUIET: o->quiet = true; break;
 		case O_STATS: o->stats = true; break;
@@ -276,13 +270,6 @@ static void on_log(void *opaque, const char *msg)
 	fprintf(stderr, "vhost-user-gpu: %s\n", msg);
 }
 
-static void on_signal(int sig)
-{
-	(void)sig;
-	if (D.vu != NULL)
-		vdev_vhost_user_stop(D.vu);
-}
-
 int main(int argc, char **argv)
 {
 	char eb[256];
@@ -355,10 +342,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vhost-user-gpu: cannot watch the file sink's timer\n");
 		return 1;
 	}
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	vu_daemon_catch_signals(D.vu);
 	if (!D.o.quiet)
 		fprintf(stderr,
 			"vhost-user-gpu: display %ux%u@%u.%03u Hz, %s, budget %u MiB / %u resources%s%s, "
@@ -393,8 +377,7 @@ int main(int argc, char **argv)
 			(unsigned long long)vs.sessions, (unsigned long long)vs.kicks,
 			(unsigned long long)vs.calls);
 	}
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
+	vu_daemon_release_signals();
 	struct vdev_vhost_user *vu = D.vu;
 	D.vu = NULL;
 	vdev_vhost_user_destroy(vu);

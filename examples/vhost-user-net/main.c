@@ -33,6 +33,9 @@
 #include "net_port.h"
 #include "vdev/net.h"
 #include "vdev/vhost_user.h"
+#include "vu_daemon.h"
+
+#define PROG "vhost-user-net"
 
 #define MAX_PAIRS 16
 #define IOV_PER_CHAIN 64 /* guest buffer segments per chain */
@@ -87,21 +90,6 @@ static void usage(FILE *out)
 		MAX_PAIRS);
 }
 
-static int parse_uint(const char *opt, const char *s, unsigned lo, unsigned hi, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || *s == '\0' || v < lo || v > hi) {
-		fprintf(stderr, "vhost-user-net: --%s=%s: expected %u..%u\n", opt, s, lo, hi);
-		return -1;
-	}
-	*out = (unsigned)v;
-	return 0;
-}
-
 static int parse_mac(const char *s, uint8_t mac[6])
 {
 	unsigned b[6];
@@ -115,6 +103,12 @@ static int parse_mac(const char *s, uint8_t mac[6])
 	if (mac[0] & 1)
 		return -1; /* multicast */
 	return (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]) ? 0 : -1;
+}
+
+/* An option's number, lo..hi (vu_daemon_u32 says what is wrong). */
+static int num(const char *opt, const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+	return vu_daemon_u32(PROG, opt, s, lo, hi, out);
 }
 
 static int parse(int argc, char **argv, struct options *o)
@@ -148,7 +142,7 @@ static int parse(int argc, char **argv, struct options *o)
 		switch (c) {
 		case O_SOCKET: o->socket_path = optarg; break;
 		case O_FD:
-			if (parse_uint("fd", optarg, 0, 1u << 20, &fd) != 0)
+			if (num("fd", optarg, 0, 1u << 20, &fd) != 0)
 				return -1;
 			o->fd = (int)fd;
 			break;
@@ -164,19 +158,19 @@ static int parse(int argc, char **argv, struct options *o)
 			o->have_mac = true;
 			break;
 		case O_MTU:
-			if (parse_uint("mtu", optarg, 68, 65535, &o->mtu) != 0)
+			if (num("mtu", optarg, 68, 65535, &o->mtu) != 0)
 				return -1;
 			break;
 		case O_PAIRS:
-			if (parse_uint("queue-pairs", optarg, 1, MAX_PAIRS, &o->pairs) != 0)
+			if (num("queue-pairs", optarg, 1, MAX_PAIRS, &o->pairs) != 0)
 				return -1;
 			break;
 		case O_QS:
-			if (parse_uint("queue-size", optarg, 1, 32768, &o->queue_size) != 0)
+			if (num("queue-size", optarg, 1, 32768, &o->queue_size) != 0)
 				return -1;
 			break;
 		case O_RXB:
-			if (parse_uint("rx-bufs", optarg, 1, 4096, &o->rx_bufs) != 0)
+			if (num("rx-bufs", optarg, 1, 4096, &o->rx_bufs) != 0)
 				return -1;
 			break;
 		case O_DENY_MAC: o->deny_mac = true; break;
@@ -299,13 +293,6 @@ static const struct vdev_net_backend_ops d_ops = {
 	.set_guest_offloads = d_offloads,
 };
 
-static void on_signal(int sig)
-{
-	(void)sig;
-	if (D.vu != NULL)
-		vdev_vhost_user_stop(D.vu);
-}
-
 int main(int argc, char **argv)
 {
 	char eb[256];
@@ -371,10 +358,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vhost-user-net: cannot watch the %s\n", D.port.name);
 		return 1;
 	}
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	vu_daemon_catch_signals(D.vu);
 	const uint8_t *m = D.o.mac;
 	if (!D.o.quiet)
 		fprintf(stderr,
@@ -402,8 +386,7 @@ int main(int argc, char **argv)
 			(unsigned long long)vs.kicks, (unsigned long long)vs.calls);
 	}
 	/* A late SIGTERM must not reach the adapter once it is gone. */
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
+	vu_daemon_release_signals();
 	struct vdev_vhost_user *vu = D.vu;
 	D.vu = NULL;
 	vdev_vhost_user_destroy(vu);

@@ -33,6 +33,9 @@
 #include <unistd.h>
 
 #include "vdev/vhost_user.h"
+#include "vu_daemon.h"
+
+#define PROG "vhost-user-vsock"
 #include "vdev/vsock.h"
 #include "vsock_unix.h"
 
@@ -82,32 +85,6 @@ static void usage(FILE *out)
 		"  --print-capabilities   print the back-end capabilities (JSON) and exit\n");
 }
 
-static int parse_uint(const char *opt, const char *s, unsigned long long lo,
-		      unsigned long long hi, unsigned long long *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || *s == '\0' || *s == '-' || v < lo || v > hi) {
-		fprintf(stderr, "vhost-user-vsock: --%s=%s: expected %llu..%llu\n", opt, s, lo, hi);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-static int parse_u(const char *opt, const char *s, unsigned lo, unsigned hi, unsigned *out)
-{
-	unsigned long long v;
-
-	if (parse_uint(opt, s, lo, hi, &v) != 0)
-		return -1;
-	*out = (unsigned)v;
-	return 0;
-}
-
 static int parse(int argc, char **argv, struct options *o)
 {
 	enum { O_SOCKET = 1, O_FD, O_CID, O_UDS, O_NOSEQ, O_QS, O_CONNS, O_BUF, O_CLOSE, O_QUIET,
@@ -136,30 +113,30 @@ static int parse(int argc, char **argv, struct options *o)
 		switch (c) {
 		case O_SOCKET: o->socket_path = optarg; break;
 		case O_FD:
-			if (parse_u("fd", optarg, 0, 1u << 20, &fd) != 0)
+			if (vu_daemon_u32(PROG, "fd", optarg, 0, 1u << 20, &fd) != 0)
 				return -1;
 			o->fd = (int)fd;
 			break;
 		case O_CID:
-			if (parse_uint("guest-cid", optarg, 3, 0xfffffffeull, &o->cid) != 0)
+			if (vu_daemon_uint(PROG, "guest-cid", optarg, 3, 0xfffffffeull, &o->cid) != 0)
 				return -1;
 			break;
 		case O_UDS: o->uds_path = optarg; break;
 		case O_NOSEQ: o->no_seqpacket = true; break;
 		case O_QS:
-			if (parse_u("queue-size", optarg, 1, 32768, &o->queue_size) != 0)
+			if (vu_daemon_u32(PROG, "queue-size", optarg, 1, 32768, &o->queue_size) != 0)
 				return -1;
 			break;
 		case O_CONNS:
-			if (parse_u("max-conns", optarg, 1, 4096, &o->max_conns) != 0)
+			if (vu_daemon_u32(PROG, "max-conns", optarg, 1, 4096, &o->max_conns) != 0)
 				return -1;
 			break;
 		case O_BUF:
-			if (parse_u("buf-size", optarg, 4, 65536, &o->buf_kib) != 0)
+			if (vu_daemon_u32(PROG, "buf-size", optarg, 4, 65536, &o->buf_kib) != 0)
 				return -1;
 			break;
 		case O_CLOSE:
-			if (parse_u("close-timeout", optarg, 10, 600000, &o->close_ms) != 0)
+			if (vu_daemon_u32(PROG, "close-timeout", optarg, 10, 600000, &o->close_ms) != 0)
 				return -1;
 			break;
 		case O_QUIET: o->quiet = true; break;
@@ -203,13 +180,6 @@ static void on_timer(void *opaque, int fd)
 		return; /* spurious: nothing expired */
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	vdev_vsock_tick(&D.vs, (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u);
-}
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	if (D.vu != NULL)
-		vdev_vhost_user_stop(D.vu);
 }
 
 int main(int argc, char **argv)
@@ -292,10 +262,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vhost-user-vsock: cannot set up the close timer\n");
 		return 1;
 	}
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	vu_daemon_catch_signals(D.vu);
 	if (!D.o.quiet)
 		fprintf(stderr, "vhost-user-vsock: guest CID %llu, host sockets at %s%s, serving %s\n",
 			D.o.cid, D.o.uds_path, D.o.no_seqpacket ? "" : " (and .seqpacket)",
@@ -327,8 +294,7 @@ int main(int argc, char **argv)
 			(unsigned long long)vs.kicks, (unsigned long long)vs.calls);
 	}
 	/* A late SIGTERM must not reach the adapter once it is gone. */
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
+	vu_daemon_release_signals();
 	struct vdev_vhost_user *vu = D.vu;
 	D.vu = NULL;
 	vdev_vhost_user_destroy(vu);

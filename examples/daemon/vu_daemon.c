@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+#include "vu_daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int vu_daemon_uint(const char *prog, const char *opt, const char *s, unsigned long long lo,
+		   unsigned long long hi, unsigned long long *out)
+{
+	int hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+	const char *digits = hex ? s + 2 : s;
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(digits, &end, hex ? 16 : 10);
+	/* strtoull takes a sign and blanks; a number here has neither */
+	if (errno != 0 || *digits < '0' || (*digits > '9' && !hex) || *end != '\0' || v < lo ||
+	    v > hi) {
+		fprintf(stderr, "%s: --%s=%s: expected %llu..%llu\n", prog, opt, s, lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int vu_daemon_u32(const char *prog, const char *opt, const char *s, unsigned lo, unsigned hi,
+		  unsigned *out)
+{
+	unsigned long long v;
+
+	if (vu_daemon_uint(prog, opt, s, lo, hi, &v) != 0)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static struct vdev_vhost_user *volatile stop_me;
+
+static void on_signal(int sig)
+{
+	struct vdev_vhost_user *vu = stop_me;
+
+	(void)sig;
+	if (vu != NULL)
+		vdev_vhost_user_stop(vu);
+}
+
+void vu_daemon_catch_signals(struct vdev_vhost_user *vu)
+{
+	struct sigaction sa = {.sa_handler = on_signal};
+
+	stop_me = vu;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+void vu_daemon_release_signals(void)
+{
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	stop_me = NULL;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the vhost-user example daemons share (POSIX, not part of the
+ * library): option numbers and the signal handling around the adapter's
+ * event loop.
+ */
+#ifndef VDEV_EXAMPLES_VU_DAEMON_H
+#define VDEV_EXAMPLES_VU_DAEMON_H
+
+#include "vdev/vhost_user.h"
+
+/*
+ * vu_daemon_uint() - parse option --opt's value `s`: a whole decimal
+ * number, or hexadecimal with 0x, from lo to hi. On anything else prints
+ * "<prog>: --<opt>=<s>: expected lo..hi" and returns -1; 0 with *out set.
+ * vu_daemon_u32() is the same for an unsigned.
+ */
+int vu_daemon_uint(const char *prog, const char *opt, const char *s, unsigned long long lo,
+		   unsigned long long hi, unsigned long long *out);
+int vu_daemon_u32(const char *prog, const char *opt, const char *s, unsigned lo, unsigned hi,
+		  unsigned *out);
+
+/*
+ * vu_daemon_catch_signals() - SIGTERM and SIGINT stop `vu`'s event loop
+ * (vdev_vhost_user_stop(), which is async-signal-safe), so
+ * vdev_vhost_user_run() returns and the daemon tears down cleanly;
+ * SIGPIPE is ignored (a front-end that went away is an error return, not
+ * a death). vu_daemon_release_signals() ignores SIGTERM/SIGINT and
+ * forgets `vu`: call it before destroying the adapter, so that a late
+ * signal cannot reach it.
+ * Context: the main thread, once each.
+ */
+void vu_daemon_catch_signals(struct vdev_vhost_user *vu);
+void vu_daemon_release_signals(void);
+
+#endif
