@@ -158,6 +158,24 @@ static inline int chain_finish(struct vq_chain *c, struct vdev_vq_elem *e, uint1
 	return 0;
 }
 
+/* Fill an element for a one-descriptor chain at host address `base`
+ * (already checked); `write` is 1 for a device-writable buffer. */
+static inline void elem_single(struct vdev_vq_elem *e, struct vdev_iov *v, void *base,
+			       uint32_t len, uint32_t write, uint16_t id, uint16_t seq)
+{
+	v->base = base;
+	v->len = len;
+	e->iov = v;
+	e->out_bytes = write ? 0 : len;
+	e->in_bytes = write ? len : 0;
+	e->n_out = (uint16_t)(write ^ 1u);
+	e->n_in = (uint16_t)write;
+	e->id = id;
+	e->ndescs = 1;
+	e->seq = seq;
+	e->error = 0;
+}
+
 /* Account for `n` popped elements, `rejected` of them rejected. */
 static inline void vq_account_pops(struct vdev_vq *vq, unsigned n, unsigned rejected)
 {

@@ -314,17 +314,7 @@ static inline int take_single(const struct vdev_vq *vq, uint16_t head, uint16_t 
 	if (VDEV__UNLIKELY(off >= fsize || (uint64_t)len - 1u >= fsize - off ||
 			   (write & vq->P(fast_ro))))
 		return -1;
-	v->base = vq->P(fast_hva) + (uintptr_t)off;
-	v->len = len;
-	e->iov = v;
-	e->out_bytes = write ? 0 : len;
-	e->in_bytes = write ? len : 0;
-	e->n_out = (uint16_t)(write ^ 1u);
-	e->n_in = (uint16_t)write;
-	e->id = head;
-	e->ndescs = 1;
-	e->seq = seq;
-	e->error = 0;
+	elem_single(e, v, vq->P(fast_hva) + (uintptr_t)off, len, write, head, seq);
 	return 0;
 }
 
@@ -373,17 +363,8 @@ static __attribute__((noinline)) unsigned pop_single_run(struct vdev_vq *vq,
 		if (VDEV__UNLIKELY(off >= fsize || (uint64_t)len - 1u >= fsize - off ||
 				   (write & ro)))
 			break;
-		v->base = (void *)(bias + (uintptr_t)addr);
-		v->len = len;
-		e->iov = v;
-		e->out_bytes = write ? 0 : len;
-		e->in_bytes = write ? len : 0;
-		e->n_out = (uint16_t)(write ^ 1u);
-		e->n_in = (uint16_t)write;
-		e->id = head;
-		e->ndescs = 1;
-		e->seq = (uint16_t)(seq + n);
-		e->error = 0;
+		elem_single(e, v, (void *)(bias + (uintptr_t)addr), len, write, head,
+			    (uint16_t)(seq + n));
 	}
 	return n;
 }
