@@ -308,6 +308,27 @@ static void scanout_disable(struct vdev_gpu *gpu, uint32_t sid)
 	sink_scanout(gpu, sid);
 }
 
+/*
+ * Put resource `r` (id `id`) on scanout `sid`, showing `rect` of it; the
+ * resource it showed before no longer counts it. The caller fills in the
+ * rest of the slot and tells the sink. Returns the slot.
+ */
+static struct vdev_gpu_scanout_slot *scanout_bind(struct vdev_gpu *gpu, uint32_t sid,
+						  struct vdev_gpu_resource *r, uint32_t id,
+						  const struct vdev_gpu_rect *rect, bool blob)
+{
+	struct vdev_gpu_scanout_slot *so = &gpu->P(scanouts)[sid];
+	struct vdev_gpu_resource *old = res_find(gpu, so->P(resource_id));
+
+	if (old != NULL)
+		old->P(scanouts) = (uint16_t)(old->P(scanouts) & ~(1u << sid));
+	so->P(resource_id) = id;
+	so->P(blob) = blob;
+	so->P(src) = *rect;
+	r->P(scanouts) = (uint16_t)(r->P(scanouts) | (1u << sid));
+	return so;
+}
+
 /* Disable every scanout that shows `r`. */
 static void scanouts_drop(struct vdev_gpu *gpu, struct vdev_gpu_resource *r)
 {
@@ -804,8 +825,7 @@ static uint32_t cmd_set_scanout(struct vdev_gpu *gpu, const struct req *q)
 {
 	struct vdev_gpu_rect rect;
 	uint32_t sid = rd32(q, HDR_SIZE + 16), id = rd32(q, HDR_SIZE + 20);
-	struct vdev_gpu_scanout_slot *so;
-	struct vdev_gpu_resource *r, *old;
+	struct vdev_gpu_resource *r;
 
 	rect_at(q, HDR_SIZE, &rect);
 	if (sid >= gpu->P(num_scanouts))
@@ -819,14 +839,7 @@ static uint32_t cmd_set_scanout(struct vdev_gpu *gpu, const struct req *q)
 		return RESP_ERR_INVALID_RESOURCE_ID;
 	if (rect.width == 0 || rect.height == 0 || !rect_inside(&rect, r->P(width), r->P(height)))
 		return RESP_ERR_INVALID_PARAMETER;
-	so = &gpu->P(scanouts)[sid];
-	old = res_find(gpu, so->P(resource_id));
-	if (old != NULL)
-		old->P(scanouts) = (uint16_t)(old->P(scanouts) & ~(1u << sid));
-	so->P(resource_id) = id;
-	so->P(blob) = false;
-	so->P(src) = rect;
-	r->P(scanouts) = (uint16_t)(r->P(scanouts) | (1u << sid));
+	(void)scanout_bind(gpu, sid, r, id, &rect, false);
 	sink_scanout(gpu, sid);
 	return RESP_OK_NODATA;
 }
@@ -840,7 +853,7 @@ static uint32_t cmd_set_scanout_blob(struct vdev_gpu *gpu, const struct req *q)
 	uint32_t stride = rd32(q, HDR_SIZE + 40), offset = rd32(q, HDR_SIZE + 56);
 	uint64_t row = (uint64_t)width * VDEV_GPU_BYTES_PER_PIXEL, end;
 	struct vdev_gpu_scanout_slot *so;
-	struct vdev_gpu_resource *r, *old;
+	struct vdev_gpu_resource *r;
 
 	rect_at(q, HDR_SIZE, &rect);
 	if (!negotiated(gpu, VDEV_GPU_F_RESOURCE_BLOB))
@@ -865,19 +878,12 @@ static uint32_t cmd_set_scanout_blob(struct vdev_gpu *gpu, const struct req *q)
 		return RESP_ERR_INVALID_PARAMETER;
 	if (r->P(segs) == NULL)
 		return RESP_ERR_UNSPEC;
-	so = &gpu->P(scanouts)[sid];
-	old = res_find(gpu, so->P(resource_id));
-	if (old != NULL)
-		old->P(scanouts) = (uint16_t)(old->P(scanouts) & ~(1u << sid));
-	so->P(resource_id) = id;
-	so->P(blob) = true;
-	so->P(src) = rect;
+	so = scanout_bind(gpu, sid, r, id, &rect, true);
 	so->P(format) = format;
 	so->P(width) = width;
 	so->P(height) = height;
 	so->P(stride) = stride;
 	so->P(offset) = offset;
-	r->P(scanouts) = (uint16_t)(r->P(scanouts) | (1u << sid));
 	sink_scanout(gpu, sid);
 	return RESP_OK_NODATA;
 }
