@@ -37,6 +37,20 @@ int vu_daemon_u32(const char *prog, const char *opt, const char *s, unsigned lo,
 	return 0;
 }
 
+int vu_daemon_check_args(const char *prog, int argc, char **argv, int optind_,
+			 const char *socket_path, int fd)
+{
+	if (optind_ < argc) {
+		fprintf(stderr, "%s: unexpected argument %s\n", prog, argv[optind_]);
+		return -1;
+	}
+	if ((socket_path == NULL) == (fd < 0)) {
+		fprintf(stderr, "%s: give exactly one of --socket-path and --fd\n", prog);
+		return -1;
+	}
+	return 0;
+}
+
 static struct vdev_vhost_user *volatile stop_me;
 
 static void on_signal(int sig)

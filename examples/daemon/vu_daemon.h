@@ -21,6 +21,14 @@ int vu_daemon_u32(const char *prog, const char *opt, const char *s, unsigned lo,
 		  unsigned *out);
 
 /*
+ * vu_daemon_check_args() - after getopt_long(): nothing may follow the
+ * options (argv[optind...]), and exactly one of --socket-path (socket_path
+ * non-NULL) and --fd (fd >= 0) was given. Prints why and returns -1, else 0.
+ */
+int vu_daemon_check_args(const char *prog, int argc, char **argv, int optind_,
+			 const char *socket_path, int fd);
+
+/*
  * vu_daemon_catch_signals() - SIGTERM and SIGINT stop `vu`'s event loop
  * (vdev_vhost_user_stop(), which is async-signal-safe), so
  * vdev_vhost_user_run() returns and the daemon tears down cleanly;

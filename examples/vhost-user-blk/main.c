@@ -194,14 +194,8 @@ static int parse(int argc, char **argv, struct options *o)
 		if (!ok)
 			return -1;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "vhost-user-blk: unexpected argument: %s\n", argv[optind]);
+	if (vu_daemon_check_args(PROG, argc, argv, optind, o->socket_path, o->fd) != 0)
 		return -1;
-	}
-	if ((o->socket_path == NULL) == (o->fd < 0)) {
-		fprintf(stderr, "vhost-user-blk: give exactly one of --socket-path and --fd\n");
-		return -1;
-	}
 	bool null = o->backend != NULL && strcmp(o->backend, "null") == 0;
 	if (null ? o->null_size == 0 : o->blk_file == NULL) {
 		fprintf(stderr, null ? "vhost-user-blk: --backend=null needs --size\n"

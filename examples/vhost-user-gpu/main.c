@@ -161,14 +161,8 @@ static int parse(int argc, char **argv, struct options *o)
 		if (rc != 0)
 			return -1;
 	}
-	if (optind != argc) {
-		fprintf(stderr, "vhost-user-gpu: unexpected argument %s\n", argv[optind]);
+	if (vu_daemon_check_args(PROG, argc, argv, optind, o->socket_path, o->fd) != 0)
 		return -1;
-	}
-	if ((o->socket_path == NULL) == (o->fd < 0)) {
-		fprintf(stderr, "vhost-user-gpu: give exactly one of --socket-path and --fd\n");
-		return -1;
-	}
 	if (o->png != NULL && o->ppm != NULL) {
 		fprintf(stderr, "vhost-user-gpu: give at most one of --png and --ppm\n");
 		return -1;

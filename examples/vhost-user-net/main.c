@@ -185,14 +185,8 @@ static int parse(int argc, char **argv, struct options *o)
 		default: usage(stderr); return -1;
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "vhost-user-net: unexpected argument %s\n", argv[optind]);
+	if (vu_daemon_check_args(PROG, argc, argv, optind, o->socket_path, o->fd) != 0)
 		return -1;
-	}
-	if ((o->socket_path == NULL) == (o->fd < 0)) {
-		fprintf(stderr, "vhost-user-net: give exactly one of --socket-path and --fd\n");
-		return -1;
-	}
 	if ((o->tap != NULL) + (o->packet != NULL) + (o->sw != NULL) != 1) {
 		fprintf(stderr, "vhost-user-net: give exactly one of --tap, --packet and --switch\n");
 		return -1;

@@ -148,14 +148,8 @@ static int parse(int argc, char **argv, struct options *o)
 		default: usage(stderr); return -1;
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "vhost-user-vsock: unexpected argument %s\n", argv[optind]);
+	if (vu_daemon_check_args(PROG, argc, argv, optind, o->socket_path, o->fd) != 0)
 		return -1;
-	}
-	if ((o->socket_path == NULL) == (o->fd < 0)) {
-		fprintf(stderr, "vhost-user-vsock: give exactly one of --socket and --fd\n");
-		return -1;
-	}
 	if (o->cid == 0 || o->uds_path == NULL) {
 		fprintf(stderr, "vhost-user-vsock: --guest-cid and --uds-path are required\n");
 		return -1;
