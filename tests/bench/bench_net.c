@@ -164,11 +164,7 @@ static void refdev_init(struct refdev *d)
 	if (sim_pair_init(&d->p, QSIZE, VDEV_BIT(VDEV_F_VERSION_1) | VDEV_BIT(VDEV_F_EVENT_IDX),
 			  8u << 20, true) != 0)
 		abort();
-	d->r = (struct ref){.base = d->p.m.host[0], .gpa = d->p.m.regions[0].gpa,
-			    .size = d->p.m.regions[0].size, .desc = d->p.drv.desc,
-			    .driver = d->p.drv.driver, .device = d->p.drv.device, .size_q = QSIZE,
-			    .mask = QSIZE - 1, .avail_wrap = true, .used_wrap = true,
-			    .event_idx = true};
+	d->r = ref_for_pair(&d->p, QSIZE, true, false);
 	d->arena = sim_alloc(&d->p.m, (size_t)BATCH * SLOT, 4096);
 }
 

@@ -140,13 +140,7 @@ static void measure(const struct config *c, unsigned runs, unsigned rounds, bool
 		exit(1);
 	}
 	uint64_t data_o = sim_alloc(&ours_p.m, 16384, 64), data_r = sim_alloc(&ref_p.m, 16384, 64);
-	struct ref rf = {
-		.base = ref_p.m.host[0], .gpa = ref_p.m.regions[0].gpa,
-		.size = ref_p.m.regions[0].size, .desc = ref_p.drv.desc,
-		.driver = ref_p.drv.driver, .device = ref_p.drv.device, .size_q = QSIZE,
-		.mask = QSIZE - 1, .avail_wrap = true, .used_wrap = true,
-		.event_idx = c->event_idx, .packed = c->packed,
-	};
+	struct ref rf = ref_for_pair(&ref_p, QSIZE, c->event_idx, c->packed);
 	/* warm-up */
 	run_ours(&ours_p, data_o, c, rounds / 4 + 1);
 	run_ref(&ref_p, &rf, data_r, c, rounds / 4 + 1);

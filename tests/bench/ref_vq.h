@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "drvsim.h"
 #include "vdev/common.h"
 
 struct ref {
@@ -33,6 +34,18 @@ struct ref_elem {
 	uint16_t n_out, nseg;
 	uint16_t id, ndescs;
 };
+
+/* The reference device on the rings and the single region of a simulated
+ * pair (both wrap counters start at 1, as the spec has them). */
+static inline struct ref ref_for_pair(const struct sim_pair *p, uint16_t qsize, bool event_idx,
+				      bool packed)
+{
+	return (struct ref){.base = p->m.host[0], .gpa = p->m.regions[0].gpa,
+			    .size = p->m.regions[0].size, .desc = p->drv.desc,
+			    .driver = p->drv.driver, .device = p->drv.device, .size_q = qsize,
+			    .mask = (uint16_t)(qsize - 1u), .avail_wrap = true, .used_wrap = true,
+			    .event_idx = event_idx, .packed = packed};
+}
 
 #define LD16(p) (*(const volatile uint16_t *)(p))
 #define LD32(p) (*(const volatile uint32_t *)(p))
