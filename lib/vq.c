@@ -356,33 +356,13 @@ VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
 	return 0;
 }
 
-VDEV_API int vdev_vq_push(struct vdev_vq *vq, const struct vdev_vq_elem *elem, uint32_t written)
-{
-	if (VDEV__UNLIKELY(!(vq->P(state) & VQ_LIVE)))
-		return VDEV_EPERM;
-	if (VDEV__UNLIKELY(vq->P(inflight) == 0))
-		return VDEV_EINVAL;
-	if (VDEV__UNLIKELY(vq_has(vq, VDEV_F_IN_ORDER) && elem->seq != vq->P(push_seq)))
-		return VDEV_EINVAL;
-	if (written > elem->in_bytes)
-		written = elem->in_bytes;
-	if (vq->P(layout) == VDEV_VQ_PACKED) {
-		if (VDEV__UNLIKELY(elem->ndescs == 0 || elem->ndescs > vq->P(inflight_descs)))
-			return VDEV_EINVAL;
-		vq_packed_push(vq, elem, written);
-	} else {
-		if (VDEV__UNLIKELY(elem->id >= vq->P(size)))
-			return VDEV_EINVAL;
-		vq_split_push(vq, elem, written);
-	}
-	vq->P(inflight)--;
-	vq->P(push_seq)++;
-	vq->P(stats).pushed++;
-	return 0;
-}
-
-VDEV_API int vdev_vq_push_batch(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
-				const uint32_t *written, unsigned n)
+/*
+ * Push n chains: everything is checked before anything is staged. Inlined
+ * into both entry points, so a single push (n == 1) loses its loops.
+ */
+static inline __attribute__((always_inline)) int push_n(struct vdev_vq *vq,
+							const struct vdev_vq_elem *elems,
+							const uint32_t *written, unsigned n)
 {
 	const uint16_t size = vq->P(size), mask = vq->P(mask);
 	uint16_t seq = vq->P(push_seq);
@@ -430,6 +410,17 @@ VDEV_API int vdev_vq_push_batch(struct vdev_vq *vq, const struct vdev_vq_elem *e
 	vq->P(push_seq) = (uint16_t)(seq + n);
 	vq->P(stats).pushed += n;
 	return 0;
+}
+
+VDEV_API int vdev_vq_push(struct vdev_vq *vq, const struct vdev_vq_elem *elem, uint32_t written)
+{
+	return push_n(vq, elem, &written, 1);
+}
+
+VDEV_API int vdev_vq_push_batch(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
+				const uint32_t *written, unsigned n)
+{
+	return push_n(vq, elems, written, n);
 }
 
 VDEV_API bool vdev_vq_publish(struct vdev_vq *vq)

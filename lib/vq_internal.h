@@ -203,92 +203,38 @@ VDEV__INTERNAL bool vdev__packed_publish(struct vdev_vq *vq);
 VDEV__INTERNAL void vdev__packed_set_notify(struct vdev_vq *vq, bool enable);
 VDEV__INTERNAL bool vdev__packed_has_work(struct vdev_vq *vq);
 
-/* Stage a used element (split): id and length at the used index. */
-static inline void vq_split_push(struct vdev_vq *vq, const struct vdev_vq_elem *e, uint32_t len)
-{
-	struct virtq_used *u = (struct virtq_used *)vq->P(device);
-	struct virtq_used_elem *ue = &u->ring[vq->P(used_idx) & vq->P(mask)];
-
-	vdev__wr32(&ue->id, e->id);
-	vdev__wr32(&ue->len, len);
-	vq->P(used_idx)++;
-	vq->P(staged)++;
-}
-
 /*
- * Stage a used element (packed): written at used_idx, which then advances
- * by the number of descriptors of the buffer being completed. The first
- * element of a batch keeps its flags back for publish to store last.
- */
-static inline void vq_packed_push(struct vdev_vq *vq, const struct vdev_vq_elem *e, uint32_t len)
-{
-	uint16_t pos = vq->P(used_idx);
-	struct pvirtq_desc *d = (struct pvirtq_desc *)vq->P(desc) + pos;
-	uint16_t flags = (uint16_t)(((vq->P(state) & VQ_USED_WRAP) ?
-				     (VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED) : 0u) |
-				    (len != 0 ? VIRTQ_DESC_F_WRITE : 0u));
-	uint32_t next;
-
-	vdev__wr16(&d->id, e->id);
-	vdev__wr32(&d->len, len);
-	if (vq->P(staged) == 0) {
-		vq->P(batch_pos) = pos;
-		vq->P(batch_flags) = flags;
-	} else {
-		/* The driver reads this one only after the batch's first, whose
-		 * flags publish stores after a release barrier. */
-		vdev__wr16(&d->flags, flags);
-	}
-	next = (uint32_t)pos + e->ndescs;
-	if (next >= vq->P(size)) {
-		next -= vq->P(size);
-		vq->P(state) ^= VQ_USED_WRAP;
-	}
-	vq->P(used_idx) = (uint16_t)next;
-	vq->P(inflight_descs) = (uint16_t)(vq->P(inflight_descs) - e->ndescs);
-	vq->P(unchecked_used) = (uint16_t)(vq->P(unchecked_used) + e->ndescs);
-	vq->P(staged)++;
-}
-
-/*
- * vq_packed_push() for n checked elements (ndescs != 0, `descs` of them in
- * all, within inflight_descs), with the queue state in locals.
+ * Stage n used elements (packed), already checked (ndescs != 0, `descs`
+ * of them in all, within inflight_descs). Each is written at used_idx,
+ * which then advances by the number of descriptors of the buffer being
+ * completed. The first element of a batch keeps its flags back for
+ * publish to store last, after a release barrier.
  */
 static inline void vq_packed_push_batch(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
 					const uint32_t *written, unsigned n, uint32_t descs)
 {
 	struct pvirtq_desc *ring = (struct pvirtq_desc *)vq->P(desc);
 	const uint32_t size = vq->P(size);
+	const bool hold_first = vq->P(staged) == 0;
 	uint32_t pos = vq->P(used_idx);
 	uint16_t wrapbits = (vq->P(state) & VQ_USED_WRAP) ?
 				    (uint16_t)(VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED) : 0u;
-	unsigned i = 0;
 
-	if (vq->P(staged) == 0) {
-		/* The batch's first flags are kept back for publish to store
-		 * last, after a release barrier. */
-		const struct vdev_vq_elem *e = &elems[0];
-		uint32_t len = written[0] < e->in_bytes ? written[0] : e->in_bytes;
-
-		vdev__wr16(&ring[pos].id, e->id);
-		vdev__wr32(&ring[pos].len, len);
-		vq->P(batch_pos) = (uint16_t)pos;
-		vq->P(batch_flags) = (uint16_t)(wrapbits | (len != 0 ? VIRTQ_DESC_F_WRITE : 0u));
-		pos += e->ndescs;
-		if (pos >= size) {
-			pos -= size;
-			wrapbits ^= (uint16_t)(VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED);
-		}
-		i = 1;
-	}
-	for (; i < n; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		const struct vdev_vq_elem *e = &elems[i];
 		uint32_t len = written[i] < e->in_bytes ? written[i] : e->in_bytes;
+		uint16_t flags = (uint16_t)(wrapbits | (len != 0 ? VIRTQ_DESC_F_WRITE : 0u));
 
 		vdev__wr16(&ring[pos].id, e->id);
 		vdev__wr32(&ring[pos].len, len);
-		vdev__wr16(&ring[pos].flags,
-			   (uint16_t)(wrapbits | (len != 0 ? VIRTQ_DESC_F_WRITE : 0u)));
+		if (i == 0 && hold_first) {
+			vq->P(batch_pos) = (uint16_t)pos;
+			vq->P(batch_flags) = flags;
+		} else {
+			/* The driver reads this one only after the batch's
+			 * first, whose flags publish stores last. */
+			vdev__wr16(&ring[pos].flags, flags);
+		}
 		pos += e->ndescs;
 		if (pos >= size) {
 			pos -= size;
