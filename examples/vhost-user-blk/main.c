@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "blk_file.h"
+#include "pcidev.h"
 #include "vdev/blk.h"
 #include "vdev/vhost_user.h"
 #include "vu_daemon.h"
@@ -36,10 +37,11 @@ struct options {
 	const char *socket_path, *blk_file, *serial, *backend;
 	unsigned long long null_size;
 	int fd;
-	bool read_only, writeback, thread_per_queue, quiet, stats;
+	bool read_only, writeback, thread_per_queue, quiet, stats, no_packed;
 	unsigned num_queues, queue_size, seg_max, num_reqs;
 	unsigned discard_max_sectors, discard_max_seg, discard_alignment;
 	unsigned wz_max_sectors, wz_max_seg;
+	struct pcidev_opts pcidev;
 };
 
 struct daemon {
@@ -55,6 +57,7 @@ struct daemon {
 	struct uring_blk *rings; /* one per queue */
 	struct vdev_blk_backend_ops dispatch;
 #endif
+	struct pcidev bus; /* --pcidev */
 	struct vdev_vhost_user *vu;
 };
 
@@ -84,6 +87,10 @@ static void usage(FILE *out)
 		"  --write-zeroes-max-sectors=N (default 32768)\n"
 		"  --write-zeroes-max-seg=N  (default 16)\n"
 		"  --thread-per-queue        one thread per ring\n"
+		"  --no-packed               do not offer packed rings (the driver uses split)\n"
+		"  --pcidev=pci|pci-intx|mmio  serve the disk as a function on user-mode Linux's\n"
+		"                            PCI-over-virtio bus (examples/pcidev/pcidev.h)\n"
+		"  --mmio-irq=N              the IRQ of the window with --pcidev=mmio\n"
 		"  --quiet                   no start-up message\n"
 		"  --stats                   print what the device did when it exits\n"
 		"  --print-capabilities      print the back-end capabilities (JSON) and exit\n",
@@ -100,7 +107,7 @@ static int parse(int argc, char **argv, struct options *o)
 {
 	enum { O_SOCKET = 1, O_FD, O_FILE, O_RO, O_BACKEND, O_NQ, O_QS, O_SEG, O_REQS, O_SERIAL,
 	       O_WB, O_DMS, O_DSEG, O_DGRAN, O_WZS, O_WZSEG, O_TPQ, O_QUIET, O_STATS, O_CAPS,
-	       O_HELP, O_SIZE };
+	       O_HELP, O_SIZE, O_PCIDEV, O_MMIO_IRQ, O_NO_PACKED };
 	static const struct option longopts[] = {
 		{"socket-path", required_argument, NULL, O_SOCKET},
 		{"fd", required_argument, NULL, O_FD},
@@ -122,6 +129,9 @@ static int parse(int argc, char **argv, struct options *o)
 		{"quiet", no_argument, NULL, O_QUIET},
 		{"stats", no_argument, NULL, O_STATS},
 		{"size", required_argument, NULL, O_SIZE},
+		{"pcidev", required_argument, NULL, O_PCIDEV},
+		{"no-packed", no_argument, NULL, O_NO_PACKED},
+		{"mmio-irq", required_argument, NULL, O_MMIO_IRQ},
 		{"print-capabilities", no_argument, NULL, O_CAPS},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
@@ -171,6 +181,9 @@ static int parse(int argc, char **argv, struct options *o)
 		case O_WZS: ok = num("write-zeroes-max-sectors", optarg, 1, UINT_MAX, &o->wz_max_sectors); break;
 		case O_WZSEG: ok = num("write-zeroes-max-seg", optarg, 1, 256, &o->wz_max_seg); break;
 		case O_TPQ: o->thread_per_queue = true; break;
+		case O_PCIDEV: o->pcidev.mode = optarg; break;
+		case O_NO_PACKED: o->no_packed = true; break;
+		case O_MMIO_IRQ: ok = num("mmio-irq", optarg, 1, 127, &o->pcidev.mmio_irq); break;
 		case O_QUIET: o->quiet = true; break;
 		case O_STATS: o->stats = true; break;
 		case O_SIZE: {
@@ -204,6 +217,10 @@ static int parse(int argc, char **argv, struct options *o)
 	}
 	if (null)
 		o->blk_file = "null";
+	if (o->pcidev.mode != NULL && o->thread_per_queue) {
+		fprintf(stderr, "vhost-user-blk: --pcidev serves everything on one thread\n");
+		return -1;
+	}
 	return 0;
 }
 
@@ -227,8 +244,12 @@ static void on_completion(void *opaque, int fd)
 static void drain(void *opaque, uint16_t q)
 {
 	(void)opaque;
-	while (D.rings[q].inflight > 0)
-		uring_blk_reap(&D.rings[q], true);
+	/* On the PCI bus the adapter's rings are the slot's, not the disk's:
+	 * whichever stops, finish everything the disk has in flight. */
+	for (unsigned r = D.o.pcidev.mode ? 0 : q; r < (D.o.pcidev.mode ? D.o.num_queues : q + 1u);
+	     r++)
+		while (D.rings[r].inflight > 0)
+			uring_blk_reap(&D.rings[r], true);
 }
 #endif
 
@@ -336,6 +357,10 @@ int main(int argc, char **argv)
 		.capacity = bytes / VDEV_BLK_SECTOR_SIZE,
 		.read_only = D.o.read_only,
 		.writeback = D.o.writeback,
+		.ring_features = D.o.no_packed ? VDEV_BIT(VDEV_F_INDIRECT_DESC) |
+							 VDEV_BIT(VDEV_F_EVENT_IDX) |
+							 VDEV_BIT(VDEV_F_RING_RESET)
+					       : 0,
 		.num_queues = (uint16_t)D.o.num_queues,
 		.queue_size = D.o.queue_size,
 		.seg_max = D.o.seg_max,
@@ -362,10 +387,24 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vhost-user-blk: cannot set up the device: %s\n", vdev_strerror(err));
 		return 1;
 	}
+	struct vdev_dev *front = vdev_blk_dev(&D.blk);
+	if (D.o.pcidev.mode != NULL) {
+		/* The disk is a PCI function (or a window in one) on the bus
+		 * slot this socket serves: the front-end sees the slot. */
+		struct pcidev_config pc;
+		if (pcidev_daemon_config(PROG, &D.o.pcidev, front, &D.mem, &pc) != 0)
+			return 2;
+		if ((err = pcidev_init(&D.bus, &pc)) != 0) {
+			fprintf(stderr, "vhost-user-blk: cannot set up the PCI function: %s\n",
+				vdev_strerror(err));
+			return 1;
+		}
+		front = pcidev_bus_dev(&D.bus);
+	}
 	struct vdev_vhost_user_config vc = {
 		.socket_path = D.o.socket_path,
 		.listen_fd = D.o.fd,
-		.dev = vdev_blk_dev(&D.blk),
+		.dev = front,
 		.mem = &D.mem,
 		.thread_per_queue = D.o.thread_per_queue,
 	};
@@ -380,7 +419,8 @@ int main(int argc, char **argv)
 	}
 #ifdef VDEV_HAVE_LIBURING
 	for (unsigned q = 0; D.rings != NULL && q < D.o.num_queues; q++)
-		vdev_vhost_user_add_fd(D.vu, (uint16_t)q, uring_blk_eventfd(&D.rings[q]),
+		vdev_vhost_user_add_fd(D.vu, D.o.pcidev.mode ? 0 : (uint16_t)q,
+				       uring_blk_eventfd(&D.rings[q]),
 				       on_completion, &D.rings[q]);
 #endif
 	vu_daemon_catch_signals(D.vu);
