@@ -2,9 +2,12 @@
 #include "vu_daemon.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
 int vu_daemon_uint(const char *prog, const char *opt, const char *s, unsigned long long lo,
 		   unsigned long long hi, unsigned long long *out)
@@ -78,4 +81,25 @@ void vu_daemon_release_signals(void)
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	stop_me = NULL;
+}
+
+int vu_daemon_signal_fd(int sig)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return -1;
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+unsigned vu_daemon_signal_take(int fd)
+{
+	struct signalfd_siginfo si;
+	unsigned n = 0;
+
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		n++;
+	return n;
 }

@@ -41,4 +41,15 @@ int vu_daemon_check_args(const char *prog, int argc, char **argv, int optind_,
 void vu_daemon_catch_signals(struct vdev_vhost_user *vu);
 void vu_daemon_release_signals(void);
 
+/*
+ * vu_daemon_signal_fd() - receive `sig` (e.g. SIGUSR1, an operator's
+ * "the disk was resized") as a readable fd instead of a handler: blocks it
+ * in the calling thread (call from main before the adapter starts threads,
+ * which inherit the mask) and returns a non-blocking signalfd, or -1.
+ * Watch it with vdev_vhost_user_add_fd(); vu_daemon_signal_take() reads
+ * every pending instance and returns how many there were.
+ */
+int vu_daemon_signal_fd(int sig);
+unsigned vu_daemon_signal_take(int fd);
+
 #endif

@@ -498,3 +498,21 @@ int pcidev_daemon_config(const char *prog, const struct pcidev_opts *o, struct v
 	}
 	return 0;
 }
+
+struct vdev_dev *pcidev_daemon_front(const char *prog, const struct pcidev_opts *o,
+				     struct pcidev *p, struct vdev_dev *fn,
+				     const struct vdev_mem *mem)
+{
+	struct pcidev_config pc;
+	int err;
+
+	if (o->mode == NULL)
+		return fn;
+	if (pcidev_daemon_config(prog, o, fn, mem, &pc) != 0)
+		return NULL;
+	if ((err = pcidev_init(p, &pc)) != 0) {
+		fprintf(stderr, "%s: cannot set up the PCI function: %s\n", prog, vdev_strerror(err));
+		return NULL;
+	}
+	return pcidev_bus_dev(p);
+}

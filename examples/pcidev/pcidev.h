@@ -207,5 +207,14 @@ struct pcidev_opts {
 };
 int pcidev_daemon_config(const char *prog, const struct pcidev_opts *o, struct vdev_dev *fn,
 			 const struct vdev_mem *mem, struct pcidev_config *out);
+/*
+ * pcidev_daemon_front() - the device a daemon hands to its vhost-user
+ * adapter: `fn` itself without --pcidev; else `p` is set up with fn
+ * behind it and its slot device is returned. NULL (after printing why) on
+ * bad options or a set-up error.
+ */
+struct vdev_dev *pcidev_daemon_front(const char *prog, const struct pcidev_opts *o,
+				     struct pcidev *p, struct vdev_dev *fn,
+				     const struct vdev_mem *mem);
 
 #endif

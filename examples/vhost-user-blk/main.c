@@ -10,6 +10,8 @@
  *
  * Follows the vhost-user back-end program conventions (--socket-path,
  * --fd, --print-capabilities, --blk-file, --read-only, ends on SIGTERM).
+ * SIGUSR1: the image was resized; the device takes its new size and
+ * tells the driver (a configuration change).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "blk_file.h"
 #include "pcidev.h"
@@ -58,6 +62,7 @@ struct daemon {
 	struct vdev_blk_backend_ops dispatch;
 #endif
 	struct pcidev bus; /* --pcidev */
+	int resize_fd;     /* SIGUSR1 */
 	struct vdev_vhost_user *vu;
 };
 
@@ -266,6 +271,29 @@ static const struct vdev_blk_backend_ops null_ops = {
 	.flush = null_op,
 };
 
+/* SIGUSR1: the image's new size becomes the disk's capacity. */
+static void on_resize(void *opaque, int fd)
+{
+	struct stat st;
+
+	(void)opaque;
+	if (vu_daemon_signal_take(fd) == 0 || D.o.null_size != 0)
+		return;
+	if (stat(D.o.blk_file, &st) != 0 || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "vhost-user-blk: resize: cannot stat %s\n", D.o.blk_file);
+		return;
+	}
+	uint64_t sectors = (uint64_t)st.st_size / VDEV_BLK_SECTOR_SIZE;
+	D.file.size = sectors * VDEV_BLK_SECTOR_SIZE;
+#ifdef VDEV_HAVE_LIBURING
+	for (unsigned q = 0; D.rings != NULL && q < D.o.num_queues; q++)
+		D.rings[q].file.size = D.file.size;
+#endif
+	vdev_blk_set_capacity(&D.blk, sectors);
+	fprintf(stderr, "vhost-user-blk: %s resized: %llu sectors\n", D.o.blk_file,
+		(unsigned long long)sectors);
+}
+
 static int open_backend(const struct vdev_blk_backend_ops **ops, void **opaque, uint64_t *bytes)
 {
 	char err[256];
@@ -341,6 +369,7 @@ int main(int argc, char **argv)
 		return 2;
 	if (open_backend(&ops, &opaque, &bytes) != 0)
 		return 1;
+	D.resize_fd = vu_daemon_signal_fd(SIGUSR1); /* before any thread */
 	unsigned n = D.o.num_reqs, ranges = D.o.discard_max_seg > D.o.wz_max_seg
 						    ? D.o.discard_max_seg
 						    : D.o.wz_max_seg;
@@ -387,20 +416,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vhost-user-blk: cannot set up the device: %s\n", vdev_strerror(err));
 		return 1;
 	}
-	struct vdev_dev *front = vdev_blk_dev(&D.blk);
-	if (D.o.pcidev.mode != NULL) {
-		/* The disk is a PCI function (or a window in one) on the bus
-		 * slot this socket serves: the front-end sees the slot. */
-		struct pcidev_config pc;
-		if (pcidev_daemon_config(PROG, &D.o.pcidev, front, &D.mem, &pc) != 0)
-			return 2;
-		if ((err = pcidev_init(&D.bus, &pc)) != 0) {
-			fprintf(stderr, "vhost-user-blk: cannot set up the PCI function: %s\n",
-				vdev_strerror(err));
-			return 1;
-		}
-		front = pcidev_bus_dev(&D.bus);
-	}
+	/* With --pcidev the disk is a PCI function (or a window in one) on the
+	 * bus slot this socket serves: the front-end sees the slot. */
+	struct vdev_dev *front =
+		pcidev_daemon_front(PROG, &D.o.pcidev, &D.bus, vdev_blk_dev(&D.blk), &D.mem);
+	if (front == NULL)
+		return 1;
 	struct vdev_vhost_user_config vc = {
 		.socket_path = D.o.socket_path,
 		.listen_fd = D.o.fd,
@@ -423,6 +444,10 @@ int main(int argc, char **argv)
 				       uring_blk_eventfd(&D.rings[q]),
 				       on_completion, &D.rings[q]);
 #endif
+	if (D.resize_fd < 0 || vdev_vhost_user_add_fd(D.vu, 0, D.resize_fd, on_resize, NULL) != 0) {
+		fprintf(stderr, "vhost-user-blk: cannot watch for SIGUSR1\n");
+		return 1;
+	}
 	vu_daemon_catch_signals(D.vu);
 	if (!D.o.quiet)
 		fprintf(stderr,

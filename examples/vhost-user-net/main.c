@@ -21,6 +21,7 @@
  * from the socket path so it stays the same across restarts. The host's
  * policy: --deny-mac-change refuses the guest's MAC_ADDR_SET,
  * --deny-promisc its promiscuous / all-unicast modes.
+ * SIGUSR1 toggles the link (a configuration change to the driver).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,6 +32,7 @@
 #include <string.h>
 
 #include "net_port.h"
+#include "pcidev.h"
 #include "vdev/net.h"
 #include "vdev/vhost_user.h"
 #include "vu_daemon.h"
@@ -44,7 +46,8 @@ struct options {
 	const char *socket_path, *tap, *packet, *sw;
 	int fd;
 	uint8_t mac[6];
-	bool have_mac, deny_mac, deny_promisc, link_down, quiet, stats;
+	bool have_mac, deny_mac, deny_promisc, link_down, quiet, stats, no_packed;
+	struct pcidev_opts pcidev;
 	unsigned pairs, queue_size, mtu, rx_bufs;
 };
 
@@ -57,6 +60,8 @@ static struct {
 	struct vdev_vq_elem *elems;
 	struct vdev_iov *iovs;
 	struct vdev_iov *tx_iovs; /* transmit batches (default batch size) */
+	struct pcidev bus; /* --pcidev */
+	int link_fd;       /* SIGUSR1 */
 	struct vdev_vhost_user *vu;
 	/* a received frame the guest had no room for yet */
 	uint8_t *frame;
@@ -84,6 +89,10 @@ static void usage(FILE *out)
 		"  --deny-mac-change      refuse the guest's own MAC address changes\n"
 		"  --deny-promisc         refuse promiscuous and all-unicast receive\n"
 		"  --link-down            start with the link down\n"
+		"  --no-packed            do not offer packed rings (the driver uses split)\n"
+		"  --pcidev=pci|pci-intx|mmio  serve the device as a function on user-mode\n"
+		"                         Linux's PCI-over-virtio bus (examples/pcidev)\n"
+		"  --mmio-irq=N           the IRQ of the window with --pcidev=mmio\n"
 		"  --quiet                no start-up message\n"
 		"  --stats                print what the device did when it exits\n"
 		"  --print-capabilities   print the back-end capabilities (JSON) and exit\n",
@@ -114,7 +123,8 @@ static int num(const char *opt, const char *s, unsigned lo, unsigned hi, unsigne
 static int parse(int argc, char **argv, struct options *o)
 {
 	enum { O_SOCKET = 1, O_FD, O_TAP, O_PACKET, O_SWITCH, O_MAC, O_MTU, O_PAIRS, O_QS, O_RXB,
-	       O_DENY_MAC, O_DENY_PROMISC, O_LINK_DOWN, O_QUIET, O_STATS, O_CAPS, O_HELP };
+	       O_DENY_MAC, O_DENY_PROMISC, O_LINK_DOWN, O_QUIET, O_STATS, O_CAPS, O_HELP,
+	       O_NO_PACKED, O_PCIDEV, O_MMIO_IRQ };
 	static const struct option longopts[] = {
 		{"socket-path", required_argument, NULL, O_SOCKET},
 		{"fd", required_argument, NULL, O_FD},
@@ -129,6 +139,9 @@ static int parse(int argc, char **argv, struct options *o)
 		{"deny-mac-change", no_argument, NULL, O_DENY_MAC},
 		{"deny-promisc", no_argument, NULL, O_DENY_PROMISC},
 		{"link-down", no_argument, NULL, O_LINK_DOWN},
+		{"no-packed", no_argument, NULL, O_NO_PACKED},
+		{"pcidev", required_argument, NULL, O_PCIDEV},
+		{"mmio-irq", required_argument, NULL, O_MMIO_IRQ},
 		{"quiet", no_argument, NULL, O_QUIET},
 		{"stats", no_argument, NULL, O_STATS},
 		{"print-capabilities", no_argument, NULL, O_CAPS},
@@ -176,6 +189,12 @@ static int parse(int argc, char **argv, struct options *o)
 		case O_DENY_MAC: o->deny_mac = true; break;
 		case O_DENY_PROMISC: o->deny_promisc = true; break;
 		case O_LINK_DOWN: o->link_down = true; break;
+		case O_NO_PACKED: o->no_packed = true; break;
+		case O_PCIDEV: o->pcidev.mode = optarg; break;
+		case O_MMIO_IRQ:
+			if (num("mmio-irq", optarg, 1, 127, &o->pcidev.mmio_irq) != 0)
+				return -1;
+			break;
 		case O_QUIET: o->quiet = true; break;
 		case O_STATS: o->stats = true; break;
 		case O_CAPS:
@@ -287,6 +306,16 @@ static const struct vdev_net_backend_ops d_ops = {
 	.set_guest_offloads = d_offloads,
 };
 
+/* SIGUSR1: the operator pulls the cable, or plugs it back in. */
+static void on_link(void *opaque, int fd)
+{
+	(void)opaque;
+	for (unsigned n = vu_daemon_signal_take(fd); n > 0; n--)
+		D.o.link_down = !D.o.link_down;
+	vdev_net_set_link(&D.net, !D.o.link_down);
+	fprintf(stderr, "vhost-user-net: link %s\n", D.o.link_down ? "down" : "up");
+}
+
 int main(int argc, char **argv)
 {
 	char eb[256];
@@ -300,6 +329,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vhost-user-net: %s\n", eb);
 		return 1;
 	}
+	D.link_fd = vu_daemon_signal_fd(SIGUSR1); /* before any thread */
 	unsigned nq = 2 * D.o.pairs + 1;
 	D.queues = calloc(nq, sizeof(*D.queues));
 	D.elems = calloc((size_t)D.o.pairs * D.o.rx_bufs, sizeof(*D.elems));
@@ -319,6 +349,10 @@ int main(int argc, char **argv)
 		.max_pairs = (uint16_t)D.o.pairs,
 		.queue_size = D.o.queue_size,
 		.link_up = !D.o.link_down,
+		.ring_features = D.o.no_packed ? VDEV_BIT(VDEV_F_INDIRECT_DESC) |
+							 VDEV_BIT(VDEV_F_EVENT_IDX) |
+							 VDEV_BIT(VDEV_F_RING_RESET)
+					       : 0,
 		.speed = 10000,
 		.duplex = 1,
 		.offloads = D.port.offloads,
@@ -336,10 +370,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vhost-user-net: cannot set up the device: %s\n", vdev_strerror(err));
 		return 1;
 	}
+	struct vdev_dev *front =
+		pcidev_daemon_front(PROG, &D.o.pcidev, &D.bus, vdev_net_dev(&D.net), &D.mem);
+	if (front == NULL)
+		return 1;
 	struct vdev_vhost_user_config vc = {
 		.socket_path = D.o.socket_path,
 		.listen_fd = D.o.fd,
-		.dev = vdev_net_dev(&D.net),
+		.dev = front,
 		.mem = &D.mem,
 	};
 	D.vu = vdev_vhost_user_create(&vc, &err, eb, sizeof(eb));
@@ -350,6 +388,10 @@ int main(int argc, char **argv)
 	/* Received frames are delivered from the loop of receive queue 0. */
 	if (vdev_vhost_user_add_fd(D.vu, 0, D.port.fd, on_port, NULL) != 0) {
 		fprintf(stderr, "vhost-user-net: cannot watch the %s\n", D.port.name);
+		return 1;
+	}
+	if (D.link_fd < 0 || vdev_vhost_user_add_fd(D.vu, 0, D.link_fd, on_link, NULL) != 0) {
+		fprintf(stderr, "vhost-user-net: cannot watch for SIGUSR1\n");
 		return 1;
 	}
 	vu_daemon_catch_signals(D.vu);

@@ -37,6 +37,7 @@
 
 #define PROG "vhost-user-vsock"
 #include "vdev/vsock.h"
+#include "pcidev.h"
 #include "vsock_unix.h"
 
 #define IOV_PER_CHAIN 64 /* guest buffer segments per chain */
@@ -46,7 +47,8 @@ struct options {
 	const char *socket_path, *uds_path;
 	int fd;
 	unsigned long long cid;
-	bool no_seqpacket, quiet, stats;
+	bool no_seqpacket, quiet, stats, no_packed;
+	struct pcidev_opts pcidev;
 	unsigned queue_size, max_conns, buf_kib, close_ms;
 };
 
@@ -58,6 +60,7 @@ static struct {
 	struct vdev_vsock_conn *conns;
 	struct vdev_iov *iovs;
 	struct vsock_unix *bridge;
+	struct pcidev bus; /* --pcidev */
 	struct vdev_vhost_user *vu;
 	int timer_fd;
 } D = {.o = {.fd = -1, .queue_size = 256, .max_conns = 64, .buf_kib = 256,
@@ -80,6 +83,10 @@ static void usage(FILE *out)
 		"                         4..65536 KiB (default 256)\n"
 		"  --close-timeout=MS     a clean close the guest does not answer within\n"
 		"                         this is reset, 10..600000 ms (default 8000)\n"
+		"  --no-packed            do not offer packed rings (the driver uses split)\n"
+		"  --pcidev=pci|pci-intx|mmio  serve the device as a function on user-mode\n"
+		"                         Linux's PCI-over-virtio bus (examples/pcidev)\n"
+		"  --mmio-irq=N           the IRQ of the window with --pcidev=mmio\n"
 		"  --quiet                no start-up message\n"
 		"  --stats                print what the device did when it exits\n"
 		"  --print-capabilities   print the back-end capabilities (JSON) and exit\n");
@@ -88,7 +95,7 @@ static void usage(FILE *out)
 static int parse(int argc, char **argv, struct options *o)
 {
 	enum { O_SOCKET = 1, O_FD, O_CID, O_UDS, O_NOSEQ, O_QS, O_CONNS, O_BUF, O_CLOSE, O_QUIET,
-	       O_STATS, O_CAPS, O_HELP };
+	       O_STATS, O_CAPS, O_HELP, O_NO_PACKED, O_PCIDEV, O_MMIO_IRQ };
 	static const struct option longopts[] = {
 		{"socket", required_argument, NULL, O_SOCKET},
 		{"socket-path", required_argument, NULL, O_SOCKET},
@@ -101,6 +108,9 @@ static int parse(int argc, char **argv, struct options *o)
 		{"buf-size", required_argument, NULL, O_BUF},
 		{"close-timeout", required_argument, NULL, O_CLOSE},
 		{"quiet", no_argument, NULL, O_QUIET},
+		{"no-packed", no_argument, NULL, O_NO_PACKED},
+		{"pcidev", required_argument, NULL, O_PCIDEV},
+		{"mmio-irq", required_argument, NULL, O_MMIO_IRQ},
 		{"stats", no_argument, NULL, O_STATS},
 		{"print-capabilities", no_argument, NULL, O_CAPS},
 		{"help", no_argument, NULL, O_HELP},
@@ -140,6 +150,12 @@ static int parse(int argc, char **argv, struct options *o)
 				return -1;
 			break;
 		case O_QUIET: o->quiet = true; break;
+		case O_NO_PACKED: o->no_packed = true; break;
+		case O_PCIDEV: o->pcidev.mode = optarg; break;
+		case O_MMIO_IRQ:
+			if (vu_daemon_u32(PROG, "mmio-irq", optarg, 1, 127, &o->pcidev.mmio_irq) != 0)
+				return -1;
+			break;
 		case O_STATS: o->stats = true; break;
 		case O_CAPS:
 			printf("{\n  \"type\": \"vsock\"\n}\n");
@@ -217,15 +233,23 @@ int main(int argc, char **argv)
 		.host = &vsock_unix_host_ops,
 		.host_opaque = D.bridge,
 		.close_timeout_ms = D.o.close_ms,
+		.ring_features = D.o.no_packed ? VDEV_BIT(VDEV_F_INDIRECT_DESC) |
+							 VDEV_BIT(VDEV_F_EVENT_IDX) |
+							 VDEV_BIT(VDEV_F_RING_RESET)
+					       : 0,
 	};
 	if ((err = vdev_vsock_init(&D.vs, &c)) != 0) {
 		fprintf(stderr, "vhost-user-vsock: cannot set up the device: %s\n", vdev_strerror(err));
 		return 1;
 	}
+	struct vdev_dev *front =
+		pcidev_daemon_front(PROG, &D.o.pcidev, &D.bus, vdev_vsock_dev(&D.vs), &D.mem);
+	if (front == NULL)
+		return 1;
 	struct vdev_vhost_user_config vc = {
 		.socket_path = D.o.socket_path,
 		.listen_fd = D.o.fd,
-		.dev = vdev_vsock_dev(&D.vs),
+		.dev = front,
 		.mem = &D.mem,
 	};
 	D.vu = vdev_vhost_user_create(&vc, &err, eb, sizeof(eb));
