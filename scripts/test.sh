@@ -6,7 +6,8 @@
 #   2. builds everything with gcc under ASan+UBSan and runs ctest: unit
 #      tests, public headers as C/C++, the freestanding check, the
 #      installed-consumer check, fuzz corpus replays, the Linux
-#      virtio_ring conformance runs and the real-guest runs;
+#      virtio_ring conformance runs and the real-guest runs (QEMU, and the
+#      UML rig whose kernel is built here once and cached);
 #   3. builds the libFuzzer targets with clang and runs each for a short
 #      smoke ($VDEV_FUZZ_SECONDS, default 30 s).
 # Exit status 0 only if every step passed. A check that cannot run prints
@@ -24,7 +25,7 @@ step() { printf '\n==== %s\n' "$*"; }
 step "dependencies"
 "$src/scripts/deps.sh" cmake ninja-build pkg-config gcc g++ clang libclang-rt-14-dev \
 	libcriterion-dev gcc-arm-none-eabi binutils xz-utils linux-source-6.1 liburing-dev \
-	libpng-dev python3
+	libpng-dev python3 make patch bc flex bison libelf-dev
 
 step "real-guest rig: QEMU from bookworm-backports and host tools"
 "$src/tests/guest/setup-host.sh"
@@ -33,6 +34,9 @@ step "build (gcc, ASan+UBSan, warnings as errors)"
 cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
 	-DVDEV_BUILD_TESTS=ON -DVDEV_BUILD_EXAMPLES=ON -DVDEV_BUILD_BENCH=ON -DVDEV_SANITIZE=ON
 cmake --build "$build" -j"$jobs"
+
+step "UML rig kernel (built from linux-source-6.1 once per machine, then cached)"
+"$src/tests/uml/build-kernel.sh"
 
 step "ctest"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}

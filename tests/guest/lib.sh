@@ -32,3 +32,19 @@ hc() {
 		status=1
 	fi
 }
+
+# serve_requests LOG PID HANDLER: until process PID ends, call
+# "HANDLER NAME" once for each new "VDEV-REQ NAME" line the guest printed
+# to LOG (a guest asking the host to act: resize a disk, pull a cable).
+# The guest then waits for the effect it asked for, not for a time.
+serve_requests() {
+	local log=$1 pid=$2 handler=$3 seen=" " r
+	while kill -0 "$pid" 2>/dev/null; do
+		for r in $(tr -d '\r' <"$log" 2>/dev/null | sed -n 's/^VDEV-REQ \([a-z0-9-]*\)$/\1/p'); do
+			case "$seen" in *" $r "*) continue ;; esac
+			seen="$seen$r "
+			"$handler" "$r"
+		done
+		sleep 0.1
+	done
+}

@@ -18,7 +18,15 @@
 # or refused by the daemon), pings again. The host checks the daemon's
 # account of the MAC request, its control-queue counters and traffic.
 #
+# With --pcidev split|packed the guest is the UML rig's kernel instead
+# (tests/uml/build-kernel.sh: PCI over virtio) and the daemon serves the
+# device as a PCI function of our transports/pci (--pcidev=pci): Linux's
+# virtio_pci drives it with MSI-X; scenario uml-net-pci then checks the
+# PCI side and a link change raised by the daemon (SIGUSR1, on the
+# guest's VDEV-REQ) through the configuration vector.
+#
 # usage: run-guest-uml-net.sh --daemon PATH [--policy allow|deny|both]
+#                             [--pcidev split|packed]
 #                             [--timeout SEC] [--keep] [--demo]
 # Exit: 0 all checks passed; 1 a check failed or was missing; 77 skipped
 # (user-mode-linux, root, network namespaces or /dev/net/tun unavailable;
@@ -28,13 +36,14 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
-daemon="" policies="allow deny" timeout=120 keep=0 demo=0
+daemon="" policies="allow deny" timeout=120 keep=0 demo=0 pcidev=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--daemon) daemon=$2; shift ;;
 	--policy) case "$2" in allow | deny) policies=$2 ;; both) policies="allow deny" ;;
 		*) echo "run-guest-uml-net: --policy allow|deny|both" >&2; exit 2 ;; esac; shift ;;
 	--timeout) timeout=$2; shift ;;
+	--pcidev) pcidev=$2; shift ;;
 	--keep) keep=1 ;;
 	--demo) demo=1 ;;
 	*) echo "run-guest-uml-net: unknown option $1" >&2; exit 2 ;;
@@ -42,11 +51,20 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ -x "$daemon" ] || { echo "run-guest-uml-net: --daemon is required" >&2; exit 2; }
-command -v linux.uml >/dev/null ||
-	skip "linux.uml not installed (apt-get install user-mode-linux; tests/guest/setup-host.sh does)"
-kver=$(linux.uml --version 2>/dev/null | head -n1)
-umods=/usr/lib/uml/modules/$kver
-[ -f "$umods/modules.dep" ] || skip "UML modules for $kver missing in $umods"
+if [ -z "$pcidev" ]; then
+	command -v linux.uml >/dev/null ||
+		skip "linux.uml not installed (apt-get install user-mode-linux; tests/guest/setup-host.sh does)"
+	uml=linux.uml
+	kver=$(linux.uml --version 2>/dev/null | head -n1)
+	umods=/usr/lib/uml/modules/$kver
+	[ -f "$umods/modules.dep" ] || skip "UML modules for $kver missing in $umods"
+else
+	[ -f /usr/src/linux-source-6.1.tar.xz ] ||
+		skip "linux-source-6.1 not installed (scripts/test.sh installs it)"
+	kout=$("$here/../uml/build-kernel.sh") || { echo "FAIL host/uml-kernel-build"; exit 1; }
+	uml=$(echo "$kout" | sed -n 's/^UML=//p')
+	kver="the UML rig's kernel (PCI over virtio, ring $pcidev)"
+fi
 command -v ip >/dev/null || skip "ip (iproute2) not installed"
 [ "$(id -u)" = 0 ] || skip "creating a network namespace and a TAP needs root"
 [ -c /dev/net/tun ] || skip "/dev/net/tun is missing"
@@ -71,13 +89,18 @@ trap cleanup EXIT
 # guest's /init and userland stay and /lib/modules/load-order is ours.
 over=$tmp/overlay
 mkdir -p "$over/lib/modules/uml"
-dep=$(awk -v m="kernel/drivers/net/virtio_net.ko:" '$1 == m { for (i = NF; i >= 2; i--) print $i }' \
-	"$umods/modules.dep")
 : >"$over/lib/modules/load-order"
-for rel in $dep kernel/drivers/net/virtio_net.ko; do
-	cp "$umods/$rel" "$over/lib/modules/uml/" || { echo "FAIL host/uml-modules: $rel"; exit 1; }
-	echo "uml/$(basename "$rel")" >>"$over/lib/modules/load-order"
-done
+if [ -z "$pcidev" ]; then
+	dep=$(awk -v m="kernel/drivers/net/virtio_net.ko:" '$1 == m { for (i = NF; i >= 2; i--) print $i }' \
+		"$umods/modules.dep")
+	for rel in $dep kernel/drivers/net/virtio_net.ko; do
+		cp "$umods/$rel" "$over/lib/modules/uml/" || { echo "FAIL host/uml-modules: $rel"; exit 1; }
+		echo "uml/$(basename "$rel")" >>"$over/lib/modules/load-order"
+	done
+else # virtio_net is built in; the PCI scenario comes along
+	mkdir -p "$over/scenarios"
+	cp "$here/../uml/scenarios/uml-net-pci.sh" "$over/scenarios/"
+fi
 (cat "$initrd" && cd "$over" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) \
 	>"$tmp/uml-initrd.gz"
 
@@ -90,6 +113,12 @@ for pol in $policies; do
 	ip netns exec "$ns" ip link set lo up
 	extra=()
 	[ "$pol" = deny ] && extra=(--deny-mac-change)
+	slot="$tmp/$g.sock:1" scen=net-uml
+	if [ -n "$pcidev" ]; then
+		extra+=(--pcidev=pci)
+		[ "$pcidev" = split ] && extra+=(--no-packed)
+		slot="$tmp/$g.sock:4660" scen=net-uml,uml-net-pci
+	fi
 	ip netns exec "$ns" "$daemon" --socket-path="$tmp/$g.sock" --tap=vdevtap0 --mac=$mac \
 		--mtu=$mtu "${extra[@]}" --stats >"$tmp/$g.daemon.log" 2>&1 &
 	dpid=$!
@@ -98,13 +127,16 @@ for pol in $policies; do
 	ip netns exec "$ns" ip addr add 10.79.0.1/24 dev vdevtap0 &&
 		ip netns exec "$ns" ip link set vdevtap0 up || { echo "FAIL host/tap-setup"; exit 1; }
 	# UML: its console on stdout, every other console and serial line off
-	setsid timeout -s KILL "$timeout" linux.uml mem=128M initrd="$tmp/uml-initrd.gz" \
-		virtio_uml.device="$tmp/$g.sock:1" con=null ssl=null con0=fd:0,fd:1 quiet \
-		vdev.scenarios=net-uml vdev.net.mac=$mac vdev.net.mtu=$mtu vdev.net.newmac=$newmac \
+	setsid timeout -s KILL "$timeout" "$uml" mem=128M initrd="$tmp/uml-initrd.gz" \
+		virtio_uml.device="$slot" con=null ssl=null con0=fd:0,fd:1 quiet \
+		vdev.scenarios=$scen vdev.net.mac=$mac vdev.net.mtu=$mtu vdev.net.newmac=$newmac \
 		vdev.net.policy=$pol vdev.net.guest=10.79.0.2 vdev.net.host=10.79.0.1 \
 		</dev/null >"$tmp/$g.console" 2>&1 &
 	upid=$!
 	upids+=("$upid")
+	# link changes the guest asks for (uml-net-pci): SIGUSR1 toggles it
+	link_request() { kill -USR1 "$dpid"; }
+	[ -n "$pcidev" ] && serve_requests "$tmp/$g.console" "$upid" link_request
 	wait "$upid"
 	[ $? = 137 ] && { echo "FAIL $g: the guest did not finish within ${timeout}s"; status=1; }
 	kill -9 -- "-$upid" 2>/dev/null # helpers left behind, if any
@@ -121,15 +153,17 @@ for pol in $policies; do
 
 	# ---- the guest's results (strict: a skip is a gap) ----
 	tr -d '\r' <"$tmp/$g.console" >"$tmp/$g.clean"
-	end=$(grep -a "^VDEV-SCENARIO-END net-uml " "$tmp/$g.clean" | awk '{print $3}')
-	got=$(grep -ac "^VDEV-RESULT net-uml/" "$tmp/$g.clean")
-	if [ -z "$end" ]; then
-		echo "FAIL $g/net-uml: scenario did not finish"
-		status=1
-	elif [ "$end" != "$got" ]; then
-		echo "FAIL $g/net-uml: $got result lines, the scenario reported $end checks"
-		status=1
-	fi
+	for sc in $(echo "$scen" | tr , ' '); do
+		end=$(grep -a "^VDEV-SCENARIO-END $sc " "$tmp/$g.clean" | awk '{print $3}')
+		got=$(grep -ac "^VDEV-RESULT $sc/" "$tmp/$g.clean")
+		if [ -z "$end" ]; then
+			echo "FAIL $g/$sc: scenario did not finish"
+			status=1
+		elif [ "$end" != "$got" ]; then
+			echo "FAIL $g/$sc: $got result lines, the scenario reported $end checks"
+			status=1
+		fi
+	done
 	while read -r _ name verdict reason; do
 		case "$verdict" in
 		PASS) pass=$((pass + 1)); echo "PASS $g/$name" ;;

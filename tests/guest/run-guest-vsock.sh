@@ -15,7 +15,14 @@
 #
 # plus malformed CONNECT lines from the host, and a clean daemon exit.
 #
+# With --uml split|packed the guest is the UML rig's kernel instead
+# (tests/uml/build-kernel.sh) and the daemon serves the device as a PCI
+# function of our transports/pci (--pcidev=pci, virtio_uml.device=
+# <socket>:4660): Linux's virtio_pci drives it with MSI-X, the whole
+# device (config space, all three queues) ours.
+#
 # usage: run-guest-vsock.sh --daemon PATH --seq-helper PATH [--packed]
+#                           [--uml split|packed]
 #                           [--timeout SEC] [--keep] [--demo]
 # Exit: 0 all checks passed; 1 a check failed, was missing or unparsable;
 # 77 skipped (QEMU or python3 unavailable; the reason is printed).
@@ -24,10 +31,11 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
-packed=0 daemon="" helper="" timeout=300 keep=0 demo=0
+packed=0 daemon="" helper="" timeout=300 keep=0 demo=0 uml=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--packed) packed=1 ;;
+	--uml) uml=$2; shift ;;
 	--daemon) daemon=$2; shift ;;
 	--seq-helper) helper=$2; shift ;;
 	--timeout) timeout=$2; shift ;;
@@ -38,7 +46,14 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ -x "$daemon" ] && [ -x "$helper" ] || { echo "run-guest-vsock: --daemon and --seq-helper are required" >&2; exit 2; }
-command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed (tests/guest/setup-host.sh installs it)"
+if [ -z "$uml" ]; then
+	command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed (tests/guest/setup-host.sh installs it)"
+else
+	[ -f /usr/src/linux-source-6.1.tar.xz ] ||
+		skip "linux-source-6.1 not installed (scripts/test.sh installs it)"
+	kout=$("$here/../uml/build-kernel.sh") || { echo "FAIL host/uml-kernel-build"; exit 1; }
+	umlbin=$(echo "$kout" | sed -n 's/^UML=//p')
+fi
 command -v python3 >/dev/null || skip "python3 not installed (the host side of the scenarios)"
 command -v cpio >/dev/null || skip "cpio not installed"
 
@@ -62,7 +77,10 @@ cp "$helper" "$tmp/extra/usr/sbin/vsock-seq"
 cat "$initrd" "$tmp/extra.gz" >"$tmp/initrd.gz"
 
 uds=$tmp/vm.vsock
-"$daemon" --socket="$tmp/vs.sock" --guest-cid=3 --uds-path="$uds" --stats \
+dopts=()
+[ -n "$uml" ] && dopts=(--pcidev=pci)
+[ "$uml" = split ] && dopts+=(--no-packed)
+"$daemon" --socket="$tmp/vs.sock" --guest-cid=3 --uds-path="$uds" --stats "${dopts[@]}" \
 	>"$tmp/daemon.log" 2>&1 &
 pids+=($!)
 wait_socket "$tmp/vs.sock" || exit 1
@@ -75,6 +93,19 @@ dev_opts=""
 [ "$packed" = 1 ] && dev_opts=",packed=on"
 start=$(date +%s)
 status=0
+if [ -n "$uml" ]; then
+	# the initramfs's module list is for Debian's kernel: ours has them built in
+	mkdir -p "$tmp/umlx/lib/modules" "$tmp/umlx/scenarios"
+	: >"$tmp/umlx/lib/modules/load-order"
+	cp "$here/../uml/scenarios/uml-vsock-pci.sh" "$tmp/umlx/scenarios/"
+	(cd "$tmp/umlx" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) >>"$tmp/initrd.gz"
+	setsid timeout -s KILL "$timeout" "$umlbin" mem=512M initrd="$tmp/initrd.gz" \
+		virtio_uml.device="$tmp/vs.sock:4660" con=null ssl=null con0=fd:0,fd:1 quiet \
+		vdev.scenarios=uml-vsock-pci,vsock-connect,vsock-listen,vsock-bulk,vsock-seqpacket \
+		</dev/null >"$tmp/console" 2>&1
+	rc=$?
+	[ $rc = 137 ] && rc=124
+else
 timeout "$timeout" qemu-system-x86_64 -accel tcg -cpu max -m 512M -smp 1 \
 	-object memory-backend-memfd,id=mem,size=512M,share=on -machine q35,memory-backend=mem \
 	-nodefaults -display none -serial "file:$tmp/console" -no-reboot \
@@ -83,6 +114,7 @@ timeout "$timeout" qemu-system-x86_64 -accel tcg -cpu max -m 512M -smp 1 \
 	-chardev socket,id=vs,path="$tmp/vs.sock" \
 	-device "vhost-user-vsock-pci,chardev=vs$dev_opts" >"$tmp/qemu.log" 2>&1
 rc=$?
+fi
 if [ $rc = 124 ]; then
 	echo "FAIL guest: the guest did not finish within ${timeout}s"
 	status=1
@@ -96,7 +128,7 @@ wait $hostpid 2>/dev/null
 # ---- results (as the other runners: strict; a skip is a gap) ----
 pass=0 fail=0 skipped=0
 tr -d '\r' <"$tmp/console" >"$tmp/clean" 2>/dev/null
-for scen in vsock-connect vsock-listen vsock-bulk vsock-seqpacket; do
+for scen in ${uml:+uml-vsock-pci} vsock-connect vsock-listen vsock-bulk vsock-seqpacket; do
 	end=$(grep -a "^VDEV-SCENARIO-END $scen " "$tmp/clean" | awk '{print $3}')
 	got=$(grep -ac "^VDEV-RESULT $scen/" "$tmp/clean")
 	if [ -z "$end" ]; then

@@ -7,7 +7,7 @@
  *                         modes as the kernel parsed them from our EDID
  *   vdev-drm edid FILE    decode an EDID block (checksum, preferred
  *                         detailed timing, image size, monitor name)
- *   vdev-drm pattern [HOLD_SECONDS]
+ *   vdev-drm pattern [HOLD_SECONDS | HOLD_UNTIL_PATH]
  *                         draw gpu_pattern.h's pattern in a buffer whose
  *                         pitch is width * 4 + 64 and scan it out at the
  *                         connector's preferred mode: a guest blob
@@ -18,6 +18,9 @@
  *                         pitch's width, TRANSFER_TO_HOST_2D, SET_SCANOUT
  *                         of the mode's rectangle); then prints
  *                         "VDEV-SNAP pattern" and keeps it on screen
+ *                         for HOLD_SECONDS, or until the file
+ *                         HOLD_UNTIL_PATH exists (the host's word that it
+ *                         has looked; at most 10 minutes)
  *
  * Output lines are "key value" pairs for the scenario scripts.
  */
@@ -203,7 +206,7 @@ static void draw(uint8_t *p, uint32_t w, uint32_t h, uint32_t pitch)
 	}
 }
 
-static int cmd_pattern(int fd, unsigned hold)
+static int cmd_pattern(int fd, unsigned hold, const char *until)
 {
 	struct output o;
 	uint64_t blob = 0;
@@ -276,7 +279,10 @@ static int cmd_pattern(int fd, unsigned hold)
 	printf("pattern %ux%u pitch %u\n", w, h, pitch);
 	printf("VDEV-SNAP pattern\n");
 	fflush(stdout);
-	sleep(hold);
+	if (until == NULL)
+		sleep(hold);
+	for (unsigned i = 0; until != NULL && access(until, F_OK) != 0 && i < 12000; i++)
+		usleep(50000);
 	munmap(p, size);
 	return 0;
 }
@@ -287,7 +293,7 @@ int main(int argc, char **argv)
 	if (argc >= 3 && strcmp(argv[1], "edid") == 0)
 		return cmd_edid(argv[2]);
 	if (argc < 2 || (strcmp(argv[1], "info") != 0 && strcmp(argv[1], "pattern") != 0)) {
-		fprintf(stderr, "usage: vdev-drm info | edid FILE | pattern [HOLD_SECONDS]\n");
+		fprintf(stderr, "usage: vdev-drm info | edid FILE | pattern [HOLD_SECONDS | HOLD_UNTIL_PATH]\n");
 		return 2;
 	}
 	int fd = open("/dev/dri/card0", O_RDWR | O_CLOEXEC);
@@ -295,7 +301,9 @@ int main(int argc, char **argv)
 		return die("/dev/dri/card0");
 	int rc = strcmp(argv[1], "info") == 0
 			 ? cmd_info(fd)
-			 : cmd_pattern(fd, argc >= 3 ? (unsigned)atoi(argv[2]) : 4u);
+			 : argc >= 3 && (argv[2][0] < '0' || argv[2][0] > '9')
+				   ? cmd_pattern(fd, 0, argv[2])
+				   : cmd_pattern(fd, argc >= 3 ? (unsigned)atoi(argv[2]) : 4u, NULL);
 	close(fd);
 	return rc;
 }

@@ -2,7 +2,8 @@
 # virtio-blk: a real file system: mkfs.ext4, mount, 64 MiB of random data,
 # sync, drop caches, verify the checksum, fstrim, umount, fsck. The host
 # checks the marker file and the data checksum in the image afterwards.
-d=$(param vdev.disk)
+# $DISK, if set, names the disk (a scenario that sources this one).
+d=${DISK:-$(param vdev.disk)}
 d=${d:-vda}
 check disk-present wait_for /dev/$d 20
 check mkfs /usr/sbin/mkfs.ext4 -q -F /dev/$d
