@@ -20,6 +20,7 @@
 /* The MSI address UML composes for every vector (virt-pci.c); it does not
  * look at it, but it is what a real function would write to. */
 #define UML_MSI_ADDR 0xa0000u
+#define MMIO_INTERRUPT_STATUS 0x060u
 #define MMIO_INTERRUPT_ACK 0x064u
 
 static void bad(struct pcidev *p, const char *why, uint8_t op, uint64_t addr)
@@ -163,10 +164,25 @@ static void shell_cfg_write(struct pcidev *p, uint32_t off, unsigned size, uint3
 		p->shell_bar0 = v; /* sizing: all ones reads back ~(size - 1) */
 }
 
+/* Used-buffer notifications the function's queues have asked for so far. */
+static uint64_t fn_notifications(struct pcidev *p)
+{
+	struct vdev_vq_stats st;
+	uint64_t n = 0;
+
+	for (uint16_t q = 0; q < vdev_dev_num_queues(p->fn_dev); q++) {
+		vdev_vq_get_stats(vdev_dev_queue(p->fn_dev, q), &st);
+		n += st.notifications;
+	}
+	return n;
+}
+
 static uint64_t shell_bar_read(struct pcidev *p, unsigned bar, uint64_t off, unsigned size)
 {
 	if (bar != 0 || off >= vdev_mmio_window_size(&p->mmio))
 		return 0;
+	if (off == MMIO_INTERRUPT_STATUS)
+		p->notified_at_read = fn_notifications(p);
 	return vdev_mmio_read(&p->mmio, off, size);
 }
 
@@ -176,10 +192,15 @@ static void shell_bar_write(struct pcidev *p, unsigned bar, uint64_t off, unsign
 	if (bar != 0 || off >= vdev_mmio_window_size(&p->mmio))
 		return;
 	vdev_mmio_write(&p->mmio, off, size, val);
-	/* The window's line is level, the bus's MSI an edge: bits the driver
-	 * did not acknowledge (they came after it read the status) need
-	 * another message, or they would wait for the next event. */
-	if (off == MMIO_INTERRUPT_ACK && vdev_mmio_interrupt_status(&p->mmio) != 0)
+	/* The window's line is level, the bus's MSI an edge, and the ACK a
+	 * posted write that may arrive long after the driver went on to look
+	 * at its rings. Two cases need another message, or the event would
+	 * wait for the next one (forever, if the driver waits for it): bits
+	 * the driver did not acknowledge (they came after it read the status),
+	 * and used buffers published after its status read, whose VRING bit
+	 * was already set and has just been cleared by this ACK. */
+	if (off == MMIO_INTERRUPT_ACK && (vdev_mmio_interrupt_status(&p->mmio) != 0 ||
+					  fn_notifications(p) != p->notified_at_read))
 		irq(p, PCIDEV_OP_MSI, UML_MSI_ADDR, p->mmio_irq);
 }
 

@@ -32,8 +32,12 @@
  *                         device=<size>@<BAR0 address>:<irq>; the window's
  *                         interrupt is sent as an MSI message whose data is
  *                         that IRQ number (mmio_irq), on each rising edge
- *                         of its line and again after an InterruptACK
- *                         that leaves status bits set. UML forwards BAR
+ *                         of its line, and again after an InterruptACK
+ *                         that leaves status bits set or that follows new
+ *                         used-buffer notifications since the driver read
+ *                         InterruptStatus (the ACK is a posted write that
+ *                         may clear an event the driver has not seen).
+ *                         UML forwards BAR
  *                         accesses whether or not memory decoding is
  *                         enabled, and so does the shell.
  * The device model behind either never knows (DESIGN.md).
@@ -152,6 +156,7 @@ struct pcidev {
 	uint32_t shell_bar_size;
 	uint16_t shell_command;
 	bool intx_level, mmio_level;
+	uint64_t notified_at_read; /* fn_notifications() at the last status read */
 	struct {
 		uint8_t op;
 		uint64_t addr;

@@ -33,13 +33,14 @@ hc() {
 	fi
 }
 
-# serve_requests LOG PID HANDLER: until process PID ends, call
+# serve_requests LOG PID HANDLER: until process PID ends (or LOG says
+# VDEV-DONE), call
 # "HANDLER NAME" once for each new "VDEV-REQ NAME" line the guest printed
 # to LOG (a guest asking the host to act: resize a disk, pull a cable).
 # The guest then waits for the effect it asked for, not for a time.
 serve_requests() {
 	local log=$1 pid=$2 handler=$3 seen=" " r
-	while kill -0 "$pid" 2>/dev/null; do
+	while kill -0 "$pid" 2>/dev/null && ! grep -aq "^VDEV-DONE" "$log" 2>/dev/null; do
 		for r in $(tr -d '\r' <"$log" 2>/dev/null | sed -n 's/^VDEV-REQ \([a-z0-9-]*\)$/\1/p'); do
 			case "$seen" in *" $r "*) continue ;; esac
 			seen="$seen$r "
@@ -47,4 +48,21 @@ serve_requests() {
 		done
 		sleep 0.1
 	done
+}
+
+# uml_wait_done LOG PID: wait for a UML guest (started with setsid, so PID
+# leads a process group) to exit, or to print VDEV-DONE (after its final
+# sync): UML may hang at halt with a PCI driver bound, so it is then
+# stopped. Returns 0 if the guest got that far, else its exit status
+# (137 when its timeout killed it).
+uml_wait_done() {
+	local log=$1 pid=$2 rc
+	while kill -0 "$pid" 2>/dev/null && ! grep -aq "^VDEV-DONE" "$log" 2>/dev/null; do
+		sleep 0.2
+	done
+	kill -9 -- "-$pid" 2>/dev/null
+	{ wait "$pid"; } 2>/dev/null
+	rc=$?
+	grep -aq "^VDEV-DONE" "$log" 2>/dev/null && rc=0
+	return $rc
 }

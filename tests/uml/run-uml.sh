@@ -192,9 +192,8 @@ if [ "$test" = gpu ]; then
 		sleep 0.1
 	done
 fi
-wait "$upid"
+uml_wait_done "$log" "$upid"
 urc=$?
-kill -9 -- "-$upid" 2>/dev/null
 upid=""
 secs=$(($(date +%s) - start))
 [ $urc = 137 ] && echo "FAIL the guest did not finish within ${timeout}s"

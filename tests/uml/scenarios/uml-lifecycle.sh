@@ -16,23 +16,30 @@ irq=$(param vdev.mmio.irq)
 req() { echo "VDEV-REQ $1"; }
 # wait_until SECONDS CMD...: poll CMD every 0.1 s until it succeeds
 wait_until() {
-	n=$(($1 * 10))
+	wu_left=$(($1 * 10))
 	shift
 	while ! "$@" >/dev/null 2>&1; do
-		n=$((n - 1))
-		[ $n -le 0 ] && return 1
+		wu_left=$((wu_left - 1))
+		[ $wu_left -le 0 ] && return 1
 		sleep 0.1
 	done
 }
 # roundtrip DISK: write 4 MiB of random data directly, read it back
 roundtrip() {
 	dd if=/dev/urandom of=/tmp/rt bs=1M count=4 2>/dev/null
-	dd if=/tmp/rt of=/dev/$1 bs=1M oflag=direct 2>/dev/null || return 1
-	[ "$(dd if=/dev/$1 bs=1M count=4 iflag=direct 2>/dev/null | sha256sum)" = "$(sha256sum </tmp/rt)" ]
+	dd if=/tmp/rt of=/dev/$1 bs=1M oflag=direct 2>&1 || { echo "write failed"; return 1; }
+	dd if=/dev/$1 of=/tmp/rb bs=1M count=4 iflag=direct 2>&1 || { echo "read failed"; return 1; }
+	cmp /tmp/rt /tmp/rb
 }
 gone() { [ ! -e /sys/block/$1 ]; }
-# busy DISK: direct writes in a loop until the disk goes away
-busy() { while dd if=/dev/zero of=/dev/$1 bs=1M count=8 oflag=direct 2>/dev/null; do :; done; }
+# busy DISK: direct writes in a loop until the disk goes away. Through a
+# node of its own: a dd to /dev/DISK after the node went away would create
+# a plain file there, and the disk's node could not come back.
+busy() {
+	rm -f /tmp/busy-$1
+	mknod /tmp/busy-$1 b $(tr : ' ' </sys/block/$1/dev) || return 1
+	while dd if=/dev/zero of=/tmp/busy-$1 bs=1M count=8 oflag=direct 2>/dev/null; do :; done
+}
 inflight() { [ "$(awk '{print $1 + $2}' /sys/block/$1/inflight)" -gt 0 ]; }
 there() { [ -e /sys/block/$1 ]; }
 
@@ -93,7 +100,10 @@ check mmio-interrupt-fired test "$(mirq)" -gt "${before:-0}"
 busy $md &
 io=$!
 check mmio-io-in-flight wait_until 30 inflight $md
+# diagnostics only: if the removal takes long, show where tasks block
+(sleep 30; [ -e /tmp/rmmod-done ] || { echo w >/proc/sysrq-trigger; dmesg | tail -60 | sed 's/^/VDEV-DEBUG /'; }) &
 check mmio-rmmod-busy rmmod virtio_mmio
+touch /tmp/rmmod-done
 wait $io
 check mmio-disk-gone-busy wait_until 30 gone $md
 check mmio-insmod-after-busy $mm

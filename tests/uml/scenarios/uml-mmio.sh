@@ -9,7 +9,7 @@ for f in /sys/bus/pci/devices/*; do
 	[ "$(cat $f/vendor)" = 0x1234 ] && [ "$(cat $f/device)" = 0x7664 ] && shell=$f
 done
 check shell-function-found test -n "$shell"
-expect shell-unclaimed "$(readlink "$shell/driver" 2>/dev/null)" ""
+check shell-unclaimed test ! -e "$shell/driver"
 base=$(awk 'NR == 1 {print $1}' "$shell/resource")
 info bar0 "$base"
 check insmod-virtio_mmio insmod /lib/modules/uml/virtio_mmio.ko \

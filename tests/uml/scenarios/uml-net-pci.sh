@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # virtio-net as a function of our transports/pci on UML's PCI bus (after
 # net-uml checked MAC, MTU, ping and the MAC policy): the driver sits on
-# virtio_pci with MSI-X, and a link change raised by the daemon (SIGUSR1,
+# virtio_pci with MSI-X (two queue pairs), and a link change raised by the daemon (SIGUSR1,
 # on the guest's request) reaches it through the configuration vector:
 # carrier goes down, comes back, and ping works again.
 N=
@@ -11,15 +11,17 @@ done
 pdev=$(readlink -f /sys/class/net/$N/device/..)
 expect pci-driver "$(basename "$(readlink "$pdev/driver" 2>/dev/null)")" virtio-pci
 expect pci-device "$(cat "$pdev/device")" 0x1041
-check msix-vectors test "$(ls "$pdev/msi_irqs" 2>/dev/null | wc -l)" -ge 3
+# a vector per receive and transmit queue (the control queue has no
+# callback) and one for configuration changes
+expect msix-vectors "$(ls "$pdev/msi_irqs" 2>/dev/null | wc -l)" $((2 * $(param vdev.net.pairs) + 1))
 v=$(basename "$(readlink -f /sys/class/net/$N/device)")
 cfg_irqs() { grep " $v-config\$" /proc/interrupts | awk '{print $2}'; }
 wait_until() {
-	n=$(($1 * 10))
+	wu_left=$(($1 * 10))
 	shift
 	while ! "$@" >/dev/null 2>&1; do
-		n=$((n - 1))
-		[ $n -le 0 ] && return 1
+		wu_left=$((wu_left - 1))
+		[ $wu_left -le 0 ] && return 1
 		sleep 0.1
 	done
 }
