@@ -64,9 +64,32 @@ enum {
 	((ops)->size >= offsetof(struct vdev_net_backend_ops, op) + sizeof((ops)->op) &&     \
 	 (ops)->op != NULL)
 
+/* The features that only mean something through the control queue. */
+#define NEEDS_CTRL_VQ                                                                      \
+	(BIT(CTRL_RX) | BIT(CTRL_RX_EXTRA) | BIT(CTRL_VLAN) | BIT(GUEST_ANNOUNCE) | BIT(MQ) |   \
+	 BIT(CTRL_MAC_ADDR) | BIT(CTRL_GUEST_OFFLOADS))
+
+/*
+ * The negotiated features that take effect. A feature whose dependency was
+ * not negotiated has no effect: without CTRL_VQ no control feature does
+ * (a vhost-user front-end that runs the control queue itself sends them;
+ * the device then filters nothing and leaves queue pairs to the front-end),
+ * and CTRL_RX_EXTRA needs CTRL_RX.
+ */
+static uint64_t effective_features(const struct vdev_net *net)
+{
+	uint64_t f = vdev_dev_features(&net->P(dev));
+
+	if (!(f & BIT(CTRL_VQ)))
+		f &= ~NEEDS_CTRL_VQ;
+	if (!(f & BIT(CTRL_RX)))
+		f &= ~BIT(CTRL_RX_EXTRA);
+	return f;
+}
+
 static bool negotiated(const struct vdev_net *net, unsigned bit)
 {
-	return vdev_dev_has_feature(&net->P(dev), bit);
+	return (effective_features(net) >> bit) & 1u;
 }
 
 static uint16_t rxq(uint16_t pair) { return (uint16_t)(2u * pair); }
@@ -219,8 +242,9 @@ static bool rx_accept(const struct vdev_net *net, const uint8_t *eth, size_t len
 
 	if (!vlan_allowed(net, eth, len))
 		return false;
-	/* Without CTRL_RX the driver cannot program a filter (and a vhost-user
-	 * front-end that runs the control queue filters itself): take all. */
+	/* Without CTRL_RX (or without CTRL_VQ, which makes CTRL_RX inert) the
+	 * driver cannot program a filter, and a vhost-user front-end that
+	 * runs the control queue filters itself: take all. */
 	if (net->P(promisc) || !negotiated(net, VDEV_NET_F_CTRL_RX))
 		return true;
 	if (memcmp(dst, bcast, 6) == 0)
@@ -864,8 +888,7 @@ static int net_validate_features(void *opaque, uint64_t f)
 {
 	(void)opaque;
 	if (!(f & BIT(CTRL_VQ)))
-		f &= ~(BIT(CTRL_RX) | BIT(CTRL_VLAN) | BIT(GUEST_ANNOUNCE) | BIT(MQ) |
-		       BIT(CTRL_MAC_ADDR) | BIT(CTRL_RX_EXTRA) | BIT(CTRL_GUEST_OFFLOADS));
+		f &= ~NEEDS_CTRL_VQ;
 	if (!(f & BIT(CTRL_RX)))
 		f &= ~BIT(CTRL_RX_EXTRA);
 	return deps_ok(f) ? 0 : VDEV_EINVAL;
@@ -874,8 +897,13 @@ static int net_validate_features(void *opaque, uint64_t f)
 static int net_activate(void *opaque)
 {
 	struct vdev_net *net = opaque;
+	uint64_t f = vdev_dev_features(&net->P(dev));
 
-	offloads_changed(net, vdev_dev_features(&net->P(dev)) & GUEST_OFFLOADS);
+	/* MQ without the control queue: the front-end steers the pairs (it
+	 * serves VQ_PAIRS_SET itself and enables rings), so all may be used. */
+	if ((f & BIT(MQ)) && !(f & BIT(CTRL_VQ)))
+		net->P(active_pairs) = net->P(max_pairs);
+	offloads_changed(net, f & GUEST_OFFLOADS);
 	return 0;
 }
 

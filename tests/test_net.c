@@ -990,6 +990,58 @@ Test(net, no_filter_without_ctrl_rx)
 	cr_expect_eq(vdev_net_process_ctrl(&F.net), VDEV_ENOTSUP);
 }
 
+/* What DPDK's virtio-user and QEMU's vhost-user front-end send the back-end
+ * when they run the control queue themselves: the control features without
+ * CTRL_VQ. Accepted, and inert: no filter, every pair usable. */
+Test(net, ctrl_features_inert_without_ctrl_vq)
+{
+	teardown();
+	setup_with((struct opts){.drop = N(CTRL_VQ)});
+	cr_assert_eq(F.neg & N(CTRL_VQ), 0);
+	cr_assert_eq(F.neg & (N(CTRL_RX) | N(CTRL_VLAN) | N(CTRL_MAC_ADDR) | N(MQ)),
+		     N(CTRL_RX) | N(CTRL_VLAN) | N(CTRL_MAC_ADDR) | N(MQ));
+	cr_expect(delivered(HOST_MAC));
+	cr_expect(delivered(OTHER_MAC), "no MAC filter without the control queue");
+	cr_expect(delivered(BCAST));
+	cr_expect(delivered(MCAST));
+	uint8_t f[64];
+	make_frame(f, OTHER_MAC, 64, 1);
+	f[12] = 0x81, f[13] = 0x00, f[14] = 0x00, f[15] = 42;
+	post_rx(0, 0, 1, 2048);
+	cr_expect_eq(rx(0, f, 64, NULL), 0, "no VLAN filter without the control queue");
+	cr_assert_eq(reap(0, NULL), &tok[0]);
+	cr_expect_eq(vdev_net_announce(&F.net), VDEV_ENOTSUP, "nobody could ack it");
+	cr_expect_eq(vdev_net_process_ctrl(&F.net), VDEV_ENOTSUP);
+	/* MQ: the front-end steers the pairs; both carry traffic */
+	cr_expect_eq(vdev_net_active_pairs(&F.net), PAIRS);
+	post_rx(1, 1, 1, 2048);
+	size_t len = make_frame(F.frame, HOST_MAC, 300, 2);
+	cr_assert_eq(rx(1, F.frame, len, NULL), 0);
+	cr_assert_eq(reap(2, NULL), &tok[1]);
+	uint8_t h[VDEV_NET_HDR_LEN] = {0};
+	queue_tx(1, 5, h, F.frame, len, TX_PLAIN);
+	kick(3);
+	cr_assert_eq(reap(3, NULL), &tok[5]);
+	cr_expect_eq(F.rec.pair, 1);
+	/* and after a reset and a renegotiation with the control queue, the
+	 * same features filter again */
+	teardown();
+	setup();
+	cr_expect(!delivered(OTHER_MAC));
+	cr_expect_eq(vdev_net_active_pairs(&F.net), 1);
+}
+
+/* CTRL_RX_EXTRA without CTRL_RX is accepted (as above) and inert. */
+Test(net, ctrl_rx_extra_inert_without_ctrl_rx)
+{
+	teardown();
+	setup_with((struct opts){.drop = N(CTRL_RX)});
+	cr_assert(F.neg & N(CTRL_RX_EXTRA));
+	cr_expect_eq(ctrl_flag(4, 1), 1, "NOUNI needs CTRL_RX too");
+	cr_expect(delivered(HOST_MAC));
+	cr_expect(delivered(OTHER_MAC));
+}
+
 Test(net, ctrl_queue_without_mq_is_queue_2)
 {
 	teardown();

@@ -33,6 +33,15 @@
  * the guest has not posted enough buffer space: nothing is consumed, and
  * the backend's rx_ready op is called once the guest posts more.
  *
+ * Control features without the control queue: CTRL_RX, CTRL_RX_EXTRA,
+ * CTRL_VLAN, CTRL_MAC_ADDR, GUEST_ANNOUNCE, MQ and CTRL_GUEST_OFFLOADS
+ * negotiated without CTRL_VQ (what a vhost-user front-end that runs the
+ * control queue itself sends, e.g. QEMU's, DPDK's virtio-user with cq=1)
+ * are accepted and have no effect: the device filters nothing by MAC, rx
+ * mode or VLAN, vdev_net_announce() is refused, and with MQ every pair is
+ * usable (the front-end steers them). CTRL_RX_EXTRA without CTRL_RX is
+ * likewise inert.
+ *
  * Host policy: the allow_mac_change and allow_promisc ops decide whether
  * a guest may change its MAC address (MAC_ADDR_SET) or enter promiscuous
  * or all-unicast mode; a denied command gets VIRTIO_NET_ERR and changes
