@@ -416,6 +416,10 @@ VDEV_API int vdev_net_process_tx(struct vdev_net *net, uint16_t pair)
 
 	if (pair >= net->P(max_pairs))
 		return VDEV_ENOENT;
+	/* A pair beyond VQ_PAIRS_SET is inert: its chains stay on the ring
+	 * until the pairs grow again. */
+	if (pair >= net->P(active_pairs))
+		return 0;
 	pp = &net->P(pairs)[pair];
 	vq = &net->P(queues)[txq(pair)];
 	batch = net->P(tx_batch);

@@ -1081,6 +1081,39 @@ Test(net, ctrl_malformed_chains)
 	cr_expect_eq(ctrl(3, 0, &on, 1), 1, "ANNOUNCE_ACK with data");
 }
 
+/* After VQ_PAIRS_SET shrinks the pairs, a kick on an inactive pair's
+ * transmit queue reaches nothing until the pairs grow again. */
+Test(net, tx_on_inactive_pair_is_inert)
+{
+	uint8_t v[2] = {2, 0}, h[VDEV_NET_HDR_LEN] = {0};
+	size_t len = make_frame(F.frame, HOST_MAC, 100, 3);
+	cr_assert_eq(ctrl(4, 0, v, 2), 0);
+	v[0] = 1;
+	cr_assert_eq(ctrl(4, 0, v, 2), 0);
+	queue_tx(1, 5, h, F.frame, len, TX_PLAIN);
+	F.tr.ops->notify(F.tr.t, 3, false, 0);
+	cr_expect_null(reap(3, NULL));
+	cr_expect_eq(F.rec.transmitted, 0);
+	cr_expect_eq(vdev_net_process_tx(&F.net, 1), 0);
+	cr_expect_eq(vdev_net_tx_resume(&F.net, 1), 0);
+	cr_expect_eq(F.rec.transmitted, 0);
+	/* pair 0 still works */
+	queue_tx(0, 6, h, F.frame, len, TX_PLAIN);
+	kick(1);
+	cr_assert_eq(reap(1, NULL), &tok[6]);
+	cr_expect_eq(F.rec.transmitted, 1);
+	/* the pairs grow: the waiting frame goes at the next notification */
+	v[0] = 2;
+	cr_assert_eq(ctrl(4, 0, v, 2), 0);
+	F.tr.ops->notify(F.tr.t, 3, false, 0);
+	cr_assert_eq(reap(3, NULL), &tok[5]);
+	cr_expect_eq(F.rec.transmitted, 2);
+	cr_expect_eq(F.rec.pair, 1);
+	/* reset: one pair again, pair 1 inert */
+	cr_assert_eq(drv_virtio_reset(&F.tr), 0);
+	cr_expect_eq(vdev_net_active_pairs(&F.net), 1);
+}
+
 Test(net, link_and_announce)
 {
 	(void)F.tr.ops->take_interrupts(F.tr.t);

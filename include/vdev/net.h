@@ -304,8 +304,10 @@ VDEV_API int vdev_net_receive(struct vdev_net *net, uint16_t pair, const struct 
  * completed together; the used ring is published once at the end. When
  * the op returns VDEV_EAGAIN, that frame and the rest of its batch go back
  * on the ring in order (nothing is completed or lost) until
- * vdev_net_tx_resume(). Returns the frames taken or a negative VDEV_E*
- * (queue not live or broken, bad pair).
+ * vdev_net_tx_resume(). A pair at or beyond the active ones
+ * (VQ_PAIRS_SET) is inert: nothing is taken and 0 returned; its chains
+ * wait for a notification or call after the pairs grow again. Returns the
+ * frames taken or a negative VDEV_E* (queue not live or broken, bad pair).
  * Context: the pair's queue context. The transmit op must not call
  * vdev_net_process_tx() or vdev_net_tx_resume() for the same pair (the
  * batch's segments are still in use).
