@@ -811,19 +811,19 @@ static unsigned ctrl_offloads(struct vdev_net *net, uint8_t cmd, const struct cm
 
 static void ctrl_one(struct vdev_net *net, struct vdev_vq *vq, struct vdev_vq_elem *e)
 {
-	const struct vdev_iov *last;
 	uint8_t head[2];
 	unsigned ack = VIRTIO_NET_ERR;
 	struct cmd c = {.e = e};
 
-	/* The ack is the last writable byte; a chain without one (rejected,
-	 * or all readable) is completed empty. */
+	/* struct virtio_net_ctrl: class, command, data (readable), then ack,
+	 * command-specific-result (writable). The ack is the first writable
+	 * byte; a chain without one (rejected, or all readable) is completed
+	 * empty. No command here has a result. */
 	if (e->error != 0 || e->n_in == 0) {
 		net->P(stats).ctrl_err++;
 		vdev_vq_push(vq, e, 0);
 		return;
 	}
-	last = &e->iov[e->n_out + e->n_in - 1];
 	if (e->out_bytes >= 2) {
 		vdev_iov_to_buf(e->iov, e->n_out, 0, head, 2);
 		c.len = e->out_bytes - 2u;
@@ -847,7 +847,8 @@ static void ctrl_one(struct vdev_net *net, struct vdev_vq *vq, struct vdev_vq_el
 		net->P(stats).ctrl_ok++;
 	else
 		net->P(stats).ctrl_err++;
-	((uint8_t *)last->base)[last->len - 1] = (uint8_t)ack;
+	head[0] = (uint8_t)ack;
+	vdev_iov_from_buf(e->iov + e->n_out, e->n_in, 0, head, 1);
 	vdev_vq_push(vq, e, 1);
 }
 

@@ -1114,6 +1114,37 @@ Test(net, tx_on_inactive_pair_is_inert)
 	cr_expect_eq(vdev_net_active_pairs(&F.net), 1);
 }
 
+/* struct virtio_net_ctrl: the ack is the first writable byte, any
+ * command-specific-result follows it; the device writes only the ack. */
+Test(net, ctrl_ack_is_first_writable_byte)
+{
+	uint8_t *p = ptr(0);
+	p[0] = 0, p[1] = 1, p[2] = 1; /* RX ALLMULTI on */
+	memset(p + 64, 0xee, 8);
+	struct drv_buf b[4] = {{gpa(0), 3, false}, {gpa(0) + 64, 4, true}, {gpa(0) + 68, 4, true}};
+	cr_assert_eq(drv_add(&F.q[F.ctrl], b, 3, false, &tok[0]), 0);
+	/* a bad command with a one-byte first writable descriptor */
+	p = ptr(1);
+	p[0] = 0, p[1] = 1, p[2] = 7;
+	memset(p + 64, 0xee, 8);
+	b[0] = (struct drv_buf){gpa(1), 3, false};
+	b[1] = (struct drv_buf){gpa(1) + 64, 1, true};
+	b[2] = (struct drv_buf){gpa(1) + 65, 7, true};
+	cr_assert_eq(drv_add(&F.q[F.ctrl], b, 3, false, &tok[1]), 0);
+	kick(F.ctrl);
+	uint32_t ul;
+	cr_assert_eq(reap(F.ctrl, &ul), &tok[0]);
+	cr_expect_eq(ul, 1);
+	cr_expect_eq(ptr(0)[64], 0, "VIRTIO_NET_OK in the first writable byte");
+	for (int i = 65; i < 72; i++)
+		cr_expect_eq(ptr(0)[i], 0xee, "byte %d untouched", i);
+	cr_assert_eq(reap(F.ctrl, &ul), &tok[1]);
+	cr_expect_eq(ul, 1);
+	cr_expect_eq(ptr(1)[64], 1, "VIRTIO_NET_ERR in the first writable byte");
+	for (int i = 65; i < 72; i++)
+		cr_expect_eq(ptr(1)[i], 0xee, "byte %d untouched", i);
+}
+
 Test(net, link_and_announce)
 {
 	(void)F.tr.ops->take_interrupts(F.tr.t);
