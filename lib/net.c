@@ -370,8 +370,9 @@ static int tx_one(struct vdev_net *net, uint16_t pair, const struct tx_feat *f,
 	size_t len;
 	int rc;
 
-	/* Transmit buffers are driver-readable only; a chain that is rejected,
-	 * has device-writable parts or no room for a header is dropped. */
+	/* Transmit buffers are driver-readable only (the queue is
+	 * device-reads-only: descriptors marked writable arrive readable); a
+	 * chain that is rejected or has no room for a header is dropped. */
 	if (e->error != 0 || e->n_in != 0 || e->out_bytes < VDEV_NET_HDR_LEN) {
 		net->P(stats).tx_bad++;
 		return 0;
@@ -1034,7 +1035,15 @@ VDEV_API int vdev_net_init(struct vdev_net *net, const struct vdev_net_config *c
 		.ops = &net_dev_ops,
 		.opaque = net,
 	};
-	return vdev_dev_init(&net->P(dev), &dc);
+	int rc = vdev_dev_init(&net->P(dev), &dc);
+
+	if (rc < 0)
+		return rc;
+	/* The device only reads transmit buffers: a driver that marks them
+	 * writable (DPDK's packed indirect tables) is served, not dropped. */
+	for (uint16_t p = 0; p < cfg->max_pairs; p++)
+		vdev_vq_set_device_reads_only(&cfg->queues[txq(p)], true);
+	return 0;
 }
 
 VDEV_API struct vdev_dev *vdev_net_dev(struct vdev_net *net)

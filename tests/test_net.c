@@ -387,6 +387,50 @@ Test(net, tx_offload_header_passes_through)
 }
 
 /* Each malformed transmit is dropped with a used entry; nothing reaches the backend. */
+/* DPDK's packed transmit path marks every indirect-table entry writable,
+ * the header included (its data entries come out readable): the transmit
+ * queue only reads, so the frame is sent and the queue counts it. */
+static int rx(unsigned pair, const uint8_t *frame, size_t len, const struct vdev_net_hdr *h);
+
+static void tx_writable_marked(bool packed, bool indirect)
+{
+	teardown();
+	setup_with((struct opts){.packed = packed});
+	size_t len = make_frame(F.frame, HOST_MAC, 1000, 9);
+	uint8_t *p = ptr(0);
+	memset(p, 0, VDEV_NET_HDR_LEN);
+	memcpy(p + VDEV_NET_HDR_LEN, F.frame, len);
+	struct drv_buf b[3] = {{gpa(0), VDEV_NET_HDR_LEN, true},
+			       {gpa(0) + VDEV_NET_HDR_LEN, 400, false},
+			       {gpa(0) + VDEV_NET_HDR_LEN + 400, (uint32_t)len - 400, true}};
+	cr_assert_eq(drv_add(&F.q[1], b, 3, indirect, &tok[0]), 0);
+	kick(1);
+	uint32_t ul = 99;
+	cr_assert_eq(reap(1, &ul), &tok[0]);
+	cr_expect_eq(ul, 0, "nothing written into a transmit buffer");
+	cr_assert_eq(F.rec.transmitted, 1);
+	cr_expect_eq(F.rec.len, len);
+	cr_expect_arr_eq(F.rec.frame, F.frame, len);
+	struct vdev_vq_stats st;
+	vdev_vq_get_stats(&F.queues[1], &st);
+	cr_expect_eq(st.write_as_read, 1);
+	cr_expect_eq(st.rejected, 0);
+	/* a receive queue writes: such a chain there stays malformed */
+	b[0] = (struct drv_buf){gpa(1), 100, true};
+	b[1] = (struct drv_buf){gpa(1) + 100, 100, false};
+	cr_assert_eq(drv_add(&F.q[0], b, 2, indirect, &tok[1]), 0);
+	kick(0);
+	cr_expect_eq(rx(0, F.frame, 100, NULL), VDEV_EPROTO);
+	cr_assert_eq(reap(0, &ul), &tok[1]);
+	cr_expect_eq(ul, 0);
+	vdev_vq_get_stats(&F.queues[0], &st);
+	cr_expect_eq(st.write_as_read, 0);
+	cr_expect_eq(st.rejected, 1);
+}
+Test(net, tx_writable_marked_indirect_sent_packed) { tx_writable_marked(true, true); }
+Test(net, tx_writable_marked_indirect_sent_split) { tx_writable_marked(false, true); }
+Test(net, tx_writable_marked_direct_sent_packed) { tx_writable_marked(true, false); }
+
 static void tx_bad(const uint8_t *h, size_t len, const char *what)
 {
 	int before = F.rec.transmitted;

@@ -17,7 +17,9 @@
  * otherwise, as the spec says; the model follows the negotiation.
  *
  * Transmit: a queue notification (or vdev_net_process_tx) pops transmit
- * chains, copies the 12-byte virtio-net header out once, validates it
+ * chains (transmit queues are device-reads-only, see
+ * vdev_vq_set_device_reads_only(): descriptors a driver marks writable are
+ * read as part of the frame and counted in the queue's write_as_read), copies the 12-byte virtio-net header out once, validates it
  * against the negotiated features, and hands the frame's segments to the
  * backend's transmit op. Malformed frames (no header, header split into a
  * chain that is too short, a frame above 65550 bytes or above the MTU
