@@ -54,9 +54,16 @@ enum {
 	CFG_DUPLEX = 16,
 };
 
+/*
+ * IN_ORDER: the device completes every queue in the order it pops. Transmit
+ * is synchronous and completes each batch in order (a pushed-back frame and
+ * the rest of its batch are unpopped, not skipped); receive completes the
+ * buffers of a frame in order, or unpops them all; the control queue serves
+ * one command at a time.
+ */
 #define DEFAULT_RING_FEATURES                                                              \
 	(VDEV_BIT(VDEV_F_INDIRECT_DESC) | VDEV_BIT(VDEV_F_EVENT_IDX) |                      \
-	 VDEV_BIT(VDEV_F_RING_PACKED) | VDEV_BIT(VDEV_F_RING_RESET))
+	 VDEV_BIT(VDEV_F_RING_PACKED) | VDEV_BIT(VDEV_F_RING_RESET) | VDEV_BIT(VDEV_F_IN_ORDER))
 #define GUEST_OFFLOADS                                                                     \
 	(BIT(GUEST_CSUM) | BIT(GUEST_TSO4) | BIT(GUEST_TSO6) | BIT(GUEST_ECN) | BIT(GUEST_UFO))
 

@@ -818,6 +818,69 @@ Test(net, rx_offloads_follow_the_guest)
 	cr_expect_eq(rx(0, F.frame, len, &h), 0);
 }
 
+/*
+ * IN_ORDER is offered: every queue completes in the order it popped, through
+ * transmit push-back (unpop) and resume, malformed transmit chains,
+ * mergeable receive over several buffers, a refused delivery (unpop) and a
+ * malformed receive buffer. A push out of order would be refused by the
+ * core and the chain would never come back.
+ */
+static int ctrl_flag(uint8_t cmd, uint8_t on);
+
+static void in_order(bool packed)
+{
+	teardown();
+	setup_with((struct opts){.packed = packed, .tx_batch = 4});
+	cr_assert(F.neg & F(IN_ORDER));
+	uint8_t h[VDEV_NET_HDR_LEN] = {0};
+	size_t len = make_frame(F.frame, HOST_MAC, 200, 9);
+	F.rec.block = true;
+	F.rec.block_at = 3;
+	for (int t = 0; t < 10; t++) {
+		if (t == 5) /* malformed: no room for a header */
+			cr_assert_eq(drv_add(&F.q[1], &(struct drv_buf){gpa(t), 4, false}, 1, false,
+					     &tok[t]), 0);
+		else
+			queue_tx(0, t, h, F.frame, len, t % 3 == 0 ? TX_INDIRECT : TX_SPLIT_HDR);
+	}
+	kick(1);
+	for (int t = 0; t < 3; t++)
+		cr_assert_eq(reap(1, NULL), &tok[t]);
+	cr_expect_null(reap(1, NULL));
+	F.rec.block = false;
+	cr_assert_eq(vdev_net_tx_resume(&F.net, 0), 7);
+	for (int t = 3; t < 10; t++)
+		cr_assert_eq(reap(1, NULL), &tok[t]);
+	cr_expect_eq(F.rec.transmitted, 9);
+
+	/* receive: too little room (nothing consumed), then mergeable */
+	post_rx(0, 20, 4, 100);
+	size_t big = make_frame(F.frame, HOST_MAC, 1000, 4);
+	cr_assert_eq(rx(0, F.frame, big, NULL), VDEV_EAGAIN);
+	post_rx(0, 24, 12, 100);
+	cr_assert_eq(rx(0, F.frame, big, NULL), 0);
+	for (int t = 20; t < 31; t++)
+		cr_assert_eq(reap(0, NULL), &tok[t]);
+	/* a malformed buffer (readable) after a good one: both back in order */
+	cr_assert_eq(drv_add(&F.q[0], &(struct drv_buf){gpa(40), 100, false}, 1, false, &tok[40]),
+		     0);
+	kick(0);
+	cr_assert_eq(rx(0, F.frame, big, NULL), VDEV_EPROTO);
+	for (int t = 31; t < 36; t++)
+		cr_assert_eq(reap(0, NULL), &tok[t]);
+	cr_assert_eq(reap(0, NULL), &tok[40]);
+	cr_expect_null(reap(0, NULL));
+	/* the control queue */
+	cr_expect_eq(ctrl_flag(1, 1), 0);
+	struct vdev_vq_stats st;
+	for (unsigned q = 0; q < 2; q++) {
+		vdev_vq_get_stats(&F.queues[q], &st);
+		cr_expect_eq(st.pushed, st.popped, "queue %u", q);
+	}
+}
+Test(net, in_order_completions_follow_pops_split) { in_order(false); }
+Test(net, in_order_completions_follow_pops_packed) { in_order(true); }
+
 /* ---- control queue ---- */
 
 /* Send one control command; returns the ack byte (0xee if not written). */

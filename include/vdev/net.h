@@ -182,7 +182,8 @@ struct vdev_net_config {
 	uint64_t offloads;     /* VDEV_NET_OFFLOAD_MASK bits the backend handles */
 	uint64_t features;     /* 0: offer everything supported; else exactly these
 				* (a subset of vdev_net_supported_features()) */
-	uint64_t ring_features; /* 0: INDIRECT_DESC, EVENT_IDX, RING_PACKED, RING_RESET */
+	uint64_t ring_features; /* 0: INDIRECT_DESC, EVENT_IDX, RING_PACKED, RING_RESET,
+				 * IN_ORDER (the device completes in order) */
 	const struct vdev_mem *mem;
 	/* Caller-owned storage (borrowed for the life of the device): */
 	struct vdev_vq *queues;     /* 2 * max_pairs + 1 queues */
