@@ -345,7 +345,10 @@ VDEV_API int vdev_net_announce(struct vdev_net *net);
 /* vdev_net_mac() - the guest's current MAC (the one the filter accepts). */
 VDEV_API void vdev_net_mac(const struct vdev_net *net, uint8_t mac[6]);
 
-/* vdev_net_active_pairs() - queue pairs the guest uses (VQ_PAIRS_SET). */
+/* vdev_net_active_pairs() - queue pairs the guest uses: 1 after reset, then
+ * what VQ_PAIRS_SET says; all of them with MQ but without CTRL_VQ (the
+ * front-end steers the pairs). Receive folds onto these; transmit on the
+ * others is inert. */
 VDEV_API uint16_t vdev_net_active_pairs(const struct vdev_net *net);
 
 /* vdev_net_guest_offloads() - the receive offloads the guest accepts now. */
