@@ -54,9 +54,16 @@ enum {
 	CFG_DUPLEX = 16,
 };
 
+/*
+ * IN_ORDER: the device completes every queue in the order it pops. Transmit
+ * is synchronous and completes each batch in order (a pushed-back frame and
+ * the rest of its batch are unpopped, not skipped); receive completes the
+ * buffers of a frame in order, or unpops them all; the control queue serves
+ * one command at a time.
+ */
 #define DEFAULT_RING_FEATURES                                                              \
 	(VDEV_BIT(VDEV_F_INDIRECT_DESC) | VDEV_BIT(VDEV_F_EVENT_IDX) |                      \
-	 VDEV_BIT(VDEV_F_RING_PACKED) | VDEV_BIT(VDEV_F_RING_RESET))
+	 VDEV_BIT(VDEV_F_RING_PACKED) | VDEV_BIT(VDEV_F_RING_RESET) | VDEV_BIT(VDEV_F_IN_ORDER))
 #define GUEST_OFFLOADS                                                                     \
 	(BIT(GUEST_CSUM) | BIT(GUEST_TSO4) | BIT(GUEST_TSO6) | BIT(GUEST_ECN) | BIT(GUEST_UFO))
 
@@ -64,9 +71,32 @@ enum {
 	((ops)->size >= offsetof(struct vdev_net_backend_ops, op) + sizeof((ops)->op) &&     \
 	 (ops)->op != NULL)
 
+/* The features that only mean something through the control queue. */
+#define NEEDS_CTRL_VQ                                                                      \
+	(BIT(CTRL_RX) | BIT(CTRL_RX_EXTRA) | BIT(CTRL_VLAN) | BIT(GUEST_ANNOUNCE) | BIT(MQ) |   \
+	 BIT(CTRL_MAC_ADDR) | BIT(CTRL_GUEST_OFFLOADS))
+
+/*
+ * The negotiated features that take effect. A feature whose dependency was
+ * not negotiated has no effect: without CTRL_VQ no control feature does
+ * (a vhost-user front-end that runs the control queue itself sends them;
+ * the device then filters nothing and leaves queue pairs to the front-end),
+ * and CTRL_RX_EXTRA needs CTRL_RX.
+ */
+static uint64_t effective_features(const struct vdev_net *net)
+{
+	uint64_t f = vdev_dev_features(&net->P(dev));
+
+	if (!(f & BIT(CTRL_VQ)))
+		f &= ~NEEDS_CTRL_VQ;
+	if (!(f & BIT(CTRL_RX)))
+		f &= ~BIT(CTRL_RX_EXTRA);
+	return f;
+}
+
 static bool negotiated(const struct vdev_net *net, unsigned bit)
 {
-	return vdev_dev_has_feature(&net->P(dev), bit);
+	return (effective_features(net) >> bit) & 1u;
 }
 
 static uint16_t rxq(uint16_t pair) { return (uint16_t)(2u * pair); }
@@ -219,8 +249,9 @@ static bool rx_accept(const struct vdev_net *net, const uint8_t *eth, size_t len
 
 	if (!vlan_allowed(net, eth, len))
 		return false;
-	/* Without CTRL_RX the driver cannot program a filter (and a vhost-user
-	 * front-end that runs the control queue filters itself): take all. */
+	/* Without CTRL_RX (or without CTRL_VQ, which makes CTRL_RX inert) the
+	 * driver cannot program a filter, and a vhost-user front-end that
+	 * runs the control queue filters itself: take all. */
 	if (net->P(promisc) || !negotiated(net, VDEV_NET_F_CTRL_RX))
 		return true;
 	if (memcmp(dst, bcast, 6) == 0)
@@ -346,8 +377,9 @@ static int tx_one(struct vdev_net *net, uint16_t pair, const struct tx_feat *f,
 	size_t len;
 	int rc;
 
-	/* Transmit buffers are driver-readable only; a chain that is rejected,
-	 * has device-writable parts or no room for a header is dropped. */
+	/* Transmit buffers are driver-readable only (the queue is
+	 * device-reads-only: descriptors marked writable arrive readable); a
+	 * chain that is rejected or has no room for a header is dropped. */
 	if (e->error != 0 || e->n_in != 0 || e->out_bytes < VDEV_NET_HDR_LEN) {
 		net->P(stats).tx_bad++;
 		return 0;
@@ -392,6 +424,10 @@ VDEV_API int vdev_net_process_tx(struct vdev_net *net, uint16_t pair)
 
 	if (pair >= net->P(max_pairs))
 		return VDEV_ENOENT;
+	/* A pair beyond VQ_PAIRS_SET is inert: its chains stay on the ring
+	 * until the pairs grow again. */
+	if (pair >= net->P(active_pairs))
+		return 0;
 	pp = &net->P(pairs)[pair];
 	vq = &net->P(queues)[txq(pair)];
 	batch = net->P(tx_batch);
@@ -783,19 +819,19 @@ static unsigned ctrl_offloads(struct vdev_net *net, uint8_t cmd, const struct cm
 
 static void ctrl_one(struct vdev_net *net, struct vdev_vq *vq, struct vdev_vq_elem *e)
 {
-	const struct vdev_iov *last;
 	uint8_t head[2];
 	unsigned ack = VIRTIO_NET_ERR;
 	struct cmd c = {.e = e};
 
-	/* The ack is the last writable byte; a chain without one (rejected,
-	 * or all readable) is completed empty. */
+	/* struct virtio_net_ctrl: class, command, data (readable), then ack,
+	 * command-specific-result (writable). The ack is the first writable
+	 * byte; a chain without one (rejected, or all readable) is completed
+	 * empty. No command here has a result. */
 	if (e->error != 0 || e->n_in == 0) {
 		net->P(stats).ctrl_err++;
 		vdev_vq_push(vq, e, 0);
 		return;
 	}
-	last = &e->iov[e->n_out + e->n_in - 1];
 	if (e->out_bytes >= 2) {
 		vdev_iov_to_buf(e->iov, e->n_out, 0, head, 2);
 		c.len = e->out_bytes - 2u;
@@ -819,7 +855,8 @@ static void ctrl_one(struct vdev_net *net, struct vdev_vq *vq, struct vdev_vq_el
 		net->P(stats).ctrl_ok++;
 	else
 		net->P(stats).ctrl_err++;
-	((uint8_t *)last->base)[last->len - 1] = (uint8_t)ack;
+	head[0] = (uint8_t)ack;
+	vdev_iov_from_buf(e->iov + e->n_out, e->n_in, 0, head, 1);
 	vdev_vq_push(vq, e, 1);
 }
 
@@ -864,8 +901,7 @@ static int net_validate_features(void *opaque, uint64_t f)
 {
 	(void)opaque;
 	if (!(f & BIT(CTRL_VQ)))
-		f &= ~(BIT(CTRL_RX) | BIT(CTRL_VLAN) | BIT(GUEST_ANNOUNCE) | BIT(MQ) |
-		       BIT(CTRL_MAC_ADDR) | BIT(CTRL_RX_EXTRA) | BIT(CTRL_GUEST_OFFLOADS));
+		f &= ~NEEDS_CTRL_VQ;
 	if (!(f & BIT(CTRL_RX)))
 		f &= ~BIT(CTRL_RX_EXTRA);
 	return deps_ok(f) ? 0 : VDEV_EINVAL;
@@ -874,8 +910,13 @@ static int net_validate_features(void *opaque, uint64_t f)
 static int net_activate(void *opaque)
 {
 	struct vdev_net *net = opaque;
+	uint64_t f = vdev_dev_features(&net->P(dev));
 
-	offloads_changed(net, vdev_dev_features(&net->P(dev)) & GUEST_OFFLOADS);
+	/* MQ without the control queue: the front-end steers the pairs (it
+	 * serves VQ_PAIRS_SET itself and enables rings), so all may be used. */
+	if ((f & BIT(MQ)) && !(f & BIT(CTRL_VQ)))
+		net->P(active_pairs) = net->P(max_pairs);
+	offloads_changed(net, f & GUEST_OFFLOADS);
 	return 0;
 }
 
@@ -1001,7 +1042,15 @@ VDEV_API int vdev_net_init(struct vdev_net *net, const struct vdev_net_config *c
 		.ops = &net_dev_ops,
 		.opaque = net,
 	};
-	return vdev_dev_init(&net->P(dev), &dc);
+	int rc = vdev_dev_init(&net->P(dev), &dc);
+
+	if (rc < 0)
+		return rc;
+	/* The device only reads transmit buffers: a driver that marks them
+	 * writable (DPDK's packed indirect tables) is served, not dropped. */
+	for (uint16_t p = 0; p < cfg->max_pairs; p++)
+		vdev_vq_set_device_reads_only(&cfg->queues[txq(p)], true);
+	return 0;
 }
 
 VDEV_API struct vdev_dev *vdev_net_dev(struct vdev_net *net)

@@ -52,6 +52,11 @@ VDEV_API int vdev_vq_init(struct vdev_vq *vq, uint16_t index, uint32_t max_size)
 	return 0;
 }
 
+VDEV_API void vdev_vq_set_device_reads_only(struct vdev_vq *vq, bool on)
+{
+	vq->P(reads_only) = on ? 1u : 0u;
+}
+
 VDEV_API void vdev_vq_attach(struct vdev_vq *vq, struct vdev_dev *dev)
 {
 	vq->P(dev) = dev;

@@ -41,6 +41,16 @@ struct vq_fast {
 	uint32_t ro; /* 1 if the region is read-only */
 };
 
+/*
+ * The fast paths take a device-writable buffer only where the device may
+ * write it: not in read-only memory, not on a device-reads-only queue
+ * (whose writable descriptors the general walk turns into readable ones).
+ */
+static inline uint32_t vq_fast_no_write(const struct vdev_vq *vq)
+{
+	return vq->P(fast_ro) | vq->P(reads_only);
+}
+
 static inline void vq_fast_load(const struct vdev_vq *vq, struct vq_fast *f)
 {
 	f->gpa = vq->P(fast_gpa);
@@ -65,15 +75,20 @@ struct vq_chain {
 	uint32_t n_out;
 	uint32_t seen_write; /* 1 once a writable descriptor was seen */
 	uint32_t bad_order;  /* 1 if a readable one came after that */
+	uint32_t reads_only; /* 1: take writable descriptors as readable */
+	uint32_t as_read;    /* 1 once one was */
 	int error;
 	uint64_t bytes[2]; /* [0] readable, [1] writable; cannot overflow:
 			    * at most 32768 descriptors of < 2^32 bytes */
 };
 
-static inline void chain_begin(struct vq_chain *c, struct vdev_iov *iov, unsigned cap)
+static inline void chain_begin(struct vq_chain *c, const struct vdev_vq *vq,
+			       struct vdev_iov *iov, unsigned cap)
 {
 	c->iov = iov;
 	c->cap = cap;
+	c->reads_only = vq->P(reads_only);
+	c->as_read = 0;
 	c->n = 0;
 	c->n_out = 0;
 	c->seen_write = 0;
@@ -105,6 +120,9 @@ static inline void chain_add(struct vdev_vq *vq, struct vq_fast *f, struct vq_ch
 {
 	uint64_t off;
 
+	/* A device-reads-only queue takes a writable descriptor as readable. */
+	c->as_read |= write & c->reads_only;
+	write &= c->reads_only ^ 1u;
 	c->bad_order |= c->seen_write & (write ^ 1u);
 	c->seen_write |= write;
 	c->bytes[write] += len;
@@ -133,8 +151,10 @@ static inline void chain_add(struct vdev_vq *vq, struct vq_fast *f, struct vq_ch
 }
 
 /* Finish an element from a built chain. Returns 1 if it was rejected. The
- * caller accounts for the element in the queue's counters. */
-static inline int chain_finish(struct vq_chain *c, struct vdev_vq_elem *e, uint16_t seq)
+ * caller accounts for the element in the queue's counters, except for
+ * write_as_read, counted here for a chain that was not rejected. */
+static inline int chain_finish(struct vdev_vq *vq, struct vq_chain *c, struct vdev_vq_elem *e,
+			       uint16_t seq)
 {
 	e->iov = c->iov;
 	e->seq = seq;
@@ -155,6 +175,7 @@ static inline int chain_finish(struct vq_chain *c, struct vdev_vq_elem *e, uint1
 	e->out_bytes = (uint32_t)c->bytes[0];
 	e->in_bytes = (uint32_t)c->bytes[1];
 	e->error = 0;
+	vq->P(stats).write_as_read += c->as_read;
 	return 0;
 }
 

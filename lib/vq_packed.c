@@ -128,7 +128,7 @@ static __attribute__((noinline)) int walk_list(struct vdev_vq *vq, uint16_t head
 	struct vq_chain c;
 
 	vq_fast_load(vq, f);
-	chain_begin(&c, iov, cap);
+	chain_begin(&c, vq, iov, cap);
 	for (;;) {
 		const struct pvirtq_desc *d = &r[pos];
 		uint64_t addr;
@@ -174,7 +174,7 @@ static __attribute__((noinline)) int walk_list(struct vdev_vq *vq, uint16_t head
 	vq->P(inflight_descs) = (uint16_t)(vq->P(inflight_descs) + count);
 	e->id = id;
 	e->ndescs = count;
-	return chain_finish(&c, e, seq);
+	return chain_finish(vq, &c, e, seq);
 }
 
 /*
@@ -326,7 +326,7 @@ static __attribute__((noinline)) unsigned packed_single_run(struct vdev_vq *vq,
 	const uint64_t gpa = vq->P(fast_gpa), fsize = vq->P(fast_size);
 	/* host address = bias + guest address, for addresses in the region */
 	const uintptr_t bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)gpa;
-	const uint32_t ro = vq->P(fast_ro);
+	const uint32_t ro = vq_fast_no_write(vq);
 	uint16_t pos = vq->P(last_avail);
 	bool wrap = (vq->P(state) & VQ_AVAIL_WRAP) != 0;
 	unsigned start = n;
@@ -389,7 +389,7 @@ static __attribute__((noinline)) unsigned packed_multi_run(struct vdev_vq *vq,
 		.rgpa = vq->P(fast_gpa),
 		.rsize = vq->P(fast_size),
 		.bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)vq->P(fast_gpa),
-		.ro = vq->P(fast_ro),
+		.ro = vq_fast_no_write(vq),
 		.limit = iov_per_elem < size ? iov_per_elem : size,
 		.size = size,
 	};
@@ -450,7 +450,7 @@ static inline int packed_take_single(struct vdev_vq *vq, uint16_t pos, bool wrap
 	id = vdev__rd16(&d->id);
 	off = addr - gpa;
 	if (VDEV__UNLIKELY(id >= size || off >= fsize || (uint64_t)len - 1u >= fsize - off ||
-			   (write & vq->P(fast_ro))))
+			   (write & vq_fast_no_write(vq))))
 		return -1;
 	elem_single(e, v, vq->P(fast_hva) + (uintptr_t)off, len, write, id, seq);
 	if (++pos == size) {
@@ -476,7 +476,7 @@ static __attribute__((noinline)) int packed_take_multi(struct vdev_vq *vq, uint1
 		.rgpa = vq->P(fast_gpa),
 		.rsize = vq->P(fast_size),
 		.bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)vq->P(fast_gpa),
-		.ro = vq->P(fast_ro),
+		.ro = vq_fast_no_write(vq),
 		.limit = iov_per_elem < size ? iov_per_elem : size,
 		.size = size,
 	};

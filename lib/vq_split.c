@@ -152,7 +152,7 @@ static __attribute__((noinline)) int walk_chain(struct vdev_vq *vq, uint16_t hea
 	struct vq_chain c;
 
 	vq_fast_load(vq, f);
-	chain_begin(&c, iov, cap);
+	chain_begin(&c, vq, iov, cap);
 	for (;;) {
 		const struct virtq_desc *d = &tbl[i];
 		uint64_t addr = vdev__rd64(&d->addr);
@@ -187,7 +187,7 @@ static __attribute__((noinline)) int walk_chain(struct vdev_vq *vq, uint16_t hea
 	}
 	e->id = head;
 	e->ndescs = ndescs;
-	return chain_finish(&c, e, seq);
+	return chain_finish(vq, &c, e, seq);
 }
 
 /*
@@ -312,7 +312,7 @@ static inline int take_single(const struct vdev_vq *vq, uint16_t head, uint16_t 
 	uint64_t off = addr - gpa;
 
 	if (VDEV__UNLIKELY(off >= fsize || (uint64_t)len - 1u >= fsize - off ||
-			   (write & vq->P(fast_ro))))
+			   (write & vq_fast_no_write(vq))))
 		return -1;
 	elem_single(e, v, vq->P(fast_hva) + (uintptr_t)off, len, write, head, seq);
 	return 0;
@@ -337,7 +337,7 @@ static __attribute__((noinline)) unsigned pop_single_run(struct vdev_vq *vq,
 	const uint64_t gpa = vq->P(fast_gpa), fsize = vq->P(fast_size);
 	/* host address = bias + guest address, for addresses in the region */
 	const uintptr_t bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)gpa;
-	const uint32_t ro = vq->P(fast_ro);
+	const uint32_t ro = vq_fast_no_write(vq);
 
 	if (iov_per_elem == 0)
 		return n; /* no room for a segment: the slow walk fails them */
@@ -390,7 +390,7 @@ static __attribute__((noinline)) unsigned pop_multi_run(struct vdev_vq *vq,
 		.rgpa = vq->P(fast_gpa),
 		.rsize = vq->P(fast_size),
 		.bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)vq->P(fast_gpa),
-		.ro = vq->P(fast_ro),
+		.ro = vq_fast_no_write(vq),
 		.limit = iov_per_elem < (uint32_t)mask + 1u ? iov_per_elem : (uint32_t)mask + 1u,
 		.size = (uint16_t)(mask + 1u),
 	};
@@ -423,7 +423,7 @@ static __attribute__((noinline)) int take_multi(const struct vdev_vq *vq, uint16
 		.rgpa = vq->P(fast_gpa),
 		.rsize = vq->P(fast_size),
 		.bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)vq->P(fast_gpa),
-		.ro = vq->P(fast_ro),
+		.ro = vq_fast_no_write(vq),
 		.limit = iov_per_elem < (uint32_t)mask + 1u ? iov_per_elem : (uint32_t)mask + 1u,
 		.size = (uint16_t)(mask + 1u),
 	};

@@ -6,7 +6,8 @@
 #   2. builds everything with gcc under ASan+UBSan and runs ctest: unit
 #      tests, public headers as C/C++, the freestanding check, the
 #      installed-consumer check, fuzz corpus replays, the Linux
-#      virtio_ring conformance runs and the real-guest runs (QEMU, and the
+#      virtio_ring conformance runs, DPDK's virtio driver against the
+#      net daemon (dpdk_net_*) and the real-guest runs (QEMU, and the
 #      UML rig whose kernel is built here once and cached);
 #   3. builds the libFuzzer targets with clang and runs each for a short
 #      smoke ($VDEV_FUZZ_SECONDS, default 30 s).
@@ -25,7 +26,7 @@ step() { printf '\n==== %s\n' "$*"; }
 step "dependencies"
 "$src/scripts/deps.sh" cmake ninja-build pkg-config gcc g++ clang libclang-rt-14-dev \
 	libcriterion-dev gcc-arm-none-eabi binutils xz-utils linux-source-6.1 liburing-dev \
-	libpng-dev python3 make patch bc flex bison libelf-dev
+	libpng-dev python3 make patch bc flex bison libelf-dev dpdk dpdk-dev
 
 step "real-guest rig: QEMU from bookworm-backports and host tools"
 "$src/tests/guest/setup-host.sh"

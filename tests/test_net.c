@@ -387,6 +387,50 @@ Test(net, tx_offload_header_passes_through)
 }
 
 /* Each malformed transmit is dropped with a used entry; nothing reaches the backend. */
+/* DPDK's packed transmit path marks every indirect-table entry writable,
+ * the header included (its data entries come out readable): the transmit
+ * queue only reads, so the frame is sent and the queue counts it. */
+static int rx(unsigned pair, const uint8_t *frame, size_t len, const struct vdev_net_hdr *h);
+
+static void tx_writable_marked(bool packed, bool indirect)
+{
+	teardown();
+	setup_with((struct opts){.packed = packed});
+	size_t len = make_frame(F.frame, HOST_MAC, 1000, 9);
+	uint8_t *p = ptr(0);
+	memset(p, 0, VDEV_NET_HDR_LEN);
+	memcpy(p + VDEV_NET_HDR_LEN, F.frame, len);
+	struct drv_buf b[3] = {{gpa(0), VDEV_NET_HDR_LEN, true},
+			       {gpa(0) + VDEV_NET_HDR_LEN, 400, false},
+			       {gpa(0) + VDEV_NET_HDR_LEN + 400, (uint32_t)len - 400, true}};
+	cr_assert_eq(drv_add(&F.q[1], b, 3, indirect, &tok[0]), 0);
+	kick(1);
+	uint32_t ul = 99;
+	cr_assert_eq(reap(1, &ul), &tok[0]);
+	cr_expect_eq(ul, 0, "nothing written into a transmit buffer");
+	cr_assert_eq(F.rec.transmitted, 1);
+	cr_expect_eq(F.rec.len, len);
+	cr_expect_arr_eq(F.rec.frame, F.frame, len);
+	struct vdev_vq_stats st;
+	vdev_vq_get_stats(&F.queues[1], &st);
+	cr_expect_eq(st.write_as_read, 1);
+	cr_expect_eq(st.rejected, 0);
+	/* a receive queue writes: such a chain there stays malformed */
+	b[0] = (struct drv_buf){gpa(1), 100, true};
+	b[1] = (struct drv_buf){gpa(1) + 100, 100, false};
+	cr_assert_eq(drv_add(&F.q[0], b, 2, indirect, &tok[1]), 0);
+	kick(0);
+	cr_expect_eq(rx(0, F.frame, 100, NULL), VDEV_EPROTO);
+	cr_assert_eq(reap(0, &ul), &tok[1]);
+	cr_expect_eq(ul, 0);
+	vdev_vq_get_stats(&F.queues[0], &st);
+	cr_expect_eq(st.write_as_read, 0);
+	cr_expect_eq(st.rejected, 1);
+}
+Test(net, tx_writable_marked_indirect_sent_packed) { tx_writable_marked(true, true); }
+Test(net, tx_writable_marked_indirect_sent_split) { tx_writable_marked(false, true); }
+Test(net, tx_writable_marked_direct_sent_packed) { tx_writable_marked(true, false); }
+
 static void tx_bad(const uint8_t *h, size_t len, const char *what)
 {
 	int before = F.rec.transmitted;
@@ -774,6 +818,69 @@ Test(net, rx_offloads_follow_the_guest)
 	cr_expect_eq(rx(0, F.frame, len, &h), 0);
 }
 
+/*
+ * IN_ORDER is offered: every queue completes in the order it popped, through
+ * transmit push-back (unpop) and resume, malformed transmit chains,
+ * mergeable receive over several buffers, a refused delivery (unpop) and a
+ * malformed receive buffer. A push out of order would be refused by the
+ * core and the chain would never come back.
+ */
+static int ctrl_flag(uint8_t cmd, uint8_t on);
+
+static void in_order(bool packed)
+{
+	teardown();
+	setup_with((struct opts){.packed = packed, .tx_batch = 4});
+	cr_assert(F.neg & F(IN_ORDER));
+	uint8_t h[VDEV_NET_HDR_LEN] = {0};
+	size_t len = make_frame(F.frame, HOST_MAC, 200, 9);
+	F.rec.block = true;
+	F.rec.block_at = 3;
+	for (int t = 0; t < 10; t++) {
+		if (t == 5) /* malformed: no room for a header */
+			cr_assert_eq(drv_add(&F.q[1], &(struct drv_buf){gpa(t), 4, false}, 1, false,
+					     &tok[t]), 0);
+		else
+			queue_tx(0, t, h, F.frame, len, t % 3 == 0 ? TX_INDIRECT : TX_SPLIT_HDR);
+	}
+	kick(1);
+	for (int t = 0; t < 3; t++)
+		cr_assert_eq(reap(1, NULL), &tok[t]);
+	cr_expect_null(reap(1, NULL));
+	F.rec.block = false;
+	cr_assert_eq(vdev_net_tx_resume(&F.net, 0), 7);
+	for (int t = 3; t < 10; t++)
+		cr_assert_eq(reap(1, NULL), &tok[t]);
+	cr_expect_eq(F.rec.transmitted, 9);
+
+	/* receive: too little room (nothing consumed), then mergeable */
+	post_rx(0, 20, 4, 100);
+	size_t big = make_frame(F.frame, HOST_MAC, 1000, 4);
+	cr_assert_eq(rx(0, F.frame, big, NULL), VDEV_EAGAIN);
+	post_rx(0, 24, 12, 100);
+	cr_assert_eq(rx(0, F.frame, big, NULL), 0);
+	for (int t = 20; t < 31; t++)
+		cr_assert_eq(reap(0, NULL), &tok[t]);
+	/* a malformed buffer (readable) after a good one: both back in order */
+	cr_assert_eq(drv_add(&F.q[0], &(struct drv_buf){gpa(40), 100, false}, 1, false, &tok[40]),
+		     0);
+	kick(0);
+	cr_assert_eq(rx(0, F.frame, big, NULL), VDEV_EPROTO);
+	for (int t = 31; t < 36; t++)
+		cr_assert_eq(reap(0, NULL), &tok[t]);
+	cr_assert_eq(reap(0, NULL), &tok[40]);
+	cr_expect_null(reap(0, NULL));
+	/* the control queue */
+	cr_expect_eq(ctrl_flag(1, 1), 0);
+	struct vdev_vq_stats st;
+	for (unsigned q = 0; q < 2; q++) {
+		vdev_vq_get_stats(&F.queues[q], &st);
+		cr_expect_eq(st.pushed, st.popped, "queue %u", q);
+	}
+}
+Test(net, in_order_completions_follow_pops_split) { in_order(false); }
+Test(net, in_order_completions_follow_pops_packed) { in_order(true); }
+
 /* ---- control queue ---- */
 
 /* Send one control command; returns the ack byte (0xee if not written). */
@@ -990,6 +1097,58 @@ Test(net, no_filter_without_ctrl_rx)
 	cr_expect_eq(vdev_net_process_ctrl(&F.net), VDEV_ENOTSUP);
 }
 
+/* What DPDK's virtio-user and QEMU's vhost-user front-end send the back-end
+ * when they run the control queue themselves: the control features without
+ * CTRL_VQ. Accepted, and inert: no filter, every pair usable. */
+Test(net, ctrl_features_inert_without_ctrl_vq)
+{
+	teardown();
+	setup_with((struct opts){.drop = N(CTRL_VQ)});
+	cr_assert_eq(F.neg & N(CTRL_VQ), 0);
+	cr_assert_eq(F.neg & (N(CTRL_RX) | N(CTRL_VLAN) | N(CTRL_MAC_ADDR) | N(MQ)),
+		     N(CTRL_RX) | N(CTRL_VLAN) | N(CTRL_MAC_ADDR) | N(MQ));
+	cr_expect(delivered(HOST_MAC));
+	cr_expect(delivered(OTHER_MAC), "no MAC filter without the control queue");
+	cr_expect(delivered(BCAST));
+	cr_expect(delivered(MCAST));
+	uint8_t f[64];
+	make_frame(f, OTHER_MAC, 64, 1);
+	f[12] = 0x81, f[13] = 0x00, f[14] = 0x00, f[15] = 42;
+	post_rx(0, 0, 1, 2048);
+	cr_expect_eq(rx(0, f, 64, NULL), 0, "no VLAN filter without the control queue");
+	cr_assert_eq(reap(0, NULL), &tok[0]);
+	cr_expect_eq(vdev_net_announce(&F.net), VDEV_ENOTSUP, "nobody could ack it");
+	cr_expect_eq(vdev_net_process_ctrl(&F.net), VDEV_ENOTSUP);
+	/* MQ: the front-end steers the pairs; both carry traffic */
+	cr_expect_eq(vdev_net_active_pairs(&F.net), PAIRS);
+	post_rx(1, 1, 1, 2048);
+	size_t len = make_frame(F.frame, HOST_MAC, 300, 2);
+	cr_assert_eq(rx(1, F.frame, len, NULL), 0);
+	cr_assert_eq(reap(2, NULL), &tok[1]);
+	uint8_t h[VDEV_NET_HDR_LEN] = {0};
+	queue_tx(1, 5, h, F.frame, len, TX_PLAIN);
+	kick(3);
+	cr_assert_eq(reap(3, NULL), &tok[5]);
+	cr_expect_eq(F.rec.pair, 1);
+	/* and after a reset and a renegotiation with the control queue, the
+	 * same features filter again */
+	teardown();
+	setup();
+	cr_expect(!delivered(OTHER_MAC));
+	cr_expect_eq(vdev_net_active_pairs(&F.net), 1);
+}
+
+/* CTRL_RX_EXTRA without CTRL_RX is accepted (as above) and inert. */
+Test(net, ctrl_rx_extra_inert_without_ctrl_rx)
+{
+	teardown();
+	setup_with((struct opts){.drop = N(CTRL_RX)});
+	cr_assert(F.neg & N(CTRL_RX_EXTRA));
+	cr_expect_eq(ctrl_flag(4, 1), 1, "NOUNI needs CTRL_RX too");
+	cr_expect(delivered(HOST_MAC));
+	cr_expect(delivered(OTHER_MAC));
+}
+
 Test(net, ctrl_queue_without_mq_is_queue_2)
 {
 	teardown();
@@ -1027,6 +1186,70 @@ Test(net, ctrl_malformed_chains)
 	cr_expect_eq(ctrl(99, 0, NULL, 0), 1, "unknown class");
 	cr_expect_eq(ctrl(3, 0, NULL, 0), 0, "ANNOUNCE_ACK");
 	cr_expect_eq(ctrl(3, 0, &on, 1), 1, "ANNOUNCE_ACK with data");
+}
+
+/* After VQ_PAIRS_SET shrinks the pairs, a kick on an inactive pair's
+ * transmit queue reaches nothing until the pairs grow again. */
+Test(net, tx_on_inactive_pair_is_inert)
+{
+	uint8_t v[2] = {2, 0}, h[VDEV_NET_HDR_LEN] = {0};
+	size_t len = make_frame(F.frame, HOST_MAC, 100, 3);
+	cr_assert_eq(ctrl(4, 0, v, 2), 0);
+	v[0] = 1;
+	cr_assert_eq(ctrl(4, 0, v, 2), 0);
+	queue_tx(1, 5, h, F.frame, len, TX_PLAIN);
+	F.tr.ops->notify(F.tr.t, 3, false, 0);
+	cr_expect_null(reap(3, NULL));
+	cr_expect_eq(F.rec.transmitted, 0);
+	cr_expect_eq(vdev_net_process_tx(&F.net, 1), 0);
+	cr_expect_eq(vdev_net_tx_resume(&F.net, 1), 0);
+	cr_expect_eq(F.rec.transmitted, 0);
+	/* pair 0 still works */
+	queue_tx(0, 6, h, F.frame, len, TX_PLAIN);
+	kick(1);
+	cr_assert_eq(reap(1, NULL), &tok[6]);
+	cr_expect_eq(F.rec.transmitted, 1);
+	/* the pairs grow: the waiting frame goes at the next notification */
+	v[0] = 2;
+	cr_assert_eq(ctrl(4, 0, v, 2), 0);
+	F.tr.ops->notify(F.tr.t, 3, false, 0);
+	cr_assert_eq(reap(3, NULL), &tok[5]);
+	cr_expect_eq(F.rec.transmitted, 2);
+	cr_expect_eq(F.rec.pair, 1);
+	/* reset: one pair again, pair 1 inert */
+	cr_assert_eq(drv_virtio_reset(&F.tr), 0);
+	cr_expect_eq(vdev_net_active_pairs(&F.net), 1);
+}
+
+/* struct virtio_net_ctrl: the ack is the first writable byte, any
+ * command-specific-result follows it; the device writes only the ack. */
+Test(net, ctrl_ack_is_first_writable_byte)
+{
+	uint8_t *p = ptr(0);
+	p[0] = 0, p[1] = 1, p[2] = 1; /* RX ALLMULTI on */
+	memset(p + 64, 0xee, 8);
+	struct drv_buf b[4] = {{gpa(0), 3, false}, {gpa(0) + 64, 4, true}, {gpa(0) + 68, 4, true}};
+	cr_assert_eq(drv_add(&F.q[F.ctrl], b, 3, false, &tok[0]), 0);
+	/* a bad command with a one-byte first writable descriptor */
+	p = ptr(1);
+	p[0] = 0, p[1] = 1, p[2] = 7;
+	memset(p + 64, 0xee, 8);
+	b[0] = (struct drv_buf){gpa(1), 3, false};
+	b[1] = (struct drv_buf){gpa(1) + 64, 1, true};
+	b[2] = (struct drv_buf){gpa(1) + 65, 7, true};
+	cr_assert_eq(drv_add(&F.q[F.ctrl], b, 3, false, &tok[1]), 0);
+	kick(F.ctrl);
+	uint32_t ul;
+	cr_assert_eq(reap(F.ctrl, &ul), &tok[0]);
+	cr_expect_eq(ul, 1);
+	cr_expect_eq(ptr(0)[64], 0, "VIRTIO_NET_OK in the first writable byte");
+	for (int i = 65; i < 72; i++)
+		cr_expect_eq(ptr(0)[i], 0xee, "byte %d untouched", i);
+	cr_assert_eq(reap(F.ctrl, &ul), &tok[1]);
+	cr_expect_eq(ul, 1);
+	cr_expect_eq(ptr(1)[64], 1, "VIRTIO_NET_ERR in the first writable byte");
+	for (int i = 65; i < 72; i++)
+		cr_expect_eq(ptr(1)[i], 0xee, "byte %d untouched", i);
 }
 
 Test(net, link_and_announce)

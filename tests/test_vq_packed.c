@@ -163,6 +163,127 @@ Test(vq_packed, indirect_without_feature_is_rejected)
 	cr_expect_eq(e.error, VDEV_ENOTSUP);
 }
 
+/* One 16-byte entry of an indirect table written by hand. */
+static void ind(uint64_t tbl, unsigned i, uint64_t addr, uint32_t len, uint16_t flags)
+{
+	uint8_t *p = sim_ptr(&P.m, tbl + 16u * i);
+	for (unsigned k = 0; k < 8; k++)
+		p[k] = (uint8_t)(addr >> (8 * k));
+	for (unsigned k = 0; k < 4; k++)
+		p[8 + k] = (uint8_t)(len >> (8 * k));
+	p[12] = (uint8_t)i, p[13] = 0;
+	p[14] = (uint8_t)flags, p[15] = (uint8_t)(flags >> 8);
+}
+
+static uint64_t write_as_read(void)
+{
+	struct vdev_vq_stats st;
+	vdev_vq_get_stats(&P.vq, &st);
+	return st.write_as_read;
+}
+
+/* DPDK's packed transmit with an indirect table: every entry marked
+ * writable by table initialisation, the header included, the data entries
+ * (rewritten per packet) readable: "writable then readable". */
+static uint64_t dpdk_style_table(void)
+{
+	uint64_t tbl = sim_alloc(&P.m, 16 * 3, 16);
+	ind(tbl, 0, buf, 12, WRITE);         /* net header */
+	ind(tbl, 1, buf + 100, 100, NEXT);   /* data, NEXT as DPDK sets it */
+	ind(tbl, 2, buf + 300, 50, 0);
+	return tbl;
+}
+
+Test(vq_packed, writable_then_readable_rejected_on_a_queue_the_device_writes)
+{
+	struct vdev_vq_elem e;
+
+	setup(F(INDIRECT_DESC), 4);
+	desc(0, dpdk_style_table(), 48, 0, (uint16_t)(av(true) | INDIRECT));
+	cr_assert_eq(vdev_vq_pop(&P.vq, &e, iov, 64), 1);
+	cr_expect_eq(e.error, VDEV_EPROTO);
+	cr_expect_eq(write_as_read(), 0);
+	cr_expect_eq(vdev_vq_push(&P.vq, &e, 0), 0);
+}
+
+Test(vq_packed, reads_only_queue_takes_writable_indirect_entries_as_readable)
+{
+	struct vdev_vq_elem e;
+
+	setup(F(INDIRECT_DESC), 4);
+	vdev_vq_set_device_reads_only(&P.vq, true);
+	desc(0, dpdk_style_table(), 48, 0, (uint16_t)(av(true) | INDIRECT));
+	cr_assert_eq(vdev_vq_pop(&P.vq, &e, iov, 64), 1);
+	cr_assert_eq(e.error, 0);
+	cr_expect_eq(e.n_out, 3);
+	cr_expect_eq(e.n_in, 0);
+	cr_expect_eq(e.out_bytes, 162);
+	cr_expect_eq(e.in_bytes, 0);
+	cr_expect_eq(iov[0].base, sim_ptr(&P.m, buf));
+	cr_expect_eq(iov[0].len, 12);
+	cr_expect_eq(write_as_read(), 1);
+	cr_expect_eq(vdev_vq_push(&P.vq, &e, 0), 0);
+	/* a chain without writable entries is not counted */
+	uint64_t t2 = sim_alloc(&P.m, 16, 16);
+	ind(t2, 0, buf, 64, 0);
+	desc(1, t2, 16, 1, (uint16_t)(av(true) | INDIRECT));
+	cr_assert_eq(vdev_vq_pop(&P.vq, &e, iov, 64), 1);
+	cr_expect_eq(e.error, 0);
+	cr_expect_eq(write_as_read(), 1);
+}
+
+/* Direct descriptors take the fast paths; they must give the same answer. */
+Test(vq_packed, reads_only_queue_takes_writable_direct_descriptors_as_readable)
+{
+	struct vdev_vq_elem e[2];
+
+	setup(0, 8);
+	vdev_vq_set_device_reads_only(&P.vq, true);
+	desc(0, buf, 12, 0, (uint16_t)(av(true) | WRITE)); /* one writable descriptor */
+	desc(2, buf + 100, 100, 1, av(true));
+	desc(1, buf, 12, 1, (uint16_t)(av(true) | WRITE | NEXT)); /* writable, then readable */
+	cr_assert_eq(vdev_vq_pop_batch(&P.vq, e, 2, iov, 8), 2);
+	cr_expect_eq(e[0].error, 0);
+	cr_expect_eq(e[0].n_out, 1);
+	cr_expect_eq(e[0].n_in, 0);
+	cr_expect_eq(e[0].out_bytes, 12);
+	cr_expect_eq(e[1].error, 0);
+	cr_expect_eq(e[1].n_out, 2);
+	cr_expect_eq(e[1].n_in, 0);
+	cr_expect_eq(e[1].out_bytes, 112);
+	cr_expect_eq(write_as_read(), 2);
+	uint32_t w[2] = {0, 0};
+	cr_expect_eq(vdev_vq_push_batch(&P.vq, e, w, 2), 0);
+}
+
+/* The relaxation is only about the WRITE flag: everything else that makes
+ * a chain unsafe still rejects it on a device-reads-only queue. */
+Test(vq_packed, reads_only_queue_still_rejects_unsafe_chains)
+{
+	struct vdev_vq_elem e;
+
+	setup(F(INDIRECT_DESC), 8);
+	vdev_vq_set_device_reads_only(&P.vq, true);
+	uint64_t t = sim_alloc(&P.m, 32, 16);
+	ind(t, 0, buf, 12, WRITE);
+	ind(t, 1, UINT64_C(1) << 40, 100, 0); /* outside guest memory */
+	desc(0, t, 32, 0, (uint16_t)(av(true) | INDIRECT));
+	cr_assert_eq(vdev_vq_pop(&P.vq, &e, iov, 64), 1);
+	cr_expect_eq(e.error, VDEV_EFAULT);
+	cr_expect_eq(vdev_vq_push(&P.vq, &e, 0), 0);
+	ind(t, 1, buf + 100, 100, 0);
+	desc(1, t, 20, 1, (uint16_t)(av(true) | INDIRECT)); /* table length not n * 16 */
+	cr_assert_eq(vdev_vq_pop(&P.vq, &e, iov, 64), 1);
+	cr_expect_eq(e.error, VDEV_EPROTO);
+	cr_expect_eq(vdev_vq_push(&P.vq, &e, 0), 0);
+	desc(2, UINT64_C(1) << 40, 64, 2, (uint16_t)(av(true) | WRITE)); /* outside memory */
+	cr_assert_eq(vdev_vq_pop(&P.vq, &e, iov, 64), 1);
+	cr_expect_neq(e.error, 0);
+	cr_expect_eq(write_as_read(), 0, "rejected chains are not counted");
+	cr_expect_eq(vdev_vq_push(&P.vq, &e, 0), 0);
+	cr_expect_not(vdev_vq_is_broken(&P.vq));
+}
+
 /* Odd ring sizes over many laps, with multi-descriptor lists crossing the
  * ring's end. */
 static void laps(uint16_t size, uint64_t extra)

@@ -406,20 +406,28 @@ int main(int argc, char **argv)
 	if (D.o.stats) {
 		struct vdev_net_stats st;
 		struct vdev_vhost_user_stats vs;
+		uint64_t write_as_read = 0;
 		vdev_net_get_stats(&D.net, &st);
 		vdev_vhost_user_get_stats(D.vu, &vs);
+		/* transmit chains whose writable-marked descriptors were read */
+		for (unsigned p = 0; p < D.o.pairs; p++) {
+			struct vdev_vq_stats qs;
+			vdev_vq_get_stats(&D.queues[2 * p + 1], &qs);
+			write_as_read += qs.write_as_read;
+		}
 		fprintf(stderr,
 			"vhost-user-net: %s: tx %llu frames (%llu KiB), %llu bad; rx %llu frames "
 			"(%llu KiB), %llu filtered, %llu waits for buffers, %llu dropped; control "
 			"%llu ok, %llu err (%llu denied by policy); %llu sessions, %llu kicks, "
-			"%llu interrupts\n", D.port.name,
+			"%llu interrupts; %llu transmit chains marked writable\n", D.port.name,
 			(unsigned long long)st.tx_frames, (unsigned long long)(st.tx_bytes >> 10),
 			(unsigned long long)st.tx_bad, (unsigned long long)st.rx_frames,
 			(unsigned long long)(st.rx_bytes >> 10), (unsigned long long)st.rx_filtered,
 			(unsigned long long)st.rx_no_room, (unsigned long long)D.rx_dropped,
 			(unsigned long long)st.ctrl_ok, (unsigned long long)st.ctrl_err,
 			(unsigned long long)st.ctrl_denied, (unsigned long long)vs.sessions,
-			(unsigned long long)vs.kicks, (unsigned long long)vs.calls);
+			(unsigned long long)vs.kicks, (unsigned long long)vs.calls,
+			(unsigned long long)write_as_read);
 	}
 	/* A late SIGTERM must not reach the adapter once it is gone. */
 	vu_daemon_release_signals();

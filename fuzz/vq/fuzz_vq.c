@@ -110,6 +110,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		features |= VDEV_BIT(VDEV_F_IN_ORDER);
 	if (sim_pair_init(&s, qsize, features, REGION, false) != 0)
 		return 0;
+	/* a device-reads-only queue (writable descriptors taken as readable) */
+	if (flags & 32)
+		vdev_vq_set_device_reads_only(&s.vq, true);
 	/* the driver may be told it can use indirect even if not negotiated */
 	if ((flags & 16) && !(features & VDEV_BIT(VDEV_F_INDIRECT_DESC))) {
 		s.drv.indirect_ok = true;
@@ -162,6 +165,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(got <= (int)want);
 			for (int i = 0; i < got; i++) {
 				check_elem(&s.m, &pending[npending], cap);
+				/* a device-reads-only queue never hands out writable parts */
+				FUZZ_CHECK(!(flags & 32) || pending[npending].n_in == 0);
 				npending++;
 			}
 			break;

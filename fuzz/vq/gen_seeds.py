@@ -55,6 +55,9 @@ seeds = {
     "packed-hostile": session(1, 5, [add(2, 1), bytes([RAW, 14, 0, 0x81, 0]),
                                      bytes([POP, 3, PUSH, 0, 0, 0, PUBLISH])]),
     "restart": session(0, 3, cycle(2) + [bytes([RESTART, 0])] + cycle(2)),
+    # flag 32: a device-reads-only queue (writable descriptors read)
+    "split-reads-only": session(32, 3, cycle(4) + cycle(2, indirect=1)),
+    "packed-reads-only-indirect": session(1 | 4 | 32, 9, cycle(3, indirect=1) + cycle(3)),
     "bad-addresses": session(0, 3, [add(4, 2, 0, [buf(4, 0, 8), buf(5, 0, 8), buf(6, 0, 8), buf(7, 0, 8)]),
                                     bytes([POP, 15, PUSH, 0, 0, 0, PUBLISH, REAP])]),
 }

@@ -17,7 +17,9 @@
  * otherwise, as the spec says; the model follows the negotiation.
  *
  * Transmit: a queue notification (or vdev_net_process_tx) pops transmit
- * chains, copies the 12-byte virtio-net header out once, validates it
+ * chains (transmit queues are device-reads-only, see
+ * vdev_vq_set_device_reads_only(): descriptors a driver marks writable are
+ * read as part of the frame and counted in the queue's write_as_read), copies the 12-byte virtio-net header out once, validates it
  * against the negotiated features, and hands the frame's segments to the
  * backend's transmit op. Malformed frames (no header, header split into a
  * chain that is too short, a frame above 65550 bytes or above the MTU
@@ -32,6 +34,15 @@
  * whose offload fields the guest negotiated, or answers VDEV_EAGAIN when
  * the guest has not posted enough buffer space: nothing is consumed, and
  * the backend's rx_ready op is called once the guest posts more.
+ *
+ * Control features without the control queue: CTRL_RX, CTRL_RX_EXTRA,
+ * CTRL_VLAN, CTRL_MAC_ADDR, GUEST_ANNOUNCE, MQ and CTRL_GUEST_OFFLOADS
+ * negotiated without CTRL_VQ (what a vhost-user front-end that runs the
+ * control queue itself sends, e.g. QEMU's, DPDK's virtio-user with cq=1)
+ * are accepted and have no effect: the device filters nothing by MAC, rx
+ * mode or VLAN, vdev_net_announce() is refused, and with MQ every pair is
+ * usable (the front-end steers them). CTRL_RX_EXTRA without CTRL_RX is
+ * likewise inert.
  *
  * Host policy: the allow_mac_change and allow_promisc ops decide whether
  * a guest may change its MAC address (MAC_ADDR_SET) or enter promiscuous
@@ -171,7 +182,8 @@ struct vdev_net_config {
 	uint64_t offloads;     /* VDEV_NET_OFFLOAD_MASK bits the backend handles */
 	uint64_t features;     /* 0: offer everything supported; else exactly these
 				* (a subset of vdev_net_supported_features()) */
-	uint64_t ring_features; /* 0: INDIRECT_DESC, EVENT_IDX, RING_PACKED, RING_RESET */
+	uint64_t ring_features; /* 0: INDIRECT_DESC, EVENT_IDX, RING_PACKED, RING_RESET,
+				 * IN_ORDER (the device completes in order) */
 	const struct vdev_mem *mem;
 	/* Caller-owned storage (borrowed for the life of the device): */
 	struct vdev_vq *queues;     /* 2 * max_pairs + 1 queues */
@@ -295,8 +307,10 @@ VDEV_API int vdev_net_receive(struct vdev_net *net, uint16_t pair, const struct 
  * completed together; the used ring is published once at the end. When
  * the op returns VDEV_EAGAIN, that frame and the rest of its batch go back
  * on the ring in order (nothing is completed or lost) until
- * vdev_net_tx_resume(). Returns the frames taken or a negative VDEV_E*
- * (queue not live or broken, bad pair).
+ * vdev_net_tx_resume(). A pair at or beyond the active ones
+ * (VQ_PAIRS_SET) is inert: nothing is taken and 0 returned; its chains
+ * wait for a notification or call after the pairs grow again. Returns the
+ * frames taken or a negative VDEV_E* (queue not live or broken, bad pair).
  * Context: the pair's queue context. The transmit op must not call
  * vdev_net_process_tx() or vdev_net_tx_resume() for the same pair (the
  * batch's segments are still in use).
@@ -331,7 +345,10 @@ VDEV_API int vdev_net_announce(struct vdev_net *net);
 /* vdev_net_mac() - the guest's current MAC (the one the filter accepts). */
 VDEV_API void vdev_net_mac(const struct vdev_net *net, uint8_t mac[6]);
 
-/* vdev_net_active_pairs() - queue pairs the guest uses (VQ_PAIRS_SET). */
+/* vdev_net_active_pairs() - queue pairs the guest uses: 1 after reset, then
+ * what VQ_PAIRS_SET says; all of them with MQ but without CTRL_VQ (the
+ * front-end steers the pairs). Receive folds onto these; transmit on the
+ * others is inert. */
 VDEV_API uint16_t vdev_net_active_pairs(const struct vdev_net *net);
 
 /* vdev_net_guest_offloads() - the receive offloads the guest accepts now. */

@@ -20,7 +20,8 @@
  * guest error are told apart:
  *   - a chain whose extent is known but whose contents are invalid (address
  *     outside guest memory or wrapping 2^64, writes into read-only memory,
- *     total length over 2^32, a readable descriptor after a writable one,
+ *     total length over 2^32, a readable descriptor after a writable one
+ *     (unless the queue is device-reads-only, see below),
  *     indirect descriptors without the feature / nested / with NEXT / of a
  *     length that is 0 or not a multiple of 16, loops, chains longer than
  *     the queue size, `next` out of range in a split ring, more segments
@@ -85,6 +86,9 @@ struct vdev_vq_stats {
 	uint64_t publishes;      /* publish calls that made something visible */
 	uint64_t notifications;  /* publishes after which the driver must be notified */
 	uint64_t bad_notify_data;/* NOTIFICATION_DATA values inconsistent with the ring */
+	uint64_t write_as_read;  /* chains whose device-writable descriptors were taken as
+				  * readable (vdev_vq_set_device_reads_only());
+				  * a chain given back by unpop counts again */
 };
 
 /*
@@ -141,6 +145,7 @@ struct vdev_vq {
 	uint16_t VDEV_PRIV(reset_holds); /* queue reset still ongoing (atomic; device core) */
 	uint8_t VDEV_PRIV(layout);
 	uint8_t VDEV_PRIV(state);        /* bit flags, see lib/vq_internal.h */
+	uint8_t VDEV_PRIV(reads_only);   /* 1: device only reads (set_device_reads_only) */
 };
 
 /* --- Configuration ------------------------------------------------------ */
@@ -233,6 +238,24 @@ VDEV_API int vdev_vq_remap(struct vdev_vq *vq);
  */
 VDEV_API void vdev_vq_get_state(const struct vdev_vq *vq, struct vdev_vq_state *st);
 VDEV_API int vdev_vq_set_state(struct vdev_vq *vq, const struct vdev_vq_state *st);
+
+/*
+ * vdev_vq_set_device_reads_only() - declare that the device only ever
+ * reads this queue's buffers (a network transmit queue, say). On such a
+ * queue a descriptor the driver marked device-writable is taken as
+ * driver-readable instead of rejecting its chain as "writable then
+ * readable", and the chain is counted in stats.write_as_read. Some drivers
+ * do this: DPDK's virtio PMD (since 20.11) marks every entry of a packed
+ * ring's indirect table writable, the transmit header included. It is
+ * safe because the device never writes such a buffer: it is mapped for
+ * reading only (read-only guest memory is fine), and every other check
+ * (bounds, loops, lengths, indirect rules) still applies. Off by default:
+ * on a queue the device writes, such chains stay rejected.
+ * The setting survives vdev_vq_reset(); vdev_vq_init() clears it.
+ * Context: configuration (a device model sets it at init, after the
+ * device core initialised its queues).
+ */
+VDEV_API void vdev_vq_set_device_reads_only(struct vdev_vq *vq, bool on);
 
 /*
  * vdev_vq_attach() - tell the queue which device it belongs to, so that a
