@@ -344,7 +344,9 @@ struct vdev_gpu_blob {
 	uint64_t blob_id;      /* the context's object, from SUBMIT_3D */
 	uint64_t size;         /* > 0, a multiple of VDEV_GPU_BLOB_PAGE */
 	const struct vdev_iov *segs; /* HOST3D_GUEST with entries: the guest
-				      * pages (at least size bytes); else NULL */
+				      * pages (at least size bytes); else NULL.
+				      * They count as attached backing:
+				      * detach_backing comes before unref */
 	unsigned nsegs;
 };
 
