@@ -880,6 +880,8 @@ static uint32_t create_host_blob(struct vdev_gpu *gpu, const struct req *q, uint
 	rc = REND(gpu)->blob_create(ROP(gpu), id, &b);
 	if (rc != 0) {
 		resp = rend_err(rc);
+		if (rc == VDEV_ENOMEM)
+			gpu->P(stats).out_of_memory++;
 		goto undo;
 	}
 	r->P(id) = id;
@@ -887,8 +889,6 @@ static uint32_t create_host_blob(struct vdev_gpu *gpu, const struct req *q, uint
 	gpu->P(stats).resources++;
 	return RESP_OK_NODATA;
 undo:
-	if (resp == RESP_ERR_OUT_OF_MEMORY)
-		gpu->P(stats).out_of_memory++;
 	gpu->P(stats).renderer_bytes -= r->P(charge);
 	backing_free(gpu, r);
 	memset(r, 0, sizeof(*r));
@@ -1837,11 +1837,15 @@ VDEV_API unsigned vdev_gpu_fence_retired(struct vdev_gpu *gpu, uint32_t ctx_id, 
 	n = line_advance(gpu, ctx_id, ring_idx);
 	if (n == 0)
 		return 0;
-	if (!gpu->P(processing)) {
-		(void)vdev_vq_flush(&gpu->P(queues)[VDEV_GPU_CONTROLQ]);
-		if (gpu->P(stalled))
-			(void)vdev_gpu_process(gpu, VDEV_GPU_CONTROLQ);
+	/* From inside queue processing (a renderer op): the processing
+	 * publishes and resumes the controlq when it is done. */
+	if (gpu->P(busy)) {
+		gpu->P(deferred) = true;
+		return n;
 	}
+	(void)vdev_vq_flush(&gpu->P(queues)[VDEV_GPU_CONTROLQ]);
+	if (gpu->P(stalled))
+		(void)vdev_gpu_process(gpu, VDEV_GPU_CONTROLQ);
 	return n;
 }
 
@@ -1849,7 +1853,7 @@ VDEV_API void vdev_gpu_poll(struct vdev_gpu *gpu)
 {
 	if (RENDERER_HAS(gpu, poll))
 		REND(gpu)->poll(ROP(gpu));
-	if (gpu->P(stalled) && !gpu->P(processing))
+	if (gpu->P(stalled) && !gpu->P(busy))
 		(void)vdev_gpu_process(gpu, VDEV_GPU_CONTROLQ);
 }
 
@@ -2054,12 +2058,11 @@ VDEV_API int vdev_gpu_process(struct vdev_gpu *gpu, uint16_t q)
 		return VDEV_ENOENT;
 	vq = &gpu->P(queues)[q];
 	iov = gpu->P(iovs) + (size_t)q * gpu->P(iov_per_chain);
-	if (q == VDEV_GPU_CONTROLQ) {
-		if (gpu->P(processing))
-			return 0; /* re-entered (from a renderer op): the loop goes on */
-		gpu->P(processing) = true;
+	if (gpu->P(busy))
+		return 0; /* re-entered from a renderer op: the outer loop goes on */
+	gpu->P(busy) = true;
+	if (q == VDEV_GPU_CONTROLQ)
 		gpu->P(stalled) = false;
-	}
 	for (;;) {
 		int rc;
 
@@ -2080,8 +2083,15 @@ VDEV_API int vdev_gpu_process(struct vdev_gpu *gpu, uint16_t q)
 		taken++;
 	}
 	vdev_vq_flush(vq);
-	if (q == VDEV_GPU_CONTROLQ)
-		gpu->P(processing) = false;
+	gpu->P(busy) = false;
+	/* Fences retired meanwhile (a renderer op retiring synchronously):
+	 * publish their answers, and take up a stalled controlq. */
+	if (gpu->P(deferred)) {
+		gpu->P(deferred) = false;
+		(void)vdev_vq_flush(&gpu->P(queues)[VDEV_GPU_CONTROLQ]);
+		if (gpu->P(stalled))
+			(void)vdev_gpu_process(gpu, VDEV_GPU_CONTROLQ);
+	}
 	return taken;
 }
 

@@ -401,7 +401,8 @@ struct vdev_gpu_renderer_ops {
 	int (*ctx_create)(void *opaque, uint32_t ctx_id, uint32_t context_init, const char *name,
 			  size_t name_len);
 	/* Context `ctx_id` is gone (CTX_DESTROY, device reset, fini); its
-	 * fences will not be waited for any more. Required for VIRGL. */
+	 * held responses are answered now and its fences must not be reported
+	 * afterwards (the id may be reused). Required for VIRGL. */
 	void (*ctx_destroy)(void *opaque, uint32_t ctx_id);
 
 	/* --- appended for 3D (VIRGL) --- */
@@ -662,7 +663,8 @@ struct vdev_gpu {
 	unsigned VDEV_PRIV(num_fences);
 	unsigned VDEV_PRIV(fences_used);
 	bool VDEV_PRIV(virgl);         /* VIRGL offered (full renderer table) */
-	bool VDEV_PRIV(processing);    /* inside vdev_gpu_process(controlq) */
+	bool VDEV_PRIV(busy);          /* inside vdev_gpu_process() */
+	bool VDEV_PRIV(deferred);      /* fences answered while busy: publish */
 	bool VDEV_PRIV(stalled);       /* controlq stopped: no free fence slot */
 	uint64_t VDEV_PRIV(max_host_bytes);
 	uint64_t VDEV_PRIV(uuid_counter);
