@@ -753,6 +753,12 @@ static bool rect_inside(const struct vdev_gpu_rect *r, uint32_t w, uint32_t h)
 	return (uint64_t)r->x + r->width <= w && (uint64_t)r->y + r->height <= h;
 }
 
+static struct vdev_gpu_context *ctx_find(struct vdev_gpu *gpu, uint32_t id);
+static void fences_retire_ctx(struct vdev_gpu *gpu, uint32_t ctx_id);
+static bool box_inside(const struct vdev_gpu_resource_3d *a, uint32_t level,
+		       const struct vdev_gpu_box *b);
+static uint32_t rend_err(int rc);
+
 static uint32_t cmd_get_display_info(struct vdev_gpu *gpu, const struct req *q)
 {
 	(void)q;
@@ -830,8 +836,6 @@ static bool virgl_on(const struct vdev_gpu *gpu)
 	return gpu->P(virgl) && negotiated(gpu, VDEV_GPU_F_VIRGL);
 }
 
-static struct vdev_gpu_context *ctx_find(struct vdev_gpu *gpu, uint32_t id);
-static void fences_retire_ctx(struct vdev_gpu *gpu, uint32_t ctx_id);
 
 static uint32_t rend_err(int rc)
 {
@@ -1123,6 +1127,23 @@ static uint32_t cmd_transfer_2d(struct vdev_gpu *gpu, const struct req *q)
 		return RESP_ERR_UNSPEC;
 	if (!rect_inside(&rect, r->P(width), r->P(height)))
 		return RESP_ERR_INVALID_PARAMETER;
+	/* A 3D resource: level 0, layer 0 of it, from its backing, through
+	 * the renderer (as QEMU does for virgl). */
+	if (is_3d(r)) {
+		struct vdev_gpu_transfer t = {
+			.box = {rect.x, rect.y, 0, rect.width, rect.height, 1},
+			.offset = offset,
+		};
+		int rc;
+
+		if (!box_inside(&r->P(r3d), 0, &t.box) || offset > r->P(backing_bytes))
+			return RESP_ERR_INVALID_PARAMETER;
+		rc = REND(gpu)->transfer_to_host(ROP(gpu), r->P(id), &t);
+		if (rc != 0)
+			return rend_err(rc);
+		gpu->P(stats).transfers++;
+		return RESP_OK_NODATA;
+	}
 	if (rect.width == 0 || rect.height == 0)
 		return RESP_OK_NODATA;
 	/* Source row h starts at offset + h * stride of the backing (the

@@ -1220,6 +1220,32 @@ Test(gpu3d, transfers_are_checked_against_the_resource)
 	cr_expect_eq(send(&m), ERR_UNSPEC);
 }
 
+Test(gpu3d, transfer_to_host_2d_of_a_3d_resource_goes_to_the_renderer)
+{
+	struct msg m;
+	cr_assert_eq(create_tex(1, 32, 16), OK_NODATA);
+	m = hdr(CMD_TRANSFER_TO_HOST_2D);
+	p32(&m, 4);
+	p32(&m, 2);
+	p32(&m, 8);
+	p32(&m, 8);
+	p64(&m, 64);
+	p32(&m, 1);
+	p32(&m, 0);
+	cr_expect_eq(send(&m), ERR_UNSPEC, "no backing");
+	cr_assert_eq(attach(1, 32 * 16 * 4), OK_NODATA);
+	cr_expect_eq(send(&m), OK_NODATA);
+	cr_expect_eq(R.transfers_to, 1);
+	cr_expect_eq(R.last_transfer.box.x, 4);
+	cr_expect_eq(R.last_transfer.box.h, 8);
+	cr_expect_eq(R.last_transfer.box.d, 1);
+	cr_expect_eq(R.last_transfer.offset, 64);
+	cr_expect_eq(R.last_transfer.level, 0);
+	m.d[24 + 8] = 29; /* x 4 + width 29 > 32 */
+	cr_expect_eq(send(&m), ERR_INVALID_PARAMETER);
+	cr_expect_eq(R.transfers_to, 1);
+}
+
 Test(gpu3d, transfer_boxes_per_target)
 {
 	struct vdev_gpu_resource_3d a1 = {.target = VDEV_GPU_TARGET_1D_ARRAY, .format = 1,

@@ -9,7 +9,8 @@ import struct
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 CMD, KICK, REAP, RETIRE, POLL, FAIL, RESET = 0, 4, 5, 6, 7, 8, 9
 TYPES = [0x101, 0x102, 0x103, 0x104, 0x106, 0x107, 0x108, 0x109, 0x10c, 0x200, 0x201,
-         0x202, 0x203, 0x204, 0x204, 0x205, 0x206, 0x207, 0x207, 0x208, 0x209, 0x100]
+         0x202, 0x203, 0x204, 0x204, 0x205, 0x206, 0x207, 0x207, 0x208, 0x209, 0x100, 0x105,
+         0x10d]
 SLOTS = 32
 FENCE, RING = 1, 2
 
@@ -103,6 +104,7 @@ write("texture", 0, F4,
       + simple(0x202, [1], ctx=1)
       + transfer(True, 1, (0, 0, 0, 16, 16, 1)) + transfer(False, 1, (0, 0, 0, 8, 8, 1), 1)
       + transfer(True, 1, (0, 0, 0, 17, 1, 1))
+      + simple(0x105, [0, 0, 16, 16, 0, 0, 1]) + simple(0x105, [0, 0, 17, 16, 0, 0, 1])
       + submit(1, 8, FENCE | RING, 1, 0) + kick + poll + reap
       + simple(0x102, [1]) + kick + reap)
 

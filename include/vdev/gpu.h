@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libvdev — virtio-gpu device model, 2D (spec "GPU Device").
+ * libvdev — virtio-gpu device model, 2D and 3D (spec "GPU Device").
  *
  * Queues: 0 controlq, 1 cursorq. Commands: GET_DISPLAY_INFO (up to 16
  * scanouts), RESOURCE_CREATE_2D (every format of the spec), RESOURCE_UNREF,
@@ -11,20 +11,64 @@
  * VIRTIO_GPU_BLOB_MEM_GUEST and SET_SCANOUT_BLOB (format, strides[0],
  * offsets[0] honoured), CTX_CREATE / CTX_DESTROY / CTX_ATTACH_RESOURCE /
  * CTX_DETACH_RESOURCE (bookkeeping, with context_init), GET_CAPSET_INFO /
- * GET_CAPSET (no capsets yet: num_capsets is 0), UPDATE_CURSOR and
- * MOVE_CURSOR. The other 3D commands get VIRTIO_GPU_RESP_ERR_UNSPEC until
- * a 3D renderer is plugged in (VIRGL is not offered).
+ * GET_CAPSET, UPDATE_CURSOR and MOVE_CURSOR. Without a renderer there are
+ * no capsets (num_capsets 0), VIRGL is not offered and the 3D commands get
+ * VIRTIO_GPU_RESP_ERR_UNSPEC.
+ *
+ * 3D mode. With a renderer ops table that has every op VIRGL needs
+ * (struct vdev_gpu_renderer_ops), VIRTIO_GPU_F_VIRGL is offered and the
+ * controlq also takes CTX_CREATE (context_init's capset id among the
+ * renderer's capsets) / CTX_DESTROY / CTX_ATTACH_RESOURCE /
+ * CTX_DETACH_RESOURCE, RESOURCE_CREATE_3D, TRANSFER_TO_HOST_3D /
+ * TRANSFER_FROM_HOST_3D, SUBMIT_3D, GET_CAPSET_INFO / GET_CAPSET (the
+ * renderer's capsets, listed once at init), RESOURCE_CREATE_BLOB with
+ * HOST3D / HOST3D_GUEST memory, and, with a host visible memory region
+ * (config host_visible_size + struct vdev_gpu_shm_ops; shmid 1, placed by
+ * the transport), RESOURCE_MAP_BLOB / RESOURCE_UNMAP_BLOB with the map_info
+ * the renderer gives. 2D, 3D and blob resources share one id space. A 2D
+ * resource and a guest blob stay the model's own (the renderer never sees
+ * them; CTX_ATTACH_RESOURCE of one is bookkeeping). A scanout or cursor
+ * may show a 3D resource (a 2D or RECT texture in a format of the spec):
+ * its pixels are read back through the renderer's read_rect op into a
+ * shadow copy (from the budget) at SET_SCANOUT / UPDATE_CURSOR and for
+ * every RESOURCE_FLUSH rectangle, so sinks see an ordinary contiguous
+ * image. Before the renderer sees anything the model checks: context ids
+ * (0, unknown, duplicate), resource ids, gallium targets and sizes (width,
+ * height up to VDEV_GPU_MAX_DIM_3D, depth and layers per target, mip
+ * levels up to log2 of the largest dimension, samples), transfer boxes
+ * inside the resource at the level (64-bit sums) and offsets inside the
+ * backing, SUBMIT_3D sizes (a multiple of 4, inside the request; copied
+ * once into the caller's submit_buf or a budgeted buffer), blob sizes
+ * (non-zero page multiples, charged to the budget), blob flags, MAP_BLOB
+ * offsets (page aligned, inside the region, not overlapping another
+ * mapping, only MAPPABLE host blobs, once), capset indexes and versions.
+ * Renderer memory is charged to max_host_bytes as an estimate (see
+ * vdev_gpu_init()) and refunded at unref.
  *
  * Features offered by default: EDID, RESOURCE_UUID, RESOURCE_BLOB,
- * CONTEXT_INIT, plus the ring features of the core. (The spec lists
- * CONTEXT_INIT as requiring VIRGL; Linux does not enforce that and uses it
- * for ring_idx fence timelines. An integrator that wants the strict
- * reading passes `features` without it.)
+ * CONTEXT_INIT (and VIRGL with a full renderer table), plus the ring
+ * features of the core. (The spec lists CONTEXT_INIT as requiring VIRGL;
+ * Linux does not enforce that and uses it for ring_idx fence timelines. An
+ * integrator that wants the strict reading passes `features` without it.)
  *
- * Every command is processed synchronously when its chain is popped, so
- * responses, fenced or not, are returned in the order the commands were
- * queued: a fence is always answered after every command before it on the
- * same queue, hence in order per context and per ring_idx.
+ * Fences. Without a renderer (or one without create_fence) every command
+ * is complete when its chain is processed, so responses, fenced or not,
+ * go back in queue order. With create_fence, a fenced controlq command
+ * that executed gets a renderer fence on its timeline: (ctx_id, ring_idx)
+ * with VIRTIO_GPU_FLAG_INFO_RING_IDX, else the device-wide one
+ * (VDEV_GPU_FENCE_GLOBAL). Its response is written into the chain at once
+ * but the chain is held in a caller-sized fence slot (config fences /
+ * num_fences) and completed only when the renderer reports the fence
+ * retired (vdev_gpu_fence_retired(), typically from the renderer's poll op
+ * run by vdev_gpu_poll()), in queue order per timeline; unfenced commands
+ * and other timelines go on meanwhile. A fenced command that failed, or
+ * needs no renderer fence, waits behind the earlier ones of its timeline.
+ * While every slot is in use the controlq is not popped (nothing is ever
+ * dropped); a retirement resumes it. CTX_DESTROY completes the held chains
+ * of the context's rings (before its own answer); a device reset or a
+ * RING_RESET of the controlq forgets them with the queue (never completed
+ * twice, never after the reset), and the renderer's reset op forgets the
+ * fences.
  *
  * Host memory. The core never allocates. A 2D resource needs a host copy
  * of stride * height bytes (stride = width * 4), and attached backing needs
@@ -75,9 +119,12 @@
  * vdev_gpu_image_read() which walks the segments with bounds checks.
  *
  * Context: every vdev_gpu_* call for a device, both queues' processing
- * and the sink ops it triggers run on one thread at a time (the usual
- * vhost-user single thread, or under the integrator's lock): the two
- * queues share the resource table.
+ * and the sink, renderer and shm ops it triggers run on one thread at a
+ * time (the usual vhost-user single thread, or under the integrator's
+ * lock): the two queues share the resource table. Renderer callbacks
+ * (virglrenderer's write_fence / write_context_fence) must therefore come
+ * on that thread too: from the renderer's poll op (vdev_gpu_poll()) or a
+ * renderer op, never from a renderer thread directly.
  */
 #ifndef VDEV_GPU_H
 #define VDEV_GPU_H
@@ -97,7 +144,8 @@ extern "C" {
 #define VDEV_GPU_F_CONTEXT_INIT 4
 #define VDEV_GPU_F_BLOB_ALIGNMENT 5
 
-/* Device feature bits this model can offer. */
+/* Device feature bits this model can offer without a renderer; VIRGL
+ * (VDEV_BIT(VDEV_GPU_F_VIRGL)) in addition with a full renderer table. */
 #define VDEV_GPU_SUPPORTED_FEATURES                                                       \
 	(VDEV_BIT(VDEV_GPU_F_EDID) | VDEV_BIT(VDEV_GPU_F_RESOURCE_UUID) |                   \
 	 VDEV_BIT(VDEV_GPU_F_RESOURCE_BLOB) | VDEV_BIT(VDEV_GPU_F_CONTEXT_INIT))
@@ -551,8 +599,9 @@ struct vdev_gpu_context {
 struct vdev_gpu_config {
 	uint32_t num_scanouts;         /* 1..VDEV_GPU_MAX_SCANOUTS */
 	struct vdev_gpu_display displays[VDEV_GPU_MAX_SCANOUTS]; /* initial state of each */
-	uint64_t features;             /* 0: VDEV_GPU_SUPPORTED_FEATURES; else exactly
-					* these, a subset of it */
+	uint64_t features;             /* 0: VDEV_GPU_SUPPORTED_FEATURES (| VIRGL with
+					* a full renderer table); else exactly these,
+					* a subset of that */
 	uint64_t ring_features;        /* 0: INDIRECT_DESC, EVENT_IDX, RING_PACKED,
 					* RING_RESET */
 	uint32_t queue_size;           /* max size of each queue, 1..32768 */
