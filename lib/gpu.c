@@ -1728,9 +1728,13 @@ static uint32_t cmd_unmap_blob(struct vdev_gpu *gpu, const struct req *q)
  * answered when the renderer retires its fence. Its response is written
  * into the chain when the command executes (the driver does not look at it
  * before the used element) and the chain is kept in a fence slot until it
- * is first in line on its timeline, (ctx_id, ring_idx) or the global one,
- * and ready (fence retired, or no renderer fence needed). Slots are checked
- * before a chain is popped, so every popped chain can be held.
+ * is ready (fence retired, or no renderer fence needed) and no command of
+ * its timeline, (ctx_id, ring_idx) or the global one, with a fence_id less
+ * than or equal to its own is still waiting: a driver that receives fence
+ * F signals every fence <= F of the timeline (Linux does), so F may only
+ * be answered when they are all complete. With ascending fence ids (every
+ * driver) this is queue order. Slots are checked before a chain is
+ * popped, so every popped chain can be held.
  */
 
 static bool same_line(const struct vdev_gpu_fence *f, uint32_t ctx_id, uint32_t ring)
@@ -1738,33 +1742,51 @@ static bool same_line(const struct vdev_gpu_fence *f, uint32_t ctx_id, uint32_t 
 	return f->P(seq) != 0 && f->P(ring_idx) == ring && (ring == GLOBAL || f->P(ctx_id) == ctx_id);
 }
 
-/* The oldest held response of a timeline, or NULL. */
-static struct vdev_gpu_fence *line_first(struct vdev_gpu *gpu, uint32_t ctx_id, uint32_t ring)
+/* The smallest fence_id of a timeline still waiting for the renderer
+ * (UINT64_MAX: none; a fence_id of UINT64_MAX waits for CTX_DESTROY or
+ * reset if anything else waits). */
+static uint64_t line_waiting(const struct vdev_gpu *gpu, uint32_t ctx_id, uint32_t ring)
 {
-	struct vdev_gpu_fence *first = NULL;
+	uint64_t min = UINT64_MAX;
 
 	for (unsigned i = 0; i < gpu->P(num_fences); i++) {
-		struct vdev_gpu_fence *f = &gpu->P(fences)[i];
+		const struct vdev_gpu_fence *f = &gpu->P(fences)[i];
 
-		if (same_line(f, ctx_id, ring) && (first == NULL || f->P(seq) < first->P(seq)))
-			first = f;
+		if (same_line(f, ctx_id, ring) && !f->P(ready) && f->P(fence_id) < min)
+			min = f->P(fence_id);
 	}
-	return first;
+	return min;
 }
 
-/* Answer a timeline's held responses from the oldest while they are ready. */
+/* Answer, oldest first, a timeline's ready held responses whose fence_id is
+ * below every one still waiting. */
 static unsigned line_advance(struct vdev_gpu *gpu, uint32_t ctx_id, uint32_t ring)
 {
 	struct vdev_vq *vq = &gpu->P(queues)[VDEV_GPU_CONTROLQ];
+	uint64_t waiting = line_waiting(gpu, ctx_id, ring);
+	bool any_waiting = false;
 	unsigned n = 0;
 
-	for (;;) {
-		struct vdev_gpu_fence *f = line_first(gpu, ctx_id, ring);
+	for (unsigned i = 0; i < gpu->P(num_fences) && !any_waiting; i++) {
+		const struct vdev_gpu_fence *f = &gpu->P(fences)[i];
 
-		if (f == NULL || !f->P(ready))
+		any_waiting = same_line(f, ctx_id, ring) && !f->P(ready);
+	}
+	for (;;) {
+		struct vdev_gpu_fence *next = NULL;
+
+		for (unsigned i = 0; i < gpu->P(num_fences); i++) {
+			struct vdev_gpu_fence *f = &gpu->P(fences)[i];
+
+			if (same_line(f, ctx_id, ring) && f->P(ready) &&
+			    (!any_waiting || f->P(fence_id) < waiting) &&
+			    (next == NULL || f->P(seq) < next->P(seq)))
+				next = f;
+		}
+		if (next == NULL)
 			return n;
-		vdev_vq_push(vq, &f->P(elem), f->P(written));
-		memset(f, 0, sizeof(*f));
+		vdev_vq_push(vq, &next->P(elem), next->P(written));
+		memset(next, 0, sizeof(*next));
 		gpu->P(fences_used)--;
 		gpu->P(stats).fences_pending--;
 		n++;
@@ -1810,8 +1832,8 @@ static void fence_hold(struct vdev_gpu *gpu, const struct vdev_vq_elem *e, uint3
 
 	if (ring == GLOBAL)
 		ctx_id = 0;
-	if (!rend_fence && line_first(gpu, ctx_id, ring) == NULL) {
-		vdev_vq_push(vq, e, written); /* nothing before it: answer now */
+	if (!rend_fence && fence_id < line_waiting(gpu, ctx_id, ring)) {
+		vdev_vq_push(vq, e, written); /* nothing it must wait for */
 		return;
 	}
 	for (unsigned i = 0; i < gpu->P(num_fences) && f == NULL; i++)

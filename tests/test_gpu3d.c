@@ -1616,18 +1616,29 @@ Test(gpu3d, fences_retire_out_of_order_across_timelines_in_order_within)
 	cr_expect_eq(ctx_destroy(2), OK_NODATA);
 }
 
-Test(gpu3d, a_later_smaller_fence_waits_behind_an_earlier_one)
+/* Fence ids going backwards (a hostile or buggy driver): a response goes
+ * back when nothing with a smaller or equal id on its line still waits. */
+Test(gpu3d, fence_ids_going_backwards)
 {
-	struct pend p[2];
+	struct pend p[4];
+	struct resp r;
 	cr_assert_eq(ctx_create(1, 0), OK_NODATA);
 	add_fenced(CMD_SUBMIT_3D, 1, true, 3, 10, &p[0]);
 	add_fenced(CMD_SUBMIT_3D, 1, true, 3, 4, &p[1]);
+	/* truncated UNREFs fail: no renderer fence */
+	add_fenced(CMD_RESOURCE_UNREF, 1, true, 3, 6, &p[2]);
+	add_fenced(CMD_RESOURCE_UNREF, 1, true, 3, 2, &p[3]); /* below everything waiting */
 	kick(0);
-	cr_expect_eq(vdev_gpu_fence_retired(&T.gpu, 1, 3, 4), 0, "fence 10 is first in line");
+	cr_assert_eq(used(&r), &p[3]);
+	cr_expect_eq(r.type, ERR_UNSPEC);
 	expect_nothing();
-	cr_expect_eq(vdev_gpu_fence_retired(&T.gpu, 1, 3, 10), 2);
-	expect_answer(&p[0], 10);
+	cr_expect_eq(vdev_gpu_fence_retired(&T.gpu, 1, 3, 4), 2, "4 and 6 are below the waiting 10");
 	expect_answer(&p[1], 4);
+	cr_assert_eq(used(&r), &p[2], "6 waited for 4");
+	cr_expect_eq(r.fence, 6);
+	expect_nothing();
+	cr_expect_eq(vdev_gpu_fence_retired(&T.gpu, 1, 3, 10), 1);
+	expect_answer(&p[0], 10);
 }
 
 Test(gpu3d, failed_fenced_commands_keep_their_place)

@@ -60,9 +60,11 @@
  * but the chain is held in a caller-sized fence slot (config fences /
  * num_fences) and completed only when the renderer reports the fence
  * retired (vdev_gpu_fence_retired(), typically from the renderer's poll op
- * run by vdev_gpu_poll()), in queue order per timeline; unfenced commands
- * and other timelines go on meanwhile. A fenced command that failed, or
- * needs no renderer fence, waits behind the earlier ones of its timeline.
+ * run by vdev_gpu_poll()) and no command of its timeline with a smaller or
+ * equal fence_id is still waiting (the driver signals every fence <= the
+ * one it receives): with ascending fence ids, queue order per timeline.
+ * Unfenced commands and other timelines go on meanwhile. A fenced command
+ * that failed, or needs no renderer fence, is held the same way.
  * While every slot is in use the controlq is not popped (nothing is ever
  * dropped); a retirement resumes it. CTX_DESTROY completes the held chains
  * of the context's rings (before its own answer); a device reset or a
@@ -781,14 +783,14 @@ VDEV_API int vdev_gpu_process(struct vdev_gpu *gpu, uint16_t q);
  * vdev_gpu_fence_retired() - the renderer finished every fenced command of
  * timeline (ctx_id, ring_idx) up to `fence_id` (virgl write_context_fence;
  * for the device-wide timeline, ring_idx VDEV_GPU_FENCE_GLOBAL and ctx_id
- * ignored: virgl write_fence). The held responses of that timeline are
- * answered in the order their commands were queued, from the oldest, as
- * long as each one's fence_id is <= `fence_id` (or it needed no renderer
- * fence); a later one with a smaller id waits behind an earlier one with a
- * larger id. Published and notified at once; if the controlq was stalled
- * for lack of a fence slot, it is processed again (unless this is called
- * from within queue processing, which then goes on by itself). Unknown
- * timelines and stale ids are ignored (after CTX_DESTROY or reset).
+ * ignored: virgl write_fence). Every held response of that timeline with a
+ * fence_id <= `fence_id` is complete; each complete one is answered once no
+ * response of the timeline with a smaller or equal fence_id is still
+ * waiting, oldest first (ascending ids: queue order). Published and
+ * notified at once; if the controlq was stalled for lack of a fence slot,
+ * it is processed again (called from within queue processing, e.g. by a
+ * renderer op, the processing does both when it ends). Unknown timelines
+ * and stale ids are ignored (after CTX_DESTROY or reset).
  * Returns the number of responses answered (0..num_fences).
  * Context: the device's thread: from a renderer op (poll, create_fence) or
  * directly by the integrator, never concurrently with other vdev_gpu_*
