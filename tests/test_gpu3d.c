@@ -105,6 +105,7 @@ struct fake {
 	uint32_t shm_map_info;
 	int rc_create_3d, rc_submit, rc_fence, rc_map, rc_shm_map;
 	bool sync_retire; /* retire each fence from inside create_fence */
+	bool retire_in_read; /* read_rect retires every fence made so far */
 	bool has_map[NRES * 4 + 64];
 	uint8_t blob_mem_host[1 << 16];
 };
@@ -277,6 +278,8 @@ static int f_read_rect(void *o, uint32_t id, const struct vdev_gpu_rect *r, void
 	(void)o;
 	R.reads++;
 	R.last_read = *r;
+	if (R.retire_in_read)
+		f_poll(o);
 	for (uint32_t y = 0; y < r->height; y++)
 		for (uint32_t x = 0; x < r->width; x++) {
 			uint32_t v = id << 24 | (r->y + y) << 12 | (r->x + x);
@@ -1582,7 +1585,7 @@ Test(gpu3d, fenced_submit_is_answered_when_the_fence_retires)
 	cr_expect_eq(vdev_gpu_fence_retired(&T.gpu, 5, 64, 1), 0, "bad ring");
 }
 
-Test(gpu3d, fences_retire_out_of_order_across_timelines_in_order_within)
+static void out_of_order_across_timelines(void)
 {
 	struct pend p[6];
 	cr_assert_eq(ctx_create(1, 0), OK_NODATA);
@@ -1614,6 +1617,18 @@ Test(gpu3d, fences_retire_out_of_order_across_timelines_in_order_within)
 	cr_expect_eq(stats().fences_pending, 0);
 	cr_expect_eq(ctx_destroy(1), OK_NODATA);
 	cr_expect_eq(ctx_destroy(2), OK_NODATA);
+}
+
+Test(gpu3d, fences_retire_out_of_order_across_timelines_in_order_within)
+{
+	out_of_order_across_timelines();
+}
+
+Test(gpu3d, fences_out_of_order_on_a_packed_ring)
+{
+	restart(ALL | F(RING_PACKED));
+	cr_assert(T.neg & F(RING_PACKED));
+	out_of_order_across_timelines();
 }
 
 /* Fence ids going backwards (a hostile or buggy driver): a response goes
@@ -1700,6 +1715,41 @@ Test(gpu3d, synchronous_retirement_from_create_fence)
 	kick(0);
 	expect_answer(&p, 5);
 	cr_expect_eq(stats().fences_pending, 0);
+}
+
+/* A renderer op called from cursorq processing retires a controlq fence:
+ * the answer is published when the processing ends. */
+Test(gpu3d, retirement_from_inside_cursorq_processing)
+{
+	struct pend p;
+	struct msg m = hdr(CMD_UPDATE_CURSOR);
+	int t;
+	uint32_t l;
+	struct resp r;
+	cr_assert_eq(ctx_create(1, 0), OK_NODATA);
+	cr_assert_eq(create_tex(2, 64, 64), OK_NODATA);
+	add_fenced(CMD_SUBMIT_3D, 1, true, 0, 1, &p);
+	kick(0);
+	expect_nothing();
+	R.retire_in_read = true;
+	p32(&m, 0);
+	p32(&m, 0);
+	p32(&m, 0);
+	p32(&m, 0);
+	p32(&m, 2);
+	p32(&m, 0);
+	p32(&m, 0);
+	p32(&m, 0);
+	uint64_t rq = sim_alloc(&T.m, m.n, 8);
+	memcpy(sim_ptr(&T.m, rq), m.d, m.n);
+	struct drv_buf b = {rq, m.n, false};
+	cr_assert_eq(drv_add(&T.q[1], &b, 1, false, &t), 0);
+	if (drv_kick_prepare(&T.q[1]))
+		T.tr.ops->notify(T.tr.t, 1, false, 0);
+	cr_assert_eq(drv_get_used(&T.q[1], &l), &t);
+	cr_expect_eq(R.reads, 1);
+	cr_assert_eq(used(&r), &p, "answered and published");
+	cr_expect_eq(r.fence, 1);
 }
 
 Test(gpu3d, a_failed_create_fence_answers_in_order)

@@ -433,9 +433,13 @@ struct vdev_gpu_capset_info {
  * "required for VIRGL" below. A shorter table (only ctx_create/destroy)
  * still sees contexts, as before 3D existed.
  *
- * Ownership: pointer arguments are borrowed for the call; segments point
- * into guest memory and stay valid until detach_backing / resource_unref
- * of that resource (or device reset), whichever comes first.
+ * Ownership: pointer arguments are borrowed for the call, except the
+ * segment arrays of attach_backing and blob_create: the array and the
+ * guest memory it points to stay valid until detach_backing (which comes
+ * before resource_unref, device reset and fini), so a renderer may keep
+ * them as virglrenderer keeps the iovecs of
+ * virgl_renderer_resource_attach_iov (struct vdev_iov is layout-compatible
+ * with struct iovec).
  * Context: the device's thread, from queue processing, device reset,
  * vdev_gpu_poll() and vdev_gpu_fini(). An op may call
  * vdev_gpu_fence_retired() (a renderer that retires fences synchronously),
@@ -514,11 +518,14 @@ struct vdev_gpu_renderer_ops {
 	/* The mapping blob_map made is no longer used (UNMAP_BLOB, unref,
 	 * reset). */
 	void (*blob_unmap)(void *opaque, uint32_t res_id);
-	/* Read `rect` (level 0, layer 0, inside the resource) of 3D resource
-	 * `res_id` into `dst`, rows `dst_stride` bytes apart, 4 bytes per
-	 * pixel in the resource's format (one of VDEV_GPU_FORMAT_*; virgl:
-	 * virgl_renderer_transfer_read_iov into one host iovec). This is how a
-	 * scanout or cursor showing a 3D resource gets pixels for the sink.
+	/* Read `rect` (level 0, layer 0, inside the resource, not empty) of
+	 * 3D resource `res_id` into `dst`: pixel (rect->x + i, rect->y + j)
+	 * goes to dst + j * dst_stride + i * 4, in the resource's format (one
+	 * of VDEV_GPU_FORMAT_*); dst holds (height - 1) * dst_stride +
+	 * width * 4 bytes. virgl: virgl_renderer_transfer_read_iov(res_id, 0,
+	 * 0, dst_stride, 0, &box, 0, &iov, 1) with box {x, y, 0, w, h, 1} and
+	 * one iovec over dst. This is how a scanout or cursor showing a 3D
+	 * resource gets pixels for the sink.
 	 * Optional: without it such SET_SCANOUT / UPDATE_CURSOR get
 	 * ERR_INVALID_RESOURCE_ID. */
 	int (*read_rect)(void *opaque, uint32_t res_id, const struct vdev_gpu_rect *rect, void *dst,
