@@ -1894,6 +1894,8 @@ VDEV_API unsigned vdev_gpu_fence_retired(struct vdev_gpu *gpu, uint32_t ctx_id, 
 
 VDEV_API void vdev_gpu_poll(struct vdev_gpu *gpu)
 {
+	if (gpu == NULL)
+		return;
 	if (RENDERER_HAS(gpu, poll))
 		REND(gpu)->poll(ROP(gpu));
 	if (gpu->P(stalled) && !gpu->P(busy))

@@ -665,7 +665,8 @@ struct vdev_gpu_stats {
 	uint64_t commands;      /* commands answered (or executed, cursorq) */
 	uint64_t errors;        /* answered with an ERR_* response */
 	uint64_t no_response;   /* chains completed with nothing written */
-	uint64_t fences;        /* fenced commands answered */
+	uint64_t fences;        /* fenced commands processed (answered at once or
+				 * held until their fence retires) */
 	uint64_t transfers, transfer_bytes, flushes;
 	uint64_t resources;     /* live resources now */
 	uint64_t host_bytes;    /* bytes allocated through host_mem now */
