@@ -909,6 +909,7 @@ static uint32_t cmd_create_blob(struct vdev_gpu *gpu, const struct req *q)
 	uint64_t size = vdev__get_le64(q->cmd + HDR_SIZE + 24);
 	struct vdev_gpu_resource *r;
 	uint32_t resp;
+	bool rend;
 
 	if (!negotiated(gpu, VDEV_GPU_F_RESOURCE_BLOB))
 		return RESP_ERR_UNSPEC;
@@ -921,24 +922,53 @@ static uint32_t cmd_create_blob(struct vdev_gpu *gpu, const struct req *q)
 	if (blob_mem != BLOB_MEM_GUEST || (blob_flags & ~BLOB_FLAGS_MASK) != 0 || size == 0 ||
 	    nr > gpu->P(max_entries))
 		return RESP_ERR_INVALID_PARAMETER;
+	/* With VIRGL a guest blob is the renderer's too (a context may import
+	 * guest memory, as venus does); ctx_id 0 or a live context. */
+	rend = virgl_on(gpu) && RENDERER_HAS(gpu, blob_create);
+	if (rend && q->ctx_id != 0 && ctx_find(gpu, q->ctx_id) == NULL)
+		return RESP_ERR_INVALID_CONTEXT_ID;
 	r = res_free_slot(gpu);
-	if (r == NULL) {
+	if (r == NULL || (rend && !charge(gpu, 0))) {
 		gpu->P(stats).out_of_memory++;
 		return RESP_ERR_OUT_OF_MEMORY;
 	}
+	r->P(charge) = rend ? gpu->P(min_charge) : 0;
 	r->P(blob_mem) = blob_mem;
 	r->P(blob_flags) = blob_flags;
 	r->P(size) = size;
 	if (nr != 0) {
 		resp = backing_attach(gpu, q->e, REQ_CREATE_BLOB, nr, r);
-		if (resp != RESP_OK_NODATA) {
-			memset(r, 0, sizeof(*r));
-			return resp;
+		if (resp != RESP_OK_NODATA)
+			goto undo;
+	}
+	if (rend) {
+		struct vdev_gpu_blob b = {
+			.ctx_id = q->ctx_id,
+			.blob_mem = blob_mem,
+			.blob_flags = blob_flags,
+			.blob_id = vdev__get_le64(q->cmd + HDR_SIZE + 16),
+			.size = size,
+			.segs = r->P(segs),
+			.nsegs = r->P(nsegs),
+		};
+		int rc = REND(gpu)->blob_create(ROP(gpu), id, &b);
+
+		if (rc != 0) {
+			resp = rend_err(rc);
+			if (rc == VDEV_ENOMEM)
+				gpu->P(stats).out_of_memory++;
+			goto undo;
 		}
+		r->P(rend) = true;
 	}
 	r->P(id) = id;
 	gpu->P(stats).resources++;
 	return RESP_OK_NODATA;
+undo:
+	gpu->P(stats).renderer_bytes -= r->P(charge);
+	backing_free(gpu, r);
+	memset(r, 0, sizeof(*r));
+	return resp;
 }
 
 static uint32_t cmd_unref(struct vdev_gpu *gpu, const struct req *q)

@@ -1374,6 +1374,34 @@ Test(gpu3d, host_blobs_are_validated)
 	cr_expect_eq(R.backings, 1);
 }
 
+Test(gpu3d, guest_blobs_reach_the_renderer_with_virgl)
+{
+	cr_assert_eq(ctx_create(1, 0), OK_NODATA);
+	cr_expect_eq(blob(1, 0, VDEV_GPU_BLOB_MEM_GUEST, 0, 8192, 2), OK_NODATA, "ctx 0 is fine");
+	cr_expect_eq(R.blobs, 1);
+	cr_expect_eq(R.last_blob.blob_mem, VDEV_GPU_BLOB_MEM_GUEST);
+	cr_expect_eq(R.last_blob_seg_bytes, 8192);
+	cr_expect_eq(R.backings, 1);
+	cr_expect_eq(blob(2, 1, VDEV_GPU_BLOB_MEM_GUEST, MAPPABLE, 100, 0), OK_NODATA,
+		     "any size, pages later");
+	cr_expect_eq(attach(2, 4096), OK_NODATA);
+	cr_expect_eq(R.backings, 2);
+	cr_expect_eq(blob(3, 3, VDEV_GPU_BLOB_MEM_GUEST, 0, 4096, 0), ERR_INVALID_CONTEXT_ID);
+	cr_expect_eq(map_blob(2, 0).type, ERR_INVALID_PARAMETER, "guest memory is not mapped");
+	cr_expect_eq(ctx_res(true, 1, 1), OK_NODATA);
+	cr_expect_eq(R.ctx_attaches, 1);
+	cr_expect_eq(detach(2), OK_NODATA);
+	cr_expect_eq(R.backings, 1);
+	cr_expect_eq(unref(1), OK_NODATA);
+	cr_expect_eq(R.backings, 0);
+	cr_expect_eq(R.resources, 1);
+	/* Without VIRGL they stay the model's own. */
+	restart(ALL & ~G(VIRGL));
+	int before = R.blobs;
+	cr_expect_eq(blob(1, 0, VDEV_GPU_BLOB_MEM_GUEST, 0, 4096, 1), OK_NODATA);
+	cr_expect_eq(R.blobs, before);
+}
+
 Test(gpu3d, map_and_unmap_blobs)
 {
 	struct resp r;

@@ -92,6 +92,7 @@ static const struct vdev_gpu_host_mem_ops fz_hm = {
 struct robj {
 	uint32_t id;
 	bool blob, backing, mapped;
+	uint32_t mem;
 	struct vdev_gpu_resource_3d a;
 	uint64_t size, map_off;
 };
@@ -276,13 +277,18 @@ static void r_poll(void *o)
 static int r_blob_create(void *o, uint32_t id, const struct vdev_gpu_blob *b)
 {
 	(void)o;
-	FUZZ_CHECK(ctx_live(b->ctx_id) && b->size != 0 && b->size % 4096 == 0 &&
-		   (b->blob_mem == 2 || b->blob_mem == 3) && (b->blob_flags & ~7u) == 0);
-	FUZZ_CHECK(b->blob_mem == 3 || b->nsegs == 0);
+	FUZZ_CHECK(b->size != 0 && b->blob_mem >= 1 && b->blob_mem <= 3 &&
+		   (b->blob_flags & ~7u) == 0);
+	if (b->blob_mem == 1)
+		FUZZ_CHECK(b->ctx_id == 0 || ctx_live(b->ctx_id));
+	else
+		FUZZ_CHECK(ctx_live(b->ctx_id) && b->size % 4096 == 0);
+	FUZZ_CHECK(b->blob_mem != 2 || b->nsegs == 0);
 	if (fail_render)
 		return VDEV_ENOMEM;
 	struct robj *r = robj_new(id);
 	r->blob = true;
+	r->mem = b->blob_mem;
 	r->size = b->size;
 	if (b->nsegs != 0) {
 		r->backing = true;
@@ -294,7 +300,8 @@ static int r_blob_map(void *o, uint32_t id, struct vdev_gpu_blob_map *mp)
 {
 	(void)o;
 	struct robj *r = robj_find(id);
-	FUZZ_CHECK(r != NULL && r->blob && !r->mapped && mp->host == NULL && mp->size == 0);
+	FUZZ_CHECK(r != NULL && r->blob && r->mem != 1 && !r->mapped && mp->host == NULL &&
+		   mp->size == 0);
 	if (fail_render)
 		return VDEV_EIO;
 	mp->host = blob_host;

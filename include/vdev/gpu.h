@@ -26,8 +26,10 @@
  * (config host_visible_size + struct vdev_gpu_shm_ops; shmid 1, placed by
  * the transport), RESOURCE_MAP_BLOB / RESOURCE_UNMAP_BLOB with the map_info
  * the renderer gives. 2D, 3D and blob resources share one id space. A 2D
- * resource and a guest blob stay the model's own (the renderer never sees
- * them; CTX_ATTACH_RESOURCE of one is bookkeeping). A scanout or cursor
+ * resource stays the model's own (the renderer never sees it;
+ * CTX_ATTACH_RESOURCE of one is bookkeeping); a guest blob is shown by the
+ * model from the guest's pages and, with the renderer's blob_create, also
+ * created in the renderer (ctx_id 0 or a live context). A scanout or cursor
  * may show a 3D resource (a 2D or RECT texture in a format of the spec):
  * its pixels are read back through the renderer's read_rect op into a
  * shadow copy (from the budget) at SET_SCANOUT / UPDATE_CURSOR and for
@@ -385,16 +387,19 @@ struct vdev_gpu_transfer {
 	uint64_t offset;
 };
 
-/* RESOURCE_CREATE_BLOB with HOST3D / HOST3D_GUEST memory
- * (virgl_renderer_resource_create_blob_args without the handle). */
+/* RESOURCE_CREATE_BLOB (virgl_renderer_resource_create_blob_args without
+ * the handle): HOST3D / HOST3D_GUEST memory, and, with VIRGL negotiated,
+ * GUEST memory too (the model keeps showing guest blobs itself; the
+ * renderer gets them so a context can import guest memory). */
 struct vdev_gpu_blob {
-	uint32_t ctx_id;       /* an existing context */
-	uint32_t blob_mem;     /* VDEV_GPU_BLOB_MEM_HOST3D or _HOST3D_GUEST */
+	uint32_t ctx_id;       /* an existing context (GUEST: 0 or an existing one) */
+	uint32_t blob_mem;     /* VDEV_GPU_BLOB_MEM_* */
 	uint32_t blob_flags;   /* VDEV_GPU_BLOB_FLAG_* */
 	uint64_t blob_id;      /* the context's object, from SUBMIT_3D */
-	uint64_t size;         /* > 0, a multiple of VDEV_GPU_BLOB_PAGE */
-	const struct vdev_iov *segs; /* HOST3D_GUEST with entries: the guest
-				      * pages (at least size bytes); else NULL.
+	uint64_t size;         /* > 0; for host memory a multiple of
+				* VDEV_GPU_BLOB_PAGE */
+	const struct vdev_iov *segs; /* GUEST / HOST3D_GUEST with entries: the
+				      * guest pages (at least size bytes); else NULL.
 				      * They count as attached backing:
 				      * detach_backing comes before unref */
 	unsigned nsegs;
@@ -507,9 +512,10 @@ struct vdev_gpu_renderer_ops {
 	/* Check for retired fences and report them (virgl_renderer_poll /
 	 * _context_poll); called by vdev_gpu_poll(). Optional. */
 	void (*poll)(void *opaque);
-	/* RESOURCE_CREATE_BLOB with host memory (struct vdev_gpu_blob).
-	 * Optional: without it host blobs get ERR_INVALID_PARAMETER and no
-	 * host visible region is offered. */
+	/* RESOURCE_CREATE_BLOB (struct vdev_gpu_blob): host memory, and
+	 * guest memory with VIRGL negotiated. Optional: without it host blobs
+	 * get ERR_INVALID_PARAMETER, guest blobs stay the model's own and no
+	 * host visible region may be configured. */
 	int (*blob_create)(void *opaque, uint32_t res_id, const struct vdev_gpu_blob *b);
 	/* RESOURCE_MAP_BLOB: the blob's host memory (struct vdev_gpu_blob_map,
 	 * zeroed before the call). Optional (required with blob_create for a
