@@ -317,7 +317,8 @@ static const struct vdev_gpu_renderer_ops fake_ops = {
 	.reset = f_reset,
 };
 
-static int s_map(void *o, uint32_t id, uint64_t off, uint64_t size, const struct vdev_gpu_blob_map *m)
+static int s_map(void *o, uint32_t id, uint64_t off, uint64_t size,
+		 const struct vdev_gpu_blob_map *m)
 {
 	(void)o, (void)id;
 	if (R.rc_shm_map)

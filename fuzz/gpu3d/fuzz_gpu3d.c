@@ -41,7 +41,6 @@
 #define RESP_MAX 512u
 #define HV_SIZE (64u * 1024u)
 #define SUBMIT_BUF 512u
-#define MAXID 64u /* ids above are refused by... nothing: tracked modulo */
 
 static struct sim_mem m;
 static bool mem_ready;
@@ -368,7 +367,8 @@ static struct {
 	uint64_t off, size;
 	uint32_t id;
 } maps[NRES];
-static int s_map(void *o, uint32_t id, uint64_t off, uint64_t size, const struct vdev_gpu_blob_map *mp)
+static int s_map(void *o, uint32_t id, uint64_t off, uint64_t size,
+		 const struct vdev_gpu_blob_map *mp)
 {
 	(void)o, (void)mp;
 	FUZZ_CHECK(off % 4096 == 0 && size % 4096 == 0 && size > 0 && off + size <= HV_SIZE);

@@ -475,12 +475,13 @@ struct vdev_gpu_renderer_ops {
 	int (*capset_get)(void *opaque, uint32_t id, uint32_t version, void *buf, uint32_t size);
 	/* RESOURCE_CREATE_3D. Required for VIRGL. */
 	int (*resource_create_3d)(void *opaque, uint32_t res_id, const struct vdev_gpu_resource_3d *a);
-	/* A renderer resource (3D or host blob) is gone: RESOURCE_UNREF,
-	 * reset, fini. Its backing (if any) was detached and its mapping
-	 * unmapped just before. Required for VIRGL. */
+	/* A renderer resource (3D, or a blob given to blob_create) is gone:
+	 * RESOURCE_UNREF, reset, fini. Its backing (if any) was detached and
+	 * its mapping unmapped just before. Required for VIRGL. */
 	void (*resource_unref)(void *opaque, uint32_t res_id);
-	/* Guest backing for a 3D resource (RESOURCE_ATTACH_BACKING), as host
-	 * segments (virgl_renderer_resource_attach_iov). Required for VIRGL. */
+	/* Guest backing for a renderer resource (RESOURCE_ATTACH_BACKING of a
+	 * 3D resource or blob), as host segments
+	 * (virgl_renderer_resource_attach_iov). Required for VIRGL. */
 	int (*attach_backing)(void *opaque, uint32_t res_id, const struct vdev_iov *segs,
 			      unsigned nsegs);
 	/* The backing given to attach_backing is taken away (DETACH_BACKING,
