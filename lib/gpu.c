@@ -67,7 +67,11 @@ enum {
 #define FLAG_INFO_RING_IDX 0x2u
 #define MAX_RING_IDX 63u
 
-#define BLOB_MEM_GUEST 0x1u
+#define BLOB_MEM_GUEST VDEV_GPU_BLOB_MEM_GUEST
+#define BLOB_MEM_HOST3D VDEV_GPU_BLOB_MEM_HOST3D
+#define BLOB_MEM_HOST3D_GUEST VDEV_GPU_BLOB_MEM_HOST3D_GUEST
+#define PAGE VDEV_GPU_BLOB_PAGE
+#define GLOBAL VDEV_GPU_FENCE_GLOBAL
 #define BLOB_FLAGS_MASK 0x7u /* USE_MAPPABLE | USE_SHAREABLE | USE_CROSS_DEVICE */
 #define CONTEXT_INIT_CAPSET_ID_MASK 0xffu
 
@@ -94,6 +98,12 @@ enum {
 #define REQ_CTX_CREATE 96u     /* nlen, context_init, debug_name[64] */
 #define REQ_CTX_RES 32u
 #define REQ_CURSOR 56u         /* pos{scanout, x, y, pad}, resource_id, hot_x, hot_y, pad */
+#define REQ_CREATE_3D 72u      /* id, target, format, bind, w, h, d, array_size, last_level,
+				* nr_samples, flags, padding */
+#define REQ_TRANSFER_3D 72u    /* box{x, y, z, w, h, d}, le64 offset, id, level, stride,
+				* layer_stride */
+#define REQ_SUBMIT 32u         /* size, padding; the command stream follows */
+#define REQ_MAP_BLOB 40u       /* resource_id, padding, le64 offset */
 #define MAX_REQ 96u
 #define MEM_ENTRY_SIZE 16u     /* le64 addr, le32 length, le32 padding */
 
@@ -102,6 +112,7 @@ enum {
 #define RESP_CAPSET_INFO (HDR_SIZE + 16u)
 #define RESP_EDID (HDR_SIZE + 8u + 1024u)
 #define RESP_UUID (HDR_SIZE + 16u)
+#define RESP_MAP_INFO (HDR_SIZE + 8u)
 
 /* struct virtio_gpu_config */
 enum {
@@ -117,6 +128,7 @@ enum {
 	 VDEV_BIT(VDEV_F_RING_PACKED) | VDEV_BIT(VDEV_F_RING_RESET))
 
 #define MAX_DIM 16384u
+#define MAX2(a, b) ((a) > (b) ? (a) : (b))
 #define CURSOR_BYTES (VDEV_GPU_CURSOR_SIZE * VDEV_GPU_CURSOR_SIZE * VDEV_GPU_BYTES_PER_PIXEL)
 #define MAX_REFRESH_MILLIHZ 1000000u
 
@@ -125,6 +137,8 @@ enum {
 	 (ops)->op != NULL)
 #define SINK_HAS(gpu, op) HAS_OP((gpu)->P(sink), struct vdev_gpu_sink_ops, op)
 #define RENDERER_HAS(gpu, op) HAS_OP((gpu)->P(renderer), struct vdev_gpu_renderer_ops, op)
+#define REND(gpu) ((gpu)->P(renderer))
+#define ROP(gpu) ((gpu)->P(renderer_opaque))
 
 _Static_assert(sizeof(((struct vdev_gpu *)0)->P(resp)) >= RESP_EDID, "response scratch");
 
@@ -186,12 +200,23 @@ static void *hm_alloc(struct vdev_gpu *gpu, uint64_t bytes)
 	void *p;
 
 	if (bytes == 0 || bytes > SIZE_MAX ||
-	    bytes > gpu->P(max_host_bytes) - gpu->P(stats).host_bytes)
+	    bytes > gpu->P(max_host_bytes) - gpu->P(stats).host_bytes - gpu->P(stats).renderer_bytes)
 		return NULL;
 	p = gpu->P(hm)->alloc(gpu->P(hm_opaque), (size_t)bytes);
 	if (p != NULL)
 		gpu->P(stats).host_bytes += bytes;
 	return p;
+}
+
+/* Charge `bytes` of renderer memory (an estimate) to the budget. */
+static bool charge(struct vdev_gpu *gpu, uint64_t bytes)
+{
+	if (bytes < gpu->P(min_charge))
+		bytes = gpu->P(min_charge);
+	if (bytes > gpu->P(max_host_bytes) - gpu->P(stats).host_bytes - gpu->P(stats).renderer_bytes)
+		return false;
+	gpu->P(stats).renderer_bytes += bytes;
+	return true;
 }
 
 static void hm_free(struct vdev_gpu *gpu, void *p, size_t bytes)
@@ -223,6 +248,13 @@ static struct vdev_gpu_resource *res_free_slot(struct vdev_gpu *gpu)
 }
 
 static bool is_blob(const struct vdev_gpu_resource *r) { return r->P(blob_mem) != 0; }
+/* A 3D resource (RESOURCE_CREATE_3D): the renderer holds it, the model keeps
+ * at most a shadow of level 0 for the sink. */
+static bool is_3d(const struct vdev_gpu_resource *r) { return r->P(rend) && !is_blob(r); }
+static bool is_host_blob(const struct vdev_gpu_resource *r)
+{
+	return r->P(blob_mem) == BLOB_MEM_HOST3D || r->P(blob_mem) == BLOB_MEM_HOST3D_GUEST;
+}
 
 static void backing_free(struct vdev_gpu *gpu, struct vdev_gpu_resource *r)
 {
@@ -244,7 +276,7 @@ static void image_of(const struct vdev_gpu_scanout_slot *so, const struct vdev_g
 		img->width = r->P(width);
 		img->height = r->P(height);
 		img->stride = r->P(stride);
-		img->size = r->P(size);
+		img->size = r->P(host_bytes);
 		img->data = r->P(host);
 		return;
 	}
@@ -338,14 +370,32 @@ static void scanouts_drop(struct vdev_gpu *gpu, struct vdev_gpu_resource *r)
 	r->P(scanouts) = 0;
 }
 
+static void blob_unmap(struct vdev_gpu *gpu, struct vdev_gpu_resource *r)
+{
+	if (!r->P(mapped))
+		return;
+	gpu->P(shm_ops)->unmap(gpu->P(shm_opaque), r->P(id), r->P(map_offset), r->P(map_size));
+	REND(gpu)->blob_unmap(ROP(gpu), r->P(id));
+	r->P(mapped) = false;
+	gpu->P(stats).mapped_blobs--;
+}
+
 static void res_destroy(struct vdev_gpu *gpu, struct vdev_gpu_resource *r, bool tell_sink)
 {
 	if (tell_sink)
 		scanouts_drop(gpu, r);
 	if (gpu->P(cursor_res) == r->P(id))
 		gpu->P(cursor_res) = 0;
+	if (r->P(rend)) {
+		/* Unmap, take the backing away, then the resource itself. */
+		blob_unmap(gpu, r);
+		if (r->P(segs) != NULL)
+			REND(gpu)->detach_backing(ROP(gpu), r->P(id));
+		REND(gpu)->resource_unref(ROP(gpu), r->P(id));
+		gpu->P(stats).renderer_bytes -= r->P(charge);
+	}
 	backing_free(gpu, r);
-	hm_free(gpu, r->P(host), is_blob(r) ? 0 : (size_t)r->P(size));
+	hm_free(gpu, r->P(host), (size_t)r->P(host_bytes));
 	memset(r, 0, sizeof(*r));
 	gpu->P(stats).resources--;
 }
@@ -703,6 +753,12 @@ static bool rect_inside(const struct vdev_gpu_rect *r, uint32_t w, uint32_t h)
 	return (uint64_t)r->x + r->width <= w && (uint64_t)r->y + r->height <= h;
 }
 
+static struct vdev_gpu_context *ctx_find(struct vdev_gpu *gpu, uint32_t id);
+static void fences_retire_ctx(struct vdev_gpu *gpu, uint32_t ctx_id);
+static bool box_inside(const struct vdev_gpu_resource_3d *a, uint32_t level,
+		       const struct vdev_gpu_box *b);
+static uint32_t rend_err(int rc);
+
 static uint32_t cmd_get_display_info(struct vdev_gpu *gpu, const struct req *q)
 {
 	(void)q;
@@ -767,8 +823,80 @@ static uint32_t cmd_create_2d(struct vdev_gpu *gpu, const struct req *q)
 	r->P(height) = height;
 	r->P(stride) = (uint32_t)stride;
 	r->P(size) = size;
+	r->P(host_bytes) = size;
 	gpu->P(stats).resources++;
 	return RESP_OK_NODATA;
+oom:
+	gpu->P(stats).out_of_memory++;
+	return RESP_ERR_OUT_OF_MEMORY;
+}
+
+static bool virgl_on(const struct vdev_gpu *gpu)
+{
+	return gpu->P(virgl) && negotiated(gpu, VDEV_GPU_F_VIRGL);
+}
+
+
+static uint32_t rend_err(int rc)
+{
+	return rc == VDEV_ENOMEM ? RESP_ERR_OUT_OF_MEMORY : RESP_ERR_INVALID_PARAMETER;
+}
+
+/* RESOURCE_CREATE_BLOB with HOST3D / HOST3D_GUEST memory: the renderer
+ * makes the blob from context object blob_id; optional guest pages
+ * (HOST3D_GUEST) are its shadow. */
+static uint32_t create_host_blob(struct vdev_gpu *gpu, const struct req *q, uint32_t id,
+				 uint32_t blob_mem, uint32_t blob_flags, uint32_t nr, uint64_t size)
+{
+	struct vdev_gpu_resource *r;
+	struct vdev_gpu_blob b;
+	uint32_t resp;
+	int rc;
+
+	if (!virgl_on(gpu) || !RENDERER_HAS(gpu, blob_create))
+		return RESP_ERR_INVALID_PARAMETER;
+	if (ctx_find(gpu, q->ctx_id) == NULL)
+		return RESP_ERR_INVALID_CONTEXT_ID;
+	if ((blob_flags & ~BLOB_FLAGS_MASK) != 0 || size == 0 || size % PAGE != 0 ||
+	    (blob_mem == BLOB_MEM_HOST3D && nr != 0) || nr > gpu->P(max_entries))
+		return RESP_ERR_INVALID_PARAMETER;
+	r = res_free_slot(gpu);
+	if (r == NULL || !charge(gpu, size))
+		goto oom;
+	r->P(charge) = size < gpu->P(min_charge) ? gpu->P(min_charge) : size;
+	r->P(blob_mem) = blob_mem;
+	r->P(blob_flags) = blob_flags;
+	r->P(size) = size;
+	if (nr != 0) {
+		resp = backing_attach(gpu, q->e, REQ_CREATE_BLOB, nr, r);
+		if (resp != RESP_OK_NODATA)
+			goto undo;
+	}
+	b = (struct vdev_gpu_blob){
+		.ctx_id = q->ctx_id,
+		.blob_mem = blob_mem,
+		.blob_flags = blob_flags,
+		.blob_id = vdev__get_le64(q->cmd + HDR_SIZE + 16),
+		.size = size,
+		.segs = r->P(segs),
+		.nsegs = r->P(nsegs),
+	};
+	rc = REND(gpu)->blob_create(ROP(gpu), id, &b);
+	if (rc != 0) {
+		resp = rend_err(rc);
+		if (rc == VDEV_ENOMEM)
+			gpu->P(stats).out_of_memory++;
+		goto undo;
+	}
+	r->P(id) = id;
+	r->P(rend) = true;
+	gpu->P(stats).resources++;
+	return RESP_OK_NODATA;
+undo:
+	gpu->P(stats).renderer_bytes -= r->P(charge);
+	backing_free(gpu, r);
+	memset(r, 0, sizeof(*r));
+	return resp;
 oom:
 	gpu->P(stats).out_of_memory++;
 	return RESP_ERR_OUT_OF_MEMORY;
@@ -781,6 +909,7 @@ static uint32_t cmd_create_blob(struct vdev_gpu *gpu, const struct req *q)
 	uint64_t size = vdev__get_le64(q->cmd + HDR_SIZE + 24);
 	struct vdev_gpu_resource *r;
 	uint32_t resp;
+	bool rend;
 
 	if (!negotiated(gpu, VDEV_GPU_F_RESOURCE_BLOB))
 		return RESP_ERR_UNSPEC;
@@ -788,27 +917,58 @@ static uint32_t cmd_create_blob(struct vdev_gpu *gpu, const struct req *q)
 	if (resp != RESP_OK_NODATA)
 		return resp;
 	/* Host blobs need a 3D renderer (blob_id names its object). */
+	if (blob_mem == BLOB_MEM_HOST3D || blob_mem == BLOB_MEM_HOST3D_GUEST)
+		return create_host_blob(gpu, q, id, blob_mem, blob_flags, nr, size);
 	if (blob_mem != BLOB_MEM_GUEST || (blob_flags & ~BLOB_FLAGS_MASK) != 0 || size == 0 ||
 	    nr > gpu->P(max_entries))
 		return RESP_ERR_INVALID_PARAMETER;
+	/* With VIRGL a guest blob is the renderer's too (a context may import
+	 * guest memory, as venus does); ctx_id 0 or a live context. */
+	rend = virgl_on(gpu) && RENDERER_HAS(gpu, blob_create);
+	if (rend && q->ctx_id != 0 && ctx_find(gpu, q->ctx_id) == NULL)
+		return RESP_ERR_INVALID_CONTEXT_ID;
 	r = res_free_slot(gpu);
-	if (r == NULL) {
+	if (r == NULL || (rend && !charge(gpu, 0))) {
 		gpu->P(stats).out_of_memory++;
 		return RESP_ERR_OUT_OF_MEMORY;
 	}
+	r->P(charge) = rend ? gpu->P(min_charge) : 0;
 	r->P(blob_mem) = blob_mem;
 	r->P(blob_flags) = blob_flags;
 	r->P(size) = size;
 	if (nr != 0) {
 		resp = backing_attach(gpu, q->e, REQ_CREATE_BLOB, nr, r);
-		if (resp != RESP_OK_NODATA) {
-			memset(r, 0, sizeof(*r));
-			return resp;
+		if (resp != RESP_OK_NODATA)
+			goto undo;
+	}
+	if (rend) {
+		struct vdev_gpu_blob b = {
+			.ctx_id = q->ctx_id,
+			.blob_mem = blob_mem,
+			.blob_flags = blob_flags,
+			.blob_id = vdev__get_le64(q->cmd + HDR_SIZE + 16),
+			.size = size,
+			.segs = r->P(segs),
+			.nsegs = r->P(nsegs),
+		};
+		int rc = REND(gpu)->blob_create(ROP(gpu), id, &b);
+
+		if (rc != 0) {
+			resp = rend_err(rc);
+			if (rc == VDEV_ENOMEM)
+				gpu->P(stats).out_of_memory++;
+			goto undo;
 		}
+		r->P(rend) = true;
 	}
 	r->P(id) = id;
 	gpu->P(stats).resources++;
 	return RESP_OK_NODATA;
+undo:
+	gpu->P(stats).renderer_bytes -= r->P(charge);
+	backing_free(gpu, r);
+	memset(r, 0, sizeof(*r));
+	return resp;
 }
 
 static uint32_t cmd_unref(struct vdev_gpu *gpu, const struct req *q)
@@ -818,6 +978,43 @@ static uint32_t cmd_unref(struct vdev_gpu *gpu, const struct req *q)
 	if (r == NULL)
 		return RESP_ERR_INVALID_RESOURCE_ID;
 	res_destroy(gpu, r, true);
+	return RESP_OK_NODATA;
+}
+
+/* Can the sink be shown 3D resource r? Level 0 of a 2D texture in a
+ * format of the spec, read back by the renderer. */
+static bool shadow_ok(struct vdev_gpu *gpu, const struct vdev_gpu_resource *r)
+{
+	return RENDERER_HAS(gpu, read_rect) &&
+	       (r->P(r3d).target == VDEV_GPU_TARGET_2D || r->P(r3d).target == VDEV_GPU_TARGET_RECT) &&
+	       vdev_gpu_format_valid(r->P(r3d).format);
+}
+
+/* Read `rect` (inside the resource) of 3D resource r into its shadow (level
+ * 0, stride width * 4), allocated from the budget on first use. */
+static uint32_t shadow_read(struct vdev_gpu *gpu, struct vdev_gpu_resource *r,
+			    const struct vdev_gpu_rect *rect)
+{
+	uint64_t stride = (uint64_t)r->P(width) * VDEV_GPU_BYTES_PER_PIXEL;
+
+	if (r->P(host) == NULL) {
+		uint64_t bytes = stride * r->P(height); /* both <= 16384 */
+
+		r->P(host) = hm_alloc(gpu, bytes);
+		if (r->P(host) == NULL) {
+			gpu->P(stats).out_of_memory++;
+			return RESP_ERR_OUT_OF_MEMORY;
+		}
+		memset(r->P(host), 0, (size_t)bytes);
+		r->P(host_bytes) = bytes;
+		r->P(stride) = (uint32_t)stride;
+	}
+	if (rect->width == 0 || rect->height == 0)
+		return RESP_OK_NODATA;
+	if (REND(gpu)->read_rect(ROP(gpu), r->P(id), rect,
+				 r->P(host) + rect->y * stride + (uint64_t)rect->x * 4u,
+				 (uint32_t)stride) != 0)
+		return RESP_ERR_UNSPEC;
 	return RESP_OK_NODATA;
 }
 
@@ -835,10 +1032,16 @@ static uint32_t cmd_set_scanout(struct vdev_gpu *gpu, const struct req *q)
 		return RESP_OK_NODATA;
 	}
 	r = res_find(gpu, id);
-	if (r == NULL || is_blob(r))
+	if (r == NULL || is_blob(r) || (is_3d(r) && !shadow_ok(gpu, r)))
 		return RESP_ERR_INVALID_RESOURCE_ID;
 	if (rect.width == 0 || rect.height == 0 || !rect_inside(&rect, r->P(width), r->P(height)))
 		return RESP_ERR_INVALID_PARAMETER;
+	if (is_3d(r)) {
+		uint32_t resp = shadow_read(gpu, r, &rect);
+
+		if (resp != RESP_OK_NODATA)
+			return resp;
+	}
 	(void)scanout_bind(gpu, sid, r, id, &rect, false);
 	sink_scanout(gpu, sid);
 	return RESP_OK_NODATA;
@@ -914,7 +1117,16 @@ static uint32_t cmd_flush(struct vdev_gpu *gpu, const struct req *q)
 		y1 = rect.y > src->y ? rect.y : src->y;
 		x2 = VDEV__MIN((uint64_t)rect.x + rect.width, (uint64_t)src->x + src->width);
 		y2 = VDEV__MIN((uint64_t)rect.y + rect.height, (uint64_t)src->y + src->height);
-		if (x1 >= x2 || y1 >= y2 || !SINK_HAS(gpu, update))
+		if (x1 >= x2 || y1 >= y2)
+			continue;
+		if (is_3d(r)) {
+			struct vdev_gpu_rect area = {(uint32_t)x1, (uint32_t)y1, (uint32_t)(x2 - x1),
+						     (uint32_t)(y2 - y1)};
+
+			if (shadow_read(gpu, r, &area) != RESP_OK_NODATA)
+				continue; /* the sink keeps the old pixels */
+		}
+		if (!SINK_HAS(gpu, update))
 			continue;
 		damage.x = (uint32_t)(x1 - src->x);
 		damage.y = (uint32_t)(y1 - src->y);
@@ -945,6 +1157,23 @@ static uint32_t cmd_transfer_2d(struct vdev_gpu *gpu, const struct req *q)
 		return RESP_ERR_UNSPEC;
 	if (!rect_inside(&rect, r->P(width), r->P(height)))
 		return RESP_ERR_INVALID_PARAMETER;
+	/* A 3D resource: level 0, layer 0 of it, from its backing, through
+	 * the renderer (as QEMU does for virgl). */
+	if (is_3d(r)) {
+		struct vdev_gpu_transfer t = {
+			.box = {rect.x, rect.y, 0, rect.width, rect.height, 1},
+			.offset = offset,
+		};
+		int rc;
+
+		if (!box_inside(&r->P(r3d), 0, &t.box) || offset > r->P(backing_bytes))
+			return RESP_ERR_INVALID_PARAMETER;
+		rc = REND(gpu)->transfer_to_host(ROP(gpu), r->P(id), &t);
+		if (rc != 0)
+			return rend_err(rc);
+		gpu->P(stats).transfers++;
+		return RESP_OK_NODATA;
+	}
 	if (rect.width == 0 || rect.height == 0)
 		return RESP_OK_NODATA;
 	/* Source row h starts at offset + h * stride of the backing (the
@@ -973,11 +1202,24 @@ static uint32_t cmd_attach_backing(struct vdev_gpu *gpu, const struct req *q)
 	struct vdev_gpu_resource *r = res_find(gpu, rd32(q, HDR_SIZE));
 	uint32_t nr = rd32(q, HDR_SIZE + 4);
 
+	uint32_t resp;
+	int rc;
+
 	if (r == NULL)
 		return RESP_ERR_INVALID_RESOURCE_ID;
 	if (r->P(segs) != NULL)
 		return RESP_ERR_UNSPEC;
-	return backing_attach(gpu, q->e, REQ_ATTACH, nr, r);
+	if (r->P(blob_mem) == BLOB_MEM_HOST3D)
+		return RESP_ERR_INVALID_PARAMETER; /* host-only: no guest pages */
+	resp = backing_attach(gpu, q->e, REQ_ATTACH, nr, r);
+	if (resp != RESP_OK_NODATA || !r->P(rend))
+		return resp;
+	rc = REND(gpu)->attach_backing(ROP(gpu), r->P(id), r->P(segs), r->P(nsegs));
+	if (rc != 0) {
+		backing_free(gpu, r);
+		return rend_err(rc);
+	}
+	return RESP_OK_NODATA;
 }
 
 static uint32_t cmd_detach_backing(struct vdev_gpu *gpu, const struct req *q)
@@ -991,6 +1233,8 @@ static uint32_t cmd_detach_backing(struct vdev_gpu *gpu, const struct req *q)
 	/* A blob scanout reads the backing itself: it cannot stay on. */
 	if (is_blob(r))
 		scanouts_drop(gpu, r);
+	if (r->P(rend))
+		REND(gpu)->detach_backing(ROP(gpu), r->P(id));
 	backing_free(gpu, r);
 	return RESP_OK_NODATA;
 }
@@ -1044,6 +1288,14 @@ static uint32_t cmd_ctx_create(struct vdev_gpu *gpu, const struct req *q)
 	/* No capsets without a renderer: only the default context type. */
 	if (init != 0 && gpu->P(renderer) == NULL)
 		return RESP_ERR_INVALID_PARAMETER;
+	if (init != 0 && gpu->P(num_capsets) != 0) {
+		bool known = false;
+
+		for (uint32_t i = 0; i < gpu->P(num_capsets); i++)
+			known |= gpu->P(capsets)[i].id == init;
+		if (!known)
+			return RESP_ERR_INVALID_PARAMETER;
+	}
 	for (unsigned i = 0; i < gpu->P(num_ctx) && c == NULL; i++)
 		if (gpu->P(ctx)[i].P(id) == 0)
 			c = &gpu->P(ctx)[i];
@@ -1054,10 +1306,8 @@ static uint32_t cmd_ctx_create(struct vdev_gpu *gpu, const struct req *q)
 	if (RENDERER_HAS(gpu, ctx_create)) {
 		int rc = gpu->P(renderer)->ctx_create(gpu->P(renderer_opaque), q->ctx_id, init,
 						       (const char *)q->cmd + HDR_SIZE + 8, nlen);
-		if (rc == VDEV_ENOMEM)
-			return RESP_ERR_OUT_OF_MEMORY;
 		if (rc != 0)
-			return RESP_ERR_INVALID_PARAMETER;
+			return rend_err(rc);
 	}
 	c->P(id) = q->ctx_id;
 	c->P(context_init) = init;
@@ -1079,16 +1329,28 @@ static uint32_t cmd_ctx_destroy(struct vdev_gpu *gpu, const struct req *q)
 	if (c == NULL)
 		return RESP_ERR_INVALID_CONTEXT_ID;
 	ctx_destroy(gpu, c);
+	fences_retire_ctx(gpu, q->ctx_id);
 	return RESP_OK_NODATA;
 }
 
-static uint32_t cmd_ctx_resource(struct vdev_gpu *gpu, const struct req *q)
+static uint32_t cmd_ctx_resource(struct vdev_gpu *gpu, const struct req *q, bool attach)
 {
+	struct vdev_gpu_resource *r;
+
 	if (ctx_find(gpu, q->ctx_id) == NULL)
 		return RESP_ERR_INVALID_CONTEXT_ID;
-	if (res_find(gpu, rd32(q, HDR_SIZE)) == NULL)
+	r = res_find(gpu, rd32(q, HDR_SIZE));
+	if (r == NULL)
 		return RESP_ERR_INVALID_RESOURCE_ID;
-	return RESP_OK_NODATA; /* nothing to share without a renderer */
+	/* Only renderer resources are shared with a context; the others are
+	 * the model's own (bookkeeping only). */
+	if (!r->P(rend))
+		return RESP_OK_NODATA;
+	if (attach && RENDERER_HAS(gpu, ctx_attach_resource))
+		REND(gpu)->ctx_attach_resource(ROP(gpu), q->ctx_id, r->P(id));
+	if (!attach && RENDERER_HAS(gpu, ctx_detach_resource))
+		REND(gpu)->ctx_detach_resource(ROP(gpu), q->ctx_id, r->P(id));
+	return RESP_OK_NODATA;
 }
 
 static void cursor_describe(struct vdev_gpu *gpu, struct vdev_gpu_cursor *c)
@@ -1121,6 +1383,16 @@ static uint32_t cmd_cursor(struct vdev_gpu *gpu, const struct req *q, bool updat
 			       : r->P(width) != VDEV_GPU_CURSOR_SIZE ||
 					 r->P(height) != VDEV_GPU_CURSOR_SIZE)
 			return RESP_ERR_INVALID_PARAMETER;
+		if (is_3d(r)) {
+			struct vdev_gpu_rect all = {0, 0, VDEV_GPU_CURSOR_SIZE, VDEV_GPU_CURSOR_SIZE};
+			uint32_t resp;
+
+			if (!shadow_ok(gpu, r))
+				return RESP_ERR_INVALID_RESOURCE_ID;
+			resp = shadow_read(gpu, r, &all);
+			if (resp != RESP_OK_NODATA)
+				return resp;
+		}
 	}
 	gpu->P(cursor_scanout) = sid;
 	gpu->P(cursor_x) = rd32(q, HDR_SIZE + 4);
@@ -1151,6 +1423,515 @@ static uint32_t cmd_cursor(struct vdev_gpu *gpu, const struct req *q, bool updat
 	return RESP_OK_NODATA;
 }
 
+/* ---- 3D commands (VIRGL) --------------------------------------------------------------------- */
+
+static uint32_t log2_floor(uint32_t v)
+{
+	uint32_t n = 0;
+
+	while (v > 1) {
+		v >>= 1;
+		n++;
+	}
+	return n;
+}
+
+static uint32_t minify(uint32_t v, uint32_t level)
+{
+	v >>= level;
+	return v != 0 ? v : 1;
+}
+
+/*
+ * The checks of RESOURCE_CREATE_3D (gallium's rules per target, as
+ * virglrenderer applies them) and the estimated bytes it costs.
+ */
+static bool create_3d_ok(const struct vdev_gpu_resource_3d *a, uint64_t *est)
+{
+	uint32_t t = a->target, maxdim = 0;
+	bool flat = a->depth == 1, one_layer = a->array_size == 1;
+
+	if (a->format == 0 || a->width == 0 || a->height == 0 || a->depth == 0 ||
+	    a->array_size == 0 || a->nr_samples > VDEV_GPU_MAX_SAMPLES_3D ||
+	    (a->nr_samples > 1 && a->last_level != 0))
+		return false;
+	switch (t) {
+	case VDEV_GPU_TARGET_BUFFER:
+		if (a->height != 1 || !flat || !one_layer || a->last_level != 0 || a->nr_samples > 1)
+			return false;
+		break;
+	case VDEV_GPU_TARGET_1D:
+	case VDEV_GPU_TARGET_1D_ARRAY:
+		if (a->width > VDEV_GPU_MAX_DIM_3D || a->height != 1 || !flat ||
+		    (t == VDEV_GPU_TARGET_1D ? !one_layer : a->array_size > VDEV_GPU_MAX_LAYERS_3D))
+			return false;
+		maxdim = a->width;
+		break;
+	case VDEV_GPU_TARGET_2D:
+	case VDEV_GPU_TARGET_RECT:
+	case VDEV_GPU_TARGET_2D_ARRAY:
+		if (a->width > VDEV_GPU_MAX_DIM_3D || a->height > VDEV_GPU_MAX_DIM_3D || !flat ||
+		    (t == VDEV_GPU_TARGET_2D_ARRAY ? a->array_size > VDEV_GPU_MAX_LAYERS_3D
+						   : !one_layer) ||
+		    (t == VDEV_GPU_TARGET_RECT && a->last_level != 0))
+			return false;
+		maxdim = MAX2(a->width, a->height);
+		break;
+	case VDEV_GPU_TARGET_CUBE:
+	case VDEV_GPU_TARGET_CUBE_ARRAY:
+		if (a->width > VDEV_GPU_MAX_DIM_3D || a->width != a->height || !flat ||
+		    a->array_size % 6u != 0 || a->array_size > VDEV_GPU_MAX_LAYERS_3D ||
+		    (t == VDEV_GPU_TARGET_CUBE && a->array_size != 6))
+			return false;
+		maxdim = a->width;
+		break;
+	case VDEV_GPU_TARGET_3D:
+		if (a->width > VDEV_GPU_MAX_DEPTH_3D || a->height > VDEV_GPU_MAX_DEPTH_3D ||
+		    a->depth > VDEV_GPU_MAX_DEPTH_3D || !one_layer)
+			return false;
+		maxdim = MAX2(MAX2(a->width, a->height), a->depth);
+		break;
+	default:
+		return false;
+	}
+	if (t != VDEV_GPU_TARGET_BUFFER && a->last_level > log2_floor(maxdim))
+		return false;
+	/* <= 2^14 * 2^14 * 2^11 * 2^2 * 2^5 * 2: no wrap */
+	*est = t == VDEV_GPU_TARGET_BUFFER
+		       ? a->width
+		       : (uint64_t)a->width * a->height * a->depth * a->array_size * 4u *
+				 (a->nr_samples > 1 ? a->nr_samples : 1u) * (a->last_level ? 2u : 1u);
+	return true;
+}
+
+static uint32_t cmd_create_3d(struct vdev_gpu *gpu, const struct req *q)
+{
+	struct vdev_gpu_resource_3d a = {
+		.target = rd32(q, HDR_SIZE + 4),
+		.format = rd32(q, HDR_SIZE + 8),
+		.bind = rd32(q, HDR_SIZE + 12),
+		.width = rd32(q, HDR_SIZE + 16),
+		.height = rd32(q, HDR_SIZE + 20),
+		.depth = rd32(q, HDR_SIZE + 24),
+		.array_size = rd32(q, HDR_SIZE + 28),
+		.last_level = rd32(q, HDR_SIZE + 32),
+		.nr_samples = rd32(q, HDR_SIZE + 36),
+		.flags = rd32(q, HDR_SIZE + 40),
+	};
+	uint32_t id = rd32(q, HDR_SIZE), resp = new_resource_id_check(gpu, id);
+	struct vdev_gpu_resource *r;
+	uint64_t est;
+	int rc;
+
+	if (resp != RESP_OK_NODATA)
+		return resp;
+	if (!create_3d_ok(&a, &est))
+		return RESP_ERR_INVALID_PARAMETER;
+	r = res_free_slot(gpu);
+	if (r == NULL || !charge(gpu, est)) {
+		gpu->P(stats).out_of_memory++;
+		return RESP_ERR_OUT_OF_MEMORY;
+	}
+	r->P(charge) = est < gpu->P(min_charge) ? gpu->P(min_charge) : est;
+	rc = REND(gpu)->resource_create_3d(ROP(gpu), id, &a);
+	if (rc != 0) {
+		gpu->P(stats).renderer_bytes -= r->P(charge);
+		r->P(charge) = 0;
+		if (rc == VDEV_ENOMEM)
+			gpu->P(stats).out_of_memory++;
+		return rend_err(rc);
+	}
+	r->P(id) = id;
+	r->P(rend) = true;
+	r->P(r3d) = a;
+	r->P(format) = a.format;
+	r->P(width) = a.width;
+	r->P(height) = a.height;
+	gpu->P(stats).resources++;
+	return RESP_OK_NODATA;
+}
+
+/* The box lies inside mip `level` of 3D resource `a` (x/y/z in texels,
+ * layers for arrays and cubes, as virglrenderer's bounds check). */
+static bool box_inside(const struct vdev_gpu_resource_3d *a, uint32_t level,
+		       const struct vdev_gpu_box *b)
+{
+	uint32_t w, h, d;
+
+	if (level > a->last_level)
+		return false;
+	w = minify(a->width, level);
+	h = minify(a->height, level);
+	d = 1;
+	switch (a->target) {
+	case VDEV_GPU_TARGET_BUFFER:
+	case VDEV_GPU_TARGET_1D: h = 1; break;
+	case VDEV_GPU_TARGET_1D_ARRAY: h = a->array_size; break;
+	case VDEV_GPU_TARGET_3D: d = minify(a->depth, level); break;
+	case VDEV_GPU_TARGET_2D_ARRAY:
+	case VDEV_GPU_TARGET_CUBE:
+	case VDEV_GPU_TARGET_CUBE_ARRAY: d = a->array_size; break;
+	default: break;
+	}
+	return (uint64_t)b->x + b->w <= w && (uint64_t)b->y + b->h <= h &&
+	       (uint64_t)b->z + b->d <= d;
+}
+
+static uint32_t cmd_transfer_3d(struct vdev_gpu *gpu, const struct req *q, bool to_host)
+{
+	struct vdev_gpu_transfer t = {
+		.ctx_id = q->ctx_id,
+		.box = {rd32(q, HDR_SIZE), rd32(q, HDR_SIZE + 4), rd32(q, HDR_SIZE + 8),
+			rd32(q, HDR_SIZE + 12), rd32(q, HDR_SIZE + 16), rd32(q, HDR_SIZE + 20)},
+		.offset = vdev__get_le64(q->cmd + HDR_SIZE + 24),
+		.level = rd32(q, HDR_SIZE + 36),
+		.stride = rd32(q, HDR_SIZE + 40),
+		.layer_stride = rd32(q, HDR_SIZE + 44),
+	};
+	struct vdev_gpu_resource *r = res_find(gpu, rd32(q, HDR_SIZE + 32));
+	int rc;
+
+	if (r == NULL || !r->P(rend))
+		return RESP_ERR_INVALID_RESOURCE_ID;
+	if (q->ctx_id != 0 && ctx_find(gpu, q->ctx_id) == NULL)
+		return RESP_ERR_INVALID_CONTEXT_ID;
+	if (r->P(segs) == NULL)
+		return RESP_ERR_UNSPEC; /* nothing to transfer from or to */
+	/* A blob has no texel layout the model knows: the renderer checks
+	 * its box; the offset must be inside the backing either way. */
+	if ((is_3d(r) && !box_inside(&r->P(r3d), t.level, &t.box)) ||
+	    t.offset > r->P(backing_bytes))
+		return RESP_ERR_INVALID_PARAMETER;
+	rc = to_host ? REND(gpu)->transfer_to_host(ROP(gpu), r->P(id), &t)
+		     : REND(gpu)->transfer_from_host(ROP(gpu), r->P(id), &t);
+	if (rc != 0)
+		return rend_err(rc);
+	gpu->P(stats).transfers++;
+	return RESP_OK_NODATA;
+}
+
+static uint32_t cmd_submit(struct vdev_gpu *gpu, const struct req *q)
+{
+	uint32_t size = rd32(q, HDR_SIZE);
+	uint8_t *buf = gpu->P(submit_buf);
+	bool temp = buf == NULL;
+	uint32_t resp = RESP_OK_NODATA;
+	int rc;
+
+	if (ctx_find(gpu, q->ctx_id) == NULL)
+		return RESP_ERR_INVALID_CONTEXT_ID;
+	/* The stream must lie in the request (out_bytes >= REQ_SUBMIT). */
+	if (size > q->e->out_bytes - REQ_SUBMIT || size % 4u != 0)
+		return RESP_ERR_INVALID_PARAMETER;
+	if (size == 0)
+		return RESP_OK_NODATA;
+	if (temp)
+		buf = hm_alloc(gpu, size);
+	else if (size > gpu->P(submit_buf_size))
+		buf = NULL;
+	if (buf == NULL) {
+		gpu->P(stats).out_of_memory++;
+		return RESP_ERR_OUT_OF_MEMORY;
+	}
+	/* Copy once: the renderer parses a stable host copy. */
+	if (vdev_iov_to_buf(q->e->iov, q->e->n_out, REQ_SUBMIT, buf, size) != size) {
+		resp = RESP_ERR_INVALID_PARAMETER; /* not reached: out_bytes checked */
+	} else {
+		rc = REND(gpu)->submit(ROP(gpu), q->ctx_id, buf, size);
+		if (rc != 0)
+			resp = rend_err(rc);
+		gpu->P(stats).submits++;
+		gpu->P(stats).submit_bytes += size;
+	}
+	if (temp)
+		hm_free(gpu, buf, size);
+	return resp;
+}
+
+static const struct vdev_gpu_capset_info *capset_find(const struct vdev_gpu *gpu, uint32_t id)
+{
+	for (uint32_t i = 0; i < gpu->P(num_capsets); i++)
+		if (gpu->P(capsets)[i].id == id)
+			return &gpu->P(capsets)[i];
+	return NULL;
+}
+
+static uint32_t cmd_capset_info(struct vdev_gpu *gpu, const struct req *q)
+{
+	uint32_t idx = rd32(q, HDR_SIZE);
+	const struct vdev_gpu_capset_info *c;
+	uint8_t *p = gpu->P(resp) + HDR_SIZE;
+
+	if (!virgl_on(gpu) || idx >= gpu->P(num_capsets))
+		return RESP_ERR_INVALID_PARAMETER;
+	c = &gpu->P(capsets)[idx];
+	vdev__put_le32(p, c->id);
+	vdev__put_le32(p + 4, c->max_version);
+	vdev__put_le32(p + 8, c->max_size);
+	return RESP_OK_CAPSET_INFO;
+}
+
+/* GET_CAPSET writes its payload (max_size bytes) into the chain itself,
+ * after the header; the caller checked the room for it. */
+static uint32_t cmd_capset(struct vdev_gpu *gpu, const struct req *q)
+{
+	const struct vdev_gpu_capset_info *c = capset_find(gpu, rd32(q, HDR_SIZE));
+	uint32_t version = rd32(q, HDR_SIZE + 4);
+	uint8_t *buf;
+	int rc;
+
+	if (!virgl_on(gpu) || c == NULL || version > c->max_version)
+		return RESP_ERR_INVALID_PARAMETER;
+	buf = hm_alloc(gpu, c->max_size);
+	if (buf == NULL) {
+		gpu->P(stats).out_of_memory++;
+		return RESP_ERR_OUT_OF_MEMORY;
+	}
+	memset(buf, 0, c->max_size);
+	rc = REND(gpu)->capset_get(ROP(gpu), c->id, version, buf, c->max_size);
+	if (rc == 0)
+		vdev_iov_from_buf(q->e->iov + q->e->n_out, q->e->n_in, HDR_SIZE, buf, c->max_size);
+	hm_free(gpu, buf, c->max_size);
+	return rc == 0 ? RESP_OK_CAPSET : rend_err(rc);
+}
+
+static uint32_t cmd_map_blob(struct vdev_gpu *gpu, const struct req *q)
+{
+	struct vdev_gpu_resource *r = res_find(gpu, rd32(q, HDR_SIZE));
+	uint64_t offset = vdev__get_le64(q->cmd + HDR_SIZE + 8);
+	struct vdev_gpu_blob_map m;
+	int rc;
+
+	if (!negotiated(gpu, VDEV_GPU_F_RESOURCE_BLOB) || gpu->P(hv_size) == 0)
+		return RESP_ERR_UNSPEC;
+	if (r == NULL)
+		return RESP_ERR_INVALID_RESOURCE_ID;
+	if (!is_host_blob(r) || !(r->P(blob_flags) & VDEV_GPU_BLOB_FLAG_MAPPABLE) ||
+	    r->P(mapped) || offset % PAGE != 0 || offset > gpu->P(hv_size) ||
+	    r->P(size) > gpu->P(hv_size) - offset)
+		return RESP_ERR_INVALID_PARAMETER;
+	for (unsigned i = 0; i < gpu->P(num_res); i++) {
+		const struct vdev_gpu_resource *o = &gpu->P(res)[i];
+
+		if (o->P(id) != 0 && o->P(mapped) && offset < o->P(map_offset) + o->P(map_size) &&
+		    o->P(map_offset) < offset + r->P(size))
+			return RESP_ERR_INVALID_PARAMETER; /* overlaps another mapping */
+	}
+	memset(&m, 0, sizeof(m));
+	rc = REND(gpu)->blob_map(ROP(gpu), r->P(id), &m);
+	if (rc != 0)
+		return rc == VDEV_ENOMEM ? RESP_ERR_OUT_OF_MEMORY : RESP_ERR_UNSPEC;
+	m.map_info &= VDEV_GPU_MAP_CACHE_MASK;
+	if (m.size < r->P(size) || (m.host == NULL && m.handle_type == 0)) {
+		REND(gpu)->blob_unmap(ROP(gpu), r->P(id));
+		return RESP_ERR_UNSPEC;
+	}
+	rc = gpu->P(shm_ops)->map(gpu->P(shm_opaque), r->P(id), offset, r->P(size), &m);
+	if (rc != 0) {
+		REND(gpu)->blob_unmap(ROP(gpu), r->P(id));
+		return rc == VDEV_ENOMEM ? RESP_ERR_OUT_OF_MEMORY : RESP_ERR_UNSPEC;
+	}
+	r->P(mapped) = true;
+	r->P(map_offset) = offset;
+	r->P(map_size) = r->P(size);
+	gpu->P(stats).mapped_blobs++;
+	vdev__put_le32(gpu->P(resp) + HDR_SIZE, m.map_info);
+	return RESP_OK_MAP_INFO;
+}
+
+static uint32_t cmd_unmap_blob(struct vdev_gpu *gpu, const struct req *q)
+{
+	struct vdev_gpu_resource *r = res_find(gpu, rd32(q, HDR_SIZE));
+
+	if (!negotiated(gpu, VDEV_GPU_F_RESOURCE_BLOB) || gpu->P(hv_size) == 0)
+		return RESP_ERR_UNSPEC;
+	if (r == NULL)
+		return RESP_ERR_INVALID_RESOURCE_ID;
+	if (!r->P(mapped))
+		return RESP_ERR_INVALID_PARAMETER;
+	blob_unmap(gpu, r);
+	return RESP_OK_NODATA;
+}
+
+/* ---- fences: held responses -------------------------------------------------------------------
+ * With a renderer that has create_fence, a fenced controlq command is
+ * answered when the renderer retires its fence. Its response is written
+ * into the chain when the command executes (the driver does not look at it
+ * before the used element) and the chain is kept in a fence slot until it
+ * is ready (fence retired, or no renderer fence needed) and no command of
+ * its timeline, (ctx_id, ring_idx) or the global one, with a fence_id less
+ * than or equal to its own is still waiting: a driver that receives fence
+ * F signals every fence <= F of the timeline (Linux does), so F may only
+ * be answered when they are all complete. With ascending fence ids (every
+ * driver) this is queue order. Slots are checked before a chain is
+ * popped, so every popped chain can be held.
+ */
+
+static bool same_line(const struct vdev_gpu_fence *f, uint32_t ctx_id, uint32_t ring)
+{
+	return f->P(seq) != 0 && f->P(ring_idx) == ring && (ring == GLOBAL || f->P(ctx_id) == ctx_id);
+}
+
+/* The smallest fence_id of a timeline still waiting for the renderer
+ * (UINT64_MAX: none; a fence_id of UINT64_MAX waits for CTX_DESTROY or
+ * reset if anything else waits). */
+static uint64_t line_waiting(const struct vdev_gpu *gpu, uint32_t ctx_id, uint32_t ring)
+{
+	uint64_t min = UINT64_MAX;
+
+	for (unsigned i = 0; i < gpu->P(num_fences); i++) {
+		const struct vdev_gpu_fence *f = &gpu->P(fences)[i];
+
+		if (same_line(f, ctx_id, ring) && !f->P(ready) && f->P(fence_id) < min)
+			min = f->P(fence_id);
+	}
+	return min;
+}
+
+/* Answer, oldest first, a timeline's ready held responses whose fence_id is
+ * below every one still waiting. */
+static unsigned line_advance(struct vdev_gpu *gpu, uint32_t ctx_id, uint32_t ring)
+{
+	struct vdev_vq *vq = &gpu->P(queues)[VDEV_GPU_CONTROLQ];
+	uint64_t waiting = line_waiting(gpu, ctx_id, ring);
+	bool any_waiting = false;
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < gpu->P(num_fences) && !any_waiting; i++) {
+		const struct vdev_gpu_fence *f = &gpu->P(fences)[i];
+
+		any_waiting = same_line(f, ctx_id, ring) && !f->P(ready);
+	}
+	for (;;) {
+		struct vdev_gpu_fence *next = NULL;
+
+		for (unsigned i = 0; i < gpu->P(num_fences); i++) {
+			struct vdev_gpu_fence *f = &gpu->P(fences)[i];
+
+			if (same_line(f, ctx_id, ring) && f->P(ready) &&
+			    (!any_waiting || f->P(fence_id) < waiting) &&
+			    (next == NULL || f->P(seq) < next->P(seq)))
+				next = f;
+		}
+		if (next == NULL)
+			return n;
+		vdev_vq_push(vq, &next->P(elem), next->P(written));
+		memset(next, 0, sizeof(*next));
+		gpu->P(fences_used)--;
+		gpu->P(stats).fences_pending--;
+		n++;
+	}
+}
+
+/* Forget every held response without answering it (reset: the queue is
+ * being reset with them). */
+static void fences_drop(struct vdev_gpu *gpu)
+{
+	if (gpu->P(num_fences) != 0)
+		memset(gpu->P(fences), 0, sizeof(*gpu->P(fences)) * gpu->P(num_fences));
+	gpu->P(fences_used) = 0;
+	gpu->P(stats).fences_pending = 0;
+	gpu->P(stalled) = false;
+}
+
+/* CTX_DESTROY: the context's fences will never be retired by the renderer;
+ * answer its held responses now, in order per ring. */
+static void fences_retire_ctx(struct vdev_gpu *gpu, uint32_t ctx_id)
+{
+	for (unsigned i = 0; i < gpu->P(num_fences); i++) {
+		struct vdev_gpu_fence *f = &gpu->P(fences)[i];
+
+		if (f->P(seq) != 0 && f->P(ring_idx) != GLOBAL && f->P(ctx_id) == ctx_id)
+			f->P(ready) = true;
+	}
+	for (uint32_t ring = 0; ring <= MAX_RING_IDX; ring++)
+		(void)line_advance(gpu, ctx_id, ring);
+}
+
+/*
+ * Answer a controlq chain whose response (`written` bytes) is already in
+ * it, now or once its fence retires. `rend_fence`: the command executed
+ * with a renderer and needs a renderer fence.
+ */
+static void fence_hold(struct vdev_gpu *gpu, const struct vdev_vq_elem *e, uint32_t written,
+		       uint32_t ctx_id, uint32_t ring, uint64_t fence_id, bool rend_fence)
+{
+	struct vdev_vq *vq = &gpu->P(queues)[VDEV_GPU_CONTROLQ];
+	struct vdev_gpu_fence *f = NULL;
+	uint64_t seq;
+
+	if (ring == GLOBAL)
+		ctx_id = 0;
+	if (!rend_fence && fence_id < line_waiting(gpu, ctx_id, ring)) {
+		vdev_vq_push(vq, e, written); /* nothing it must wait for */
+		return;
+	}
+	for (unsigned i = 0; i < gpu->P(num_fences) && f == NULL; i++)
+		if (gpu->P(fences)[i].P(seq) == 0)
+			f = &gpu->P(fences)[i];
+	if (f == NULL) { /* not reached: a slot was free before the pop */
+		vdev_vq_push(vq, e, written);
+		return;
+	}
+	seq = ++gpu->P(fence_seq);
+	f->P(elem) = *e;
+	f->P(elem).iov = NULL;
+	f->P(fence_id) = fence_id;
+	f->P(seq) = seq;
+	f->P(ctx_id) = ctx_id;
+	f->P(ring_idx) = ring;
+	f->P(written) = written;
+	f->P(ready) = !rend_fence;
+	gpu->P(fences_used)++;
+	gpu->P(stats).fences_pending++;
+	/* The slot is filled first: a renderer may retire it from inside
+	 * create_fence. */
+	if (rend_fence && REND(gpu)->create_fence(ROP(gpu), ctx_id, ring, fence_id) != 0 &&
+	    f->P(seq) == seq)
+		f->P(ready) = true;
+	(void)line_advance(gpu, ctx_id, ring);
+}
+
+VDEV_API unsigned vdev_gpu_fence_retired(struct vdev_gpu *gpu, uint32_t ctx_id, uint32_t ring_idx,
+					 uint64_t fence_id)
+{
+	unsigned n;
+
+	if (gpu == NULL || (ring_idx != GLOBAL && ring_idx > MAX_RING_IDX))
+		return 0;
+	if (ring_idx == GLOBAL)
+		ctx_id = 0;
+	for (unsigned i = 0; i < gpu->P(num_fences); i++) {
+		struct vdev_gpu_fence *f = &gpu->P(fences)[i];
+
+		if (same_line(f, ctx_id, ring_idx) && f->P(fence_id) <= fence_id)
+			f->P(ready) = true;
+	}
+	n = line_advance(gpu, ctx_id, ring_idx);
+	if (n == 0)
+		return 0;
+	/* From inside queue processing (a renderer op): the processing
+	 * publishes and resumes the controlq when it is done. */
+	if (gpu->P(busy)) {
+		gpu->P(deferred) = true;
+		return n;
+	}
+	(void)vdev_vq_flush(&gpu->P(queues)[VDEV_GPU_CONTROLQ]);
+	if (gpu->P(stalled))
+		(void)vdev_gpu_process(gpu, VDEV_GPU_CONTROLQ);
+	return n;
+}
+
+VDEV_API void vdev_gpu_poll(struct vdev_gpu *gpu)
+{
+	if (gpu == NULL)
+		return;
+	if (RENDERER_HAS(gpu, poll))
+		REND(gpu)->poll(ROP(gpu));
+	if (gpu->P(stalled) && !gpu->P(busy))
+		(void)vdev_gpu_process(gpu, VDEV_GPU_CONTROLQ);
+}
+
 /* ---- the chain path ------------------------------------------------------------------------- */
 
 /* The request size of a command (0: not a command of that queue). */
@@ -1177,18 +1958,34 @@ static uint32_t req_size(uint16_t q, uint32_t type)
 	case CMD_CTX_DESTROY: return HDR_SIZE;
 	case CMD_CTX_ATTACH_RESOURCE:
 	case CMD_CTX_DETACH_RESOURCE: return REQ_CTX_RES;
+	case CMD_RESOURCE_CREATE_3D: return REQ_CREATE_3D;
+	case CMD_TRANSFER_TO_HOST_3D:
+	case CMD_TRANSFER_FROM_HOST_3D: return REQ_TRANSFER_3D;
+	case CMD_SUBMIT_3D: return REQ_SUBMIT;
+	case CMD_RESOURCE_MAP_BLOB: return REQ_MAP_BLOB;
+	case CMD_RESOURCE_UNMAP_BLOB: return REQ_RES_ID;
 	default: return 0;
 	}
 }
 
-/* The size of the successful response of a command. */
-static uint32_t resp_size(uint32_t type)
+/* The size of the successful response of a command (`len` bytes of it
+ * copied out in `cmd`). */
+static uint32_t resp_size(const struct vdev_gpu *gpu, uint32_t type, const uint8_t *cmd,
+			  uint32_t len)
 {
+	const struct vdev_gpu_capset_info *c;
+
 	switch (type) {
 	case CMD_GET_DISPLAY_INFO: return RESP_DISPLAY_INFO;
 	case CMD_GET_CAPSET_INFO: return RESP_CAPSET_INFO;
+	case CMD_GET_CAPSET:
+		/* Header and the capset's max_size bytes; an unknown capset
+		 * gets an error header. */
+		c = len >= REQ_CAPSET ? capset_find(gpu, vdev__get_le32(cmd + HDR_SIZE)) : NULL;
+		return c != NULL ? HDR_SIZE + c->max_size : HDR_SIZE;
 	case CMD_GET_EDID: return RESP_EDID;
 	case CMD_RESOURCE_ASSIGN_UUID: return RESP_UUID;
+	case CMD_RESOURCE_MAP_BLOB: return RESP_MAP_INFO;
 	default: return HDR_SIZE;
 	}
 }
@@ -1206,16 +2003,28 @@ static uint32_t dispatch(struct vdev_gpu *gpu, uint16_t qidx, const struct req *
 	case CMD_TRANSFER_TO_HOST_2D: return cmd_transfer_2d(gpu, q);
 	case CMD_RESOURCE_ATTACH_BACKING: return cmd_attach_backing(gpu, q);
 	case CMD_RESOURCE_DETACH_BACKING: return cmd_detach_backing(gpu, q);
-	case CMD_GET_CAPSET_INFO: /* num_capsets is 0: no index is valid */
-	case CMD_GET_CAPSET: return RESP_ERR_INVALID_PARAMETER;
+	case CMD_GET_CAPSET_INFO: return cmd_capset_info(gpu, q);
+	case CMD_GET_CAPSET: return cmd_capset(gpu, q);
 	case CMD_GET_EDID: return cmd_get_edid(gpu, q);
 	case CMD_RESOURCE_ASSIGN_UUID: return cmd_assign_uuid(gpu, q);
 	case CMD_RESOURCE_CREATE_BLOB: return cmd_create_blob(gpu, q);
 	case CMD_SET_SCANOUT_BLOB: return cmd_set_scanout_blob(gpu, q);
 	case CMD_CTX_CREATE: return cmd_ctx_create(gpu, q);
 	case CMD_CTX_DESTROY: return cmd_ctx_destroy(gpu, q);
-	case CMD_CTX_ATTACH_RESOURCE:
-	case CMD_CTX_DETACH_RESOURCE: return cmd_ctx_resource(gpu, q);
+	case CMD_CTX_ATTACH_RESOURCE: return cmd_ctx_resource(gpu, q, true);
+	case CMD_CTX_DETACH_RESOURCE: return cmd_ctx_resource(gpu, q, false);
+	case CMD_RESOURCE_MAP_BLOB: return cmd_map_blob(gpu, q);
+	case CMD_RESOURCE_UNMAP_BLOB: return cmd_unmap_blob(gpu, q);
+	default: break;
+	}
+	/* The 3D commands: only with VIRGL negotiated. */
+	if (!virgl_on(gpu))
+		return RESP_ERR_UNSPEC;
+	switch (type) {
+	case CMD_RESOURCE_CREATE_3D: return cmd_create_3d(gpu, q);
+	case CMD_TRANSFER_TO_HOST_3D: return cmd_transfer_3d(gpu, q, true);
+	case CMD_TRANSFER_FROM_HOST_3D: return cmd_transfer_3d(gpu, q, false);
+	case CMD_SUBMIT_3D: return cmd_submit(gpu, q);
 	default: return RESP_ERR_UNSPEC;
 	}
 }
@@ -1247,7 +2056,7 @@ static void chain_one(struct vdev_gpu *gpu, uint16_t qidx, struct vdev_vq *vq,
 		fence = vdev__get_le64(cmd + HDR_FENCE);
 		ctx_id = vdev__get_le32(cmd + HDR_CTX);
 		ring = cmd[HDR_RING];
-		need = resp_size(type);
+		need = resp_size(gpu, type, cmd, len);
 	}
 	/* The controlq answers every command; without room for the whole
 	 * response it does not execute it. */
@@ -1255,7 +2064,8 @@ static void chain_one(struct vdev_gpu *gpu, uint16_t qidx, struct vdev_vq *vq,
 		execute = false;
 		need = HDR_SIZE;
 	}
-	memset(resp, 0, need > HDR_SIZE ? need : HDR_SIZE);
+	/* (GET_CAPSET writes its payload itself: only the header is here.) */
+	memset(resp, 0, need <= sizeof(gpu->P(resp)) ? need : HDR_SIZE);
 	if (len < HDR_SIZE || !execute) {
 		rtype = RESP_ERR_UNSPEC;
 	} else {
@@ -1296,7 +2106,19 @@ static void chain_one(struct vdev_gpu *gpu, uint16_t qidx, struct vdev_vq *vq,
 		vdev_vq_push(vq, e, 0);
 		return;
 	}
-	vdev_iov_from_buf(e->iov + e->n_out, e->n_in, 0, resp, need);
+	vdev_iov_from_buf(e->iov + e->n_out, e->n_in, 0, resp,
+			  rtype == RESP_OK_CAPSET ? HDR_SIZE : need);
+	if ((flags & FLAG_FENCE) && qidx == VDEV_GPU_CONTROLQ && gpu->P(num_fences) != 0) {
+		uint32_t line = ring_echo ? ring : GLOBAL;
+		/* A command that executed with the renderer gets a renderer
+		 * fence (on a live context for a ring timeline); errors and
+		 * the rest only keep their place in line. */
+		bool rend_fence = rtype < RESP_ERR_UNSPEC && virgl_on(gpu) &&
+				  (line == GLOBAL || ctx_find(gpu, ctx_id) != NULL);
+
+		fence_hold(gpu, e, need, ctx_id, line, fence, rend_fence);
+		return;
+	}
 	vdev_vq_push(vq, e, need);
 }
 
@@ -1311,9 +2133,22 @@ VDEV_API int vdev_gpu_process(struct vdev_gpu *gpu, uint16_t q)
 		return VDEV_ENOENT;
 	vq = &gpu->P(queues)[q];
 	iov = gpu->P(iovs) + (size_t)q * gpu->P(iov_per_chain);
+	if (gpu->P(busy))
+		return 0; /* re-entered from a renderer op: the outer loop goes on */
+	gpu->P(busy) = true;
+	if (q == VDEV_GPU_CONTROLQ)
+		gpu->P(stalled) = false;
 	for (;;) {
-		int rc = vdev_vq_pop(vq, &e, iov, gpu->P(iov_per_chain));
+		int rc;
 
+		/* Pop only a chain that can be held if it is fenced. */
+		if (q == VDEV_GPU_CONTROLQ && gpu->P(num_fences) != 0 &&
+		    gpu->P(fences_used) >= gpu->P(num_fences)) {
+			gpu->P(stalled) = true;
+			gpu->P(stats).fences_stalled++;
+			break;
+		}
+		rc = vdev_vq_pop(vq, &e, iov, gpu->P(iov_per_chain));
 		if (rc <= 0) {
 			if (rc < 0 && taken == 0)
 				taken = rc;
@@ -1323,6 +2158,15 @@ VDEV_API int vdev_gpu_process(struct vdev_gpu *gpu, uint16_t q)
 		taken++;
 	}
 	vdev_vq_flush(vq);
+	gpu->P(busy) = false;
+	/* Fences retired meanwhile (a renderer op retiring synchronously):
+	 * publish their answers, and take up a stalled controlq. */
+	if (gpu->P(deferred)) {
+		gpu->P(deferred) = false;
+		(void)vdev_vq_flush(&gpu->P(queues)[VDEV_GPU_CONTROLQ]);
+		if (gpu->P(stalled))
+			(void)vdev_gpu_process(gpu, VDEV_GPU_CONTROLQ);
+	}
 	return taken;
 }
 
@@ -1393,6 +2237,7 @@ static void release_all(struct vdev_gpu *gpu, bool tell_sink)
 
 VDEV_API void vdev_gpu_fini(struct vdev_gpu *gpu)
 {
+	fences_drop(gpu);
 	release_all(gpu, false);
 }
 
@@ -1418,9 +2263,22 @@ static int gpu_reset(void *opaque)
 {
 	struct vdev_gpu *gpu = opaque;
 
+	/* Held fenced responses are forgotten with the queue (never pushed);
+	 * the renderer forgets their fences (reset op). */
+	fences_drop(gpu);
 	release_all(gpu, true);
+	if (RENDERER_HAS(gpu, reset))
+		REND(gpu)->reset(ROP(gpu));
 	set_events_read(gpu, 0);
-	return 0; /* nothing is ever in flight: every command is synchronous */
+	return 0; /* nothing else is in flight: every command is synchronous */
+}
+
+static void gpu_queue_reset(void *opaque, uint16_t q)
+{
+	/* RING_RESET of the controlq: its held chains go with it. The
+	 * renderer's fences stay; their retirement finds nothing to answer. */
+	if (q == VDEV_GPU_CONTROLQ)
+		fences_drop(opaque);
 }
 
 static void gpu_config_write(void *opaque, uint32_t off, const void *data, uint32_t len)
@@ -1444,14 +2302,46 @@ static const struct vdev_dev_ops gpu_dev_ops = {
 	.reset = gpu_reset,
 	.queue_notify = gpu_queue_notify,
 	.config_write = gpu_config_write,
+	.queue_reset = gpu_queue_reset,
 };
 
 /* ---- init ---------------------------------------------------------------------------------- */
+
+/* The renderer table has every op VIRGL needs. */
+static bool renderer_full(const struct vdev_gpu_renderer_ops *r)
+{
+#define NEED(op) HAS_OP(r, struct vdev_gpu_renderer_ops, op)
+	return NEED(ctx_create) && NEED(ctx_destroy) && NEED(capset_info) && NEED(capset_get) &&
+	       NEED(resource_create_3d) && NEED(resource_unref) && NEED(attach_backing) &&
+	       NEED(detach_backing) && NEED(transfer_to_host) && NEED(transfer_from_host) &&
+	       NEED(submit);
+#undef NEED
+}
+
+/* Ask the renderer for its capsets (once: the list is fixed). */
+static int capsets_load(struct vdev_gpu *gpu)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < VDEV_GPU_MAX_CAPSETS; i++) {
+		struct vdev_gpu_capset_info c = {0, 0, 0};
+
+		if (REND(gpu)->capset_info(ROP(gpu), i, &c) != 0)
+			break;
+		if (c.id == 0 || c.max_size == 0 || c.max_size > VDEV_GPU_MAX_CAPSET_SIZE ||
+		    capset_find(gpu, c.id) != NULL)
+			return VDEV_EINVAL;
+		gpu->P(capsets)[n++] = c;
+		gpu->P(num_capsets) = n;
+	}
+	return 0;
+}
 
 VDEV_API int vdev_gpu_init(struct vdev_gpu *gpu, const struct vdev_gpu_config *cfg)
 {
 	uint64_t features, ring;
 	const struct vdev_gpu_host_mem_ops *hm;
+	bool virgl, fenced;
 
 	if (gpu == NULL || cfg == NULL)
 		return VDEV_EINVAL;
@@ -1465,8 +2355,27 @@ VDEV_API int vdev_gpu_init(struct vdev_gpu *gpu, const struct vdev_gpu_config *c
 	    (cfg->contexts == NULL && cfg->num_contexts > 0) || cfg->mem == NULL ||
 	    cfg->queues == NULL || cfg->iovs == NULL || cfg->resources == NULL)
 		return VDEV_EINVAL;
-	features = cfg->features != 0 ? cfg->features : VDEV_GPU_SUPPORTED_FEATURES;
-	if ((features & ~VDEV_GPU_SUPPORTED_FEATURES) != 0)
+	virgl = renderer_full(cfg->renderer);
+	features = cfg->features != 0 ? cfg->features
+				      : VDEV_GPU_SUPPORTED_FEATURES | (virgl ? BIT(VIRGL) : 0);
+	if ((features & ~(VDEV_GPU_SUPPORTED_FEATURES | BIT(VIRGL))) != 0 ||
+	    ((features & BIT(VIRGL)) && !virgl))
+		return VDEV_EINVAL;
+	virgl = (features & BIT(VIRGL)) != 0;
+	ring = cfg->ring_features != 0 ? cfg->ring_features : DEFAULT_RING_FEATURES;
+	fenced = virgl && HAS_OP(cfg->renderer, struct vdev_gpu_renderer_ops, create_fence);
+	if (fenced && (cfg->num_fences == 0 || cfg->fences == NULL ||
+		       (ring & VDEV_BIT(VDEV_F_IN_ORDER)) != 0))
+		return VDEV_EINVAL;
+	if (cfg->host_visible_size != 0 &&
+	    (cfg->host_visible_size % PAGE != 0 || !virgl || cfg->shm == NULL ||
+	     !HAS_OP(cfg->shm, struct vdev_gpu_shm_ops, map) ||
+	     !HAS_OP(cfg->shm, struct vdev_gpu_shm_ops, unmap) ||
+	     !HAS_OP(cfg->renderer, struct vdev_gpu_renderer_ops, blob_create) ||
+	     !HAS_OP(cfg->renderer, struct vdev_gpu_renderer_ops, blob_map) ||
+	     !HAS_OP(cfg->renderer, struct vdev_gpu_renderer_ops, blob_unmap)))
+		return VDEV_EINVAL;
+	if (cfg->submit_buf_size != 0 && cfg->submit_buf == NULL)
 		return VDEV_EINVAL;
 	for (uint32_t i = 0; i < cfg->num_scanouts; i++)
 		if (!display_ok(&cfg->displays[i]))
@@ -1492,6 +2401,22 @@ VDEV_API int vdev_gpu_init(struct vdev_gpu *gpu, const struct vdev_gpu_config *c
 							     : VDEV_GPU_DEFAULT_MAX_BACKING_ENTRIES;
 	gpu->P(num_scanouts) = cfg->num_scanouts;
 	memcpy(gpu->P(uuid_base), cfg->uuid_base, 16);
+	gpu->P(virgl) = virgl;
+	if (fenced) {
+		gpu->P(fences) = cfg->fences;
+		gpu->P(num_fences) = cfg->num_fences;
+		memset(cfg->fences, 0, sizeof(*cfg->fences) * cfg->num_fences);
+	}
+	gpu->P(submit_buf) = cfg->submit_buf;
+	gpu->P(submit_buf_size) = cfg->submit_buf_size;
+	gpu->P(hv_size) = cfg->host_visible_size;
+	gpu->P(shm_ops) = cfg->shm;
+	gpu->P(shm_opaque) = cfg->shm_opaque;
+	gpu->P(min_charge) = cfg->min_resource_charge != 0 ? cfg->min_resource_charge : PAGE;
+	gpu->P(shm).id = VDEV_GPU_SHM_ID_HOST_VISIBLE;
+	gpu->P(shm).len = cfg->host_visible_size;
+	if (virgl && capsets_load(gpu) != 0)
+		return VDEV_EINVAL;
 	memset(cfg->resources, 0, sizeof(*cfg->resources) * cfg->num_resources);
 	if (cfg->num_contexts > 0)
 		memset(cfg->contexts, 0, sizeof(*cfg->contexts) * cfg->num_contexts);
@@ -1499,10 +2424,9 @@ VDEV_API int vdev_gpu_init(struct vdev_gpu *gpu, const struct vdev_gpu_config *c
 		gpu->P(scanouts)[i].P(display) = cfg->displays[i];
 
 	vdev__put_le32(gpu->P(config) + CFG_NUM_SCANOUTS, cfg->num_scanouts);
-	vdev__put_le32(gpu->P(config) + CFG_NUM_CAPSETS, 0);
+	vdev__put_le32(gpu->P(config) + CFG_NUM_CAPSETS, gpu->P(num_capsets));
 	vdev__put_le32(gpu->P(config) + CFG_BLOB_ALIGNMENT, 1); /* BLOB_ALIGNMENT not offered */
 
-	ring = cfg->ring_features != 0 ? cfg->ring_features : DEFAULT_RING_FEATURES;
 	struct vdev_dev_config dc = {
 		.device_id = VDEV_ID_GPU,
 		.features = features | ring | VDEV_BIT(VDEV_F_VERSION_1),
@@ -1511,6 +2435,8 @@ VDEV_API int vdev_gpu_init(struct vdev_gpu *gpu, const struct vdev_gpu_config *c
 		.queue_max_size = cfg->queue_size,
 		.config = gpu->P(config),
 		.config_len = VDEV_GPU_CONFIG_SIZE,
+		.shm = &gpu->P(shm),
+		.num_shm = cfg->host_visible_size != 0 ? 1 : 0,
 		.mem = cfg->mem,
 		.ops = &gpu_dev_ops,
 		.opaque = gpu,

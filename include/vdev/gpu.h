@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libvdev — virtio-gpu device model, 2D (spec "GPU Device").
+ * libvdev — virtio-gpu device model, 2D and 3D (spec "GPU Device").
  *
  * Queues: 0 controlq, 1 cursorq. Commands: GET_DISPLAY_INFO (up to 16
  * scanouts), RESOURCE_CREATE_2D (every format of the spec), RESOURCE_UNREF,
@@ -11,20 +11,68 @@
  * VIRTIO_GPU_BLOB_MEM_GUEST and SET_SCANOUT_BLOB (format, strides[0],
  * offsets[0] honoured), CTX_CREATE / CTX_DESTROY / CTX_ATTACH_RESOURCE /
  * CTX_DETACH_RESOURCE (bookkeeping, with context_init), GET_CAPSET_INFO /
- * GET_CAPSET (no capsets yet: num_capsets is 0), UPDATE_CURSOR and
- * MOVE_CURSOR. The other 3D commands get VIRTIO_GPU_RESP_ERR_UNSPEC until
- * a 3D renderer is plugged in (VIRGL is not offered).
+ * GET_CAPSET, UPDATE_CURSOR and MOVE_CURSOR. Without a renderer there are
+ * no capsets (num_capsets 0), VIRGL is not offered and the 3D commands get
+ * VIRTIO_GPU_RESP_ERR_UNSPEC.
+ *
+ * 3D mode. With a renderer ops table that has every op VIRGL needs
+ * (struct vdev_gpu_renderer_ops), VIRTIO_GPU_F_VIRGL is offered and the
+ * controlq also takes CTX_CREATE (context_init's capset id among the
+ * renderer's capsets) / CTX_DESTROY / CTX_ATTACH_RESOURCE /
+ * CTX_DETACH_RESOURCE, RESOURCE_CREATE_3D, TRANSFER_TO_HOST_3D /
+ * TRANSFER_FROM_HOST_3D, SUBMIT_3D, GET_CAPSET_INFO / GET_CAPSET (the
+ * renderer's capsets, listed once at init), RESOURCE_CREATE_BLOB with
+ * HOST3D / HOST3D_GUEST memory, and, with a host visible memory region
+ * (config host_visible_size + struct vdev_gpu_shm_ops; shmid 1, placed by
+ * the transport), RESOURCE_MAP_BLOB / RESOURCE_UNMAP_BLOB with the map_info
+ * the renderer gives. 2D, 3D and blob resources share one id space. A 2D
+ * resource stays the model's own (the renderer never sees it;
+ * CTX_ATTACH_RESOURCE of one is bookkeeping); a guest blob is shown by the
+ * model from the guest's pages and, with the renderer's blob_create, also
+ * created in the renderer (ctx_id 0 or a live context). A scanout or cursor
+ * may show a 3D resource (a 2D or RECT texture in a format of the spec):
+ * its pixels are read back through the renderer's read_rect op into a
+ * shadow copy (from the budget) at SET_SCANOUT / UPDATE_CURSOR and for
+ * every RESOURCE_FLUSH rectangle, so sinks see an ordinary contiguous
+ * image. Before the renderer sees anything the model checks: context ids
+ * (0, unknown, duplicate), resource ids, gallium targets and sizes (width,
+ * height up to VDEV_GPU_MAX_DIM_3D, depth and layers per target, mip
+ * levels up to log2 of the largest dimension, samples), transfer boxes
+ * inside the resource at the level (64-bit sums) and offsets inside the
+ * backing, SUBMIT_3D sizes (a multiple of 4, inside the request; copied
+ * once into the caller's submit_buf or a budgeted buffer), blob sizes
+ * (non-zero page multiples, charged to the budget), blob flags, MAP_BLOB
+ * offsets (page aligned, inside the region, not overlapping another
+ * mapping, only MAPPABLE host blobs, once), capset indexes and versions.
+ * Renderer memory is charged to max_host_bytes as an estimate (see
+ * vdev_gpu_init()) and refunded at unref.
  *
  * Features offered by default: EDID, RESOURCE_UUID, RESOURCE_BLOB,
- * CONTEXT_INIT, plus the ring features of the core. (The spec lists
- * CONTEXT_INIT as requiring VIRGL; Linux does not enforce that and uses it
- * for ring_idx fence timelines. An integrator that wants the strict
- * reading passes `features` without it.)
+ * CONTEXT_INIT (and VIRGL with a full renderer table), plus the ring
+ * features of the core. (The spec lists CONTEXT_INIT as requiring VIRGL;
+ * Linux does not enforce that and uses it for ring_idx fence timelines. An
+ * integrator that wants the strict reading passes `features` without it.)
  *
- * Every command is processed synchronously when its chain is popped, so
- * responses, fenced or not, are returned in the order the commands were
- * queued: a fence is always answered after every command before it on the
- * same queue, hence in order per context and per ring_idx.
+ * Fences. Without a renderer (or one without create_fence) every command
+ * is complete when its chain is processed, so responses, fenced or not,
+ * go back in queue order. With create_fence, a fenced controlq command
+ * that executed gets a renderer fence on its timeline: (ctx_id, ring_idx)
+ * with VIRTIO_GPU_FLAG_INFO_RING_IDX, else the device-wide one
+ * (VDEV_GPU_FENCE_GLOBAL). Its response is written into the chain at once
+ * but the chain is held in a caller-sized fence slot (config fences /
+ * num_fences) and completed only when the renderer reports the fence
+ * retired (vdev_gpu_fence_retired(), typically from the renderer's poll op
+ * run by vdev_gpu_poll()) and no command of its timeline with a smaller or
+ * equal fence_id is still waiting (the driver signals every fence <= the
+ * one it receives): with ascending fence ids, queue order per timeline.
+ * Unfenced commands and other timelines go on meanwhile. A fenced command
+ * that failed, or needs no renderer fence, is held the same way.
+ * While every slot is in use the controlq is not popped (nothing is ever
+ * dropped); a retirement resumes it. CTX_DESTROY completes the held chains
+ * of the context's rings (before its own answer); a device reset or a
+ * RING_RESET of the controlq forgets them with the queue (never completed
+ * twice, never after the reset), and the renderer's reset op forgets the
+ * fences.
  *
  * Host memory. The core never allocates. A 2D resource needs a host copy
  * of stride * height bytes (stride = width * 4), and attached backing needs
@@ -75,9 +123,12 @@
  * vdev_gpu_image_read() which walks the segments with bounds checks.
  *
  * Context: every vdev_gpu_* call for a device, both queues' processing
- * and the sink ops it triggers run on one thread at a time (the usual
- * vhost-user single thread, or under the integrator's lock): the two
- * queues share the resource table.
+ * and the sink, renderer and shm ops it triggers run on one thread at a
+ * time (the usual vhost-user single thread, or under the integrator's
+ * lock): the two queues share the resource table. Renderer callbacks
+ * (virglrenderer's write_fence / write_context_fence) must therefore come
+ * on that thread too: from the renderer's poll op (vdev_gpu_poll()) or a
+ * renderer op, never from a renderer thread directly.
  */
 #ifndef VDEV_GPU_H
 #define VDEV_GPU_H
@@ -97,7 +148,8 @@ extern "C" {
 #define VDEV_GPU_F_CONTEXT_INIT 4
 #define VDEV_GPU_F_BLOB_ALIGNMENT 5
 
-/* Device feature bits this model can offer. */
+/* Device feature bits this model can offer without a renderer; VIRGL
+ * (VDEV_BIT(VDEV_GPU_F_VIRGL)) in addition with a full renderer table. */
 #define VDEV_GPU_SUPPORTED_FEATURES                                                       \
 	(VDEV_BIT(VDEV_GPU_F_EDID) | VDEV_BIT(VDEV_GPU_F_RESOURCE_UUID) |                   \
 	 VDEV_BIT(VDEV_GPU_F_RESOURCE_BLOB) | VDEV_BIT(VDEV_GPU_F_CONTEXT_INIT))
@@ -258,25 +310,271 @@ struct vdev_gpu_host_mem_ops {
 	void (*free)(void *opaque, void *ptr, size_t bytes);
 };
 
+/* ---- 3D mode: the renderer seam ------------------------------------------------ */
+
+/* Gallium texture targets (enum pipe_texture_target) RESOURCE_CREATE_3D
+ * accepts. */
+#define VDEV_GPU_TARGET_BUFFER 0u
+#define VDEV_GPU_TARGET_1D 1u
+#define VDEV_GPU_TARGET_2D 2u
+#define VDEV_GPU_TARGET_3D 3u
+#define VDEV_GPU_TARGET_CUBE 4u
+#define VDEV_GPU_TARGET_RECT 5u
+#define VDEV_GPU_TARGET_1D_ARRAY 6u
+#define VDEV_GPU_TARGET_2D_ARRAY 7u
+#define VDEV_GPU_TARGET_CUBE_ARRAY 8u
+
+/* Limits RESOURCE_CREATE_3D enforces before the renderer sees anything. */
+#define VDEV_GPU_MAX_DIM_3D 16384u   /* width, height of textures */
+#define VDEV_GPU_MAX_DEPTH_3D 2048u  /* depth of 3D textures */
+#define VDEV_GPU_MAX_LAYERS_3D 2048u /* array_size of array textures */
+#define VDEV_GPU_MAX_SAMPLES_3D 32u
+/* Capsets the device lists at most (GET_CAPSET_INFO indexes). */
+#define VDEV_GPU_MAX_CAPSETS 16u
+/* Largest capset a renderer may describe (capset_max_size). */
+#define VDEV_GPU_MAX_CAPSET_SIZE 65536u
+/* Host blobs and their mappings are in units of this (size, shm offset). */
+#define VDEV_GPU_BLOB_PAGE 4096u
+/* shmid of the host visible memory region (VIRTIO_GPU_SHM_ID_HOST_VISIBLE). */
+#define VDEV_GPU_SHM_ID_HOST_VISIBLE 1u
+/* blob_mem values (VIRTIO_GPU_BLOB_MEM_*). */
+#define VDEV_GPU_BLOB_MEM_GUEST 1u
+#define VDEV_GPU_BLOB_MEM_HOST3D 2u
+#define VDEV_GPU_BLOB_MEM_HOST3D_GUEST 3u
+/* blob_flags (VIRTIO_GPU_BLOB_FLAG_USE_*). */
+#define VDEV_GPU_BLOB_FLAG_MAPPABLE 1u
+#define VDEV_GPU_BLOB_FLAG_SHAREABLE 2u
+#define VDEV_GPU_BLOB_FLAG_CROSS_DEVICE 4u
+/* map_info caching types (VIRTIO_GPU_MAP_CACHE_*), low 4 bits. */
+#define VDEV_GPU_MAP_CACHE_MASK 0x0fu
+#define VDEV_GPU_MAP_CACHE_NONE 0u
+#define VDEV_GPU_MAP_CACHE_CACHED 1u
+#define VDEV_GPU_MAP_CACHE_UNCACHED 2u
+#define VDEV_GPU_MAP_CACHE_WC 3u
+/* The device-wide fence timeline: the ring_idx create_fence gets (and
+ * vdev_gpu_fence_retired() takes) for a fenced command sent without
+ * VIRTIO_GPU_FLAG_INFO_RING_IDX (virgl_renderer_create_fence()). */
+#define VDEV_GPU_FENCE_GLOBAL UINT32_MAX
+
+/* RESOURCE_CREATE_3D arguments, checked (virgl_renderer_resource_create_args
+ * without the handle). */
+struct vdev_gpu_resource_3d {
+	uint32_t target;     /* VDEV_GPU_TARGET_* */
+	uint32_t format;     /* renderer format (virgl: VIRGL_FORMAT_*), != 0 */
+	uint32_t bind;       /* renderer bind flags, passed through */
+	uint32_t width, height, depth, array_size;
+	uint32_t last_level; /* highest mip level */
+	uint32_t nr_samples;
+	uint32_t flags;      /* passed through */
+};
+
+/* A box in texels (x, y, z origin; w, h, d size). */
+struct vdev_gpu_box {
+	uint32_t x, y, z, w, h, d;
+};
+
+/* TRANSFER_TO_HOST_3D / TRANSFER_FROM_HOST_3D: `box` of mip `level`
+ * (already checked to lie inside the resource at that level) to or from
+ * the resource's attached backing starting at byte `offset` (checked to be
+ * inside it), rows `stride` and layers `layer_stride` bytes apart
+ * (virgl_renderer_transfer_write_iov/read_iov with iov NULL: the backing
+ * given to attach_backing). */
+struct vdev_gpu_transfer {
+	uint32_t ctx_id; /* the command's ctx_id (0: none) */
+	uint32_t level;
+	uint32_t stride, layer_stride;
+	struct vdev_gpu_box box;
+	uint64_t offset;
+};
+
+/* RESOURCE_CREATE_BLOB (virgl_renderer_resource_create_blob_args without
+ * the handle): HOST3D / HOST3D_GUEST memory, and, with VIRGL negotiated,
+ * GUEST memory too (the model keeps showing guest blobs itself; the
+ * renderer gets them so a context can import guest memory). */
+struct vdev_gpu_blob {
+	uint32_t ctx_id;       /* an existing context (GUEST: 0 or an existing one) */
+	uint32_t blob_mem;     /* VDEV_GPU_BLOB_MEM_* */
+	uint32_t blob_flags;   /* VDEV_GPU_BLOB_FLAG_* */
+	uint64_t blob_id;      /* the context's object, from SUBMIT_3D */
+	uint64_t size;         /* > 0; for host memory a multiple of
+				* VDEV_GPU_BLOB_PAGE */
+	const struct vdev_iov *segs; /* GUEST / HOST3D_GUEST with entries: the
+				      * guest pages (at least size bytes); else NULL.
+				      * They count as attached backing:
+				      * detach_backing comes before unref */
+	unsigned nsegs;
+};
+
+/* What blob_map returns: the blob's host memory (virgl_renderer_resource_map
+ * and _get_map_info), and optionally an exportable handle
+ * (virgl_renderer_resource_export_blob: handle_type 0 none, else
+ * the renderer's fd type and fd). */
+struct vdev_gpu_blob_map {
+	void *host;        /* host address of the blob; may be NULL if handle is set */
+	uint64_t size;     /* bytes mapped, >= the blob's size */
+	uint32_t map_info; /* VDEV_GPU_MAP_CACHE_* */
+	uint32_t handle_type;
+	int64_t handle;    /* owned by the renderer until blob_unmap */
+};
+
+/* GET_CAPSET_INFO entry. */
+struct vdev_gpu_capset_info {
+	uint32_t id;          /* VIRTIO_GPU_CAPSET_* (1 VIRGL, 2 VIRGL2, 4 VENUS ...), != 0 */
+	uint32_t max_version; /* virgl_renderer_get_cap_set max_ver */
+	uint32_t max_size;    /* bytes, 1..VDEV_GPU_MAX_CAPSET_SIZE */
+};
+
 /*
- * The seam for a 3D renderer (virgl, venus, gfxstream ...). Not used for
- * 2D: pass NULL and contexts are bookkeeping only, with no capsets. With a
- * renderer, CTX_CREATE / CTX_DESTROY are passed on; more ops (capsets,
- * SUBMIT_3D, 3D resources, host blobs, asynchronous fences) will be
- * appended to this table when 3D lands. `size` first, `renderer_opaque`
- * first argument. Context: controlq processing.
+ * The seam for a 3D renderer (virglrenderer, venus, gfxstream ...): every
+ * op gets `renderer_opaque` first; `size` first, members only appended.
+ * Resource, context and capset ids are the guest's, already validated: a
+ * resource id names a resource the renderer created (create_3d or
+ * blob_create) and not yet unreferenced, a context id a live context.
+ * Ops returning int return 0 or a negative VDEV_E*; the guest then gets
+ * ERR_OUT_OF_MEMORY for VDEV_ENOMEM, else ERR_INVALID_PARAMETER (unless
+ * said otherwise) and the model's state is unchanged.
+ *
+ * VIRTIO_GPU_F_VIRGL is offered only if the table has every op marked
+ * "required for VIRGL" below. A shorter table (only ctx_create/destroy)
+ * still sees contexts, as before 3D existed.
+ *
+ * Ownership: pointer arguments are borrowed for the call, except the
+ * segment arrays of attach_backing and blob_create: the array and the
+ * guest memory it points to stay valid until detach_backing (which comes
+ * before resource_unref, device reset and fini), so a renderer may keep
+ * them as virglrenderer keeps the iovecs of
+ * virgl_renderer_resource_attach_iov (struct vdev_iov is layout-compatible
+ * with struct iovec).
+ * Context: the device's thread, from queue processing, device reset,
+ * vdev_gpu_poll() and vdev_gpu_fini(). An op may call
+ * vdev_gpu_fence_retired() (a renderer that retires fences synchronously),
+ * nothing else of the device.
  */
 struct vdev_gpu_renderer_ops {
 	uint32_t size; /* sizeof(struct vdev_gpu_renderer_ops) */
 	/* Create context `ctx_id` of type `context_init` (low 8 bits: capset
-	 * id, 0: the renderer's default); `name` is the guest's debug name,
-	 * `name_len` bytes, not NUL-terminated. Return 0 or a negative VDEV_E*
-	 * (the guest gets ERR_INVALID_PARAMETER, ERR_OUT_OF_MEMORY for
-	 * VDEV_ENOMEM). Optional. */
+	 * id, 0: the renderer's default; with capsets listed it is one of
+	 * them); `name` is the guest's debug name, `name_len` bytes (<= 64),
+	 * not NUL-terminated (virgl_renderer_context_create_with_flags).
+	 * Required for VIRGL. */
 	int (*ctx_create)(void *opaque, uint32_t ctx_id, uint32_t context_init, const char *name,
 			  size_t name_len);
-	/* Context `ctx_id` is gone (CTX_DESTROY or device reset). Optional. */
+	/* Context `ctx_id` is gone (CTX_DESTROY, device reset, fini); its
+	 * held responses are answered now and its fences must not be reported
+	 * afterwards (the id may be reused). Required for VIRGL. */
 	void (*ctx_destroy)(void *opaque, uint32_t ctx_id);
+
+	/* --- appended for 3D (VIRGL) --- */
+	/* Capset number `index` (0, 1, ... until it returns non-zero; at most
+	 * VDEV_GPU_MAX_CAPSETS are listed). Called at vdev_gpu_init() only:
+	 * the list is fixed for the device's life. Required for VIRGL. */
+	int (*capset_info)(void *opaque, uint32_t index, struct vdev_gpu_capset_info *out);
+	/* Fill `buf` (`size` bytes = the capset's max_size, zeroed) with
+	 * capset `id` at `version` (<= max_version) (virgl_renderer_fill_caps).
+	 * Required for VIRGL. */
+	int (*capset_get)(void *opaque, uint32_t id, uint32_t version, void *buf, uint32_t size);
+	/* RESOURCE_CREATE_3D. Required for VIRGL. */
+	int (*resource_create_3d)(void *opaque, uint32_t res_id, const struct vdev_gpu_resource_3d *a);
+	/* A renderer resource (3D, or a blob given to blob_create) is gone:
+	 * RESOURCE_UNREF, reset, fini. Its backing (if any) was detached and
+	 * its mapping unmapped just before. Required for VIRGL. */
+	void (*resource_unref)(void *opaque, uint32_t res_id);
+	/* Guest backing for a renderer resource (RESOURCE_ATTACH_BACKING of a
+	 * 3D resource or blob), as host segments
+	 * (virgl_renderer_resource_attach_iov). Required for VIRGL. */
+	int (*attach_backing)(void *opaque, uint32_t res_id, const struct vdev_iov *segs,
+			      unsigned nsegs);
+	/* The backing given to attach_backing is taken away (DETACH_BACKING,
+	 * before resource_unref). Required for VIRGL. */
+	void (*detach_backing)(void *opaque, uint32_t res_id);
+	/* CTX_ATTACH_RESOURCE / CTX_DETACH_RESOURCE of a renderer resource
+	 * (virgl_renderer_ctx_attach_resource). Optional. */
+	void (*ctx_attach_resource)(void *opaque, uint32_t ctx_id, uint32_t res_id);
+	void (*ctx_detach_resource)(void *opaque, uint32_t ctx_id, uint32_t res_id);
+	/* TRANSFER_TO_HOST_3D / TRANSFER_FROM_HOST_3D (see struct
+	 * vdev_gpu_transfer; the resource has backing). Required for VIRGL. */
+	int (*transfer_to_host)(void *opaque, uint32_t res_id, const struct vdev_gpu_transfer *t);
+	int (*transfer_from_host)(void *opaque, uint32_t res_id, const struct vdev_gpu_transfer *t);
+	/* SUBMIT_3D: `size` bytes of command stream for context `ctx_id`,
+	 * copied out of the guest's buffer (a stable host copy: scratch the
+	 * caller gave in the config, or a budgeted allocation), 4-byte
+	 * aligned; virgl: virgl_renderer_submit_cmd(cmd, ctx_id, size / 4).
+	 * Required for VIRGL. */
+	int (*submit)(void *opaque, uint32_t ctx_id, const void *cmd, uint32_t size);
+	/* A fenced command of context `ctx_id` on timeline `ring_idx` (0..63,
+	 * or VDEV_GPU_FENCE_GLOBAL for the device-wide timeline; virgl:
+	 * virgl_renderer_context_create_fence(ctx_id, MERGEABLE, ring_idx, id)
+	 * or virgl_renderer_create_fence(id, ctx_id)) was executed. Report its
+	 * retirement later with vdev_gpu_fence_retired(). A failure answers
+	 * the command at once (in timeline order). Optional: without it every
+	 * command is complete when its op returns and fences are answered
+	 * synchronously. */
+	int (*create_fence)(void *opaque, uint32_t ctx_id, uint32_t ring_idx, uint64_t fence_id);
+	/* Check for retired fences and report them (virgl_renderer_poll /
+	 * _context_poll); called by vdev_gpu_poll(). Optional. */
+	void (*poll)(void *opaque);
+	/* RESOURCE_CREATE_BLOB (struct vdev_gpu_blob): host memory, and
+	 * guest memory with VIRGL negotiated. Optional: without it host blobs
+	 * get ERR_INVALID_PARAMETER, guest blobs stay the model's own and no
+	 * host visible region may be configured. */
+	int (*blob_create)(void *opaque, uint32_t res_id, const struct vdev_gpu_blob *b);
+	/* RESOURCE_MAP_BLOB: the blob's host memory (struct vdev_gpu_blob_map,
+	 * zeroed before the call). Optional (required with blob_create for a
+	 * host visible region). */
+	int (*blob_map)(void *opaque, uint32_t res_id, struct vdev_gpu_blob_map *out);
+	/* The mapping blob_map made is no longer used (UNMAP_BLOB, unref,
+	 * reset). */
+	void (*blob_unmap)(void *opaque, uint32_t res_id);
+	/* Read `rect` (level 0, layer 0, inside the resource, not empty) of
+	 * 3D resource `res_id` into `dst`: pixel (rect->x + i, rect->y + j)
+	 * goes to dst + j * dst_stride + i * 4, in the resource's format (one
+	 * of VDEV_GPU_FORMAT_*); dst holds (height - 1) * dst_stride +
+	 * width * 4 bytes. virgl: virgl_renderer_transfer_read_iov(res_id, 0,
+	 * 0, dst_stride, 0, &box, 0, &iov, 1) with box {x, y, 0, w, h, 1} and
+	 * one iovec over dst. This is how a scanout or cursor showing a 3D
+	 * resource gets pixels for the sink.
+	 * Optional: without it such SET_SCANOUT / UPDATE_CURSOR get
+	 * ERR_INVALID_RESOURCE_ID. */
+	int (*read_rect)(void *opaque, uint32_t res_id, const struct vdev_gpu_rect *rect, void *dst,
+			 uint32_t dst_stride);
+	/* Device reset: every context and resource was destroyed through the
+	 * ops above; forget fences not yet reported (none of them may be
+	 * reported afterwards). Optional. */
+	void (*reset)(void *opaque);
+};
+
+/*
+ * The host visible memory region (shmid VDEV_GPU_SHM_ID_HOST_VISIBLE,
+ * `host_visible_size` bytes, placed by the transport: vdev_pci_shm_offset()
+ * / the mmio SHM registers). The device decides where each mapped blob
+ * goes; the integrator makes the guest see it there (mmap MAP_FIXED into
+ * the region's host mapping, KVM memory slot, vhost-user shmem map
+ * message). `size` first, ops get `shm_opaque` first; both required.
+ * Context: the device's thread (queue processing, reset, fini).
+ */
+struct vdev_gpu_shm_ops {
+	uint32_t size; /* sizeof(struct vdev_gpu_shm_ops) */
+	/* Make bytes [offset, offset + size) of the region show `m`'s first
+	 * `size` bytes, caching `m->map_info`. offset and size are multiples
+	 * of VDEV_GPU_BLOB_PAGE, inside the region, not overlapping another
+	 * mapping. Return 0 or a negative VDEV_E* (the guest gets ERR_UNSPEC,
+	 * ERR_OUT_OF_MEMORY for VDEV_ENOMEM). */
+	int (*map)(void *opaque, uint32_t res_id, uint64_t offset, uint64_t size,
+		   const struct vdev_gpu_blob_map *m);
+	/* Undo a map (the range reads as unmapped memory again). */
+	void (*unmap)(void *opaque, uint32_t res_id, uint64_t offset, uint64_t size);
+};
+
+/* A held fenced response. Caller-allocated array (config `fences`);
+ * fields private. */
+struct vdev_gpu_fence {
+	struct vdev_vq_elem VDEV_PRIV(elem); /* elem.iov unused (NULL) */
+	uint64_t VDEV_PRIV(fence_id);
+	uint64_t VDEV_PRIV(seq);       /* 0: free slot; else hold order */
+	uint32_t VDEV_PRIV(ctx_id);
+	uint32_t VDEV_PRIV(ring_idx);  /* VDEV_GPU_FENCE_GLOBAL or 0..63 */
+	uint32_t VDEV_PRIV(written);   /* response bytes already in the chain */
+	bool VDEV_PRIV(ready);         /* may be answered once first in line */
 };
 
 /* A resource slot. Caller-allocated array (the resource budget); fields
@@ -287,7 +585,7 @@ struct vdev_gpu_resource {
 	uint32_t VDEV_PRIV(width);
 	uint32_t VDEV_PRIV(height);
 	uint32_t VDEV_PRIV(stride);
-	uint32_t VDEV_PRIV(blob_mem);  /* 0: 2D resource */
+	uint32_t VDEV_PRIV(blob_mem);  /* 0: 2D or 3D resource */
 	uint32_t VDEV_PRIV(blob_flags);
 	uint32_t VDEV_PRIV(nsegs);
 	uint64_t VDEV_PRIV(size);      /* 2D: host copy bytes; blob: blob size */
@@ -298,6 +596,14 @@ struct vdev_gpu_resource {
 	uint16_t VDEV_PRIV(scanouts);  /* bit i: shown on scanout i */
 	bool VDEV_PRIV(has_uuid);
 	uint8_t VDEV_PRIV(uuid)[16];
+	/* 3D mode */
+	bool VDEV_PRIV(rend);          /* known to the renderer (3D or host blob) */
+	bool VDEV_PRIV(mapped);        /* host blob mapped in the shm region */
+	struct vdev_gpu_resource_3d VDEV_PRIV(r3d); /* 3D resource (blob_mem 0, rend) */
+	uint64_t VDEV_PRIV(host_bytes);   /* bytes of `host` (2D copy, 3D shadow) */
+	uint64_t VDEV_PRIV(charge);       /* renderer memory charged to the budget */
+	uint64_t VDEV_PRIV(map_offset);
+	uint64_t VDEV_PRIV(map_size);
 };
 
 /* A context slot. Caller-allocated array; fields private. */
@@ -309,8 +615,9 @@ struct vdev_gpu_context {
 struct vdev_gpu_config {
 	uint32_t num_scanouts;         /* 1..VDEV_GPU_MAX_SCANOUTS */
 	struct vdev_gpu_display displays[VDEV_GPU_MAX_SCANOUTS]; /* initial state of each */
-	uint64_t features;             /* 0: VDEV_GPU_SUPPORTED_FEATURES; else exactly
-					* these, a subset of it */
+	uint64_t features;             /* 0: VDEV_GPU_SUPPORTED_FEATURES (| VIRGL with
+					* a full renderer table); else exactly these,
+					* a subset of that */
 	uint64_t ring_features;        /* 0: INDIRECT_DESC, EVENT_IDX, RING_PACKED,
 					* RING_RESET */
 	uint32_t queue_size;           /* max size of each queue, 1..32768 */
@@ -339,6 +646,25 @@ struct vdev_gpu_config {
 	void *sink_opaque;
 	const struct vdev_gpu_renderer_ops *renderer; /* NULL for 2D */
 	void *renderer_opaque;
+	/* --- 3D mode (all 0 / NULL without a renderer) --- */
+	/* Held fenced responses (renderer with create_fence: >= 1). While all
+	 * are in use the controlq is not popped until a fence retires. */
+	struct vdev_gpu_fence *fences;
+	unsigned num_fences;
+	/* SUBMIT_3D copies the command stream here (`submit_buf_size` bytes,
+	 * borrowed for the device's life); NULL: a temporary allocation from
+	 * host_mem, within the budget. Larger streams: ERR_OUT_OF_MEMORY. */
+	void *submit_buf;
+	uint32_t submit_buf_size;
+	/* Host visible memory region for RESOURCE_MAP_BLOB: bytes, a multiple
+	 * of VDEV_GPU_BLOB_PAGE; 0: none. Needs shm ops and a renderer with
+	 * blob_create, blob_map and blob_unmap. */
+	uint64_t host_visible_size;
+	const struct vdev_gpu_shm_ops *shm;
+	void *shm_opaque;
+	/* Budget charged per renderer resource: estimated bytes (see
+	 * vdev_gpu_init()); 0: the estimate as documented. */
+	uint32_t min_resource_charge;
 };
 
 /* Counters, for diagnostics (vdev_gpu_get_stats). */
@@ -346,11 +672,18 @@ struct vdev_gpu_stats {
 	uint64_t commands;      /* commands answered (or executed, cursorq) */
 	uint64_t errors;        /* answered with an ERR_* response */
 	uint64_t no_response;   /* chains completed with nothing written */
-	uint64_t fences;        /* fenced commands answered */
+	uint64_t fences;        /* fenced commands processed (answered at once or
+				 * held until their fence retires) */
 	uint64_t transfers, transfer_bytes, flushes;
 	uint64_t resources;     /* live resources now */
 	uint64_t host_bytes;    /* bytes allocated through host_mem now */
 	uint64_t out_of_memory; /* ERR_OUT_OF_MEMORY answers */
+	/* 3D mode */
+	uint64_t renderer_bytes; /* budget charged for renderer resources now */
+	uint64_t fences_pending; /* fenced responses held now */
+	uint64_t fences_stalled; /* times the controlq stopped for lack of a slot */
+	uint64_t submits, submit_bytes;
+	uint64_t mapped_blobs;   /* blobs mapped in the host visible region now */
 };
 
 /* Per-scanout state. Part of struct vdev_gpu; fields private. */
@@ -381,7 +714,24 @@ struct vdev_gpu {
 	struct vdev_iov *VDEV_PRIV(iovs);
 	struct vdev_gpu_resource *VDEV_PRIV(res);
 	struct vdev_gpu_context *VDEV_PRIV(ctx);
+	struct vdev_gpu_fence *VDEV_PRIV(fences);
+	const struct vdev_gpu_shm_ops *VDEV_PRIV(shm_ops);
+	void *VDEV_PRIV(shm_opaque);
+	uint8_t *VDEV_PRIV(submit_buf);
 	struct vdev_gpu_stats VDEV_PRIV(stats);
+	struct vdev_shm VDEV_PRIV(shm);
+	struct vdev_gpu_capset_info VDEV_PRIV(capsets)[VDEV_GPU_MAX_CAPSETS];
+	uint64_t VDEV_PRIV(fence_seq);
+	uint64_t VDEV_PRIV(hv_size);
+	uint32_t VDEV_PRIV(submit_buf_size);
+	uint32_t VDEV_PRIV(min_charge);
+	uint32_t VDEV_PRIV(num_capsets);
+	unsigned VDEV_PRIV(num_fences);
+	unsigned VDEV_PRIV(fences_used);
+	bool VDEV_PRIV(virgl);         /* VIRGL offered (full renderer table) */
+	bool VDEV_PRIV(busy);          /* inside vdev_gpu_process() */
+	bool VDEV_PRIV(deferred);      /* fences answered while busy: publish */
+	bool VDEV_PRIV(stalled);       /* controlq stopped: no free fence slot */
 	uint64_t VDEV_PRIV(max_host_bytes);
 	uint64_t VDEV_PRIV(uuid_counter);
 	unsigned VDEV_PRIV(iov_per_chain);
@@ -406,8 +756,18 @@ struct vdev_gpu {
  * width or height above 16384, or enabled with 0; queue_size out of range;
  * iov_per_chain below 2 or above 65535; num_resources 0; max_host_bytes 0;
  * no host_mem or a missing alloc/free; contexts NULL with num_contexts > 0;
- * features not a subset of VDEV_GPU_SUPPORTED_FEATURES; NULL mem, queues,
- * iovs or resources.
+ * features not a subset of VDEV_GPU_SUPPORTED_FEATURES (VIRGL only with a
+ * renderer table that has every op required for it); NULL mem, queues,
+ * iovs or resources; a renderer with create_fence and no fence slots, or
+ * with VIRTIO_F_IN_ORDER in ring_features (held responses complete out of
+ * order); host_visible_size not a page multiple, or set without shm ops or
+ * the renderer's blob_create/blob_map/blob_unmap; a capset list with an id
+ * 0, a duplicate id or a max_size of 0 or above VDEV_GPU_MAX_CAPSET_SIZE.
+ * Budget charged per renderer resource (estimates: the renderer's memory is
+ * not seen): a 3D resource width * height * depth * array_size * 4 bytes
+ * (a buffer: width), times max(1, nr_samples), doubled if it has mip
+ * levels; a host blob its size; each at least min_resource_charge
+ * (0: VDEV_GPU_BLOB_PAGE). Refunded at unref.
  * Ownership: cfg is copied; its arrays and ops tables are borrowed.
  * Context: before the transport is set up.
  */
@@ -433,6 +793,35 @@ VDEV_API struct vdev_dev *vdev_gpu_dev(struct vdev_gpu *gpu);
  * Context: the device's thread (see the file comment).
  */
 VDEV_API int vdev_gpu_process(struct vdev_gpu *gpu, uint16_t q);
+
+/*
+ * vdev_gpu_fence_retired() - the renderer finished every fenced command of
+ * timeline (ctx_id, ring_idx) up to `fence_id` (virgl write_context_fence;
+ * for the device-wide timeline, ring_idx VDEV_GPU_FENCE_GLOBAL and ctx_id
+ * ignored: virgl write_fence). Every held response of that timeline with a
+ * fence_id <= `fence_id` is complete; each complete one is answered once no
+ * response of the timeline with a smaller or equal fence_id is still
+ * waiting, oldest first (ascending ids: queue order). Published and
+ * notified at once; if the controlq was stalled for lack of a fence slot,
+ * it is processed again (called from within queue processing, e.g. by a
+ * renderer op, the processing does both when it ends). Unknown timelines
+ * and stale ids are ignored (after CTX_DESTROY or reset).
+ * Returns the number of responses answered (0..num_fences).
+ * Context: the device's thread: from a renderer op (poll, create_fence) or
+ * directly by the integrator, never concurrently with other vdev_gpu_*
+ * calls for this device.
+ */
+VDEV_API unsigned vdev_gpu_fence_retired(struct vdev_gpu *gpu, uint32_t ctx_id, uint32_t ring_idx,
+					 uint64_t fence_id);
+
+/*
+ * vdev_gpu_poll() - call the renderer's poll op (which reports retired
+ * fences through vdev_gpu_fence_retired()), then process the controlq if
+ * it was stalled. The integrator calls it when the renderer's poll fd is
+ * readable or on a timer while stats.fences_pending != 0.
+ * Context: the device's thread.
+ */
+VDEV_API void vdev_gpu_poll(struct vdev_gpu *gpu);
 
 /*
  * vdev_gpu_set_display() - the host changed display `scanout` (hot-plug,
