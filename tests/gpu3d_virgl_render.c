@@ -18,10 +18,15 @@
  *       (a recording sink and the PPM file sink) get the clear colour
  *   teardown, then vdev_gpu_fini / gpu_virgl_fini with nothing left.
  *
+ * With --thread-sync, virglrenderer runs its fence thread and the test
+ * waits for its poll fd (as vhost-user-gpu --virgl does) before each
+ * vdev_gpu_poll(); without, it polls every millisecond (the timer way).
+ *
  * A plain program (not Criterion: it has to be able to skip). Exit 0 on
  * success, 1 on failure, 77 with "SKIPPED: <why>" if virglrenderer cannot
  * set up EGL on this host; with VDEV_REQUIRE_ALL=1 that is a failure.
  */
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,12 +307,19 @@ static bool wait_answer(struct pend *p, struct resp *r)
 {
 	uint64_t end = now_ms() + 20000;
 	struct timespec ms = {0, 1000000};
+	int fd = gpu_virgl_poll_fd(&T.virgl);
 	while (now_ms() < end) {
+		if (fd >= 0) {
+			struct pollfd pfd = {.fd = fd, .events = POLLIN};
+			if (poll(&pfd, 1, 100) <= 0)
+				continue;
+		}
 		vdev_gpu_poll(&T.gpu);
 		struct pend *got = used(r);
 		if (got != NULL)
 			return got == p;
-		nanosleep(&ms, NULL);
+		if (fd < 0)
+			nanosleep(&ms, NULL);
 	}
 	return false;
 }
@@ -362,10 +374,11 @@ static int skip_or_fail(const char *why)
 	return 77;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	char eb[512];
 	struct gpu_virgl_config vc = {.software = true};
+	bool thread_sync = argc > 1 && strcmp(argv[1], "--thread-sync") == 0;
 	struct resp r;
 	struct msg m;
 	struct pend p;
@@ -373,10 +386,13 @@ int main(void)
 	bool gpu_up = false, virgl_up = false, file_up = false;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
+	vc.thread_sync = thread_sync;
 	if (gpu_virgl_init(&T.virgl, &vc, eb, sizeof(eb)) != 0)
 		return skip_or_fail(eb);
 	virgl_up = true;
-	printf("virglrenderer up: %u capsets\n", T.virgl.num_capsets);
+	printf("virglrenderer up: %u capsets, fences by %s\n", T.virgl.num_capsets,
+	       gpu_virgl_poll_fd(&T.virgl) >= 0 ? "its poll fd" : "polling");
+	CHECK(!thread_sync || gpu_virgl_poll_fd(&T.virgl) >= 0, "THREAD_SYNC gives a poll fd");
 
 	const char *tmp = getenv("TMPDIR");
 	snprintf(T.ppm, sizeof(T.ppm), "%s/gpu3d_virgl_render-%d.ppm", tmp ? tmp : "/tmp",
