@@ -78,10 +78,8 @@ static int err_of(int rc)
 /* ---- fences ---- */
 
 /* Device-wide fence `virgl_id` retired: so did every older one. */
-static void on_write_fence(void *cookie, uint32_t virgl_id)
+static void report_global(struct gpu_virgl *v, uint32_t virgl_id)
 {
-	struct gpu_virgl *v = cookie;
-
 	while (v->fence_count != 0) {
 		const struct gpu_virgl_fence_map *f = &v->fences[v->fence_head];
 		/* serial-number order: f is at or before virgl_id */
@@ -96,14 +94,62 @@ static void on_write_fence(void *cookie, uint32_t virgl_id)
 	}
 }
 
+static void report_context(struct gpu_virgl *v, uint32_t ctx_id, uint32_t ring_idx,
+			   uint64_t fence_id)
+{
+	v->stats.fences_retired++;
+	if (v->gpu != NULL)
+		vdev_gpu_fence_retired(v->gpu, ctx_id, ring_idx, fence_id);
+}
+
+/*
+ * virglrenderer's callbacks. Inside virgl_renderer_poll() they only note
+ * what retired: reporting it may make the device run queued commands
+ * (vdev_gpu_fence_retired() resumes a stalled controlq), which must not
+ * re-enter virglrenderer while it walks its retired fences (a CTX_DESTROY
+ * there would free a context its list still points to). r_poll() reports
+ * once virgl_renderer_poll() returned. Called from anywhere else (inside
+ * a renderer op: the device defers its processing itself), they report
+ * at once.
+ */
+static void on_write_fence(void *cookie, uint32_t virgl_id)
+{
+	struct gpu_virgl *v = cookie;
+
+	if (!v->in_poll) {
+		report_global(v, virgl_id);
+		return;
+	}
+	if (!v->global_retired || (int32_t)(virgl_id - v->global_virgl_id) > 0)
+		v->global_virgl_id = virgl_id;
+	v->global_retired = true;
+}
+
 static void on_write_context_fence(void *cookie, uint32_t ctx_id, uint32_t ring_idx,
 				   uint64_t fence_id)
 {
 	struct gpu_virgl *v = cookie;
+	unsigned i;
 
-	v->stats.fences_retired++;
-	if (v->gpu != NULL)
-		vdev_gpu_fence_retired(v->gpu, ctx_id, ring_idx, fence_id);
+	if (!v->in_poll) {
+		report_context(v, ctx_id, ring_idx, fence_id);
+		return;
+	}
+	/* ids grow per timeline: the largest retired one says it all */
+	for (i = 0; i < v->nretired; i++) {
+		struct gpu_virgl_retired *r = &v->retired[i];
+		if (r->ctx_id == ctx_id && r->ring_idx == ring_idx) {
+			if (fence_id > r->fence_id)
+				r->fence_id = fence_id;
+			return;
+		}
+	}
+	if (i == GPU_VIRGL_MAX_RETIRED) {
+		report_context(v, ctx_id, ring_idx, fence_id); /* more timelines than noted */
+		return;
+	}
+	v->retired[v->nretired++] =
+		(struct gpu_virgl_retired){.ctx_id = ctx_id, .ring_idx = ring_idx, .fence_id = fence_id};
 }
 
 static struct virgl_renderer_callbacks callbacks = {
@@ -141,8 +187,22 @@ static int r_create_fence(void *opaque, uint32_t ctx_id, uint32_t ring_idx, uint
 
 static void r_poll(void *opaque)
 {
-	(void)opaque;
+	struct gpu_virgl *v = opaque;
+
+	v->in_poll = true;
 	virgl_renderer_poll(); /* calls on_write_fence / on_write_context_fence */
+	v->in_poll = false;
+	if (v->global_retired) {
+		v->global_retired = false;
+		report_global(v, v->global_virgl_id);
+	}
+	/* Take the noted ones first: the array is written only inside
+	 * virgl_renderer_poll(), and reporting may run commands. */
+	unsigned n = v->nretired;
+	v->nretired = 0;
+	for (unsigned i = 0; i < n; i++)
+		report_context(v, v->retired[i].ctx_id, v->retired[i].ring_idx,
+			       v->retired[i].fence_id);
 }
 
 static void r_reset(void *opaque)
@@ -154,6 +214,8 @@ static void r_reset(void *opaque)
 	 * in the table (device-wide) or name dead contexts (ignored). */
 	v->fence_head = 0;
 	v->fence_count = 0;
+	v->global_retired = false;
+	v->nretired = 0;
 }
 
 /* ---- capsets and contexts ---- */

@@ -22,8 +22,10 @@
  * virgl_renderer_context_create_fence with the guest's 64-bit id. Retired
  * fences come through virglrenderer's write_fence / write_context_fence
  * callbacks, which run inside virgl_renderer_poll() (the poll op, i.e.
- * vdev_gpu_poll()) on the device's thread, and are passed on with
- * vdev_gpu_fence_retired(). The integrator calls vdev_gpu_poll() when
+ * vdev_gpu_poll()) on the device's thread; they are noted and passed on
+ * with vdev_gpu_fence_retired() once virgl_renderer_poll() returned (the
+ * device may then run stalled commands, which must not re-enter
+ * virglrenderer from its own callback). The integrator calls vdev_gpu_poll() when
  * gpu_virgl_poll_fd() is readable or, if it is -1, on a timer (every
  * millisecond or so) while the device holds fences (stats.fences_pending).
  *
@@ -46,6 +48,9 @@
 /* Device-wide fences outstanding at most (give the device no more fence
  * slots than this). */
 #define GPU_VIRGL_MAX_FENCES 256u
+/* Context timelines whose retirement one poll notes (more are reported
+ * from inside virglrenderer's callback). */
+#define GPU_VIRGL_MAX_RETIRED 64u
 
 struct gpu_virgl_config {
 	/* Force Mesa's software rasteriser (sets LIBGL_ALWAYS_SOFTWARE=1
@@ -66,6 +71,11 @@ struct gpu_virgl_fence_map {
 	uint64_t fence_id;  /* the guest's */
 };
 
+struct gpu_virgl_retired {
+	uint32_t ctx_id, ring_idx;
+	uint64_t fence_id;
+};
+
 struct gpu_virgl_stats {
 	uint64_t fences_created, fences_retired; /* both timelines */
 	uint64_t submits, submit_bytes, reads, read_bytes;
@@ -79,6 +89,11 @@ struct gpu_virgl {
 	/* outstanding device-wide fences, oldest first (a ring) */
 	struct gpu_virgl_fence_map fences[GPU_VIRGL_MAX_FENCES];
 	unsigned fence_head, fence_count;
+	/* retirements noted during virgl_renderer_poll(), reported after it */
+	bool in_poll, global_retired;
+	uint32_t global_virgl_id;
+	struct gpu_virgl_retired retired[GPU_VIRGL_MAX_RETIRED];
+	unsigned nretired;
 	/* capsets virglrenderer offers, listed at init */
 	struct vdev_gpu_capset_info capsets[2];
 	unsigned num_capsets;
