@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vhost-user-gpu: libvdev's virtio-gpu device model (2D) as a vhost-user
- * back-end daemon for QEMU's vhost-user-gpu-pci:
+ * vhost-user-gpu: libvdev's virtio-gpu device model (2D, and 3D with
+ * --virgl) as a vhost-user back-end daemon for QEMU's vhost-user-gpu-pci:
  *
  *   vhost-user-gpu --socket-path=/tmp/gpu.sock --png=/tmp/screen.png \
  *       --width=1280 --height=800 --width-mm=300 --height-mm=190
@@ -16,6 +16,26 @@
  * --ppm, to an image file rewritten at most every --interval-ms (and once
  * more at exit). The host memory the guest can make us allocate is
  * bounded by --max-host-mb and --max-resources.
+ *
+ * 3D (--virgl, built when pkg-config found virglrenderer and egl): the
+ * device offers VIRTIO_GPU_F_VIRGL with the virgl and virgl2 capsets and
+ * forwards contexts, 3D resources, transfers and SUBMIT_3D to
+ * virglrenderer (examples/backends/gpu_virgl.c), headless on EGL's
+ * surfaceless platform; --virgl-software forces Mesa's llvmpipe (no GPU
+ * needed). Fenced commands are answered when virglrenderer retires their
+ * fence: its fence eventfd (VIRGL_RENDERER_THREAD_SYNC) is watched on the
+ * daemon's loop, or, if virglrenderer gives none, a 1 ms timerfd runs
+ * while fences are outstanding. --max-host-mb also bounds the renderer's
+ * resources (charged as the device model estimates them, see
+ * vdev_gpu_init()), and --max-resources counts them. A scanout showing a 3D
+ * resource is read back after each flush, so the display channel and the
+ * image file show 3D output as pixels (no dmabuf scanouts).
+ * Not offered yet: the host visible shared memory region (shmid 1), so
+ * RESOURCE_MAP_BLOB is refused and the guest's driver sees no
+ * host-visible memory (Linux: no mappable host blobs; Mesa's virgl driver
+ * then uses guest-backed resources and transfers); host blobs themselves
+ * can be created. In QEMU: -device vhost-user-gpu-pci,chardev=gpu (QEMU
+ * negotiates VIRGL with the back-end) and a Mesa with virgl in the guest.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,9 +45,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "gpu_file.h"
+#ifdef VDEV_HAVE_VIRGL
+#include "gpu_virgl.h"
+#endif
 #include "gpu_vugpu.h"
 #include "vdev/gpu.h"
 #include "vdev/vhost_user.h"
@@ -37,13 +61,15 @@
 
 #define IOV_PER_CHAIN 64
 #define NUM_CONTEXTS 64
+#define NUM_FENCES 64                /* held fenced responses (3D) */
+#define SUBMIT_BUF_SIZE (1u << 20)   /* largest SUBMIT_3D stream (3D) */
 
 struct options {
 	const char *socket_path, *png, *ppm;
 	int fd;
 	unsigned width, height, refresh_mhz, width_mm, height_mm;
 	unsigned max_host_mb, max_resources, queue_size, interval_ms;
-	bool no_channel, quiet, stats;
+	bool no_channel, quiet, stats, virgl, virgl_software;
 };
 
 static struct {
@@ -58,7 +84,18 @@ static struct {
 	bool have_file;
 	struct gpu_vugpu_sink chan;
 	struct vdev_vhost_user *vu;
-} D = {.o = {.fd = -1, .width = 1024, .height = 768, .refresh_mhz = 60000,
+	/* 3D */
+	struct vdev_gpu_fence fences[NUM_FENCES];
+	void *submit_buf;
+	int fence_timer;                   /* -1: none (poll fd, or 2D) */
+	bool fence_timer_armed;
+#ifdef VDEV_HAVE_VIRGL
+	struct gpu_virgl virgl;
+	struct vdev_gpu_renderer_ops renderer; /* gpu_virgl's, create_fence wrapped */
+	bool have_virgl;
+#endif
+} D = {.fence_timer = -1,
+       .o = {.fd = -1, .width = 1024, .height = 768, .refresh_mhz = 60000,
 	     .max_host_mb = 256, .max_resources = 256, .queue_size = 256, .interval_ms = 200}};
 
 static void usage(FILE *out)
@@ -73,13 +110,22 @@ static void usage(FILE *out)
 		"  --width=N --height=N   the display's preferred mode, 1..16384 (default 1024x768)\n"
 		"  --refresh=HZ           its refresh rate, e.g. 60 or 59.94 (default 60)\n"
 		"  --width-mm=N --height-mm=N  its physical size for the EDID (default: 96 DPI)\n"
-		"  --max-host-mb=N        host memory the guest may make us allocate (default 256)\n"
+		"  --max-host-mb=N        host memory the guest may make us allocate, 3D resources\n"
+		"                         included (default 256)\n"
 		"  --max-resources=N      most resources at once, 1..65536 (default 256)\n"
 		"  --queue-size=N         largest ring size, 1..32768 (default 256)\n"
 		"  --no-display-channel   ignore the front-end's display channel (files only)\n"
+		"  --virgl                3D: VIRGL with virglrenderer (EGL, headless)%s\n"
+		"  --virgl-software       3D on Mesa's llvmpipe (no GPU needed)\n"
 		"  --quiet                no start-up message\n"
 		"  --stats                print what the device did when it exits\n"
-		"  --print-capabilities   print the back-end capabilities (JSON) and exit\n");
+		"  --print-capabilities   print the back-end capabilities (JSON) and exit\n",
+#ifdef VDEV_HAVE_VIRGL
+		""
+#else
+		" (not in this build)"
+#endif
+	);
 }
 
 static int parse_refresh(const char *s, unsigned *mhz)
@@ -106,7 +152,8 @@ static int num(const char *opt, const char *s, unsigned lo, unsigned hi, unsigne
 static int parse(int argc, char **argv, struct options *o)
 {
 	enum { O_SOCKET = 1, O_FD, O_PNG, O_PPM, O_INTERVAL, O_W, O_H, O_REFRESH, O_WMM, O_HMM,
-	       O_MAXMB, O_MAXRES, O_QS, O_NOCHAN, O_QUIET, O_STATS, O_CAPS, O_HELP };
+	       O_MAXMB, O_MAXRES, O_QS, O_NOCHAN, O_QUIET, O_STATS, O_CAPS, O_HELP, O_VIRGL,
+	       O_VIRGL_SW };
 	static const struct option longopts[] = {
 		{"socket-path", required_argument, NULL, O_SOCKET},
 		{"fd", required_argument, NULL, O_FD},
@@ -122,6 +169,8 @@ static int parse(int argc, char **argv, struct options *o)
 		{"max-resources", required_argument, NULL, O_MAXRES},
 		{"queue-size", required_argument, NULL, O_QS},
 		{"no-display-channel", no_argument, NULL, O_NOCHAN},
+		{"virgl", no_argument, NULL, O_VIRGL},
+		{"virgl-software", no_argument, NULL, O_VIRGL_SW},
 		{"quiet", no_argument, NULL, O_QUIET},
 		{"stats", no_argument, NULL, O_STATS},
 		{"print-capabilities", no_argument, NULL, O_CAPS},
@@ -150,10 +199,16 @@ static int parse(int argc, char **argv, struct options *o)
 		case O_MAXRES: rc = num("max-resources", optarg, 1, 65536, &o->max_resources); break;
 		case O_QS: rc = num("queue-size", optarg, 1, 32768, &o->queue_size); break;
 		case O_NOCHAN: o->no_channel = true; break;
+		case O_VIRGL: o->virgl = true; break;
+		case O_VIRGL_SW: o->virgl = o->virgl_software = true; break;
 		case O_QUIET: o->quiet = true; break;
 		case O_STATS: o->stats = true; break;
 		case O_CAPS:
+#ifdef VDEV_HAVE_VIRGL
+			printf("{\n  \"type\": \"gpu\",\n  \"features\": [\"virgl\"]\n}\n");
+#else
 			printf("{\n  \"type\": \"gpu\"\n}\n");
+#endif
 			exit(0);
 		case O_HELP: usage(stdout); exit(0);
 		default: usage(stderr); return -1;
@@ -167,6 +222,14 @@ static int parse(int argc, char **argv, struct options *o)
 		fprintf(stderr, "vhost-user-gpu: give at most one of --png and --ppm\n");
 		return -1;
 	}
+#ifndef VDEV_HAVE_VIRGL
+	if (o->virgl) {
+		fprintf(stderr, "vhost-user-gpu: --virgl: this build has no 3D renderer "
+				"(virglrenderer or EGL was not found by pkg-config at build time; "
+				"Debian: libvirglrenderer-dev libegl-dev)\n");
+		return -1;
+	}
+#endif
 	if ((o->width_mm == 0) != (o->height_mm == 0)) {
 		fprintf(stderr, "vhost-user-gpu: give both --width-mm and --height-mm, or neither\n");
 		return -1;
@@ -264,6 +327,86 @@ static void on_log(void *opaque, const char *msg)
 	fprintf(stderr, "vhost-user-gpu: %s\n", msg);
 }
 
+/* ---- 3D: fences retire when virglrenderer's fd fires, or on a timer ---- */
+
+static void fence_timer_arm(bool on)
+{
+	struct itimerspec its = {{0, 0}, {0, 0}};
+
+	if (D.fence_timer < 0 || D.fence_timer_armed == on)
+		return;
+	if (on)
+		its.it_interval.tv_nsec = its.it_value.tv_nsec = 1000000; /* 1 ms */
+	if (timerfd_settime(D.fence_timer, 0, &its, NULL) == 0)
+		D.fence_timer_armed = on;
+}
+
+/* The renderer's poll fd is readable, or the fence timer fired. */
+static void on_renderer_poll(void *opaque, int fd)
+{
+	struct vdev_gpu_stats st;
+	uint64_t ticks;
+
+	(void)opaque;
+	if (fd == D.fence_timer && read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		fprintf(stderr, "vhost-user-gpu: fence timer: %s\n", strerror(errno));
+	vdev_gpu_poll(&D.gpu); /* virglrenderer reads its own eventfd */
+	vdev_gpu_get_stats(&D.gpu, &st);
+	if (st.fences_pending == 0)
+		fence_timer_arm(false);
+}
+
+#ifdef VDEV_HAVE_VIRGL
+/* create_fence as gpu_virgl's, and the timer runs while fences wait. */
+static int wrap_create_fence(void *opaque, uint32_t ctx_id, uint32_t ring_idx, uint64_t fence_id)
+{
+	int rc = gpu_virgl_renderer_ops.create_fence(opaque, ctx_id, ring_idx, fence_id);
+	if (rc == 0)
+		fence_timer_arm(true);
+	return rc;
+}
+
+/* Set up virglrenderer and the device's 3D part of `c`. Returns 0 or -1
+ * (message printed). */
+static int setup_virgl(struct vdev_gpu_config *c)
+{
+	char eb[512];
+	struct gpu_virgl_config vc = {
+		.software = D.o.virgl_software,
+		.thread_sync = true,
+		.log = on_log,
+	};
+
+	if (gpu_virgl_init(&D.virgl, &vc, eb, sizeof(eb)) != 0) {
+		fprintf(stderr, "vhost-user-gpu: --virgl: %s\n", eb);
+		return -1;
+	}
+	D.have_virgl = true;
+	D.submit_buf = malloc(SUBMIT_BUF_SIZE);
+	if (D.submit_buf == NULL) {
+		fprintf(stderr, "vhost-user-gpu: out of memory\n");
+		return -1;
+	}
+	D.renderer = gpu_virgl_renderer_ops;
+	if (gpu_virgl_poll_fd(&D.virgl) < 0) {
+		D.fence_timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (D.fence_timer < 0) {
+			fprintf(stderr, "vhost-user-gpu: timerfd: %s\n", strerror(errno));
+			return -1;
+		}
+		D.renderer.create_fence = wrap_create_fence;
+	}
+	c->renderer = &D.renderer;
+	c->renderer_opaque = &D.virgl;
+	c->fences = D.fences;
+	c->num_fences = NUM_FENCES;
+	c->submit_buf = D.submit_buf;
+	c->submit_buf_size = SUBMIT_BUF_SIZE;
+	/* No host visible region (host_visible_size 0): see the top comment. */
+	return 0;
+}
+#endif
+
 int main(int argc, char **argv)
 {
 	char eb[256];
@@ -311,10 +454,18 @@ int main(int argc, char **argv)
 	};
 	if (getrandom(c.uuid_base, sizeof(c.uuid_base), 0) != (ssize_t)sizeof(c.uuid_base))
 		memset(c.uuid_base, 0x5a, sizeof(c.uuid_base));
+#ifdef VDEV_HAVE_VIRGL
+	if (D.o.virgl && setup_virgl(&c) != 0)
+		return 1;
+#endif
 	if ((err = vdev_gpu_init(&D.gpu, &c)) != 0) {
 		fprintf(stderr, "vhost-user-gpu: cannot set up the device: %s\n", vdev_strerror(err));
 		return 1;
 	}
+#ifdef VDEV_HAVE_VIRGL
+	if (D.have_virgl)
+		gpu_virgl_set_device(&D.virgl, &D.gpu);
+#endif
 	gpu_vugpu_sink_init(&D.chan, &D.gpu, c.num_scanouts);
 	D.chan.log = on_log;
 	struct vdev_vhost_user_config vc = {
@@ -336,7 +487,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vhost-user-gpu: cannot watch the file sink's timer\n");
 		return 1;
 	}
+	/* 3D: fences are reported on the same loop as the queues. */
+	int poll_fd = D.fence_timer;
+#ifdef VDEV_HAVE_VIRGL
+	if (D.have_virgl && poll_fd < 0)
+		poll_fd = gpu_virgl_poll_fd(&D.virgl);
+#endif
+	if (poll_fd >= 0 && vdev_vhost_user_add_fd(D.vu, 0, poll_fd, on_renderer_poll, NULL) != 0) {
+		fprintf(stderr, "vhost-user-gpu: cannot watch the renderer's fences\n");
+		return 1;
+	}
 	vu_daemon_catch_signals(D.vu);
+	if (!D.o.quiet && D.o.virgl)
+		fprintf(stderr, "vhost-user-gpu: 3D: virglrenderer (%s%s), fences by %s\n",
+			D.o.virgl_software ? "llvmpipe" : "EGL surfaceless",
+			D.o.virgl_software ? "" : ", GPU if there is one",
+			D.fence_timer >= 0 ? "a 1 ms timer" : "its eventfd");
 	if (!D.o.quiet)
 		fprintf(stderr,
 			"vhost-user-gpu: display %ux%u@%u.%03u Hz, %s, budget %u MiB / %u resources%s%s, "
@@ -370,13 +536,32 @@ int main(int argc, char **argv)
 			(unsigned long long)(D.file.write_errors + D.file.read_errors),
 			(unsigned long long)vs.sessions, (unsigned long long)vs.kicks,
 			(unsigned long long)vs.calls);
+		if (D.o.virgl)
+			fprintf(stderr,
+				"vhost-user-gpu: 3D: %llu submits (%llu KiB), %llu fenced commands, "
+				"%llu fence stalls, %llu KiB of renderer resources now\n",
+				(unsigned long long)st.submits,
+				(unsigned long long)(st.submit_bytes >> 10),
+				(unsigned long long)st.fences, (unsigned long long)st.fences_stalled,
+				(unsigned long long)(st.renderer_bytes >> 10));
 	}
 	vu_daemon_release_signals();
 	struct vdev_vhost_user *vu = D.vu;
 	D.vu = NULL;
 	vdev_vhost_user_destroy(vu);
 	gpu_vugpu_sink_destroy(&D.chan);
+#ifdef VDEV_HAVE_VIRGL
+	if (D.have_virgl)
+		gpu_virgl_set_device(&D.virgl, NULL);
+#endif
 	vdev_gpu_fini(&D.gpu);
+#ifdef VDEV_HAVE_VIRGL
+	if (D.have_virgl)
+		gpu_virgl_fini(&D.virgl);
+#endif
+	if (D.fence_timer >= 0)
+		close(D.fence_timer);
+	free(D.submit_buf);
 	if (D.have_file)
 		gpu_file_sink_destroy(&D.file);
 	free(D.resources);
