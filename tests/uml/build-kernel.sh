@@ -8,7 +8,8 @@
 #   virtio_pci, virtio_mmio as a module, the virtio drivers, DRM), and
 #   virt-pci.patch applied to UML's PCI bus glue (arch/um/drivers/virt-pci.c
 #   only; no virtio driver is touched): a 10 s reply budget instead of 40 ms,
-#   MMIO_MEMSET sent as MMIO_MEMSET, and a requestable INTx line.
+#   a full command queue waits for the device instead of dropping a posted
+#   write, MMIO_MEMSET sent as MMIO_MEMSET, and a requestable INTx line.
 # The result is cached under $VDEV_UML_CACHE (default ~/.cache/vdev-uml),
 # keyed by the source package version, the compiler, uml.config, the patch
 # and this script, so only the first run on a machine builds (~8 min on
@@ -70,7 +71,7 @@ while IFS= read -r line; do
 done < "$here/uml.config"
 [ "$bad" = 0 ] || exit 1
 
-"${mk[@]}" linux modules >/dev/null
+"${mk[@]}" linux modules >/dev/null 2>"$work/build.log" || { tail -n 30 "$work/build.log" >&2; exit 1; }
 "${mk[@]}" modules_install INSTALL_MOD_PATH="$work/modules" INSTALL_MOD_STRIP=1 >/dev/null
 strip -o "$work/linux.stripped" "$src/linux"
 
