@@ -842,6 +842,31 @@ static uint32_t rend_err(int rc)
 	return rc == VDEV_ENOMEM ? RESP_ERR_OUT_OF_MEMORY : RESP_ERR_INVALID_PARAMETER;
 }
 
+/* The renderer's half of RESOURCE_CREATE_BLOB for resource slot r (blob
+ * memory, flags and size already recorded, guest pages attached). */
+static uint32_t rend_blob_create(struct vdev_gpu *gpu, const struct req *q,
+				 struct vdev_gpu_resource *r, uint32_t id)
+{
+	const struct vdev_gpu_blob b = {
+		.ctx_id = q->ctx_id,
+		.blob_mem = r->P(blob_mem),
+		.blob_flags = r->P(blob_flags),
+		.blob_id = vdev__get_le64(q->cmd + HDR_SIZE + 16),
+		.size = r->P(size),
+		.segs = r->P(segs),
+		.nsegs = r->P(nsegs),
+	};
+	int rc = REND(gpu)->blob_create(ROP(gpu), id, &b);
+
+	if (rc != 0) {
+		if (rc == VDEV_ENOMEM)
+			gpu->P(stats).out_of_memory++;
+		return rend_err(rc);
+	}
+	r->P(rend) = true;
+	return RESP_OK_NODATA;
+}
+
 /* RESOURCE_CREATE_BLOB with HOST3D / HOST3D_GUEST memory: the renderer
  * makes the blob from context object blob_id; optional guest pages
  * (HOST3D_GUEST) are its shadow. */
@@ -849,9 +874,7 @@ static uint32_t create_host_blob(struct vdev_gpu *gpu, const struct req *q, uint
 				 uint32_t blob_mem, uint32_t blob_flags, uint32_t nr, uint64_t size)
 {
 	struct vdev_gpu_resource *r;
-	struct vdev_gpu_blob b;
 	uint32_t resp;
-	int rc;
 
 	if (!virgl_on(gpu) || !RENDERER_HAS(gpu, blob_create))
 		return RESP_ERR_INVALID_PARAMETER;
@@ -872,24 +895,10 @@ static uint32_t create_host_blob(struct vdev_gpu *gpu, const struct req *q, uint
 		if (resp != RESP_OK_NODATA)
 			goto undo;
 	}
-	b = (struct vdev_gpu_blob){
-		.ctx_id = q->ctx_id,
-		.blob_mem = blob_mem,
-		.blob_flags = blob_flags,
-		.blob_id = vdev__get_le64(q->cmd + HDR_SIZE + 16),
-		.size = size,
-		.segs = r->P(segs),
-		.nsegs = r->P(nsegs),
-	};
-	rc = REND(gpu)->blob_create(ROP(gpu), id, &b);
-	if (rc != 0) {
-		resp = rend_err(rc);
-		if (rc == VDEV_ENOMEM)
-			gpu->P(stats).out_of_memory++;
+	resp = rend_blob_create(gpu, q, r, id);
+	if (resp != RESP_OK_NODATA)
 		goto undo;
-	}
 	r->P(id) = id;
-	r->P(rend) = true;
 	gpu->P(stats).resources++;
 	return RESP_OK_NODATA;
 undo:
@@ -942,24 +951,9 @@ static uint32_t cmd_create_blob(struct vdev_gpu *gpu, const struct req *q)
 			goto undo;
 	}
 	if (rend) {
-		struct vdev_gpu_blob b = {
-			.ctx_id = q->ctx_id,
-			.blob_mem = blob_mem,
-			.blob_flags = blob_flags,
-			.blob_id = vdev__get_le64(q->cmd + HDR_SIZE + 16),
-			.size = size,
-			.segs = r->P(segs),
-			.nsegs = r->P(nsegs),
-		};
-		int rc = REND(gpu)->blob_create(ROP(gpu), id, &b);
-
-		if (rc != 0) {
-			resp = rend_err(rc);
-			if (rc == VDEV_ENOMEM)
-				gpu->P(stats).out_of_memory++;
+		resp = rend_blob_create(gpu, q, r, id);
+		if (resp != RESP_OK_NODATA)
 			goto undo;
-		}
-		r->P(rend) = true;
 	}
 	r->P(id) = id;
 	gpu->P(stats).resources++;
