@@ -50,17 +50,28 @@ serve_requests() {
 	done
 }
 
-# uml_wait_done LOG PID: wait for a UML guest (started with setsid, so PID
-# leads a process group) to exit, or to print VDEV-DONE (after its final
-# sync): UML may hang at halt with a PCI driver bound, so it is then
-# stopped. Returns 0 if the guest got that far, else its exit status
-# (137 when its timeout killed it).
+# uml_kill TAG: kill every process of a UML guest whose command line
+# contains TAG (its private temporary directory). UML's processes put
+# themselves in sessions of their own, so killing the process group of
+# the command that started them leaves them running.
+uml_kill() {
+	pkill -9 -f -- "$1" 2>/dev/null
+	return 0
+}
+
+# uml_wait_done LOG PID TAG: wait for a UML guest (PID: the command that
+# runs it) to exit, or to print VDEV-DONE (after its final sync): UML may
+# hang at halt with a PCI driver bound, so it is then stopped (uml_kill
+# TAG, which must not match this shell). Returns 0 if the guest got that
+# far, else its exit status (137 when its timeout killed it).
 uml_wait_done() {
-	local log=$1 pid=$2 rc
+	local log=$1 pid=$2 tag=$3 rc
 	while kill -0 "$pid" 2>/dev/null && ! grep -aq "^VDEV-DONE" "$log" 2>/dev/null; do
 		sleep 0.2
 	done
 	kill -9 -- "-$pid" 2>/dev/null
+	kill -9 "$pid" 2>/dev/null
+	uml_kill "$tag"
 	{ wait "$pid"; } 2>/dev/null
 	rc=$?
 	grep -aq "^VDEV-DONE" "$log" 2>/dev/null && rc=0

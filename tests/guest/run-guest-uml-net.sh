@@ -78,6 +78,7 @@ pids=() upids=()
 cleanup() {
 	# UML runs in a process group of its own (its helper processes too)
 	for p in "${upids[@]}"; do kill -9 -- "-$p" 2>/dev/null; done
+	uml_kill "initrd=$tmp/"
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
 	ip netns del "$ns" 2>/dev/null
 	[ "$keep" = 1 ] && echo "run-guest-uml-net: kept $tmp" || rm -rf "$tmp"
@@ -115,7 +116,7 @@ for pol in $policies; do
 	[ "$pol" = deny ] && extra=(--deny-mac-change)
 	slot="$tmp/$g.sock:1" scen=net-uml
 	if [ -n "$pcidev" ]; then
-		extra+=(--pcidev=pci)
+		extra+=(--pcidev=pci --queue-pairs=2)
 		[ "$pcidev" = split ] && extra+=(--no-packed)
 		slot="$tmp/$g.sock:4660" scen=net-uml,uml-net-pci
 	fi
@@ -130,14 +131,14 @@ for pol in $policies; do
 	setsid timeout -s KILL "$timeout" "$uml" mem=128M initrd="$tmp/uml-initrd.gz" \
 		virtio_uml.device="$slot" con=null ssl=null con0=fd:0,fd:1 quiet \
 		vdev.scenarios=$scen vdev.net.mac=$mac vdev.net.mtu=$mtu vdev.net.newmac=$newmac \
-		vdev.net.policy=$pol vdev.net.guest=10.79.0.2 vdev.net.host=10.79.0.1 \
+		vdev.net.policy=$pol vdev.net.guest=10.79.0.2 vdev.net.host=10.79.0.1 vdev.net.pairs=2 vdev.ring=$pcidev \
 		</dev/null >"$tmp/$g.console" 2>&1 &
 	upid=$!
 	upids+=("$upid")
 	# link changes the guest asks for (uml-net-pci): SIGUSR1 toggles it
 	link_request() { kill -USR1 "$dpid"; }
 	[ -n "$pcidev" ] && serve_requests "$tmp/$g.console" "$upid" link_request
-	wait "$upid"
+	uml_wait_done "$tmp/$g.console" "$upid" "initrd=$tmp/"
 	[ $? = 137 ] && { echo "FAIL $g: the guest did not finish within ${timeout}s"; status=1; }
 	kill -9 -- "-$upid" 2>/dev/null # helpers left behind, if any
 	kill -TERM "$dpid" 2>/dev/null

@@ -65,6 +65,7 @@ tmp=$(mktemp -d /tmp/vdev-vsock.XXXXXX)
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+	[ -n "$uml" ] && uml_kill "initrd=$tmp/"
 	[ "$keep" = 1 ] && echo "run-guest-vsock: kept $tmp" || rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -79,6 +80,7 @@ cat "$initrd" "$tmp/extra.gz" >"$tmp/initrd.gz"
 uds=$tmp/vm.vsock
 dopts=()
 [ -n "$uml" ] && dopts=(--pcidev=pci)
+[ "$uml" = packed ] && packed=1
 [ "$uml" = split ] && dopts+=(--no-packed)
 "$daemon" --socket="$tmp/vs.sock" --guest-cid=3 --uds-path="$uds" --stats "${dopts[@]}" \
 	>"$tmp/daemon.log" 2>&1 &
@@ -100,9 +102,10 @@ if [ -n "$uml" ]; then
 	cp "$here/../uml/scenarios/uml-vsock-pci.sh" "$tmp/umlx/scenarios/"
 	(cd "$tmp/umlx" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) >>"$tmp/initrd.gz"
 	setsid timeout -s KILL "$timeout" "$umlbin" mem=512M initrd="$tmp/initrd.gz" \
-		virtio_uml.device="$tmp/vs.sock:4660" con=null ssl=null con0=fd:0,fd:1 quiet \
+		virtio_uml.device="$tmp/vs.sock:4660" con=null ssl=null con0=fd:0,fd:1 quiet vdev.ring=$uml \
 		vdev.scenarios=uml-vsock-pci,vsock-connect,vsock-listen,vsock-bulk,vsock-seqpacket \
-		</dev/null >"$tmp/console" 2>&1
+		</dev/null >"$tmp/console" 2>&1 &
+	uml_wait_done "$tmp/console" $! "initrd=$tmp/"
 	rc=$?
 	[ $rc = 137 ] && rc=124
 else

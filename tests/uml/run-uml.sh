@@ -76,7 +76,7 @@ tmp=$(mktemp -d /tmp/vdev-uml.XXXXXX)
 pids=() upid=""
 cleanup() {
 	# UML runs in a process group of its own (its helper processes too)
-	[ -n "$upid" ] && kill -9 -- "-$upid" 2>/dev/null
+	uml_kill "initrd=$tmp/"
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
 	[ "$keep" = 1 ] && echo "run-uml: kept $tmp" || rm -rf "$tmp"
 }
@@ -161,7 +161,7 @@ esac
 start=$(date +%s)
 log=$tmp/console.log
 setsid timeout -s KILL "$timeout" "$uml" mem=512M initrd="$tmp/initrd.gz" "${slots[@]}" \
-	con=null ssl=null con0=fd:0,fd:1 quiet vdev.scenarios=$scenarios "${params[@]}" \
+	con=null ssl=null con0=fd:0,fd:1 quiet vdev.scenarios=$scenarios vdev.ring=$ring "${params[@]}" \
 	</dev/null >"$log" 2>&1 &
 upid=$!
 # What the guest may ask of the host (VDEV-REQ lines, lifecycle).
@@ -192,7 +192,7 @@ if [ "$test" = gpu ]; then
 		sleep 0.1
 	done
 fi
-uml_wait_done "$log" "$upid"
+uml_wait_done "$log" "$upid" "initrd=$tmp/"
 urc=$?
 upid=""
 secs=$(($(date +%s) - start))

@@ -15,6 +15,7 @@ expect pci-device "$(cat "$pdev/device")" 0x1041
 # callback) and one for configuration changes
 expect msix-vectors "$(ls "$pdev/msi_irqs" 2>/dev/null | wc -l)" $((2 * $(param vdev.net.pairs) + 1))
 v=$(basename "$(readlink -f /sys/class/net/$N/device)")
+expect ring-layout "$([ "$(cut -c35 /sys/class/net/$N/device/features)" = 1 ] && echo packed || echo split)" "$(param vdev.ring)"
 cfg_irqs() { grep " $v-config\$" /proc/interrupts | awk '{print $2}'; }
 wait_until() {
 	wu_left=$(($1 * 10))

@@ -17,6 +17,7 @@ nq=$(param vdev.pci.queues)
 info queues-used "$nq of $(param vdev.pci.queues) ($cpus CPU)"
 expect request-queues "$(ls /sys/block/$d/mq | wc -l)" "$nq"
 vdev=$(basename "$(readlink -f /sys/block/$d/device)")
+expect ring-layout "$([ "$(cut -c35 /sys/block/$d/device/features)" = 1 ] && echo packed || echo split)" "$(param vdev.ring)"
 expect msix-vectors "$(ls "$pdev/msi_irqs" 2>/dev/null | wc -l)" $((nq + 1))
 expect config-vector "$(grep -c " $vdev-config\$" /proc/interrupts)" 1
 n=0

@@ -18,3 +18,4 @@ expect pci-driver "$(basename "$(readlink "$pdev/driver" 2>/dev/null)")" virtio-
 expect pci-device "$(cat "$pdev/device")" 0x1053
 expect msix-vectors "$(ls "$pdev/msi_irqs" 2>/dev/null | wc -l)" 4
 expect driver "$(basename "$(readlink "$V/driver")")" vmw_vsock_virtio_transport
+expect ring-layout "$([ "$(cut -c35 $V/features)" = 1 ] && echo packed || echo split)" "$(param vdev.ring)"
