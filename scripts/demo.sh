@@ -10,7 +10,10 @@
 # guest saw and what each device did. Then the same kernel with our
 # vhost-user-gpu daemon behind QEMU's vhost-user-gpu-pci: EDID, console
 # text and a test pattern, checked on the host; the guest's screen is
-# saved as $build/guest-screen.png.
+# saved as $build/guest-screen.png. Last, 3D: Debian's Mesa (virgl) in the
+# guest draws a known scene through our daemon on virglrenderer
+# (llvmpipe), checked in the guest and on the host; the frame is saved as
+# $build/guest-3d.png.
 #
 # The benchmarks are scripts/bench.sh.
 set -euo pipefail
@@ -18,7 +21,8 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${VDEV_DEMO_BUILD:-$src/build-demo}
 
-"$src/scripts/deps.sh" cmake ninja-build gcc pkg-config liburing-dev libpng-dev python3
+"$src/scripts/deps.sh" cmake ninja-build gcc pkg-config liburing-dev libpng-dev python3 \
+	libvirglrenderer-dev libegl-dev libgles-dev libgl1-mesa-dri libegl-mesa0 cpio
 "$src/tests/guest/setup-host.sh"
 cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVDEV_BUILD_EXAMPLES=ON >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
@@ -27,3 +31,5 @@ for layout in "" --packed; do
 done
 "$src/tests/guest/run-guest-gpu.sh" --demo --daemon "$build/examples/vhost-user-gpu/vhost-user-gpu" \
 	--save-png "$build/guest-screen.png"
+"$src/tests/guest/run-guest-gpu3d.sh" --demo --daemon "$build/examples/vhost-user-gpu/vhost-user-gpu" \
+	--save-png "$build/guest-3d.png"

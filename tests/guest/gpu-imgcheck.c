@@ -6,6 +6,8 @@
  *   gpu-imgcheck pattern FILE W H   every pixel is gpu_pattern.h's (exit 0)
  *   gpu-imgcheck nonblank FILE MIN  at least MIN pixels differ from the
  *                                   most common colour (the background)
+ *   gpu-imgcheck gl3d FILE W H      gpu_gl3d_scene.h's scene: every pixel
+ *                                   off its edges exactly as expected
  *   gpu-imgcheck diff A B MIN MAX   same size, and MIN..MAX pixels differ
  *   gpu-imgcheck info FILE          size and colour count
  *
@@ -20,6 +22,7 @@
 #include <png.h>
 #endif
 
+#include "gpu_gl3d_scene.h"
 #include "gpu_pattern.h"
 
 struct img {
@@ -155,6 +158,32 @@ int main(int argc, char **argv)
 		       (unsigned long long)w * h);
 		return done(bad == 0 ? 0 : 1);
 	}
+	if (argc == 5 && strcmp(argv[1], "gl3d") == 0) {
+		uint32_t w = (uint32_t)strtoul(argv[3], NULL, 10), h = (uint32_t)strtoul(argv[4], NULL, 10);
+		uint64_t n[GL3D_TEXEL + 1] = {0}, bad = 0;
+		if (load(argv[2], &a) != 0)
+			return done(1);
+		if (a.w != w || a.h != h) {
+			printf("gl3d: %s is %ux%u, expected %ux%u\n", argv[2], a.w, a.h, w, h);
+			return done(1);
+		}
+		for (uint32_t y = 0; y < h; y++)
+			for (uint32_t x = 0; x < w; x++) {
+				uint32_t want = 0;
+				enum gl3d_kind k = gl3d_expect(x, y, w, h, &want);
+				n[k]++;
+				if (k != GL3D_EDGE && px(&a, x, y) != want && bad++ == 0)
+					printf("gl3d: first mismatch at (%u,%u): %06x, expected %06x\n", x, y,
+					       px(&a, x, y), want);
+			}
+		printf("gl3d: %s: %llu pixels differ; checked background %llu red %llu red-over-green %llu "
+		       "green %llu texel %llu, edge pixels skipped %llu\n",
+		       argv[2], (unsigned long long)bad, (unsigned long long)n[GL3D_BACKGROUND],
+		       (unsigned long long)n[GL3D_A_ONLY], (unsigned long long)n[GL3D_A_OVER_B],
+		       (unsigned long long)n[GL3D_B_ONLY], (unsigned long long)n[GL3D_TEXEL],
+		       (unsigned long long)n[GL3D_EDGE]);
+		return done(bad == 0 ? 0 : 1);
+	}
 	if (argc == 4 && strcmp(argv[1], "nonblank") == 0) {
 		uint64_t n;
 		if (load(argv[2], &a) != 0)
@@ -188,7 +217,7 @@ int main(int argc, char **argv)
 		printf("%ux%u background %06x (%llu pixels)\n", a.w, a.h, bg, (unsigned long long)n);
 		return done(0);
 	}
-	fprintf(stderr, "usage: gpu-imgcheck pattern FILE W H | nonblank FILE MIN | "
+	fprintf(stderr, "usage: gpu-imgcheck pattern FILE W H | gl3d FILE W H | nonblank FILE MIN | "
 			"diff A B MIN MAX | info FILE\n");
 	return done(2);
 }
