@@ -89,7 +89,12 @@ cp "$here/scenarios-gl3d/gpu-gl3d.sh" "$tmp/extra/scenarios/"
 cat "$initrd" "$mesa_cpio" "$tmp/extra.gz" >"$tmp/initrd.gz"
 
 W=640 H=480
-"$daemon" --socket-path="$tmp/gpu.sock" --png="$tmp/screen.png" --interval-ms=100 \
+# Mesa's driver stays loaded at the daemon's exit (no-dlclose.c says why);
+# the preload comes before a sanitizer runtime, which must be told so.
+cc -shared -fPIC -O2 -Wall -Wextra -Werror -o "$tmp/no-dlclose.so" "$here/no-dlclose.c" ||
+	{ echo "run-guest-gpu3d: cannot build no-dlclose.so"; exit 1; }
+LD_PRELOAD="$tmp/no-dlclose.so" ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0" \
+	"$daemon" --socket-path="$tmp/gpu.sock" --png="$tmp/screen.png" --interval-ms=100 \
 	--width=$W --height=$H --virgl-software --stats >"$tmp/daemon.log" 2>&1 &
 pids+=($!)
 if ! wait_socket "$tmp/gpu.sock"; then
