@@ -198,9 +198,17 @@ static void shell_bar_write(struct pcidev *p, unsigned bar, uint64_t off, unsign
 	 * wait for the next one (forever, if the driver waits for it): bits
 	 * the driver did not acknowledge (they came after it read the status),
 	 * and used buffers published after its status read, whose VRING bit
-	 * was already set and has just been cleared by this ACK. */
-	if (off == MMIO_INTERRUPT_ACK && (vdev_mmio_interrupt_status(&p->mmio) != 0 ||
-					  fn_notifications(p) != p->notified_at_read))
+	 * was already set and has just been cleared by this ACK: that bit
+	 * must be set again, not just signalled, since the driver's handler
+	 * reads the status first. */
+	if (off != MMIO_INTERRUPT_ACK)
+		return;
+	if (fn_notifications(p) != p->notified_at_read)
+		/* set the VRING bit again (the driver's handler reads the
+		 * status and looks at its rings only if the bit is there);
+		 * raising it sends the message */
+		vdev_dev_notify_queue(p->fn_dev, 0);
+	else if (vdev_mmio_interrupt_status(&p->mmio) != 0)
 		irq(p, PCIDEV_OP_MSI, UML_MSI_ADDR, p->mmio_irq);
 }
 

@@ -43,6 +43,9 @@ busy() {
 inflight() { [ "$(awk '{print $1 + $2}' /sys/block/$1/inflight)" -gt 0 ]; }
 there() { [ -e /sys/block/$1 ]; }
 
+# diagnostics only: every 20 s until the scenario ends, the blocked tasks
+(while [ ! -e /tmp/lifecycle-done ]; do sleep 20; [ -e /tmp/lifecycle-done ] && break
+	echo w >/proc/sysrq-trigger; dmesg -c | tail -40 | sed 's/^/VDEV-DEBUG /'; done) &
 check pci-disk-present wait_for /sys/block/$d 20
 pdev=$(readlink -f /sys/block/$d/device/..)
 fn=$(basename "$pdev")
@@ -100,12 +103,10 @@ check mmio-interrupt-fired test "$(mirq)" -gt "${before:-0}"
 busy $md &
 io=$!
 check mmio-io-in-flight wait_until 30 inflight $md
-# diagnostics only: if the removal takes long, show where tasks block
-(sleep 30; [ -e /tmp/rmmod-done ] || { echo w >/proc/sysrq-trigger; dmesg | tail -60 | sed 's/^/VDEV-DEBUG /'; }) &
 check mmio-rmmod-busy rmmod virtio_mmio
-touch /tmp/rmmod-done
 wait $io
 check mmio-disk-gone-busy wait_until 30 gone $md
 check mmio-insmod-after-busy $mm
 check mmio-disk-back-busy wait_until 30 there $md
 check mmio-roundtrip-after-busy roundtrip $md
+touch /tmp/lifecycle-done
