@@ -9,7 +9,10 @@
 export LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu
 export LIBGL_DEBUG=verbose
 info dri "$(ls /dev/dri 2>/dev/null | tr '\n' ' ')"
-vdev-gl3d /dev/dri/card0 /dev/ttyS1 >/tmp/gl3d.txt 2>&1 &
+# the file exists before tail opens it (else busybox tail gives up at once
+# and the host never sees VDEV-SNAP)
+: >/tmp/gl3d.txt
+vdev-gl3d /dev/dri/card0 /dev/ttyS1 >>/tmp/gl3d.txt 2>&1 &
 gl=$!
 # the console sees the output as it comes (the host waits for VDEV-SNAP)
 tail -f /tmp/gl3d.txt &
