@@ -77,3 +77,33 @@ uml_wait_done() {
 	grep -aq "^VDEV-DONE" "$log" 2>/dev/null && rc=0
 	return $rc
 }
+
+# guest_results CLEAN SCENARIOS [PREFIX]: the guest's verdicts in its
+# console log CLEAN (carriage returns removed), strict: every scenario of
+# the comma-separated SCENARIOS must have ended with as many result lines
+# as it counted, a SKIP is a gap, and the guest must have said VDEV-DONE.
+# Prints one line per result (names after PREFIX, e.g. "allow/") and
+# updates the runner's pass/fail/skipped/status counters.
+guest_results() {
+	local clean=$1 scenarios=$2 prefix=${3:-} s end got name verdict reason
+	for s in $(echo "$scenarios" | tr , ' '); do
+		end=$(grep -a "^VDEV-SCENARIO-END $s " "$clean" | awk '{print $3}')
+		got=$(grep -ac "^VDEV-RESULT $s/" "$clean")
+		if [ -z "$end" ]; then
+			echo "FAIL $prefix$s: scenario did not finish"
+			status=1
+		elif [ "$end" != "$got" ]; then
+			echo "FAIL $prefix$s: $got result lines, the scenario reported $end checks"
+			status=1
+		fi
+	done
+	while read -r _ name verdict reason; do
+		case "$verdict" in
+		PASS) pass=$((pass + 1)); echo "PASS $prefix$name" ;;
+		SKIP) skipped=$((skipped + 1)); echo "SKIP $prefix$name ($reason)"; status=1 ;;
+		*) fail=$((fail + 1)); echo "FAIL $prefix$name $reason"; status=1 ;;
+		esac
+	done < <(grep -a "^VDEV-RESULT " "$clean")
+	grep -aq "^VDEV-DONE" "$clean" ||
+		{ echo "FAIL ${prefix}the guest did not complete its run"; status=1; }
+}

@@ -154,25 +154,7 @@ for pol in $policies; do
 
 	# ---- the guest's results (strict: a skip is a gap) ----
 	tr -d '\r' <"$tmp/$g.console" >"$tmp/$g.clean"
-	for sc in $(echo "$scen" | tr , ' '); do
-		end=$(grep -a "^VDEV-SCENARIO-END $sc " "$tmp/$g.clean" | awk '{print $3}')
-		got=$(grep -ac "^VDEV-RESULT $sc/" "$tmp/$g.clean")
-		if [ -z "$end" ]; then
-			echo "FAIL $g/$sc: scenario did not finish"
-			status=1
-		elif [ "$end" != "$got" ]; then
-			echo "FAIL $g/$sc: $got result lines, the scenario reported $end checks"
-			status=1
-		fi
-	done
-	while read -r _ name verdict reason; do
-		case "$verdict" in
-		PASS) pass=$((pass + 1)); echo "PASS $g/$name" ;;
-		SKIP) skipped=$((skipped + 1)); echo "SKIP $g/$name ($reason)"; status=1 ;;
-		*) fail=$((fail + 1)); echo "FAIL $g/$name $reason"; status=1 ;;
-		esac
-	done < <(grep -a "^VDEV-RESULT " "$tmp/$g.clean")
-	grep -aq "^VDEV-DONE" "$tmp/$g.clean" || { echo "FAIL $g: the guest did not complete its run"; status=1; }
+	guest_results "$tmp/$g.clean" "$scen" "$g/"
 
 	# ---- the daemon's own account (its log, and its stats printed at exit) ----
 	log=$tmp/$g.daemon.log

@@ -202,25 +202,7 @@ secs=$(($(date +%s) - start))
 status=0 pass=0 fail=0 skipped=0
 [ $urc = 137 ] && status=1
 tr -d '\r' <"$log" >"$tmp/clean.log"
-for s in $(echo "$scenarios" | tr , ' '); do
-	end=$(grep -a "^VDEV-SCENARIO-END $s " "$tmp/clean.log" | awk '{print $3}')
-	got=$(grep -ac "^VDEV-RESULT $s/" "$tmp/clean.log")
-	if [ -z "$end" ]; then
-		echo "FAIL $s: scenario did not finish"
-		status=1
-	elif [ "$end" != "$got" ]; then
-		echo "FAIL $s: $got result lines, the scenario reported $end checks"
-		status=1
-	fi
-done
-while read -r _ name verdict reason; do
-	case "$verdict" in
-	PASS) pass=$((pass + 1)); echo "PASS $name" ;;
-	SKIP) skipped=$((skipped + 1)); echo "SKIP $name ($reason)"; status=1 ;;
-	*) fail=$((fail + 1)); echo "FAIL $name $reason"; status=1 ;;
-	esac
-done < <(grep -a "^VDEV-RESULT " "$tmp/clean.log")
-grep -aq "^VDEV-DONE" "$tmp/clean.log" || { echo "FAIL the guest did not complete its run"; status=1; }
+guest_results "$tmp/clean.log" "$scenarios"
 
 # ---- host-side checks -----------------------------------------------------------------
 info() { grep -a "^VDEV-INFO $1 " "$tmp/clean.log" | awk '{print $3}' | head -n1; }
