@@ -25,9 +25,14 @@
 #
 # usage: run-guest-gpu3d.sh --daemon PATH [--imgcheck PATH] [--timeout SEC]
 #                           [--keep] [--demo] [--save-png FILE] [--save-cube FILE]
+#                           [--cube-frames N]
 # (without --imgcheck, tests/guest/gpu-imgcheck.c is compiled here.)
 # --save-png copies the daemon's image of the 3D frame to FILE, --save-cube
-# the last kmscube frame the host saw.
+# the last kmscube frame the host saw. --cube-frames N (the frame-rate
+# benchmark, tests/bench/bench-gpu3d-guest.sh) then has kmscube draw N
+# frames and prints "run-guest-gpu3d: fps" with its rate and the CPU time
+# our daemon and QEMU spent meanwhile. With VDEV_PIN=1 QEMU runs on CPU 0
+# and the daemon on CPU 1 (taskset).
 # Exit: 0 all checks passed; 1 a check failed, was missing or unparsable;
 # 77 skipped (QEMU, python3, cpio or a 3D-capable daemon unavailable).
 set -uo pipefail
@@ -35,7 +40,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
-daemon="" imgcheck="" timeout=900 keep=0 demo=0 save_png="" save_cube=""
+daemon="" imgcheck="" timeout=900 keep=0 demo=0 save_png="" save_cube="" fps_frames=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--daemon) daemon=$2; shift ;;
@@ -45,6 +50,7 @@ while [ $# -gt 0 ]; do
 	--demo) demo=1 ;;
 	--save-png) save_png=$2; shift ;;
 	--save-cube) save_cube=$2; shift ;;
+	--cube-frames) fps_frames=$2; shift ;;
 	*) echo "run-guest-gpu3d: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -101,8 +107,14 @@ CUBE_FRAMES=5
 # the preload comes before a sanitizer runtime, which must be told so.
 cc -shared -fPIC -O2 -Wall -Wextra -Werror -o "$tmp/no-dlclose.so" "$here/no-dlclose.c" ||
 	{ echo "run-guest-gpu3d: cannot build no-dlclose.so"; exit 1; }
+pin_daemon=() pin_qemu=()
+if [ "${VDEV_PIN:-0}" = 1 ]; then
+	command -v taskset >/dev/null || { echo "run-guest-gpu3d: VDEV_PIN=1 needs taskset"; exit 1; }
+	pin_daemon=(taskset -c 1) pin_qemu=(taskset -c 0)
+	echo "run-guest-gpu3d: QEMU pinned to CPU 0, the daemon to CPU 1"
+fi
 LD_PRELOAD="$tmp/no-dlclose.so" ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0" \
-	"$daemon" --socket-path="$tmp/gpu.sock" --png="$tmp/screen.png" --interval-ms=100 \
+	"${pin_daemon[@]}" "$daemon" --socket-path="$tmp/gpu.sock" --png="$tmp/screen.png" --interval-ms=100 \
 	--width=$W --height=$H --virgl-software --stats >"$tmp/daemon.log" 2>&1 &
 pids+=($!)
 if ! wait_socket "$tmp/gpu.sock"; then
@@ -116,13 +128,13 @@ fi
 
 # 1 GiB: the unpacked initramfs alone is ~250 MiB with Mesa's libraries.
 start=$(date +%s)
-timeout "$timeout" qemu-system-x86_64 -accel tcg -cpu max -m 1G -smp 1 \
+timeout "$timeout" "${pin_qemu[@]}" qemu-system-x86_64 -accel tcg -cpu max -m 1G -smp 1 \
 	-object memory-backend-memfd,id=mem,size=1G,share=on -machine q35,memory-backend=mem \
 	-nodefaults -vga none -display none -serial "file:$tmp/console" -no-reboot \
 	-chardev socket,id=ctl,path="$tmp/ctl.sock",server=on,wait=off -device isa-serial,chardev=ctl \
 	-qmp "unix:$tmp/qmp.sock,server=on,wait=off" \
 	-kernel "$kernel" -initrd "$tmp/initrd.gz" \
-	-append "console=ttyS0 quiet vdev.scenarios=gpu-gl3d,kmscube" \
+	-append "console=ttyS0 quiet vdev.scenarios=gpu-gl3d,kmscube${fps_frames:+ vdev.cube_frames=$fps_frames}" \
 	-chardev socket,id=gpu,path="$tmp/gpu.sock" -device vhost-user-gpu-pci,chardev=gpu \
 	>"$tmp/qemu.log" 2>&1 &
 qpid=$!
@@ -134,6 +146,9 @@ qpid=$!
 # of the spinning cube from our daemon's file (it is replaced whole, by
 # rename), with a deadline; then tell the guest.
 snapped=0 png_secs="" cubed=0 cube_frames=0 cube_secs=""
+fps_t0="" fps_t1="" fps_q0="" fps_q1="" qemu_pid=""
+# cpu_ticks PID: user + system time of a process, in clock ticks
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 declare -A seen=()
 release() {
 	python3 -c 'import socket, sys
@@ -172,6 +187,15 @@ while kill -0 "$qpid" 2>/dev/null; do
 		done
 		cube_secs=$(($(date +%s) - t0))
 		release
+	fi
+	if [ -n "$fps_frames" ]; then
+		if [ -z "$fps_t0" ] && tr -d '\r' 2>/dev/null <"$tmp/console" | grep -aq '^VDEV-FPS begin'; then
+			qemu_pid=$(awk '{print $1}' "/proc/$qpid/task/$qpid/children" 2>/dev/null) # timeout's child
+			fps_t0=$(cpu_ticks "${pids[0]}") fps_q0=$(cpu_ticks "$qemu_pid")
+		elif [ -n "$fps_t0" ] && [ -z "$fps_t1" ] &&
+			tr -d '\r' 2>/dev/null <"$tmp/console" | grep -aq '^VDEV-FPS end'; then
+			fps_t1=$(cpu_ticks "${pids[0]}") fps_q1=$(cpu_ticks "$qemu_pid")
+		fi
 	fi
 	sleep 0.2
 done
@@ -236,6 +260,18 @@ fi
 pids=()
 [ -n "$save_png" ] && cp "$tmp/gl3d.png" "$save_png" 2>/dev/null &&
 	echo "run-guest-gpu3d: the guest's 3D frame is in $save_png"
+if [ -n "$fps_frames" ]; then
+	rendered=$(grep -a "^VDEV-INFO kmscube/fps " "$tmp/clean" | sed 's/^VDEV-INFO kmscube\/fps //')
+	if [ -n "$rendered" ] && [ -n "$fps_t1" ]; then
+		hz=$(getconf CLK_TCK)
+		echo "run-guest-gpu3d: fps: $rendered;" \
+			"daemon $(((fps_t1 - fps_t0) * 1000 / hz)) ms CPU," \
+			"QEMU $(((fps_q1 - fps_q0) * 1000 / hz)) ms CPU for $fps_frames frames"
+	else
+		echo "FAIL host/kmscube-frame-rate (no rate from the guest, or the markers were missed)"
+		status=1
+	fi
+fi
 [ -n "$save_cube" ] && cp "$tmp/cube-$cube_frames.png" "$save_cube" 2>/dev/null &&
 	echo "run-guest-gpu3d: a frame of the guest's kmscube is in $save_cube"
 if [ "$demo" = 1 ] || [ $status != 0 ]; then

@@ -43,6 +43,19 @@ else
 	wait $cube
 	fail started "kmscube exited with status $? before it drew"
 fi
+# Frame rate (bench-gpu3d-guest.sh): with vdev.cube_frames=N, kmscube
+# draws N frames in the foreground and says how long that took; the host
+# reads the daemon's CPU time at the two markers.
+frames=$(param vdev.cube_frames)
+if [ -n "$frames" ]; then
+	echo "VDEV-FPS begin"
+	kmscube -D /dev/dri/card0 -c "$frames" </tmp/kmscube.in >/tmp/kmscube-fps.txt 2>&1
+	echo "VDEV-FPS end $?"
+	# kmscube reports every few seconds ("Rendered F frames in S sec
+	# (R fps)", each for the time since the last); the sum of them
+	info fps "$(awk '/^Rendered/ { f += $2; s += $5 }
+		END { if (s > 0) printf "%d frames in %.2f s: %.2f fps\n", f, s, f / s }' /tmp/kmscube-fps.txt)"
+fi
 kill $quiet 2>/dev/null
 # What kmscube said, less Mesa's notes on absent drirc files, its EGL/GL
 # information dump (indented, or the wrapped tail of the extension list,
