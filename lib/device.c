@@ -134,6 +134,16 @@ VDEV_API void vdev_dev_reset_complete(struct vdev_dev *dev)
 	vdev__atomic_store8(&dev->P(reset_pending), 0);
 }
 
+void vdev_dev_set_frontend_negotiates(struct vdev_dev *dev, bool on)
+{
+	dev->P(frontend_negotiates) = on;
+}
+
+bool vdev_dev_frontend_negotiates(const struct vdev_dev *dev)
+{
+	return dev->P(frontend_negotiates);
+}
+
 static int accept_features(struct vdev_dev *dev)
 {
 	uint64_t f = dev->P(driver_features);

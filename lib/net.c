@@ -892,18 +892,23 @@ VDEV_API int vdev_net_process_ctrl(struct vdev_net *net)
 
 /*
  * The driver's set must keep the offload dependencies (they decide how we
- * read headers). Control features without CTRL_VQ are accepted and simply
- * unused: a vhost-user front-end that runs the control queue itself (QEMU's
- * -netdev vhost-user) hands the back-end the data-plane features only,
- * GUEST_ANNOUNCE included.
+ * read headers). Control features without CTRL_VQ: a vhost-user front-end
+ * that runs the control queue itself (QEMU's -netdev vhost-user, DPDK's
+ * virtio-user with cq=1) hands the back-end such a set; there
+ * (vdev_dev_frontend_negotiates) they are accepted and inert. A driver on
+ * a transport must not send it (spec: no feature without the features it
+ * requires): FEATURES_OK is refused.
  */
 static int net_validate_features(void *opaque, uint64_t f)
 {
-	(void)opaque;
-	if (!(f & BIT(CTRL_VQ)))
-		f &= ~NEEDS_CTRL_VQ;
-	if (!(f & BIT(CTRL_RX)))
-		f &= ~BIT(CTRL_RX_EXTRA);
+	struct vdev_net *net = opaque;
+
+	if (vdev_dev_frontend_negotiates(&net->P(dev))) {
+		if (!(f & BIT(CTRL_VQ)))
+			f &= ~NEEDS_CTRL_VQ;
+		if (!(f & BIT(CTRL_RX)))
+			f &= ~BIT(CTRL_RX_EXTRA);
+	}
 	return deps_ok(f) ? 0 : VDEV_EINVAL;
 }
 

@@ -115,6 +115,7 @@ struct opts {
 	bool unbatched;     /* no tx_iovs: one transmit chain at a time */
 	unsigned tx_batch;  /* with tx_iovs; 0: the default */
 	unsigned rx_bufs;   /* 0: RX_BUFS; at most RX_BUFS_MAX */
+	bool frontend;      /* negotiated by a vhost-user-like front-end */
 };
 
 static void setup_with(struct opts o)
@@ -143,6 +144,7 @@ static void setup_with(struct opts o)
 	};
 	memcpy(c.mac, HOST_MAC, 6);
 	cr_assert_eq(vdev_net_init(&F.net, &c), 0);
+	vdev_dev_set_frontend_negotiates(vdev_net_dev(&F.net), o.frontend);
 	struct vdev_mmio_config mc = {.irq = drv_mmio_irq, .irq_opaque = &F.dm};
 	cr_assert_eq(vdev_mmio_init(&F.mmio, vdev_net_dev(&F.net), &mc), 0);
 	memset(&F.dm, 0, sizeof(F.dm));
@@ -256,12 +258,25 @@ Test(net, features_ok_refused_for_broken_dependencies)
 	try_features(N(HOST_ECN) | N(CSUM), false);      /* needs HOST_TSO4/6 */
 	try_features(N(GUEST_ECN) | N(GUEST_CSUM), false); /* needs GUEST_TSO4/6 */
 	try_features(N(HOST_UFO), false);                /* needs CSUM */
-	/* control features without the control queue: accepted, unused (a
-	 * vhost-user front-end running the control queue itself sends these) */
-	try_features(N(CTRL_RX) | N(GUEST_ANNOUNCE) | N(MQ), true);
-	try_features(N(CTRL_RX_EXTRA) | N(CTRL_VQ), true);
+	/* control features without the control queue: a driver on a
+	 * transport must not send them */
+	try_features(N(CTRL_RX), false);
+	try_features(N(CTRL_VLAN), false);
+	try_features(N(CTRL_MAC_ADDR), false);
+	try_features(N(GUEST_ANNOUNCE), false);
+	try_features(N(MQ), false);
+	try_features(N(CTRL_GUEST_OFFLOADS), false);
+	try_features(N(CTRL_RX_EXTRA) | N(CTRL_VQ), false); /* needs CTRL_RX */
+	try_features(N(CTRL_RX) | N(CTRL_RX_EXTRA) | N(CTRL_VQ), true);
 	try_features(N(GUEST_TSO4) | N(GUEST_CSUM), true);
 	try_features(N(MQ) | N(CTRL_VQ) | N(MAC), true);
+	/* a vhost-user front-end running the control queue itself sends
+	 * them: accepted there, and inert (below); offload dependencies
+	 * still hold */
+	vdev_dev_set_frontend_negotiates(vdev_net_dev(&F.net), true);
+	try_features(N(CTRL_RX) | N(GUEST_ANNOUNCE) | N(MQ), true);
+	try_features(N(CTRL_RX_EXTRA) | N(CTRL_VQ), true);
+	try_features(N(GUEST_TSO4), false);
 }
 
 Test(net, init_rejects_bad_host_config)
@@ -1103,7 +1118,7 @@ Test(net, no_filter_without_ctrl_rx)
 Test(net, ctrl_features_inert_without_ctrl_vq)
 {
 	teardown();
-	setup_with((struct opts){.drop = N(CTRL_VQ)});
+	setup_with((struct opts){.drop = N(CTRL_VQ), .frontend = true});
 	cr_assert_eq(F.neg & N(CTRL_VQ), 0);
 	cr_assert_eq(F.neg & (N(CTRL_RX) | N(CTRL_VLAN) | N(CTRL_MAC_ADDR) | N(MQ)),
 		     N(CTRL_RX) | N(CTRL_VLAN) | N(CTRL_MAC_ADDR) | N(MQ));
@@ -1138,11 +1153,12 @@ Test(net, ctrl_features_inert_without_ctrl_vq)
 	cr_expect_eq(vdev_net_active_pairs(&F.net), 1);
 }
 
-/* CTRL_RX_EXTRA without CTRL_RX is accepted (as above) and inert. */
+/* CTRL_RX_EXTRA without CTRL_RX is accepted from a front-end (as above)
+ * and inert. */
 Test(net, ctrl_rx_extra_inert_without_ctrl_rx)
 {
 	teardown();
-	setup_with((struct opts){.drop = N(CTRL_RX)});
+	setup_with((struct opts){.drop = N(CTRL_RX), .frontend = true});
 	cr_assert(F.neg & N(CTRL_RX_EXTRA));
 	cr_expect_eq(ctrl_flag(4, 1), 1, "NOUNI needs CTRL_RX too");
 	cr_expect(delivered(HOST_MAC));

@@ -166,6 +166,7 @@ struct vdev_dev {
 	uint8_t VDEV_PRIV(status);
 	uint8_t VDEV_PRIV(needs_reset); /* set from queue threads; atomic */
 	uint8_t VDEV_PRIV(reset_pending);
+	bool VDEV_PRIV(frontend_negotiates);
 };
 
 /*
@@ -203,6 +204,21 @@ VDEV_API bool vdev_dev_has_feature(const struct vdev_dev *dev, unsigned bit);
  * before FEATURES_OK is set; VDEV_EPERM afterwards (no effect).
  */
 VDEV_API int vdev_dev_set_driver_features(struct vdev_dev *dev, uint64_t features);
+
+/*
+ * vdev_dev_set_frontend_negotiates() - the features are negotiated by a
+ * front-end that keeps some device functions for itself, not by the driver
+ * directly: a vhost-user front-end (QEMU, DPDK's virtio-user) runs
+ * virtio-net's control queue and hands the back-end CTRL_RX, CTRL_VLAN or
+ * CTRL_MAC_ADDR without CTRL_VQ. With `on`, a model accepts such a set and
+ * leaves the features whose dependency is missing without effect. Off (the
+ * default, right for the virtio-mmio and virtio-pci transports, where the
+ * driver itself negotiates): FEATURES_OK is refused for a set that breaks
+ * the spec's feature dependencies. The vhost-user adapter turns it on.
+ * Call before the driver negotiates (not from a queue context).
+ */
+VDEV_API void vdev_dev_set_frontend_negotiates(struct vdev_dev *dev, bool on);
+VDEV_API bool vdev_dev_frontend_negotiates(const struct vdev_dev *dev);
 
 /*
  * vdev_dev_status() - the device status as the driver reads it (includes
