@@ -281,6 +281,11 @@ VDEV__INTERNAL int vdev__vq_map_area(const struct vdev_vq *vq, uint64_t gpa, uin
 VDEV__INTERNAL int vdev__read_indirect(const struct vdev_vq *vq, uint64_t table, uint32_t i,
 				       void *desc16);
 
+/* 0 if every byte of [gpa, gpa+len) is accessible for `access`, else the
+ * error of the first part that is not (mem.c). */
+VDEV__INTERNAL int vdev__mem_check(const struct vdev_mem *mem, uint64_t gpa, uint64_t len,
+				   unsigned access);
+
 /* Index of the region containing gpa, or UINT32_MAX (mem.c). */
 VDEV__INTERNAL uint32_t vdev__mem_region_index(const struct vdev_mem *mem, uint64_t gpa);
 

@@ -58,7 +58,10 @@ VDEV__INTERNAL int vdev__packed_map(struct vdev_vq *vq)
 
 /*
  * An indirect table: len / 16 descriptors used in order; only their WRITE
- * flag means anything (others, and the id, are reserved and ignored).
+ * flag means anything (NEXT and the id are reserved and ignored). An entry
+ * marked INDIRECT asks for a nested table, which the driver must not do:
+ * the chain is rejected rather than the entry read as a buffer. The whole
+ * table must be guest memory before any entry is used.
  */
 static void walk_indirect(struct vdev_vq *vq, struct vq_fast *f, struct vq_chain *c,
 			  uint64_t addr, uint32_t len)
@@ -78,10 +81,18 @@ static void walk_indirect(struct vdev_vq *vq, struct vq_fast *f, struct vq_chain
 		chain_fail(c, rc);
 		return;
 	}
-	/* Fast path: one aligned host piece; else copy each descriptor out
-	 * (the map above already rejected a table wrapping 2^64). */
-	if (got == len && ((uintptr_t)p & 7u) == 0)
+	/* Fast path: one aligned host piece; else check the whole table,
+	 * then copy each descriptor out (the map above already rejected a
+	 * table wrapping 2^64). */
+	if (got == len && ((uintptr_t)p & 7u) == 0) {
 		tbl = p;
+	} else if (got < len) {
+		rc = vdev__mem_check(vq->P(mem), addr, len, VDEV_MEM_READ);
+		if (rc < 0) {
+			chain_fail(c, rc);
+			return;
+		}
+	}
 	for (uint32_t i = 0; i < n && c->error == 0; i++) {
 		uint64_t daddr;
 		uint32_t dlen;
@@ -101,6 +112,10 @@ static void walk_indirect(struct vdev_vq *vq, struct vq_fast *f, struct vq_chain
 			daddr = vdev__get_le64(raw);
 			dlen = vdev__get_le32(raw + 8);
 			flags = vdev__get_le16(raw + 14);
+		}
+		if (flags & VIRTQ_DESC_F_INDIRECT) {
+			chain_fail(c, VDEV_EPROTO); /* nested indirect table */
+			return;
 		}
 		chain_add(vq, f, c, daddr, dlen, (flags & VIRTQ_DESC_F_WRITE) >> 1);
 	}

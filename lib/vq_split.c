@@ -87,11 +87,20 @@ static void walk_indirect(struct vdev_vq *vq, struct vq_fast *f, struct vq_chain
 		return;
 	}
 	/* Fast path: the table is one aligned host piece. Otherwise (split
-	 * across regions, or unaligned) each descriptor is copied out and
-	 * checked on its own; the map above already rejected a table whose
-	 * end wraps 2^64, so table + 16 * i stays in range. */
-	if (got == len && ((uintptr_t)p & 7u) == 0)
+	 * across regions, or unaligned) the whole table must still be guest
+	 * memory, checked before any entry is used however few of them the
+	 * chain reads; each descriptor is then copied out on its own. The
+	 * map above already rejected a table whose end wraps 2^64, so table
+	 * + 16 * i stays in range. */
+	if (got == len && ((uintptr_t)p & 7u) == 0) {
 		tbl = p;
+	} else if (got < len) {
+		rc = vdev__mem_check(vq->P(mem), addr, len, VDEV_MEM_READ);
+		if (rc < 0) {
+			chain_fail(c, rc);
+			return;
+		}
+	}
 	for (;;) {
 		uint64_t daddr;
 		uint32_t dlen;

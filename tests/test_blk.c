@@ -42,6 +42,7 @@ static struct {
 	struct ram_blk ram;
 	struct vdev_blk blk;
 	struct vdev_vq queues[2];
+	uint64_t queue_held[2 * VDEV_VQ_HELD_WORDS(VDEV_VQ_MAX_SIZE)];
 	struct vdev_blk_req reqs[NREQ];
 	struct vdev_iov iovs[NREQ * IOV_PER_REQ];
 	struct vdev_blk_range ranges[NREQ * RANGES_PER_REQ];
@@ -91,6 +92,7 @@ static void setup_with(struct opts o)
 		.serial = "vdev-test-disk-0001",
 		.mem = &F.m.mem,
 		.queues = F.queues,
+		.queue_held = F.queue_held,
 		.reqs = F.reqs,
 		.num_reqs = o.num_reqs ? o.num_reqs : NREQ,
 		.iovs = F.iovs,
@@ -299,6 +301,7 @@ Test(blk, init_rejects_bad_configurations)
 {
 	struct vdev_blk b;
 	struct vdev_vq q[1];
+	uint64_t held[VDEV_VQ_HELD_WORDS(8)];
 	struct vdev_blk_req r[1];
 	struct vdev_iov v[8];
 	struct vdev_blk_range g[1];
@@ -309,7 +312,7 @@ Test(blk, init_rejects_bad_configurations)
 	cr_assert_eq(vdev_mem_init(&mem, NULL, 0), 0);
 	struct vdev_blk_config c = {
 		.capacity = 8, .num_queues = 1, .queue_size = 8, .seg_max = 4, .mem = &mem,
-		.queues = q, .reqs = r, .num_reqs = 1, .iovs = v, .iov_per_req = 6, .ranges = g,
+		.queues = q, .queue_held = held, .reqs = r, .num_reqs = 1, .iovs = v, .iov_per_req = 6, .ranges = g,
 		.backend = &ram_blk_ops, .backend_opaque = &ram,
 	};
 	cr_expect_eq(vdev_blk_init(&b, &c), 0);
@@ -340,6 +343,9 @@ Test(blk, init_rejects_bad_configurations)
 	c.num_queues = 1;
 	c.seg_max = 0;
 	cr_expect_eq(vdev_blk_init(&b, &c), VDEV_EINVAL);
+	c.seg_max = 4;
+	c.queue_held = NULL;
+	cr_expect_eq(vdev_blk_init(&b, &c), VDEV_EINVAL, "no held-buffer bitmap");
 }
 
 /* ---- reads and writes ------------------------------------------------------------ */

@@ -92,6 +92,7 @@ static struct {
 	struct rec rec;
 	struct vdev_net net;
 	struct vdev_vq queues[NQ];
+	uint64_t queue_held[NQ * VDEV_VQ_HELD_WORDS(64)];
 	struct vdev_vq_elem elems[PAIRS * RX_BUFS_MAX];
 	struct vdev_iov iovs[(PAIRS * (RX_BUFS_MAX + 1) + 1) * IOVS];
 	struct vdev_iov tx_iovs[PAIRS * VDEV_NET_TX_BATCH_MAX * IOVS];
@@ -132,6 +133,7 @@ static void setup_with(struct opts o)
 		.offloads = o.no_offloads ? 0 : (o.offloads ? o.offloads : VDEV_NET_OFFLOAD_MASK),
 		.mem = &F.m.mem,
 		.queues = F.queues,
+		.queue_held = F.queue_held,
 		.elems = F.elems,
 		.iovs = F.iovs,
 		.rx_bufs = o.rx_bufs ? o.rx_bufs : RX_BUFS,
@@ -269,7 +271,7 @@ Test(net, init_rejects_bad_host_config)
 	struct vdev_net n;
 	struct vdev_net_config c = {
 		.max_pairs = 1, .queue_size = 64, .mem = &F.m.mem, .queues = F.queues,
-		.elems = F.elems, .iovs = F.iovs, .rx_bufs = 4, .iov_per_chain = 4,
+		.queue_held = F.queue_held, .elems = F.elems, .iovs = F.iovs, .rx_bufs = 4, .iov_per_chain = 4,
 		.backend = &rec_ops,
 	};
 	cr_assert_eq(vdev_net_init(&n, &c), 0);

@@ -77,6 +77,7 @@ static struct {
 	struct host h;
 	struct vdev_vsock vs;
 	struct vdev_vq queues[3];
+	uint64_t queue_held[3 * VDEV_VQ_HELD_WORDS(QSIZE)];
 	struct vdev_vsock_conn conns[MAXC];
 	struct vdev_iov iovs[3 * IOVS];
 	struct vdev_mmio mmio;
@@ -218,6 +219,7 @@ static void setup_with(struct opts o)
 		.max_pkt = o.max_pkt,
 		.mem = &F.m.mem,
 		.queues = F.queues,
+		.queue_held = F.queue_held,
 		.conns = F.conns,
 		.max_conns = o.max_conns ? o.max_conns : MAXC,
 		.iovs = F.iovs,
@@ -469,7 +471,7 @@ Test(vsock, init_rejects_bad_config)
 	struct vdev_vsock v;
 	struct vdev_vsock_config c = {
 		.guest_cid = 3, .queue_size = 64, .buf_alloc = 4096, .mem = &F.m.mem,
-		.queues = F.queues, .conns = F.conns, .max_conns = MAXC, .iovs = F.iovs,
+		.queues = F.queues, .queue_held = F.queue_held, .conns = F.conns, .max_conns = MAXC, .iovs = F.iovs,
 		.iov_per_chain = IOVS, .host = &host_ops,
 	};
 	struct vdev_vsock_config b;
