@@ -305,16 +305,11 @@ VDEV__INTERNAL int vdev__read_indirect(const struct vdev_vq *vq, uint64_t table,
 
 /* --- processing ----------------------------------------------------------- */
 
-static inline uint64_t held_bit(uint16_t id)
-{
-	return UINT64_C(1) << (id & 63u);
-}
-
 /*
  * Undo the pop of the last `n` chains taken (`elems`, in pop order), as
- * if the ring had not been read past them. Their held bits are the
- * caller's business. The caller checked that they are the latest pops and
- * (packed) that their descriptors fit the queue's counts.
+ * if the ring had not been read past them, and clear their held bits. The
+ * caller checked that they are the latest pops, held, and (packed) that
+ * their descriptors fit the queue's counts.
  */
 static void give_back(struct vdev_vq *vq, const struct vdev_vq_elem *elems, unsigned n)
 {
@@ -336,42 +331,19 @@ static void give_back(struct vdev_vq *vq, const struct vdev_vq_elem *elems, unsi
 	} else {
 		vq->P(last_avail) = (uint16_t)(vq->P(last_avail) - n);
 	}
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
 		vq->P(stats).rejected -= elems[i].error != 0; /* counted again when re-popped */
+		vq->P(held)[elems[i].id >> 6] &= ~vq_held_bit(elems[i].id);
+	}
 	vq->P(inflight) = (uint16_t)(vq->P(inflight) - n);
 	vq->P(pop_seq) = (uint16_t)(vq->P(pop_seq) - n);
 	vq->P(stats).popped -= n;
-}
-
-/*
- * Mark the `n` chains just popped as held. One whose head / buffer id is
- * held already was made available twice: the ring cannot be trusted. The
- * chains before it are kept (returned), it and the ones after it are
- * given back, and the queue breaks.
- */
-static int hold_popped(struct vdev_vq *vq, const struct vdev_vq_elem *elems, unsigned n)
-{
-	uint64_t *held = vq->P(held);
-
-	for (unsigned i = 0; i < n; i++) {
-		uint16_t id = elems[i].id; /* < size: checked by the layout's pop */
-		uint64_t w = held[id >> 6], bit = held_bit(id);
-
-		if (VDEV__UNLIKELY(w & bit)) {
-			give_back(vq, &elems[i], n - i);
-			(void)vdev__vq_break(vq);
-			return i > 0 ? (int)i : VDEV_EPROTO;
-		}
-		held[id >> 6] = w | bit;
-	}
-	return (int)n;
 }
 
 VDEV_API int vdev_vq_pop_batch(struct vdev_vq *vq, struct vdev_vq_elem *elems, unsigned max,
 			       struct vdev_iov *iov, unsigned iov_per_elem)
 {
 	uint8_t st = vq->P(state);
-	int rc;
 
 	if (VDEV__UNLIKELY(!(st & VQ_LIVE)))
 		return VDEV_EPERM;
@@ -381,11 +353,10 @@ VDEV_API int vdev_vq_pop_batch(struct vdev_vq *vq, struct vdev_vq_elem *elems, u
 		iov_per_elem = UINT16_MAX;
 	if (max == 0)
 		return 0;
+	/* The layouts mark what they take as held (vq_hold). */
 	if (vq->P(layout) == VDEV_VQ_PACKED)
-		rc = vdev__packed_pop(vq, elems, max, iov, iov_per_elem);
-	else
-		rc = vdev__split_pop(vq, elems, max, iov, iov_per_elem);
-	return rc > 0 ? hold_popped(vq, elems, (unsigned)rc) : rc;
+		return vdev__packed_pop(vq, elems, max, iov, iov_per_elem);
+	return vdev__split_pop(vq, elems, max, iov, iov_per_elem);
 }
 
 VDEV_API int vdev_vq_pop(struct vdev_vq *vq, struct vdev_vq_elem *elem, struct vdev_iov *iov,
@@ -411,7 +382,7 @@ VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
 
 		if (elems[i].seq != (uint16_t)(vq->P(pop_seq) - n + i))
 			return VDEV_EINVAL;
-		if (id >= vq->P(size) || !(vq->P(held)[id >> 6] & held_bit(id)))
+		if (id >= vq->P(size) || !vq_is_held(vq->P(held), id))
 			return VDEV_EINVAL;
 		descs += elems[i].ndescs;
 	}
@@ -419,8 +390,6 @@ VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
 	    (descs == 0 || descs > vq->P(inflight_descs) || descs > vq->P(size)))
 		return VDEV_EINVAL;
 	give_back(vq, elems, n);
-	for (unsigned i = 0; i < n; i++)
-		vq->P(held)[elems[i].id >> 6] &= ~held_bit(elems[i].id);
 	return 0;
 }
 
@@ -464,12 +433,12 @@ static inline __attribute__((always_inline)) int push_n(struct vdev_vq *vq,
 		uint16_t id = elems[i].id;
 		uint64_t *w = &held[id >> 6];
 
-		if (VDEV__UNLIKELY(id >= size || !(*w & held_bit(id)))) {
+		if (VDEV__UNLIKELY(id >= size || !(*w & vq_held_bit(id)))) {
 			while (i-- > 0)
-				held[elems[i].id >> 6] |= held_bit(elems[i].id);
+				vq_hold(held, elems[i].id);
 			return VDEV_EINVAL;
 		}
-		*w &= ~held_bit(id);
+		*w &= ~vq_held_bit(id);
 	}
 	if (vq->P(layout) == VDEV_VQ_PACKED) {
 		vq_packed_push_batch(vq, elems, written, n, descs);
