@@ -305,41 +305,6 @@ VDEV__INTERNAL int vdev__read_indirect(const struct vdev_vq *vq, uint64_t table,
 
 /* --- processing ----------------------------------------------------------- */
 
-/*
- * Undo the pop of the last `n` chains taken (`elems`, in pop order), as
- * if the ring had not been read past them, and clear their held bits. The
- * caller checked that they are the latest pops, held, and (packed) that
- * their descriptors fit the queue's counts.
- */
-static void give_back(struct vdev_vq *vq, const struct vdev_vq_elem *elems, unsigned n)
-{
-	if (vq->P(layout) == VDEV_VQ_PACKED) {
-		uint16_t size = vq->P(size);
-		uint32_t pos = vq->P(last_avail), descs = 0;
-
-		for (unsigned i = 0; i < n; i++)
-			descs += elems[i].ndescs;
-		/* Step the position (and the wrap counter) back over the slots. */
-		if (pos >= descs) {
-			pos -= descs;
-		} else {
-			pos = pos + size - descs;
-			vq->P(state) ^= VQ_AVAIL_WRAP;
-		}
-		vq->P(last_avail) = (uint16_t)pos;
-		vq->P(inflight_descs) = (uint16_t)(vq->P(inflight_descs) - descs);
-	} else {
-		vq->P(last_avail) = (uint16_t)(vq->P(last_avail) - n);
-	}
-	for (unsigned i = 0; i < n; i++) {
-		vq->P(stats).rejected -= elems[i].error != 0; /* counted again when re-popped */
-		vq->P(held)[elems[i].id >> 6] &= ~vq_held_bit(elems[i].id);
-	}
-	vq->P(inflight) = (uint16_t)(vq->P(inflight) - n);
-	vq->P(pop_seq) = (uint16_t)(vq->P(pop_seq) - n);
-	vq->P(stats).popped -= n;
-}
-
 VDEV_API int vdev_vq_pop_batch(struct vdev_vq *vq, struct vdev_vq_elem *elems, unsigned max,
 			       struct vdev_iov *iov, unsigned iov_per_elem)
 {
@@ -386,10 +351,31 @@ VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
 			return VDEV_EINVAL;
 		descs += elems[i].ndescs;
 	}
-	if (vq->P(layout) == VDEV_VQ_PACKED &&
-	    (descs == 0 || descs > vq->P(inflight_descs) || descs > vq->P(size)))
-		return VDEV_EINVAL;
-	give_back(vq, elems, n);
+	if (vq->P(layout) == VDEV_VQ_PACKED) {
+		uint16_t size = vq->P(size);
+		uint32_t pos = vq->P(last_avail);
+
+		if (descs == 0 || descs > vq->P(inflight_descs) || descs > size)
+			return VDEV_EINVAL;
+		/* Step the position (and the wrap counter) back over the slots. */
+		if (pos >= descs) {
+			pos -= descs;
+		} else {
+			pos = pos + size - descs;
+			vq->P(state) ^= VQ_AVAIL_WRAP;
+		}
+		vq->P(last_avail) = (uint16_t)pos;
+		vq->P(inflight_descs) = (uint16_t)(vq->P(inflight_descs) - descs);
+	} else {
+		vq->P(last_avail) = (uint16_t)(vq->P(last_avail) - n);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		vq->P(stats).rejected -= elems[i].error != 0; /* counted again when re-popped */
+		vq->P(held)[elems[i].id >> 6] &= ~vq_held_bit(elems[i].id); /* not ours now */
+	}
+	vq->P(inflight) = (uint16_t)(vq->P(inflight) - n);
+	vq->P(pop_seq) = (uint16_t)(vq->P(pop_seq) - n);
+	vq->P(stats).popped -= n;
 	return 0;
 }
 
