@@ -999,7 +999,8 @@ VDEV_API int vdev_net_init(struct vdev_net *net, const struct vdev_net_config *c
 	    cfg->queue_size > VDEV_VQ_MAX_SIZE || (cfg->mtu != 0 && cfg->mtu < 68) ||
 	    cfg->rx_bufs == 0 || cfg->rx_bufs > 4096 || cfg->iov_per_chain < 2 ||
 	    cfg->iov_per_chain > UINT16_MAX || (cfg->offloads & ~VDEV_NET_OFFLOAD_MASK) != 0 ||
-	    cfg->mem == NULL || cfg->queues == NULL || cfg->elems == NULL || cfg->iovs == NULL ||
+	    cfg->mem == NULL || cfg->queues == NULL ||
+	    cfg->queue_held == NULL || cfg->elems == NULL || cfg->iovs == NULL ||
 	    cfg->tx_batch > VDEV_NET_TX_BATCH_MAX || (cfg->tx_iovs == NULL && cfg->tx_batch > 1))
 		return VDEV_EINVAL;
 	supported = vdev_net_supported_features(cfg);
@@ -1038,6 +1039,7 @@ VDEV_API int vdev_net_init(struct vdev_net *net, const struct vdev_net_config *c
 		.device_id = VDEV_ID_NET,
 		.features = device_features | ring | VDEV_BIT(VDEV_F_VERSION_1),
 		.queues = cfg->queues,
+		.queue_held = cfg->queue_held,
 		.num_queues = (uint16_t)(2u * cfg->max_pairs +
 					 ((device_features & BIT(CTRL_VQ)) ? 1u : 0u)),
 		.queue_max_size = cfg->queue_size,

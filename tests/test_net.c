@@ -92,6 +92,7 @@ static struct {
 	struct rec rec;
 	struct vdev_net net;
 	struct vdev_vq queues[NQ];
+	uint64_t queue_held[NQ * VDEV_VQ_HELD_WORDS(64)];
 	struct vdev_vq_elem elems[PAIRS * RX_BUFS_MAX];
 	struct vdev_iov iovs[(PAIRS * (RX_BUFS_MAX + 1) + 1) * IOVS];
 	struct vdev_iov tx_iovs[PAIRS * VDEV_NET_TX_BATCH_MAX * IOVS];
@@ -133,6 +134,7 @@ static void setup_with(struct opts o)
 		.offloads = o.no_offloads ? 0 : (o.offloads ? o.offloads : VDEV_NET_OFFLOAD_MASK),
 		.mem = &F.m.mem,
 		.queues = F.queues,
+		.queue_held = F.queue_held,
 		.elems = F.elems,
 		.iovs = F.iovs,
 		.rx_bufs = o.rx_bufs ? o.rx_bufs : RX_BUFS,
@@ -284,7 +286,7 @@ Test(net, init_rejects_bad_host_config)
 	struct vdev_net n;
 	struct vdev_net_config c = {
 		.max_pairs = 1, .queue_size = 64, .mem = &F.m.mem, .queues = F.queues,
-		.elems = F.elems, .iovs = F.iovs, .rx_bufs = 4, .iov_per_chain = 4,
+		.queue_held = F.queue_held, .elems = F.elems, .iovs = F.iovs, .rx_bufs = 4, .iov_per_chain = 4,
 		.backend = &rec_ops,
 	};
 	cr_assert_eq(vdev_net_init(&n, &c), 0);
@@ -543,6 +545,44 @@ static void tx_backpressure(bool packed)
 }
 Test(net, tx_backpressure_keeps_frames_split) { tx_backpressure(false); }
 Test(net, tx_backpressure_keeps_frames_packed) { tx_backpressure(true); }
+
+/*
+ * The guest offers frame 0's buffer once more behind frames 1 and 2: one
+ * pop takes frames 0..2 and meets the duplicate while it holds frame 0, so
+ * the ring cannot be trusted (NEEDS_RESET) and the duplicate is not taken.
+ * The backend then pushes frame 1 back: frames 1 and 2 go back to the
+ * ring (unpop, on the broken queue) and stay the guest's. Frame 0 is sent
+ * and completed once; nothing else is.
+ */
+static void tx_offered_twice_with_pushback(bool packed)
+{
+	setup_with((struct opts){.packed = packed});
+	uint8_t h[VDEV_NET_HDR_LEN];
+	put_hdr(h, 0, 0, 0, 0, 0);
+	size_t len = make_frame(F.frame, OTHER_MAC, 200, 9);
+	F.rec.block = true;
+	F.rec.block_at = 1;
+	for (int t = 0; t < 3; t++)
+		queue_tx(0, t, h, F.frame, len, TX_PLAIN);
+	uint16_t id = UINT16_MAX;
+	for (uint16_t i = 0; i < F.q[1].size; i++)
+		if (F.q[1].token[i] == &tok[0])
+			id = i;
+	cr_assert_neq(id, UINT16_MAX);
+	drv_offer_again(&F.q[1], id, &(struct drv_buf){gpa(0), 64, false});
+	(void)drv_kick_prepare(&F.q[1]);
+	F.tr.ops->notify(F.tr.t, 1, false, 0);
+	cr_expect_eq(F.rec.transmitted, 1);
+	cr_expect(F.tr.ops->get_status(F.tr.t) & 0x40, "DEVICE_NEEDS_RESET");
+	cr_expect_eq(reap(1, NULL), &tok[0]);
+	cr_expect_null(reap(1, NULL), "frames 1 and 2 pushed back, the duplicate not taken");
+	F.rec.block = false;
+	cr_expect_lt(vdev_net_tx_resume(&F.net, 0), 0, "the queue stays broken");
+	cr_expect_eq(F.rec.transmitted, 1);
+	cr_expect_null(reap(1, NULL));
+}
+Test(net, tx_offered_twice_with_pushback_split) { tx_offered_twice_with_pushback(false); }
+Test(net, tx_offered_twice_with_pushback_packed) { tx_offered_twice_with_pushback(true); }
 
 /*
  * Many frames queued at once, every batch size: good frames (one and two

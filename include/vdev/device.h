@@ -136,6 +136,10 @@ struct vdev_dev_config {
 	struct vdev_vq *queues; /* caller-owned array of num_queues queues */
 	uint16_t num_queues; /* 1..VDEV_MAX_QUEUES */
 	uint32_t queue_max_size; /* max size for every queue (vdev_vq_init) */
+	/* caller-owned, num_queues * VDEV_VQ_HELD_WORDS(queue_max_size) words:
+	 * which buffers each queue holds (virtqueue.h); queue i uses the
+	 * i-th slice. queue_max_size / 8 bytes per queue, rounded up to 8. */
+	uint64_t *queue_held;
 	uint8_t *config;     /* device configuration space, little-endian; owned by the model */
 	uint32_t config_len; /* bytes, <= VDEV_CONFIG_MAX (0: no config space) */
 	const struct vdev_shm *shm; /* optional shared memory regions */
@@ -174,7 +178,7 @@ struct vdev_dev {
  * Initialises every queue in cfg->queues (vdev_vq_init) and attaches it.
  * Returns 0 or VDEV_EINVAL (no VERSION_1 in features, ring features the
  * core does not implement, num_queues or config_len or queue_max_size out
- * of range, NULL ops or queues).
+ * of range, NULL ops, queues or queue_held).
  * Ownership: cfg is copied; the arrays and buffers it points to are
  * borrowed for the life of the device.
  * Context: before the transport is set up.

@@ -76,6 +76,7 @@ static struct rig {
 	struct sim_mem m;
 	struct vdev_gpu gpu;
 	struct vdev_vq queues[2];
+	uint64_t queue_held[2 * VDEV_VQ_HELD_WORDS(RIG_QSIZE)];
 	struct vdev_iov iovs[2 * RIG_IOVS];
 	struct vdev_gpu_resource res[RIG_NRES];
 	struct vdev_gpu_context ctx[RIG_NCTX];
@@ -118,6 +119,7 @@ static inline const char *rig_up(const struct vdev_gpu_renderer_ops *renderer, v
 		.max_host_bytes = 16u << 20,
 		.mem = &R.m.mem,
 		.queues = R.queues,
+		.queue_held = R.queue_held,
 		.iovs = R.iovs,
 		.iov_per_chain = RIG_IOVS,
 		.resources = R.res,
