@@ -10,9 +10,12 @@
  *     short ones (the bucket holds less than a buffer);
  *   - a buffer the driver marked readable comes back empty and the
  *     stream goes on where it was;
+ *   - with --drain (at 1 B/s, so a buffer waits once the first bucket is
+ *     spent) stopping the ring (GET_VRING_BASE) answers the waiting buffer
+ *     first, with the next bytes of the stream;
  *   - the daemon ends cleanly on SIGTERM and counted what it did.
  *
- * usage: vu_rng_check DAEMON RATE [--short-answers]
+ * usage: vu_rng_check DAEMON RATE [--short-answers | --drain]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -88,14 +91,16 @@ int main(int argc, char **argv)
 {
 	char src[160], log_path[160], sock[160], sockarg[180], srcarg[180], ratearg[64];
 
-	if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "--short-answers") != 0)) {
-		fprintf(stderr, "usage: %s DAEMON RATE [--short-answers]\n", argv[0]);
+	if (argc < 3 || argc > 4 ||
+	    (argc == 4 && strcmp(argv[3], "--short-answers") != 0 && strcmp(argv[3], "--drain") != 0)) {
+		fprintf(stderr, "usage: %s DAEMON RATE [--short-answers | --drain]\n", argv[0]);
 		return 2;
 	}
 	unsigned rate = (unsigned)atoi(argv[2]);
-	bool short_answers = argc == 4;
+	bool short_answers = argc == 4 && strcmp(argv[3], "--short-answers") == 0;
+	bool drain = argc == 4 && strcmp(argv[3], "--drain") == 0;
 	/* whole answers: the bucket holds --max-request (4096) bytes to start */
-	unsigned want = short_answers ? 4096u : WANT_MAX;
+	unsigned want = short_answers || drain ? 4096u : WANT_MAX;
 	double burst = short_answers ? rate / 10.0 : 4096.0;
 	signal(SIGPIPE, SIG_IGN);
 	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
@@ -157,6 +162,28 @@ int main(int argc, char **argv)
 		CHECK(shorts == 0, "%u short answers without --short-answers", shorts);
 	printf("vu_rng_check: %u bytes in %u answers (%u short) in %.2f s at --rate=%u\n", want,
 	       answers, shorts, secs, rate);
+	if (drain) {
+		/* the bucket is spent: the next buffer waits (a minute at 1 B/s) */
+		struct drv_buf b = {buf, BUF, true};
+		uint32_t used = 0;
+		memset(sim_ptr(&m, buf), 0, BUF);
+		CHECK(drv_add(&fe.q[0], &b, 1, false, &tok) == 0, "ring full");
+		vu_front_kick(&fe, 0);
+		/* the device took it once it re-armed notifications behind it
+		 * (EVENT_IDX: avail_event, after the used ring, reaches avail idx) */
+		volatile uint16_t *avail_event =
+			(volatile uint16_t *)((uint8_t *)fe.q[0].device + 4 + 8u * fe.q[0].size);
+		for (int i = 0; *avail_event != fe.q[0].avail_idx; i++) {
+			CHECK(i < 1000, "the daemon did not take the buffer");
+			vu_front_wait_call(&fe, 0, 10);
+		}
+		CHECK(drv_get_used(&fe.q[0], &used) == NULL, "answered already, past the rate");
+		CHECK(vu_front_stop_ring(&fe, 0) >= 0, "GET_VRING_BASE: %s", fe.last_error);
+		CHECK(drv_get_used(&fe.q[0], &used) != NULL, "the waiting buffer was not answered");
+		CHECK(used == BUF && memcmp(sim_ptr(&m, buf), stream + n, BUF) == 0,
+		      "drained with %u bytes, not the next of the stream", used);
+		printf("vu_rng_check: the waiting buffer was answered when the ring stopped\n");
+	}
 	vu_front_close(&fe);
 	kill(daemon_pid, SIGTERM);
 	int st;

@@ -254,6 +254,16 @@ static const struct vdev_rng_backend_ops rng_ops = {
 	.cancel = h_cancel,
 };
 
+/* The ring is about to stop (GET_VRING_BASE): nothing may stay in flight,
+ * so the waiting requests are answered now, past the rate limit. */
+static void on_drain(void *opaque, uint16_t q)
+{
+	(void)opaque, (void)q;
+	for (unsigned i = 0; i < D.nwaiting; i++)
+		vdev_rng_complete(&D.rng, D.waiting[i], produce(D.waiting[i], D.waiting[i]->len));
+	D.nwaiting = 0;
+}
+
 /* The rate limit's clock: refill the bucket, answer the waiting requests. */
 static void on_timer(void *opaque, int fd)
 {
@@ -334,6 +344,7 @@ int main(int argc, char **argv)
 		.listen_fd = D.o.fd,
 		.dev = front,
 		.mem = &D.mem,
+		.drain = on_drain,
 	};
 	D.vu = vdev_vhost_user_create(&vc, &err, eb, sizeof(eb));
 	if (D.vu == NULL) {
