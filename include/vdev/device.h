@@ -63,6 +63,7 @@ extern "C" {
 #define VDEV_ID_CONSOLE 3
 #define VDEV_ID_ENTROPY 4
 #define VDEV_ID_GPU 16
+#define VDEV_ID_INPUT 18
 #define VDEV_ID_VSOCK 19
 
 /* Largest device configuration space the core accepts. */
