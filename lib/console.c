@@ -317,7 +317,7 @@ static void ctrl_one(struct vdev_console *cs, const struct vdev_vq_elem *e)
 		return;
 	}
 	if (id >= cs->P(max_nr_ports) || !(cs->P(ports)[id].P(flags) & P_ANNOUNCED) ||
-	    (cs->P(ports)[id].P(pending) & M_REMOVE)) {
+	    (cs->P(ports)[id].P(pending) & (M_ADD | M_REMOVE))) {
 		cs->P(stats).bad_port++;
 		return;
 	}
@@ -562,7 +562,8 @@ VDEV_API int vdev_console_port_remove(struct vdev_console *cs, uint32_t port)
 	if (port >= cs->P(max_nr_ports) || !(cs->P(ports)[port].P(flags) & P_ADDED))
 		return VDEV_ENOENT;
 	p = &cs->P(ports)[port];
-	announced = p->P(flags) & P_ANNOUNCED;
+	/* a PORT_ADD still waiting for a buffer is simply not sent */
+	announced = (p->P(flags) & P_ANNOUNCED) && !(p->P(pending) & M_ADD);
 	release_held(cs, port);
 	p->P(flags) = (uint8_t)(p->P(flags) & P_HOST_OPEN);
 	p->P(pending) = 0;
