@@ -963,3 +963,24 @@ Test(console, queue_reset_drops_the_held_chain)
 	cr_assert(T.tr.ops->reset_queue(T.tr.t, (uint16_t)txq(0)));
 	cr_assert_not(vdev_console_output_held(&T.cs, 0));
 }
+
+Test(console, remove_before_its_port_add_went_out)
+{
+	cr_assert_eq(vdev_console_port_add(&T.cs, 1, NULL, false), 0);
+	ctrl(0xffffffffu, DEVICE_READY, 1);
+	/* PORT_ADD waits for a control buffer; the host removes the port */
+	cr_assert_eq(vdev_console_port_remove(&T.cs, 1), 0);
+	post_ctrl(1, 64);
+	ctrl_none(); /* neither the PORT_ADD nor a PORT_REMOVE for a port never added */
+	ctrl(1, PORT_READY, 1);
+	cr_assert_eq(stats().bad_port, 1);
+	/* the buffer left goes to the next port's PORT_ADD ... */
+	cr_assert_eq(vdev_console_port_add(&T.cs, 2, NULL, false), 0);
+	ctrl_expect(2, PORT_ADD, 0);
+	/* ... and a guess at a port whose PORT_ADD is still pending is refused */
+	cr_assert_eq(vdev_console_port_add(&T.cs, 3, NULL, false), 0);
+	ctrl(3, PORT_READY, 1);
+	cr_assert_eq(stats().bad_port, 2);
+	ctrl(2, PORT_READY, 1);
+	cr_assert_eq(stats().bad_port, 2);
+}

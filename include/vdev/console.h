@@ -211,7 +211,9 @@ VDEV_API int vdev_console_port_remove(struct vdev_console *cs, uint32_t port);
  * vdev_console_port_set_open() - the host end of `port` is connected or
  * not (a PORT_OPEN message to the driver, once the port is ready; Linux
  * reports EOF to readers of a port whose host end is closed). Ports start
- * closed. Returns 0, VDEV_ENOENT (not added).
+ * closed; the state is the host's and stays as set across a device reset
+ * or a remove and add of the port. Returns 0, VDEV_ENOENT (not added;
+ * without MULTIPORT port 0 always exists).
  */
 VDEV_API int vdev_console_port_set_open(struct vdev_console *cs, uint32_t port, bool open);
 
