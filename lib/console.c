@@ -148,13 +148,14 @@ static void owe(struct vdev_console *cs, struct vdev_console_port *p, uint8_t ms
 
 /*
  * Write one control message into a fresh control receive buffer. Buffers
- * of the wrong direction go back unused; one too small for the message
- * header is returned unused and the message is dropped (counted), a name
- * that does not fit is cut. Returns 0, or VDEV_EAGAIN (no buffer) or
- * another negative code (queue not live).
+ * of the wrong direction, and buffers too small for the message (its
+ * header, and a RESIZE's size after it), go back unused (counted) and the
+ * next one is tried, so no message is lost to a bad buffer; a name that
+ * does not fit is cut. Returns 0, or VDEV_EAGAIN (no buffer) or another
+ * negative code (queue not live).
  */
 static int ctrl_send(struct vdev_console *cs, uint32_t port, uint16_t event, uint16_t value,
-		     const void *extra, uint32_t extra_len)
+		     const void *extra, uint32_t extra_len, uint32_t min_len)
 {
 	struct vdev_vq *vq = &cs->P(queues)[CTRL_RXQ];
 	struct vdev_vq_elem e;
@@ -167,15 +168,14 @@ static int ctrl_send(struct vdev_console *cs, uint32_t port, uint16_t event, uin
 			return rc;
 		if (rc == 0)
 			return VDEV_EAGAIN;
-		if (e.error == 0 && e.n_out == 0)
+		if (e.error != 0 || e.n_out != 0) {
+			cs->P(stats).bad_chain++;
+		} else if (e.in_bytes < min_len) {
+			cs->P(stats).ctrl_short++;
+		} else {
 			break;
-		cs->P(stats).bad_chain++;
+		}
 		vdev_vq_push(vq, &e, 0);
-	}
-	if (e.in_bytes < CTRL_LEN) {
-		cs->P(stats).ctrl_short++;
-		vdev_vq_push(vq, &e, 0);
-		return 0;
 	}
 	vdev__put_le32(raw, port);
 	vdev__put_le16(raw + 4, event);
@@ -204,25 +204,27 @@ static int flush_port(struct vdev_console *cs, uint32_t id)
 
 		switch (m) {
 		case M_ADD:
-			rc = ctrl_send(cs, id, VIRTIO_CONSOLE_PORT_ADD, 0, NULL, 0);
+			rc = ctrl_send(cs, id, VIRTIO_CONSOLE_PORT_ADD, 0, NULL, 0, CTRL_LEN);
 			break;
 		case M_CONSOLE:
-			rc = ctrl_send(cs, id, VIRTIO_CONSOLE_CONSOLE_PORT, 1, NULL, 0);
+			rc = ctrl_send(cs, id, VIRTIO_CONSOLE_CONSOLE_PORT, 1, NULL, 0, CTRL_LEN);
 			break;
 		case M_NAME:
-			rc = ctrl_send(cs, id, VIRTIO_CONSOLE_PORT_NAME, 1, p->P(name), p->P(name_len));
+			rc = ctrl_send(cs, id, VIRTIO_CONSOLE_PORT_NAME, 1, p->P(name), p->P(name_len),
+				       CTRL_LEN);
 			break;
 		case M_OPEN:
 			rc = ctrl_send(cs, id, VIRTIO_CONSOLE_PORT_OPEN,
-				       (p->P(flags) & P_HOST_OPEN) ? 1u : 0u, NULL, 0);
+				       (p->P(flags) & P_HOST_OPEN) ? 1u : 0u, NULL, 0, CTRL_LEN);
 			break;
 		case M_RESIZE:
 			vdev__put_le16(sz, p->P(cols));
 			vdev__put_le16(sz + 2, p->P(rows));
-			rc = ctrl_send(cs, id, VIRTIO_CONSOLE_RESIZE, 0, sz, sizeof(sz));
+			rc = ctrl_send(cs, id, VIRTIO_CONSOLE_RESIZE, 0, sz, sizeof(sz),
+				       CTRL_LEN + RESIZE_LEN);
 			break;
 		default: /* M_REMOVE */
-			rc = ctrl_send(cs, id, VIRTIO_CONSOLE_PORT_REMOVE, 0, NULL, 0);
+			rc = ctrl_send(cs, id, VIRTIO_CONSOLE_PORT_REMOVE, 0, NULL, 0, CTRL_LEN);
 			break;
 		}
 		if (rc < 0)

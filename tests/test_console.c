@@ -817,8 +817,36 @@ Test(console, control_receive_buffer_too_short)
 	ctrl(0, DEVICE_READY, 1);
 	struct msg m;
 	cr_assert(ctrl_get(&m));
+	cr_assert_eq(m.used, 0, "returned unused");
+	cr_assert_eq(stats().ctrl_short, 1);
+	/* the message was not lost: it takes the next buffer */
+	post_ctrl(1, 8);
+	ctrl_expect(1, PORT_ADD, 0);
+}
+
+Test(console, resize_needs_room_for_the_size)
+{
+	cr_assert_eq(vdev_console_port_add(&T.cs, 0, NULL, true), 0);
+	post_ctrl(1, 64);
+	ctrl(0xffffffffu, DEVICE_READY, 1);
+	ctrl_expect(0, PORT_ADD, 0);
+	post_ctrl(2, 64);
+	ctrl(0, PORT_READY, 1);
+	ctrl_expect(0, CONSOLE_PORT, 1);
+	ctrl_expect(0, RESIZE, 0);
+	/* a buffer with room for the header but not the size: returned */
+	post_ctrl(1, 10);
+	cr_assert_eq(vdev_console_resize(&T.cs, 0, 91, 21), 0);
+	struct msg m;
+	cr_assert(ctrl_get(&m));
 	cr_assert_eq(m.used, 0);
 	cr_assert_eq(stats().ctrl_short, 1);
+	/* the RESIZE waited for this one */
+	post_ctrl(1, 12);
+	m = ctrl_expect(0, RESIZE, 0);
+	cr_assert_eq(m.extra_len, 4);
+	cr_assert_eq(m.extra[0], 91);
+	cr_assert_eq(m.extra[2], 21);
 }
 
 Test(console, data_chains_of_the_wrong_direction)

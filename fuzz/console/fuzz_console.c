@@ -146,19 +146,14 @@ static void add_chain(struct input *in, unsigned qi, const uint8_t *data, uint32
 		}
 	if (drv_add(&q[qi], b, pieces, false, &tok[qi][s]) != 0)
 		return;
-	if (qi >= 2 && qi != 2 && qi != 3 && (qi & 1u) && !write) {
-		/* data on port (qi - 2) / 2: count what may reach the host */
+	if (qi == 1u || (qi > 3u && (qi & 1u))) {
+		/* data on a port's transmitq: count what may reach the host (a
+		 * zero-length piece is no segment, whatever its direction) */
 		bool all_read = true;
 		for (unsigned i = 0; i < pieces; i++)
-			all_read = all_read && !b[i].write;
+			all_read = all_read && (!b[i].write || b[i].len == 0);
 		if (all_read)
-			queued[(qi - 2u) / 2u] += len;
-	} else if (qi == 1u) {
-		bool all_read = true;
-		for (unsigned i = 0; i < pieces; i++)
-			all_read = all_read && !b[i].write;
-		if (all_read)
-			queued[0] += len;
+			queued[qi == 1u ? 0u : (qi - 2u) / 2u] += len;
 	}
 	if (kick && drv_kick_prepare(&q[qi]))
 		tr->ops->notify(tr->t, (uint16_t)qi, false, 0);

@@ -42,8 +42,9 @@
  * events sent by the driver, values other than 0/1, port ids that are not
  * announced or beyond max_nr_ports, a second DEVICE_READY or PORT_READY
  * are ignored and counted; chains of the wrong direction (writable
- * descriptors in a transmit queue, readable ones in a receive queue) are
- * returned unused and counted; data on a port that does not exist is
+ * descriptors in a transmit queue, readable ones in a receive queue) and
+ * control receive buffers too small for the message are returned unused
+ * and counted (the message waits for the next buffer); data on a port that does not exist is
  * dropped (counted). Every chain is completed.
  *
  * Context: one thread for the device (all queue notifications and every
@@ -140,8 +141,8 @@ struct vdev_console_stats {
 	uint64_t bad_ctrl;             /* control message short, unknown or bad value */
 	uint64_t bad_port;             /* message or data for a port that does not exist */
 	uint64_t ctrl_sent;            /* control messages to the driver */
-	uint64_t ctrl_short;           /* a control receive buffer too small (name cut
-					* or message dropped) */
+	uint64_t ctrl_short;           /* a control receive buffer too small (returned
+					* unused; or a name cut) */
 	uint64_t emerg_writes;
 };
 
