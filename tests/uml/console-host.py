@@ -13,6 +13,7 @@ Everything waits for what it expects (bounded by the overall timeout),
 never for a time. Prints PASS/FAIL host/<check> and HOST-INFO lines.
 
 usage: console-host.py HVC_SOCK DATA_SOCK BULK_SOCK H2G_FILE TIMEOUT
+(DATA_SOCK and BULK_SOCK "-": the device has port 0 only)
 """
 import hashlib
 import socket
@@ -116,7 +117,8 @@ def bulk():
         read_until(s, b"", b"\0")
 
 
-threads = [threading.Thread(target=f, daemon=True) for f in (hvc, data, bulk)]
+roles = (hvc,) if data_path == "-" else (hvc, data, bulk)
+threads = [threading.Thread(target=f, daemon=True) for f in roles]
 for t in threads:
     t.start()
 # Each keeps its session until the guest is gone (the runner then stops
