@@ -415,6 +415,7 @@ static void tx_port(struct vdev_console *cs, uint32_t id)
 {
 	struct vdev_console_port *p = &cs->P(ports)[id];
 	struct vdev_vq *vq = &cs->P(queues)[rx_queue(id) + 1u];
+	bool done;
 
 	for (;;) {
 		if (!(p->P(flags) & P_HELD)) {
@@ -436,8 +437,11 @@ static void tx_port(struct vdev_console *cs, uint32_t id)
 			p->P(flags) |= P_HELD;
 			p->P(held_off) = 0;
 		}
-		if (!output_held(cs, id))
-			break;
+		done = output_held(cs, id);
+		if (!(p->P(flags) & P_HELD))
+			continue; /* the op removed the port: the chain went back then */
+		if (!done)
+			break; /* until vdev_console_output_ready() */
 		p->P(flags) = (uint8_t)(p->P(flags) & ~P_HELD);
 		cs->P(stats).tx_chains++;
 		vdev_vq_push(vq, &p->P(held), 0);

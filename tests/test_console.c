@@ -46,6 +46,7 @@ struct host {
 	int take[NPORTS];  /* bytes taken per output call; < 0: everything */
 	int fail[NPORTS];  /* output returns this error */
 	bool ready_inside; /* call output_ready() from inside the op once */
+	bool remove_inside; /* remove the port from inside the op once */
 	int outputs;
 	int writable[NPORTS];
 	struct evrec ev[64];
@@ -89,6 +90,10 @@ static int h_output(void *o, uint32_t port, const struct vdev_iov *iov, unsigned
 	cr_assert_leq(h->out_len[port] + take, sizeof(h->out[port]));
 	cr_assert_eq(vdev_iov_to_buf(iov, n, 0, h->out[port] + h->out_len[port], take), take);
 	h->out_len[port] += take;
+	if (h->remove_inside) {
+		h->remove_inside = false;
+		cr_assert_eq(vdev_console_port_remove(h->cs, port), 0);
+	}
 	if (h->ready_inside) {
 		h->ready_inside = false;
 		h->take[port] = -1;
@@ -1011,4 +1016,28 @@ Test(console, remove_before_its_port_add_went_out)
 	cr_assert_eq(stats().bad_port, 2);
 	ctrl(2, PORT_READY, 1);
 	cr_assert_eq(stats().bad_port, 2);
+}
+
+Test(console, port_removed_from_inside_the_output_op)
+{
+	handshake();
+	/* the host takes it all, then removes the port: one completion only */
+	T.h.remove_inside = true;
+	port_write(1, "bye", 3);
+	cr_assert_eq(tx_reap(1), 1);
+	ctrl_expect(1, PORT_REMOVE, 0);
+	/* and taking part of it before the removal */
+	cr_assert_eq(vdev_console_port_add(&T.cs, 1, "data", false), 0);
+	ctrl_expect(1, PORT_ADD, 0);
+	ctrl(1, PORT_READY, 1);
+	ctrl_expect(1, PORT_NAME, 1);
+	T.h.take[1] = 1;
+	T.h.remove_inside = true;
+	port_write(1, "abc", 3);
+	cr_assert_eq(T.h.out_len[1], 4);
+	cr_assert_eq(tx_reap(1), 1);
+	port_write(1, "zzz", 3); /* the port is gone: dropped */
+	cr_assert_eq(tx_reap(1), 1);
+	cr_assert_eq(T.h.out_len[1], 4);
+	cr_assert_eq(T.q[txq(1)].errors, 0);
 }

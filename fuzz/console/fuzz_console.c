@@ -3,7 +3,8 @@
  * libFuzzer target: the virtio-console device model behind virtio-mmio,
  * with a host side that takes output in random amounts (sometimes none,
  * sometimes an error), calls vdev_console_output_ready() at random, sends
- * input, adds, removes, opens, closes and resizes ports. The input picks
+ * input, adds, removes, opens, closes and resizes ports (also from inside
+ * the output op, with output_ready() there too). The input picks
  * the negotiated features, ring layout and port count, then drives a
  * guest that sends control messages (any id, event and value, short,
  * split across descriptors, of the wrong direction), writes data on any
@@ -52,6 +53,8 @@ static int take_policy;        /* bytes per output call; < 0 all; -2 error */
 static uint64_t queued[MAXP];  /* bytes the guest queued per port */
 static uint64_t taken[MAXP];   /* bytes the output op took per port */
 static bool announced[MAXP];   /* the driver's view: PORT_ADD seen, no REMOVE */
+static uint8_t in_op;          /* 1: the next output op removes its port; 2: it calls
+				* output_ready() for another port */
 
 static int fz_output(void *o, uint32_t port, const struct vdev_iov *iov, unsigned n, size_t len)
 {
@@ -66,6 +69,11 @@ static int fz_output(void *o, uint32_t port, const struct vdev_iov *iov, unsigne
 		t = len;
 	taken[port] += t;
 	FUZZ_CHECK(taken[port] <= queued[port]);
+	if (in_op == 1)
+		(void)vdev_console_port_remove(&cs, port);
+	else if (in_op == 2)
+		(void)vdev_console_output_ready(&cs, (port + 1u) % nports);
+	in_op = 0;
 	return (int)t;
 }
 
@@ -236,6 +244,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		want &= ~VDEV_BIT(VDEV_CONSOLE_F_MULTIPORT);
 	nports = multi ? 1u + take(&in) % MAXP : 1u;
 	take_policy = -1;
+	in_op = 0;
 	memset(queued, 0, sizeof(queued));
 	memset(taken, 0, sizeof(taken));
 	sim_mem_init(&m, REGION, false);
@@ -326,6 +335,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 6: { /* the host's appetite for output */
 			uint8_t k = take(&in);
 			take_policy = k < 32 ? -2 : k < 128 ? k % 8 : -1;
+			in_op = (uint8_t)(k >= 240 ? k % 3 : 0);
 			(void)vdev_console_output_ready(&cs, take(&in) % (MAXP + 1u));
 			break;
 		}

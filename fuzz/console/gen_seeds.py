@@ -89,6 +89,9 @@ seeds = {
     REAP_ + bytes([RESET]) + data(0, 4) + REAP_,
     "driver-without-multiport": bytes([8, 3, 3]) + data(0, 20) + data(1, 20) +
     bufs(0, 1) + send(0, 9) + send(1, 9) + REAP_,
+    "remove-inside-output-op": multi() + handshake() + bytes([POLICY, 244, 1]) + data(1, 8) +
+    REAP_ + data(1, 8) + add(1, 2) + REAP_ + bufs(CTRLQ, 2) + bytes([POLICY, 245, 0]) +
+    data(0, 6) + REAP_,
     "reset-with-held": multi() + handshake() + policy(0, 0) + data(0, 20) +
     bytes([RESET]) + handshake() + policy("all", 0) + data(0, 10) + REAP_,
 }
