@@ -34,6 +34,7 @@ static void clear_runtime(struct vdev_vq *vq)
 	vq->P(pop_seq) = 0;
 	vq->P(push_seq) = 0;
 	vq->P(notify_hint) = 0;
+	vq->P(inflight_log) = NULL;
 	vq_forget_region(vq);
 	/* Packed wrap counters start at 1 (spec); split ignores them. */
 	vq->P(state) = VQ_AVAIL_WRAP | VQ_USED_WRAP;
@@ -198,6 +199,7 @@ VDEV_API void vdev_vq_stop(struct vdev_vq *vq)
 		vdev_vq_flush(vq);
 	vq->P(state) &= (uint8_t)~VQ_LIVE;
 	vq->P(desc) = vq->P(driver) = vq->P(device) = NULL;
+	vq->P(inflight_log) = NULL;
 }
 
 VDEV_API void vdev_vq_reset(struct vdev_vq *vq)
@@ -295,6 +297,37 @@ VDEV__INTERNAL int vdev__read_indirect(const struct vdev_vq *vq, uint64_t table,
 
 /* --- processing ----------------------------------------------------------- */
 
+/*
+ * A split queue with an in-flight log: chains a recovery found come first
+ * (from their heads, not the avail ring), then the ring's; every chain
+ * taken is logged before the caller sees it.
+ */
+static __attribute__((noinline)) int pop_logged(struct vdev_vq *vq, struct vdev_vq_elem *elems,
+						unsigned max, struct vdev_iov *iov,
+						unsigned iov_per_elem)
+{
+	struct vdev_vq_inflight *log = vq->P(inflight_log);
+	unsigned n = 0;
+	uint16_t head;
+	int rc;
+
+	while (n < max && vdev__inflight_next(log, vq->P(size), &head)) {
+		vdev__split_pop_head(vq, head, &elems[n], iov + (size_t)n * iov_per_elem,
+				     iov_per_elem);
+		n++;
+	}
+	if (n < max) {
+		rc = vdev__split_pop(vq, elems + n, max - n, iov + (size_t)n * iov_per_elem,
+				     iov_per_elem);
+		if (rc < 0 && n == 0)
+			return rc;
+		if (rc > 0)
+			n += (unsigned)rc;
+	}
+	vdev__inflight_popped(log, elems, n);
+	return (int)n;
+}
+
 VDEV_API int vdev_vq_pop_batch(struct vdev_vq *vq, struct vdev_vq_elem *elems, unsigned max,
 			       struct vdev_iov *iov, unsigned iov_per_elem)
 {
@@ -310,6 +343,8 @@ VDEV_API int vdev_vq_pop_batch(struct vdev_vq *vq, struct vdev_vq_elem *elems, u
 		return 0;
 	if (vq->P(layout) == VDEV_VQ_PACKED)
 		return vdev__packed_pop(vq, elems, max, iov, iov_per_elem);
+	if (VDEV__UNLIKELY(vq->P(inflight_log) != NULL))
+		return pop_logged(vq, elems, max, iov, iov_per_elem);
 	return vdev__split_pop(vq, elems, max, iov, iov_per_elem);
 }
 
@@ -355,6 +390,8 @@ VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
 	}
 	for (unsigned i = 0; i < n; i++)
 		vq->P(stats).rejected -= elems[i].error != 0; /* counted again when re-popped */
+	if (vq->P(inflight_log) != NULL)
+		vdev__inflight_unpopped(vq->P(inflight_log), elems, n);
 	vq->P(inflight) = (uint16_t)(vq->P(inflight) - n);
 	vq->P(pop_seq) = (uint16_t)(vq->P(pop_seq) - n);
 	vq->P(stats).popped -= n;
@@ -408,6 +445,8 @@ static inline __attribute__((always_inline)) int push_n(struct vdev_vq *vq,
 			vdev__wr32(&ue->id, elems[i].id);
 			vdev__wr32(&ue->len, w < elems[i].in_bytes ? w : elems[i].in_bytes);
 		}
+		if (VDEV__UNLIKELY(vq->P(inflight_log) != NULL))
+			vdev__inflight_pushed(vq->P(inflight_log), elems, n);
 		vq->P(used_idx) = (uint16_t)(used + n);
 		vq->P(staged) = (uint16_t)(vq->P(staged) + n);
 	}
@@ -434,10 +473,16 @@ VDEV_API bool vdev_vq_publish(struct vdev_vq *vq)
 
 	if (!(vq->P(state) & VQ_LIVE) || vq->P(staged) == 0)
 		return false;
-	if (vq->P(layout) == VDEV_VQ_PACKED)
+	if (vq->P(layout) == VDEV_VQ_PACKED) {
 		notify = vdev__packed_publish(vq);
-	else
+	} else {
+		uint16_t batch = vq->P(staged);
 		notify = vdev__split_publish(vq);
+		/* After the used index store: the batch's log entries. */
+		if (VDEV__UNLIKELY(vq->P(inflight_log) != NULL))
+			vdev__inflight_published(vq->P(inflight_log), batch, vq->P(size),
+						 vq->P(used_idx));
+	}
 	vq->P(stats).publishes++;
 	if (notify)
 		vq->P(stats).notifications++;
