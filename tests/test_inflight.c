@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The in-flight log of a split queue (vdev/inflight.h): what a queue
+ * records while it runs, what a recovery finds after a "crash" (the queue
+ * abandoned mid-flight, a new one started on the same ring and log), and
+ * logs written by a hostile front-end (sizes, counters, indexes out of
+ * range, flags on descriptors never offered): counted, never followed out
+ * of bounds.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "drvsim.h"
+#include "vdev/device.h"
+#include "vdev/inflight.h"
+
+#define F(b) VDEV_BIT(VDEV_F_##b)
+#define QS 8u
+
+static struct sim_pair P;
+static struct vdev_iov iov[64];
+static uint64_t buf;
+static uint64_t region[(VDEV_INFLIGHT_SPLIT_SIZE(QS * 2) + 7) / 8];
+static uint16_t order[QS * 2];
+static struct vdev_vq_inflight L;
+static int tok[64];
+
+struct entry {
+	uint8_t inflight, pad[5];
+	uint16_t next;
+	uint64_t counter;
+};
+struct hdr {
+	uint64_t features;
+	uint16_t version, desc_num, last_batch_head, used_idx;
+};
+static struct hdr *H(void) { return (struct hdr *)region; }
+static struct entry *E(unsigned i) { return (struct entry *)((uint8_t *)region + 16) + i; }
+
+static void setup(void)
+{
+	memset(region, 0, sizeof(region));
+	memset(&L, 0, sizeof(L));
+	cr_assert_eq(sim_pair_init(&P, QS, F(VERSION_1), 1u << 20, false), 0);
+	buf = sim_alloc(&P.m, 64u * 64u, 16);
+	cr_assert_eq(vdev_vq_inflight_init(&L, region, order, QS), 0);
+	cr_assert_eq(vdev_vq_set_inflight(&P.vq, &L), 0);
+}
+
+static void teardown(void) { sim_pair_destroy(&P); }
+
+/* The driver offers chain t: one readable and one writable buffer. */
+static void offer(int t)
+{
+	struct drv_buf b[2] = {{buf + 64u * (unsigned)t, 16, false},
+			       {buf + 64u * (unsigned)t + 16, 16, true}};
+	cr_assert_eq(drv_add(&P.drv, b, 2, false, &tok[t]), 0);
+}
+
+/* The device's side dies: a new queue on the same ring and the same log,
+ * resumed where the log says. Returns how many chains it hands out again. */
+static unsigned restart(void)
+{
+	uint16_t used, avail, resume;
+	uint8_t *u = (uint8_t *)P.drv.device + 2, *a = (uint8_t *)P.drv.driver + 2;
+	struct vdev_vq_state st = {0};
+	unsigned n;
+
+	memcpy(&used, u, 2);
+	memcpy(&avail, a, 2);
+	memset(&P.vq, 0, sizeof(P.vq)); /* nothing of the old one survives */
+	cr_assert_eq(vdev_vq_init(&P.vq, 0, QS), 0);
+	vdev_vq_set_addrs(&P.vq, P.drv.desc_gpa, P.drv.driver_gpa, P.drv.device_gpa);
+	memset(&L, 0, sizeof(L));
+	cr_assert_eq(vdev_vq_inflight_init(&L, region, order, QS), 0);
+	n = vdev_vq_inflight_recover(&L, QS, used, avail, &resume);
+	st.avail_idx = resume;
+	st.used_idx = used;
+	cr_assert_eq(vdev_vq_set_state(&P.vq, &st), 0);
+	cr_assert_eq(vdev_vq_start(&P.vq, &P.m.mem, F(VERSION_1)), 0);
+	cr_assert_eq(vdev_vq_set_inflight(&P.vq, &L), 0);
+	return n;
+}
+
+static void pop(struct vdev_vq_elem *e)
+{
+	cr_assert_eq(vdev_vq_pop(&P.vq, e, iov, 64), 1);
+	cr_assert_eq(e->error, 0);
+}
+
+static void complete(const struct vdev_vq_elem *e)
+{
+	cr_assert_eq(vdev_vq_push(&P.vq, e, 0), 0);
+	(void)vdev_vq_publish(&P.vq);
+}
+
+/* Reap every used buffer; each token at most once (drvsim checks ids). */
+static unsigned reap(int *seen)
+{
+	unsigned n = 0;
+	uint32_t len;
+	int *t;
+
+	while ((t = drv_get_used(&P.drv, &len)) != NULL) {
+		seen[t - tok]++;
+		n++;
+	}
+	cr_assert_eq(P.drv.errors, 0, "%s", P.drv.last_error);
+	return n;
+}
+
+Test(inflight, pops_are_logged_and_cleared_after_publish, .init = setup, .fini = teardown)
+{
+	struct vdev_vq_elem e[3];
+
+	cr_expect_eq(H()->version, 1);
+	cr_expect_eq(H()->desc_num, QS);
+	for (int t = 0; t < 3; t++)
+		offer(t);
+	for (int t = 0; t < 3; t++)
+		pop(&e[t]);
+	for (int t = 0; t < 3; t++)
+		cr_expect_eq(E(e[t].id)->inflight, 1);
+	cr_expect_lt(E(e[0].id)->counter, E(e[1].id)->counter);
+	cr_expect_lt(E(e[1].id)->counter, E(e[2].id)->counter);
+	cr_assert_eq(vdev_vq_push(&P.vq, &e[1], 0), 0);
+	cr_expect_eq(E(e[1].id)->inflight, 1, "cleared only once the used index is out");
+	cr_expect_eq(H()->last_batch_head, e[1].id);
+	(void)vdev_vq_publish(&P.vq);
+	cr_expect_eq(E(e[1].id)->inflight, 0);
+	cr_expect_eq(E(e[0].id)->inflight, 1);
+	cr_expect_eq(H()->used_idx, 1);
+	cr_expect_eq(L.errors, 0);
+}
+
+Test(inflight, unpopped_chains_are_not_in_flight, .init = setup, .fini = teardown)
+{
+	struct vdev_vq_elem e;
+
+	offer(0);
+	pop(&e);
+	cr_assert_eq(vdev_vq_unpop(&P.vq, &e, 1), 0);
+	cr_expect_eq(E(e.id)->inflight, 0);
+	pop(&e);
+	cr_expect_eq(E(e.id)->inflight, 1);
+}
+
+Test(inflight, restart_resubmits_in_the_order_taken, .init = setup, .fini = teardown)
+{
+	struct vdev_vq_elem e[3], r;
+	int seen[64] = {0};
+
+	for (int t = 0; t < 4; t++)
+		offer(t);
+	for (int t = 0; t < 3; t++)
+		pop(&e[t]);
+	complete(&e[1]); /* out of order */
+	cr_expect_eq(reap(seen), 1);
+	/* the process dies with chains 0 and 2 in flight and 3 not taken */
+	cr_assert_eq(restart(), 2);
+	cr_expect_eq(L.errors, 0);
+	int want[] = {0, 2, 3};
+	for (int k = 0; k < 3; k++) {
+		pop(&r);
+		if (want[k] < 3)
+			cr_expect_eq(r.id, e[want[k]].id, "chain %d", k);
+		cr_expect_eq(r.iov[0].base, sim_ptr(&P.m, buf + 64u * (unsigned)want[k]),
+			     "chain %d", k);
+		complete(&r);
+	}
+	cr_expect_eq(vdev_vq_pop(&P.vq, &r, iov, 64), 0, "nothing else");
+	cr_expect_eq(reap(seen), 3);
+	for (int t = 0; t < 4; t++)
+		cr_expect_eq(seen[t], 1, "chain %d completed %d times", t, seen[t]);
+	cr_expect_eq(L.resubmitted, 2);
+}
+
+Test(inflight, restart_after_the_used_index_but_before_the_flags, .init = setup,
+     .fini = teardown)
+{
+	struct vdev_vq_elem e[3];
+	int seen[64] = {0};
+
+	for (int t = 0; t < 3; t++)
+		offer(t);
+	for (int t = 0; t < 3; t++)
+		pop(&e[t]);
+	cr_assert_eq(vdev_vq_push(&P.vq, &e[0], 0), 0);
+	cr_assert_eq(vdev_vq_push(&P.vq, &e[2], 0), 0);
+	(void)vdev_vq_publish(&P.vq);
+	/* killed right after the used index store: flags and used_idx old */
+	E(e[0].id)->inflight = E(e[2].id)->inflight = 1;
+	H()->used_idx = 0;
+	cr_assert_eq(restart(), 1, "only chain 1 is still in flight");
+	cr_expect_eq(H()->used_idx, 2);
+	struct vdev_vq_elem r;
+	pop(&r);
+	cr_expect_eq(r.id, e[1].id);
+	complete(&r);
+	cr_expect_eq(reap(seen), 3);
+	for (int t = 0; t < 3; t++)
+		cr_expect_eq(seen[t], 1);
+}
+
+Test(inflight, restart_with_nothing_in_flight_resumes_the_ring, .init = setup,
+     .fini = teardown)
+{
+	struct vdev_vq_elem e;
+	int seen[64] = {0};
+
+	offer(0);
+	pop(&e);
+	complete(&e);
+	offer(1);
+	cr_assert_eq(restart(), 0);
+	pop(&e);
+	complete(&e);
+	cr_expect_eq(reap(seen), 2);
+	cr_expect_eq(seen[1], 1);
+}
+
+/* ---- hostile logs ----------------------------------------------------------------- */
+
+Test(inflight, foreign_or_damaged_region_is_reinitialised, .init = setup, .fini = teardown)
+{
+	struct vdev_vq_inflight l2;
+
+	H()->version = 7;
+	E(3)->inflight = 1;
+	cr_assert_eq(vdev_vq_inflight_init(&l2, region, order, QS), 0);
+	cr_expect_eq(l2.errors, 1);
+	cr_expect_eq(H()->version, 1);
+	cr_expect_eq(E(3)->inflight, 0);
+	/* version 1 made for another queue size */
+	H()->desc_num = QS * 2;
+	E(3)->inflight = 1;
+	cr_assert_eq(vdev_vq_inflight_init(&l2, region, order, QS), 0);
+	cr_expect_eq(l2.errors, 1);
+	cr_expect_eq(H()->desc_num, QS);
+	cr_expect_eq(E(3)->inflight, 0);
+	cr_expect_eq(vdev_vq_inflight_init(&l2, region, order, 0), VDEV_EINVAL);
+	cr_expect_eq(vdev_vq_inflight_init(&l2, region, order, 40000), VDEV_EINVAL);
+	cr_expect_eq(vdev_vq_inflight_init(&l2, NULL, order, QS), VDEV_EINVAL);
+}
+
+Test(inflight, flags_on_descriptors_never_offered_are_not_resubmitted, .init = setup,
+     .fini = teardown)
+{
+	int seen[64] = {0};
+
+	offer(0);
+	/* nothing popped, but the front-end marks every head in flight */
+	for (unsigned i = 0; i < QS; i++) {
+		E(i)->inflight = 1;
+		E(i)->counter = 1000 - i;
+	}
+	cr_assert_eq(restart(), 0, "8 in flight but only 1 made available");
+	cr_expect_eq(L.errors, 1);
+	for (unsigned i = 0; i < QS; i++)
+		cr_expect_eq(E(i)->inflight, 0);
+	struct vdev_vq_elem e;
+	pop(&e);
+	complete(&e);
+	cr_expect_eq(reap(seen), 1);
+	cr_expect_eq(seen[0], 1);
+}
+
+Test(inflight, flag_on_a_garbage_descriptor_gives_a_rejected_chain, .init = setup,
+     .fini = teardown)
+{
+	struct vdev_vq_elem e;
+	struct drv_split_desc bad = {0xdead0000000ull, 4096, 0, 0};
+
+	offer(0);
+	/* a descriptor the driver never used, pointing outside guest memory */
+	drv_split_write_desc(&P.drv, QS - 1, &bad);
+	E(QS - 1)->inflight = 1;
+	cr_assert_eq(restart(), 1);
+	cr_assert_eq(vdev_vq_pop(&P.vq, &e, iov, 64), 1);
+	cr_expect_eq(e.id, QS - 1);
+	cr_expect_neq(e.error, 0, "its buffer is not in guest memory");
+	cr_assert_eq(vdev_vq_push(&P.vq, &e, 0), 0);
+}
+
+Test(inflight, flags_beyond_the_ring_size_are_counted_and_dropped)
+{
+	struct vdev_vq_inflight l;
+	uint16_t resume;
+
+	memset(region, 0, sizeof(region));
+	cr_assert_eq(vdev_vq_inflight_init(&l, region, order, QS * 2), 0);
+	H()->used_idx = 10;
+	E(QS + 3)->inflight = 1;
+	E(1)->inflight = 1;
+	cr_expect_eq(vdev_vq_inflight_recover(&l, QS, 10, 12, &resume), 1);
+	cr_expect_eq(resume, 11);
+	cr_expect_eq(l.errors, 1);
+	cr_expect_eq(E(QS + 3)->inflight, 0);
+	/* a ring larger than the log */
+	cr_expect_eq(vdev_vq_inflight_recover(&l, QS * 4, 10, 12, &resume), 0);
+	cr_expect_eq(resume, 10);
+	cr_expect_eq(l.errors, 2);
+}
+
+Test(inflight, last_batch_walk_is_bounded)
+{
+	struct vdev_vq_inflight l;
+	uint16_t resume;
+
+	memset(region, 0, sizeof(region));
+	cr_assert_eq(vdev_vq_inflight_init(&l, region, order, QS), 0);
+	/* a batch longer than the ring */
+	H()->used_idx = 100;
+	E(2)->inflight = 1;
+	cr_expect_eq(vdev_vq_inflight_recover(&l, QS, 200, 210, &resume), 0);
+	cr_expect_eq(l.errors, 1);
+	cr_expect_eq(resume, 200);
+	cr_expect_eq(H()->used_idx, 200);
+	cr_expect_eq(E(2)->inflight, 0, "an inconsistent log is cleared");
+	/* a batch list leading out of range */
+	H()->used_idx = 5;
+	H()->last_batch_head = 1;
+	E(1)->next = 0xfff0;
+	E(1)->inflight = E(4)->inflight = 1;
+	cr_expect_eq(vdev_vq_inflight_recover(&l, QS, 7, 9, &resume), 0);
+	cr_expect_eq(l.errors, 2);
+	/* a batch list that loops: walked batch-size steps only */
+	H()->used_idx = 3;
+	H()->last_batch_head = 1;
+	E(1)->next = 1;
+	E(1)->inflight = E(4)->inflight = 1;
+	cr_expect_eq(vdev_vq_inflight_recover(&l, QS, 7, 9, &resume), 1);
+	cr_expect_eq(resume, 8);
+	cr_expect_eq(E(1)->inflight, 0);
+	cr_expect_eq(l.errors, 2);
+}
+
+Test(inflight, equal_or_extreme_counters_keep_a_total_order)
+{
+	struct vdev_vq_inflight l;
+	uint16_t resume, h;
+
+	memset(region, 0, sizeof(region));
+	cr_assert_eq(vdev_vq_inflight_init(&l, region, order, QS), 0);
+	for (unsigned i = 0; i < QS; i++) {
+		E(i)->inflight = (uint8_t)(i % 2 ? 1 : 0xff); /* odd flag values count too */
+		E(i)->counter = i < 4 ? UINT64_MAX : 5;
+	}
+	cr_expect_eq(vdev_vq_inflight_recover(&l, QS, 0, QS, &resume), QS);
+	cr_expect_eq(l.errors, QS / 2);
+	/* counter 5 first (4..7), then UINT64_MAX (0..3), ties by index */
+	uint16_t want[QS] = {4, 5, 6, 7, 0, 1, 2, 3};
+	for (unsigned i = 0; i < QS; i++)
+		cr_expect_eq(order[i], want[i], "order[%u] = %u", i, order[i]);
+	(void)h;
+}
+
+Test(inflight, packed_rings_and_short_logs_are_refused)
+{
+	struct sim_pair p = {0};
+	struct vdev_vq_inflight l;
+
+	memset(region, 0, sizeof(region));
+	cr_assert_eq(sim_pair_init(&p, QS, F(VERSION_1) | F(RING_PACKED), 1u << 20, false), 0);
+	cr_assert_eq(vdev_vq_inflight_init(&l, region, order, QS), 0);
+	cr_expect_eq(vdev_vq_set_inflight(&p.vq, &l), VDEV_ENOTSUP);
+	sim_pair_destroy(&p);
+	memset(&p, 0, sizeof(p));
+	cr_assert_eq(sim_pair_init(&p, QS * 2, F(VERSION_1), 1u << 20, false), 0);
+	cr_expect_eq(vdev_vq_set_inflight(&p.vq, &l), VDEV_EINVAL, "ring larger than the log");
+	vdev_vq_stop(&p.vq);
+	cr_expect_eq(vdev_vq_set_inflight(&p.vq, &l), VDEV_EPERM);
+	sim_pair_destroy(&p);
+}
