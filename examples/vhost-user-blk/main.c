@@ -10,6 +10,10 @@
  *
  * Follows the vhost-user back-end program conventions (--socket-path,
  * --fd, --print-capabilities, --blk-file, --read-only, ends on SIGTERM).
+ * Offers INFLIGHT_SHMFD: started again after a crash (SIGKILL, an
+ * upgrade) on the same socket, it completes the requests the old one had
+ * in flight when QEMU reconnects (-chardev socket,...,reconnect-ms=N);
+ * split rings only.
  * SIGUSR1: the image was resized; the device takes its new size and
  * tells the driver (a configuration change).
  */
@@ -428,6 +432,11 @@ int main(int argc, char **argv)
 		.dev = front,
 		.mem = &D.mem,
 		.thread_per_queue = D.o.thread_per_queue,
+		/* Requests in flight survive a crash or an upgrade of this
+		 * daemon: the front-end keeps the log, a new instance submits
+		 * them again (block requests may be repeated). Not on a PCI
+		 * bus slot, whose rings are not the disk's. */
+		.inflight = !D.o.pcidev.mode,
 	};
 #ifdef VDEV_HAVE_LIBURING
 	if (D.rings != NULL)

@@ -605,6 +605,9 @@ static void inflight_ring_recover(struct vdev_vhost_user *vu, struct vu_ring *r,
 				  r->log_order, vu->inflight_qsize) < 0)
 		return;
 	n = vdev_vq_inflight_recover(&r->log, (uint16_t)r->num, used, avail_ring_idx, avail);
+	if (r->log.errors > 0)
+		logf_(vu, "ring %u: %llu inconsistencies in the inflight region, ignored", r->index,
+		      (unsigned long long)r->log.errors);
 	if (n > 0)
 		logf_(vu, "ring %u: %u requests in flight before the restart, submitted again",
 		      r->index, n);
