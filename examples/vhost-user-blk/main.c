@@ -298,6 +298,22 @@ static void on_resize(void *opaque, int fd)
 		(unsigned long long)sectors);
 }
 
+/* Session events on stderr (unless --quiet): a supervisor or a test sees
+ * when a front-end came and went, e.g. QEMU reconnecting after a restart. */
+static void on_connected(void *opaque)
+{
+	(void)opaque;
+	if (!D.o.quiet)
+		fprintf(stderr, "vhost-user-blk: front-end connected\n");
+}
+
+static void on_disconnected(void *opaque)
+{
+	(void)opaque;
+	if (!D.o.quiet)
+		fprintf(stderr, "vhost-user-blk: front-end disconnected\n");
+}
+
 static int open_backend(const struct vdev_blk_backend_ops **ops, void **opaque, uint64_t *bytes)
 {
 	char err[256];
@@ -437,6 +453,8 @@ int main(int argc, char **argv)
 		 * them again (block requests may be repeated). Not on a PCI
 		 * bus slot, whose rings are not the disk's. */
 		.inflight = !D.o.pcidev.mode,
+		.connected = on_connected,
+		.disconnected = on_disconnected,
 	};
 #ifdef VDEV_HAVE_LIBURING
 	if (D.rings != NULL)

@@ -59,7 +59,9 @@ trap 'rm -rf "$work"' EXIT
 ext="$work/extract"
 mkdir -p "$ext"
 for p in "${pkgs[@]}"; do
-	deb=$(ls -t "$cache/debs/${p}_"*.deb 2>/dev/null | head -n1)
+	# amd64 (or arch-independent) only: the cache may also hold another
+	# architecture's build of a package (libc6_..._i386.deb)
+	deb=$(ls -t "$cache/debs/${p}_"*_amd64.deb "$cache/debs/${p}_"*_all.deb 2>/dev/null | head -n1 || true)
 	if [ -z "$deb" ]; then
 		log "package $p did not download"
 		exit 1
