@@ -46,9 +46,18 @@ static inline struct log_entry *entry(const struct vdev_vq_inflight *log, uint16
 	return (struct log_entry *)((uint8_t *)log->P(region) + VDEV_INFLIGHT_SPLIT_HDR) + i;
 }
 
-/* One read of a field the other process can write. */
-#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
-#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+/*
+ * Each access to the region exactly once (volatile: the compiler may
+ * neither repeat nor merge it; the other process may write it). Host byte
+ * order, as the region's layout is defined. 64-bit counters are not
+ * atomic on 32-bit targets: a torn counter only misorders a resubmission.
+ */
+static inline uint8_t ld8(const uint8_t *p) { return *(const volatile uint8_t *)p; }
+static inline uint16_t ld16(const uint16_t *p) { return *(const volatile uint16_t *)p; }
+static inline uint64_t ld64(const uint64_t *p) { return *(const volatile uint64_t *)p; }
+static inline void st8(uint8_t *p, uint8_t v) { *(volatile uint8_t *)p = v; }
+static inline void st16(uint16_t *p, uint16_t v) { *(volatile uint16_t *)p = v; }
+static inline void st64(uint64_t *p, uint64_t v) { *(volatile uint64_t *)p = v; }
 
 static void log_clear(struct vdev_vq_inflight *log)
 {
@@ -56,16 +65,16 @@ static void log_clear(struct vdev_vq_inflight *log)
 
 	for (uint32_t i = 0; i < log->P(desc_num); i++) {
 		struct log_entry *e = entry(log, (uint16_t)i);
-		STORE(e->inflight, 0);
-		STORE(e->next, 0);
-		STORE(e->counter, 0);
+		st8(&e->inflight, 0);
+		st16(&e->next, 0);
+		st64(&e->counter, 0);
 	}
-	STORE(h->features, 0);
-	STORE(h->desc_num, log->P(desc_num));
-	STORE(h->last_batch_head, 0);
-	STORE(h->used_idx, 0);
+	st64(&h->features, 0);
+	st16(&h->desc_num, log->P(desc_num));
+	st16(&h->last_batch_head, 0);
+	st16(&h->used_idx, 0);
 	vdev__wmb(); /* the entries before the version that vouches for them */
-	STORE(h->version, (uint16_t)VDEV_INFLIGHT_VERSION);
+	st16(&h->version, (uint16_t)VDEV_INFLIGHT_VERSION);
 }
 
 VDEV_API int vdev_vq_inflight_init(struct vdev_vq_inflight *log, void *region, uint16_t *order,
@@ -86,8 +95,8 @@ VDEV_API int vdev_vq_inflight_init(struct vdev_vq_inflight *log, void *region, u
 	log->errors = 0;
 	log->resubmitted = 0;
 	h = hdr(log);
-	version = LOAD(h->version);
-	num = LOAD(h->desc_num);
+	version = ld16(&h->version);
+	num = ld16(&h->desc_num);
 	if (version == VDEV_INFLIGHT_VERSION && num == desc_num)
 		return 0; /* a restart: recovery reads it */
 	if (version != 0)
@@ -99,7 +108,7 @@ VDEV_API int vdev_vq_inflight_init(struct vdev_vq_inflight *log, void *region, u
 /* Heap sort of order[] by (counter, head). */
 static bool order_less(const struct vdev_vq_inflight *log, uint16_t a, uint16_t b)
 {
-	uint64_t ca = LOAD(entry(log, a)->counter), cb = LOAD(entry(log, b)->counter);
+	uint64_t ca = ld64(&entry(log, a)->counter), cb = ld64(&entry(log, b)->counter);
 	return ca < cb || (ca == cb && a < b);
 }
 
@@ -128,7 +137,7 @@ VDEV_API unsigned vdev_vq_inflight_recover(struct vdev_vq_inflight *log, uint16_
 {
 	struct log_hdr *h = hdr(log);
 	uint16_t *o = log->P(order);
-	uint16_t logged_used = LOAD(h->used_idx);
+	uint16_t logged_used = ld16(&h->used_idx);
 	uint32_t n = 0;
 	uint64_t max_counter = 0;
 
@@ -144,7 +153,7 @@ VDEV_API unsigned vdev_vq_inflight_recover(struct vdev_vq_inflight *log, uint16_
 	 * last_batch_head through `next`. */
 	if (logged_used != used_idx) {
 		uint16_t batch = (uint16_t)(used_idx - logged_used);
-		uint16_t i = LOAD(h->last_batch_head);
+		uint16_t i = ld16(&h->last_batch_head);
 
 		if (batch > ring_size) {
 			log->errors++;
@@ -155,28 +164,28 @@ VDEV_API unsigned vdev_vq_inflight_recover(struct vdev_vq_inflight *log, uint16_
 				log->errors++;
 				goto inconsistent;
 			}
-			STORE(entry(log, i)->inflight, 0);
-			i = LOAD(entry(log, i)->next);
+			st8(&entry(log, i)->inflight, 0);
+			i = ld16(&entry(log, i)->next);
 		}
 		vdev__wmb();
-		STORE(h->used_idx, used_idx);
+		st16(&h->used_idx, used_idx);
 	}
 	/* Flags above the ring's size name no descriptor the driver has. */
 	for (uint32_t i = ring_size; i < log->P(desc_num); i++) {
-		if (LOAD(entry(log, (uint16_t)i)->inflight) != 0) {
+		if (ld8(&entry(log, (uint16_t)i)->inflight) != 0) {
 			log->errors++;
-			STORE(entry(log, (uint16_t)i)->inflight, 0);
+			st8(&entry(log, (uint16_t)i)->inflight, 0);
 		}
 	}
 	for (uint32_t i = 0; i < ring_size; i++) {
-		uint8_t f = LOAD(entry(log, (uint16_t)i)->inflight);
+		uint8_t f = ld8(&entry(log, (uint16_t)i)->inflight);
 		uint64_t c;
 
 		if (f == 0)
 			continue;
 		if (f != 1)
 			log->errors++; /* taken as in flight anyway */
-		c = LOAD(entry(log, (uint16_t)i)->counter);
+		c = ld64(&entry(log, (uint16_t)i)->counter);
 		if (c > max_counter)
 			max_counter = c;
 		o[n++] = (uint16_t)i;
@@ -205,7 +214,7 @@ VDEV_API unsigned vdev_vq_inflight_recover(struct vdev_vq_inflight *log, uint16_
 inconsistent:
 	/* Nothing in it can be trusted: start from the ring's used index. */
 	log_clear(log);
-	STORE(h->used_idx, used_idx);
+	st16(&h->used_idx, used_idx);
 	return 0;
 }
 
@@ -229,9 +238,9 @@ VDEV__INTERNAL void vdev__inflight_popped(struct vdev_vq_inflight *log,
 	for (unsigned i = 0; i < n; i++) {
 		struct log_entry *e = entry(log, elems[i].id); /* id < ring size <= desc_num */
 
-		STORE(e->counter, log->P(counter)++);
+		st64(&e->counter, log->P(counter)++);
 		vdev__wmb(); /* the counter before the flag that makes it count */
-		STORE(e->inflight, 1);
+		st8(&e->inflight, 1);
 	}
 }
 
@@ -240,7 +249,7 @@ VDEV__INTERNAL void vdev__inflight_unpopped(struct vdev_vq_inflight *log,
 {
 	/* The chains go back to the avail ring, which will give them again. */
 	for (unsigned i = 0; i < n; i++)
-		STORE(entry(log, elems[i].id)->inflight, 0);
+		st8(&entry(log, elems[i].id)->inflight, 0);
 }
 
 VDEV__INTERNAL void vdev__inflight_pushed(struct vdev_vq_inflight *log,
@@ -250,9 +259,9 @@ VDEV__INTERNAL void vdev__inflight_pushed(struct vdev_vq_inflight *log,
 
 	for (unsigned i = 0; i < n; i++) {
 		uint16_t id = elems[i].id;
-		STORE(entry(log, id)->next, LOAD(h->last_batch_head));
+		st16(&entry(log, id)->next, ld16(&h->last_batch_head));
 		vdev__wmb();
-		STORE(h->last_batch_head, id);
+		st16(&h->last_batch_head, id);
 	}
 }
 
@@ -260,15 +269,15 @@ VDEV__INTERNAL void vdev__inflight_published(struct vdev_vq_inflight *log, uint1
 					     uint16_t ring_size, uint16_t used_idx)
 {
 	struct log_hdr *h = hdr(log);
-	uint16_t i = LOAD(h->last_batch_head);
+	uint16_t i = ld16(&h->last_batch_head);
 
 	vdev__wmb(); /* the used index (stored by the caller) before the flags */
 	for (uint16_t k = 0; k < batch && i < ring_size; k++) {
-		STORE(entry(log, i)->inflight, 0);
-		i = LOAD(entry(log, i)->next);
+		st8(&entry(log, i)->inflight, 0);
+		i = ld16(&entry(log, i)->next);
 	}
 	vdev__wmb();
-	STORE(h->used_idx, used_idx);
+	st16(&h->used_idx, used_idx);
 }
 
 VDEV__INTERNAL bool vdev__inflight_next(struct vdev_vq_inflight *log, uint16_t ring_size,

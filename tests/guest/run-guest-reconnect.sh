@@ -119,7 +119,8 @@ qpid=$!
 killed=0 last=0
 while [ $killed -lt "$kills" ]; do
 	# the device works (again): the guest verified a round since the last restart
-	if ! wait_state 300 progressed_past "$last"; then
+	# (the first wait includes the guest's boot)
+	if ! wait_state $([ $killed = 0 ] && echo 600 || echo 300) progressed_past "$last"; then
 		echo "FAIL host/progress-after-restart-$killed (last round $last)"
 		status=1
 		break
