@@ -94,6 +94,7 @@ VDEV_API int vdev_vq_inflight_init(struct vdev_vq_inflight *log, void *region, u
 	log->P(resubmit_count) = 0;
 	log->errors = 0;
 	log->resubmitted = 0;
+	log->P(fresh) = false;
 	h = hdr(log);
 	version = ld16(&h->version);
 	num = ld16(&h->desc_num);
@@ -102,6 +103,7 @@ VDEV_API int vdev_vq_inflight_init(struct vdev_vq_inflight *log, void *region, u
 	if (version != 0)
 		log->errors++; /* someone else's or damaged: nothing to recover */
 	log_clear(log);
+	log->P(fresh) = true;
 	return 0;
 }
 
@@ -146,6 +148,12 @@ VDEV_API unsigned vdev_vq_inflight_recover(struct vdev_vq_inflight *log, uint16_
 	*last_avail = used_idx;
 	if (ring_size == 0 || ring_size > log->P(desc_num)) {
 		log->errors++;
+		return 0;
+	}
+	if (log->P(fresh)) {
+		/* A new log: whatever the ring did before is not in it. */
+		log->P(fresh) = false;
+		st16(&h->used_idx, used_idx);
 		return 0;
 	}
 	/* The last batch: published as used (the ring's idx moved past the

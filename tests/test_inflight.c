@@ -38,6 +38,14 @@ struct hdr {
 static struct hdr *H(void) { return (struct hdr *)region; }
 static struct entry *E(unsigned i) { return (struct entry *)((uint8_t *)region + 16) + i; }
 
+/* A region a previous instance left (version 1 for `desc_num` entries). */
+static void left_behind(uint16_t desc_num)
+{
+	memset(region, 0, sizeof(region));
+	H()->version = 1;
+	H()->desc_num = desc_num;
+}
+
 static void setup(void)
 {
 	memset(region, 0, sizeof(region));
@@ -283,12 +291,30 @@ Test(inflight, flag_on_a_garbage_descriptor_gives_a_rejected_chain, .init = setu
 	cr_assert_eq(vdev_vq_push(&P.vq, &e, 0), 0);
 }
 
-Test(inflight, flags_beyond_the_ring_size_are_counted_and_dropped)
+Test(inflight, a_new_log_takes_the_rings_used_index)
 {
 	struct vdev_vq_inflight l;
 	uint16_t resume;
 
 	memset(region, 0, sizeof(region));
+	cr_assert_eq(vdev_vq_inflight_init(&l, region, order, QS), 0);
+	cr_expect_eq(vdev_vq_inflight_recover(&l, QS, 1000, 1003, &resume), 0);
+	cr_expect_eq(resume, 1000);
+	cr_expect_eq(l.errors, 0);
+	cr_expect_eq(H()->used_idx, 1000);
+	/* a restart now recovers from it */
+	E(5)->inflight = 1;
+	cr_assert_eq(vdev_vq_inflight_init(&l, region, order, QS), 0);
+	cr_expect_eq(vdev_vq_inflight_recover(&l, QS, 1000, 1003, &resume), 1);
+	cr_expect_eq(resume, 1001);
+}
+
+Test(inflight, flags_beyond_the_ring_size_are_counted_and_dropped)
+{
+	struct vdev_vq_inflight l;
+	uint16_t resume;
+
+	left_behind(QS * 2);
 	cr_assert_eq(vdev_vq_inflight_init(&l, region, order, QS * 2), 0);
 	H()->used_idx = 10;
 	E(QS + 3)->inflight = 1;
@@ -308,7 +334,7 @@ Test(inflight, last_batch_walk_is_bounded)
 	struct vdev_vq_inflight l;
 	uint16_t resume;
 
-	memset(region, 0, sizeof(region));
+	left_behind(QS);
 	cr_assert_eq(vdev_vq_inflight_init(&l, region, order, QS), 0);
 	/* a batch longer than the ring */
 	H()->used_idx = 100;
@@ -341,7 +367,7 @@ Test(inflight, equal_or_extreme_counters_keep_a_total_order)
 	struct vdev_vq_inflight l;
 	uint16_t resume, h;
 
-	memset(region, 0, sizeof(region));
+	left_behind(QS);
 	cr_assert_eq(vdev_vq_inflight_init(&l, region, order, QS), 0);
 	for (unsigned i = 0; i < QS; i++) {
 		E(i)->inflight = (uint8_t)(i % 2 ? 1 : 0xff); /* odd flag values count too */

@@ -61,6 +61,7 @@ struct vdev_vq_inflight {
 	uint16_t VDEV_PRIV(desc_num);
 	uint16_t VDEV_PRIV(resubmit_next); /* order[next..count) not yet handed out */
 	uint16_t VDEV_PRIV(resubmit_count);
+	bool VDEV_PRIV(fresh);       /* initialised by init: nothing to recover */
 	/* Counters, for diagnostics. */
 	uint64_t errors;     /* inconsistencies found in the log and ignored */
 	uint64_t resubmitted; /* chains handed out again after a recovery */
@@ -92,6 +93,8 @@ VDEV_API int vdev_vq_inflight_init(struct vdev_vq_inflight *log, void *region, u
  * @avail_idx: the avail ring's idx as the ring holds it now.
  * @last_avail: out: where the queue resumes popping from the avail ring
  *          (used_idx + chains in flight), for vdev_vq_set_state().
+ * A region vdev_vq_inflight_init() had to initialise only takes the
+ * ring's used index (a queue that ran before the log existed).
  * Returns the number of chains that will be handed out again. An
  * inconsistent log (more chains in flight than the driver made
  * available, batch longer than the ring) is counted in `errors` and

@@ -18,20 +18,20 @@ klog0=$(dmesg | wc -l)
 stty -F /dev/ttyS1 -echo 2>/dev/null
 (read -r _ </dev/ttyS1; : >/tmp/stop) &
 # one round: four writers at once (several requests in flight), each a
-# fresh 256 KiB to its own file, then four readers; then the checks
+# fresh 64 KiB (four requests) to its own file, then four readers; then the checks
 wr() {
-	dd if=/tmp/src$1 of=/mnt/f$1 bs=64k oflag=direct conv=fsync 2>/tmp/w$1.err ||
+	dd if=/tmp/src$1 of=/mnt/f$1 bs=16k oflag=direct conv=fsync 2>/tmp/w$1.err ||
 		echo "round $round f$1: $(tail -c 200 /tmp/w$1.err | tr '\n' ' ')" >/tmp/w$1.fail
 }
 rd() {
-	dd if=/mnt/f$1 bs=64k iflag=direct 2>/tmp/r$1.err | sha256sum | cut -d' ' -f1 >/tmp/got$1
+	dd if=/mnt/f$1 bs=16k iflag=direct 2>/tmp/r$1.err | sha256sum | cut -d' ' -f1 >/tmp/got$1
 }
 errs=0 bad=0 round=0
 while [ ! -e /tmp/stop ] && [ $errs = 0 ] && [ $bad = 0 ]; do
 	round=$((round + 1))
-	dd if=/dev/urandom of=/tmp/src bs=64k count=16 2>/dev/null
+	dd if=/dev/urandom of=/tmp/src bs=16k count=16 2>/dev/null
 	for f in 0 1 2 3; do
-		dd if=/tmp/src of=/tmp/src$f bs=64k skip=$((f * 4)) count=4 2>/dev/null
+		dd if=/tmp/src of=/tmp/src$f bs=16k skip=$((f * 4)) count=4 2>/dev/null
 		sha256sum </tmp/src$f | cut -d' ' -f1 >/tmp/sum$f
 	done
 	rm -f /tmp/w?.fail
