@@ -226,6 +226,40 @@ inconsistent:
 	return 0;
 }
 
+/*
+ * A head the log calls in flight cannot also wait in the avail ring after
+ * the resume position (the driver offers only heads it owns): such a log
+ * lies. The ring is the authority: the chain is popped from there, once,
+ * and dropped from the resubmissions (counted); the resume position moves
+ * back by as many, since the recovery counted them as taken. One pass,
+ * bounded by the ring size. Right after vdev_vq_start() (nothing popped).
+ */
+static void drop_offered_again(struct vdev_vq *vq, struct vdev_vq_inflight *log)
+{
+	const struct virtq_avail *av = (const struct virtq_avail *)vq->P(driver);
+	uint16_t size = vq->P(size), pos = vq->P(last_avail);
+	uint16_t pending = (uint16_t)(vdev__rd16(&av->idx) - pos);
+	uint16_t *o = log->P(order);
+	uint32_t kept = log->P(resubmit_next);
+
+	if (pending > size)
+		pending = size; /* a broken ring: the first pop says so */
+	for (uint16_t k = 0; k < pending; k++) {
+		uint16_t h = vdev__rd16(&av->ring[(uint16_t)(pos + k) & (size - 1u)]);
+		if (h < size)
+			st8(&entry(log, h)->inflight, 0);
+	}
+	for (uint32_t i = log->P(resubmit_next); i < log->P(resubmit_count); i++) {
+		if (o[i] < size && ld8(&entry(log, o[i])->inflight) != 0)
+			o[kept++] = o[i];
+		else
+			log->errors++;
+	}
+	vq->P(last_avail) = (uint16_t)(pos - (log->P(resubmit_count) - kept));
+	vq->P(avail_shadow) = vq->P(last_avail);
+	log->P(resubmit_count) = (uint16_t)kept;
+}
+
 VDEV_API int vdev_vq_set_inflight(struct vdev_vq *vq, struct vdev_vq_inflight *log)
 {
 	if (!(vq->P(state) & VQ_LIVE))
@@ -234,6 +268,9 @@ VDEV_API int vdev_vq_set_inflight(struct vdev_vq *vq, struct vdev_vq_inflight *l
 		return VDEV_ENOTSUP;
 	if (log != NULL && vq->P(size) > log->P(desc_num))
 		return VDEV_EINVAL;
+	if (log != NULL && log->P(resubmit_next) < log->P(resubmit_count) &&
+	    vq->P(pop_seq) == 0 && vq->P(inflight) == 0)
+		drop_offered_again(vq, log);
 	vq->P(inflight_log) = log;
 	return 0;
 }

@@ -274,6 +274,36 @@ Test(inflight, flags_on_descriptors_never_offered_are_not_resubmitted, .init = s
 	cr_expect_eq(seen[0], 1);
 }
 
+Test(inflight, a_head_in_flight_and_offered_again_is_taken_once, .init = setup,
+     .fini = teardown)
+{
+	struct vdev_vq_elem e, r;
+	int seen[64] = {0};
+
+	for (int t = 0; t < 3; t++)
+		offer(t);
+	pop(&e);
+	/* chain 2 still waits in the avail ring, but the log calls its head
+	 * in flight (and not chain 1's): a log that lies */
+	uint16_t head2;
+	memcpy(&head2, (uint8_t *)P.drv.driver + 4 + 2 * 2, 2); /* avail ring[2] */
+	E(head2)->inflight = 1;
+	E(head2)->counter = 0;
+	cr_assert_eq(restart(), 2, "the count fits: avail - used = 3");
+	cr_expect_eq(L.errors, 1, "dropped when the queue started");
+	int want[] = {0, 1, 2};
+	for (int k = 0; k < 3; k++) {
+		pop(&r);
+		cr_expect_eq(r.iov[0].base, sim_ptr(&P.m, buf + 64u * (unsigned)want[k]),
+			     "chain %d", want[k]);
+		complete(&r);
+	}
+	cr_expect_eq(vdev_vq_pop(&P.vq, &r, iov, 64), 0, "nothing more");
+	cr_expect_eq(reap(seen), 3);
+	for (int t = 0; t < 3; t++)
+		cr_expect_eq(seen[t], 1, "chain %d completed %d times", t, seen[t]);
+}
+
 Test(inflight, flag_on_a_garbage_descriptor_gives_a_rejected_chain, .init = setup,
      .fini = teardown)
 {
