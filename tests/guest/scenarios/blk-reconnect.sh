@@ -35,10 +35,12 @@ while [ ! -e /tmp/stop ] && [ $errs = 0 ] && [ $bad = 0 ]; do
 		sha256sum </tmp/src$f | cut -d' ' -f1 >/tmp/sum$f
 	done
 	rm -f /tmp/w?.fail
-	wr 0 & wr 1 & wr 2 & wr 3 &
-	wait
-	rd 0 & rd 1 & rd 2 & rd 3 &
-	wait
+	# wait for these four only: a bare wait would also wait for the
+	# ttyS1 reader, i.e. for the host's stop
+	wr 0 & p0=$!; wr 1 & p1=$!; wr 2 & p2=$!; wr 3 & p3=$!
+	wait $p0 $p1 $p2 $p3
+	rd 0 & p0=$!; rd 1 & p1=$!; rd 2 & p2=$!; rd 3 & p3=$!
+	wait $p0 $p1 $p2 $p3
 	for f in 0 1 2 3; do
 		if [ -e /tmp/w$f.fail ]; then
 			errs=$((errs + 1))
