@@ -12,8 +12,8 @@
 # The guest (scenario blk-reconnect) rewrites and verifies files with
 # O_DIRECT and fsync the whole time. Each cycle waits for states, never
 # for a time: guest progress since the last restart (the device works
-# again), then a random delay picks the moment of the kill (it
-# synchronises nothing), SIGKILL, the daemon reaped, a new daemon
+# again), the start of the guest's next writes, then a random delay of
+# 0..90 ms picks the moment of the kill (it synchronises nothing), SIGKILL, the daemon reaped, a new daemon
 # listening, QEMU connected to it. After the last cycle and more guest
 # progress the host tells the guest to stop (a line on its /dev/ttyS1).
 #
@@ -68,6 +68,7 @@ clean() { tr -d '\r' 2>/dev/null <"$console"; }
 # the guest's last progress round (0 before the first)
 progress() { clean | sed -n 's/^VDEV-PROGRESS \([0-9]*\)$/\1/p' | tail -n 1 | grep . || echo 0; }
 progressed_past() { [ "$(progress)" -gt "$1" ]; }
+writing_past() { [ "$(clean | sed -n 's/^VDEV-WRITING \([0-9]*\)$/\1/p' | tail -n 1 | grep . || echo 0)" -gt "$1" ]; }
 # until STATE-COMMAND succeeds, QEMU dies or SECS pass (a deadline, not a delay)
 wait_state() {
 	local secs=$1 t0
@@ -126,7 +127,10 @@ while [ $killed -lt "$kills" ]; do
 		status=1
 		break
 	fi
-	sleep "0.$((RANDOM % 10))" # the random moment of the kill
+	# aim at I/O: the next round's writes have started; then a random
+	# delay of 0..90 ms picks the moment (it synchronises nothing)
+	wait_state 900 writing_past "$(progress)" || true
+	sleep "0.0$((RANDOM % 10))"
 	kill -9 "$dpid"
 	wait "$dpid" 2>/dev/null
 	killed=$((killed + 1))

@@ -5,7 +5,7 @@
 # O_DIRECT without pause, each checked against what was written, until the host
 # writes a line to /dev/ttyS1. "VDEV-PROGRESS <round>" after each verified
 # round lets the host wait for the device to work again before the next
-# kill. Then: no I/O error, no mismatch, nothing wrong in the kernel log
+# kill; "VDEV-WRITING <round>" lets it aim the kill at the writes. Then: no I/O error, no mismatch, nothing wrong in the kernel log
 # (a request completed twice breaks the ring: "is not a head", I/O
 # errors), the files again after dropping the caches, umount, fsck. The
 # host compares the files' checksums (VDEV-INFO) with its image.
@@ -35,6 +35,7 @@ while [ ! -e /tmp/stop ] && [ $errs = 0 ] && [ $bad = 0 ]; do
 		sha256sum </tmp/src$f | cut -d' ' -f1 >/tmp/sum$f
 	done
 	rm -f /tmp/w?.fail
+	echo "VDEV-WRITING $round"
 	# wait for these four only: a bare wait would also wait for the
 	# ttyS1 reader, i.e. for the host's stop
 	wr 0 & p0=$!; wr 1 & p1=$!; wr 2 & p2=$!; wr 3 & p3=$!
