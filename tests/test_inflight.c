@@ -78,7 +78,7 @@ static unsigned restart(void)
 	memcpy(&used, u, 2);
 	memcpy(&avail, a, 2);
 	memset(&P.vq, 0, sizeof(P.vq)); /* nothing of the old one survives */
-	cr_assert_eq(vdev_vq_init(&P.vq, 0, QS), 0);
+	cr_assert_eq(vdev_vq_init(&P.vq, 0, QS, P.held), 0);
 	vdev_vq_set_addrs(&P.vq, P.drv.desc_gpa, P.drv.driver_gpa, P.drv.device_gpa);
 	memset(&L, 0, sizeof(L));
 	cr_assert_eq(vdev_vq_inflight_init(&L, region, order, QS), 0);

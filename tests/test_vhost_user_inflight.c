@@ -34,6 +34,7 @@ static struct {
 	struct vdev_mem mem;
 	struct vdev_blk blk;
 	struct vdev_vq queues[2];
+	uint64_t queue_held[2 * VDEV_VQ_HELD_WORDS(QSIZE)];
 	struct vdev_blk_req reqs[NREQ];
 	struct vdev_iov iovs[NREQ * 20];
 	struct vdev_blk_range ranges[NREQ * 4];
@@ -59,7 +60,7 @@ static void backend_up(void)
 	struct vdev_blk_config c = {
 		.capacity = 2048, .num_queues = 1, .queue_size = QSIZE, .seg_max = 16,
 		.max_discard_seg = 4, .max_write_zeroes_seg = 4, .serial = "inflight-test",
-		.mem = &F.mem, .queues = F.queues, .reqs = F.reqs, .num_reqs = NREQ,
+		.mem = &F.mem, .queues = F.queues, .queue_held = F.queue_held, .reqs = F.reqs, .num_reqs = NREQ,
 		.iovs = F.iovs, .iov_per_req = 20, .ranges = F.ranges,
 		.backend = &ram_blk_ops, .backend_opaque = &F.ram,
 	};
