@@ -322,8 +322,19 @@ static __attribute__((noinline)) int pop_logged(struct vdev_vq *vq, struct vdev_
 	int rc;
 
 	while (n < max && vdev__inflight_next(log, vq->P(size), &head)) {
+		/* A head the queue holds already (a log that names one twice,
+		 * or attached after pops) is not handed out a second time: the
+		 * chain has its one completion coming. Counted and dropped, as
+		 * every other inconsistency of the log; the driver's ring is
+		 * not at fault, so it stays usable. */
+		if (vq_is_held(vq->P(held), head)) {
+			log->errors++;
+			log->resubmitted--;
+			continue;
+		}
 		vdev__split_pop_head(vq, head, &elems[n], iov + (size_t)n * iov_per_elem,
-				     iov_per_elem);
+				     iov_per_elem); /* holds it */
+		log->P(ring_pops) = 0;
 		n++;
 	}
 	if (n < max) {
@@ -331,8 +342,12 @@ static __attribute__((noinline)) int pop_logged(struct vdev_vq *vq, struct vdev_
 				     iov_per_elem);
 		if (rc < 0 && n == 0)
 			return rc;
-		if (rc > 0)
+		if (rc > 0) {
+			uint32_t r = log->P(ring_pops) + (unsigned)rc;
+
 			n += (unsigned)rc;
+			log->P(ring_pops) = (uint16_t)(r < UINT16_MAX ? r : UINT16_MAX);
+		}
 	}
 	vdev__inflight_popped(log, elems, n);
 	return (int)n;
@@ -368,6 +383,7 @@ VDEV_API int vdev_vq_pop(struct vdev_vq *vq, struct vdev_vq_elem *elem, struct v
 VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems, unsigned n)
 {
 	uint32_t descs = 0;
+	unsigned resub = 0;
 
 	if (!(vq->P(state) & VQ_LIVE))
 		return VDEV_EPERM;
@@ -375,6 +391,16 @@ VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
 		return 0;
 	if (n > vq->P(inflight))
 		return VDEV_EINVAL;
+	/* With a log, the first `resub` of them may be resubmissions: they
+	 * go back to the log's list, not to the avail ring. */
+	if (vq->P(inflight_log) != NULL) {
+		const struct vdev_vq_inflight *log = vq->P(inflight_log);
+		uint16_t ring = log->P(ring_pops);
+
+		resub = n > ring ? n - ring : 0;
+		if (resub > log->P(resubmit_next))
+			resub = log->P(resubmit_next);
+	}
 	/* The latest pops carry the sequence numbers just below pop_seq,
 	 * and the queue holds them. */
 	for (unsigned i = 0; i < n; i++) {
@@ -402,14 +428,14 @@ VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
 		vq->P(last_avail) = (uint16_t)pos;
 		vq->P(inflight_descs) = (uint16_t)(vq->P(inflight_descs) - descs);
 	} else {
-		vq->P(last_avail) = (uint16_t)(vq->P(last_avail) - n);
+		vq->P(last_avail) = (uint16_t)(vq->P(last_avail) - (n - resub));
 	}
 	for (unsigned i = 0; i < n; i++) {
 		vq->P(stats).rejected -= elems[i].error != 0; /* counted again when re-popped */
 		vq->P(held)[elems[i].id >> 6] &= ~vq_held_bit(elems[i].id); /* not ours now */
 	}
 	if (vq->P(inflight_log) != NULL)
-		vdev__inflight_unpopped(vq->P(inflight_log), elems, n);
+		vdev__inflight_unpopped(vq->P(inflight_log), elems, n, resub);
 	vq->P(inflight) = (uint16_t)(vq->P(inflight) - n);
 	vq->P(pop_seq) = (uint16_t)(vq->P(pop_seq) - n);
 	vq->P(stats).popped -= n;

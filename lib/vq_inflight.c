@@ -92,6 +92,7 @@ VDEV_API int vdev_vq_inflight_init(struct vdev_vq_inflight *log, void *region, u
 	log->P(desc_num) = (uint16_t)desc_num;
 	log->P(resubmit_next) = 0;
 	log->P(resubmit_count) = 0;
+	log->P(ring_pops) = UINT16_MAX;
 	log->errors = 0;
 	log->resubmitted = 0;
 	log->P(fresh) = false;
@@ -145,6 +146,7 @@ VDEV_API unsigned vdev_vq_inflight_recover(struct vdev_vq_inflight *log, uint16_
 
 	log->P(resubmit_next) = 0;
 	log->P(resubmit_count) = 0;
+	log->P(ring_pops) = UINT16_MAX;
 	*last_avail = used_idx;
 	if (ring_size == 0 || ring_size > log->P(desc_num)) {
 		log->errors++;
@@ -290,10 +292,21 @@ VDEV__INTERNAL void vdev__inflight_popped(struct vdev_vq_inflight *log,
 }
 
 VDEV__INTERNAL void vdev__inflight_unpopped(struct vdev_vq_inflight *log,
-					    const struct vdev_vq_elem *elems, unsigned n)
+					    const struct vdev_vq_elem *elems, unsigned n,
+					    unsigned resub)
 {
-	/* The chains go back to the avail ring, which will give them again. */
-	for (unsigned i = 0; i < n; i++)
+	/* Resubmissions stay in flight (the driver will not offer them
+	 * again): they go back to the front of the list, in their order, and
+	 * the next pops hand them out again. They are the latest handed out,
+	 * so the slots just below resubmit_next are free to take them. */
+	if (resub > log->P(resubmit_next))
+		resub = log->P(resubmit_next); /* cannot be; never below 0 */
+	log->P(resubmit_next) = (uint16_t)(log->P(resubmit_next) - resub);
+	for (unsigned i = 0; i < resub; i++)
+		log->P(order)[log->P(resubmit_next) + i] = elems[i].id;
+	log->resubmitted -= resub;
+	/* The other chains go back to the avail ring, which gives them again. */
+	for (unsigned i = resub; i < n; i++)
 		st8(&entry(log, elems[i].id)->inflight, 0);
 }
 

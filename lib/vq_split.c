@@ -461,6 +461,7 @@ VDEV__INTERNAL void vdev__split_pop_head(struct vdev_vq *vq, uint16_t head,
 					 unsigned cap)
 {
 	pop_slow(vq, head, e, iov, cap, vq->P(pop_seq));
+	vq_hold(vq->P(held), head); /* its push is one like any other */
 	vq_account_pops(vq, 1, 0); /* pop_slow counted a rejection */
 }
 

@@ -61,6 +61,8 @@ struct vdev_vq_inflight {
 	uint16_t VDEV_PRIV(desc_num);
 	uint16_t VDEV_PRIV(resubmit_next); /* order[next..count) not yet handed out */
 	uint16_t VDEV_PRIV(resubmit_count);
+	uint16_t VDEV_PRIV(ring_pops); /* pops from the ring since the last resubmission
+					* (saturating; UINT16_MAX: none recent) */
 	bool VDEV_PRIV(fresh);       /* initialised by init: nothing to recover */
 	/* Counters, for diagnostics. */
 	uint64_t errors;     /* inconsistencies found in the log and ignored */
