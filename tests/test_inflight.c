@@ -429,3 +429,109 @@ Test(inflight, packed_rings_and_short_logs_are_refused)
 	cr_expect_eq(vdev_vq_set_inflight(&p.vq, &l), VDEV_EPERM);
 	sim_pair_destroy(&p);
 }
+
+/* A resubmitted chain is held like any other pop: its one push is taken,
+ * a second is refused, and a driver that offers it again while the device
+ * has it breaks the ring. */
+Test(inflight, resubmitted_chains_are_held, .init = setup, .fini = teardown)
+{
+	struct vdev_vq_elem e[2], r[2];
+	int seen[64] = {0};
+
+	offer(0);
+	offer(1);
+	pop(&e[0]);
+	pop(&e[1]);
+	cr_assert_eq(restart(), 2);
+	pop(&r[0]);
+	pop(&r[1]);
+	cr_expect_eq(r[0].id, e[0].id);
+	cr_expect_eq(r[1].id, e[1].id);
+	cr_assert_eq(vdev_vq_push(&P.vq, &r[0], 0), 0, "a resubmission is held");
+	cr_expect_eq(vdev_vq_push(&P.vq, &r[0], 0), VDEV_EINVAL, "and pushed once");
+	(void)vdev_vq_publish(&P.vq);
+	cr_expect_eq(reap(seen), 1);
+	drv_offer_again(&P.drv, r[1].id, NULL);
+	cr_expect_eq(vdev_vq_pop(&P.vq, &e[0], iov, 64), VDEV_EPROTO,
+		     "a held resubmission offered again breaks the ring");
+	cr_expect_eq(L.errors, 0);
+}
+
+/* A log attached to a queue that already took chains from the ring may
+ * name one of them: it is not handed out a second time (counted), the
+ * others are, and each chain gets exactly one completion. */
+Test(inflight, a_logged_head_the_queue_holds_is_not_handed_out_twice, .init = setup,
+     .fini = teardown)
+{
+	struct vdev_vq_elem e[2], a, b;
+	uint16_t used, avail, resume;
+	struct vdev_vq_state st = {0};
+	int seen[64] = {0};
+
+	offer(0);
+	offer(1);
+	pop(&e[0]);
+	pop(&e[1]);
+	/* restart by hand: the ring position is taken from used_idx, not from
+	 * the log, and the log attached after the first pop */
+	memcpy(&used, (uint8_t *)P.drv.device + 2, 2);
+	memcpy(&avail, (uint8_t *)P.drv.driver + 2, 2);
+	memset(&P.vq, 0, sizeof(P.vq));
+	cr_assert_eq(vdev_vq_init(&P.vq, 0, QS, P.held), 0);
+	vdev_vq_set_addrs(&P.vq, P.drv.desc_gpa, P.drv.driver_gpa, P.drv.device_gpa);
+	memset(&L, 0, sizeof(L));
+	cr_assert_eq(vdev_vq_inflight_init(&L, region, order, QS), 0);
+	cr_assert_eq(vdev_vq_inflight_recover(&L, QS, used, avail, &resume), 2);
+	st.avail_idx = used;
+	st.used_idx = used;
+	cr_assert_eq(vdev_vq_set_state(&P.vq, &st), 0);
+	cr_assert_eq(vdev_vq_start(&P.vq, &P.m.mem, F(VERSION_1)), 0);
+	pop(&a); /* chain 0 from the ring */
+	cr_expect_eq(a.id, e[0].id);
+	cr_assert_eq(vdev_vq_set_inflight(&P.vq, &L), 0);
+	pop(&b); /* the log's chain 0 is held: skipped; chain 1 */
+	cr_expect_eq(b.id, e[1].id);
+	cr_expect_eq(L.errors, 1);
+	cr_expect_eq(L.resubmitted, 1);
+	complete(&a);
+	complete(&b);
+	cr_expect_eq(reap(seen), 2);
+	cr_expect_eq(seen[0], 1);
+	cr_expect_eq(seen[1], 1);
+}
+
+/* Resubmissions given back with unpop come out again from the log, not
+ * from the avail ring (which no longer offers them): same heads, same
+ * order, and the ring resumes where it was. */
+Test(inflight, unpopped_resubmissions_come_back_from_the_log, .init = setup, .fini = teardown)
+{
+	struct vdev_vq_elem e[2], r[3], again[3];
+	int seen[64] = {0};
+
+	for (int t = 0; t < 3; t++)
+		offer(t);
+	pop(&e[0]);
+	pop(&e[1]);
+	cr_assert_eq(restart(), 2);
+	pop(&r[0]);
+	cr_assert_eq(vdev_vq_unpop(&P.vq, &r[0], 1), 0);
+	cr_expect_eq(E(r[0].id)->inflight, 1, "still in flight: the driver gave it once");
+	cr_expect_eq(L.resubmitted, 0);
+	cr_assert_eq(vdev_vq_pop_batch(&P.vq, r, 3, iov, 16), 3);
+	cr_expect_eq(r[0].id, e[0].id);
+	cr_expect_eq(r[1].id, e[1].id);
+	cr_expect_eq(r[2].iov[0].base, sim_ptr(&P.m, buf + 128u), "chain 2 from the ring");
+	/* all three back: two to the log, one to the ring */
+	cr_assert_eq(vdev_vq_unpop(&P.vq, r, 3), 0);
+	cr_assert_eq(vdev_vq_pop_batch(&P.vq, again, 3, iov, 16), 3);
+	for (int k = 0; k < 3; k++) {
+		cr_expect_eq(again[k].id, r[k].id, "chain %d", k);
+		complete(&again[k]);
+	}
+	cr_expect_eq(vdev_vq_pop(&P.vq, &r[0], iov, 64), 0, "nothing else");
+	cr_expect_eq(reap(seen), 3);
+	for (int t = 0; t < 3; t++)
+		cr_expect_eq(seen[t], 1, "chain %d completed %d times", t, seen[t]);
+	cr_expect_eq(L.errors, 0);
+	cr_expect_eq(L.resubmitted, 2);
+}

@@ -111,7 +111,15 @@ VDEV_API unsigned vdev_vq_inflight_recover(struct vdev_vq_inflight *log, uint16_
  * vdev_vq_set_inflight() - attach a log to a live split queue (NULL
  * detaches). From then on pops are logged, and the chains the last
  * vdev_vq_inflight_recover() found come out of vdev_vq_pop() first, in
- * counter order (the ring is not read for them). Returns 0, VDEV_EPERM
+ * counter order (the ring is not read for them). A resubmitted chain is
+ * held like any pop (virtqueue.h: pushed exactly once; the driver offering
+ * its head again meanwhile breaks the ring). A head the log names that the
+ * queue holds already (a log attached after pops from the ring) is not
+ * handed out again: counted in `errors` and dropped, the ring stays
+ * usable (the chain's one completion is the one already coming; the
+ * driver did nothing wrong). vdev_vq_unpop() of resubmitted chains puts
+ * them back at the front of the log's list (they stay in flight), the
+ * others back on the avail ring. Returns 0, VDEV_EPERM
  * (queue not live) or VDEV_ENOTSUP (packed ring: not tracked).
  * Context: configuration (after vdev_vq_start(); vdev_vq_stop() and
  * vdev_vq_reset() detach it).
