@@ -761,7 +761,7 @@ VDEV_API int vdev_console_init(struct vdev_console *cs, const struct vdev_consol
 	    cfg->max_nr_ports > VDEV_CONSOLE_MAX_PORTS ||
 	    (!cfg->multiport && cfg->max_nr_ports != 1) || cfg->iov_per_chain == 0 ||
 	    cfg->iov_per_chain > UINT16_MAX || cfg->mem == NULL || cfg->queues == NULL ||
-	    cfg->ports == NULL || cfg->iovs == NULL)
+	    cfg->queue_held == NULL || cfg->ports == NULL || cfg->iovs == NULL)
 		return VDEV_EINVAL;
 	memset(cs, 0, sizeof(*cs));
 	cs->P(ops) = cfg->host;
@@ -789,6 +789,7 @@ VDEV_API int vdev_console_init(struct vdev_console *cs, const struct vdev_consol
 		.device_id = VDEV_ID_CONSOLE,
 		.features = features | ring | VDEV_BIT(VDEV_F_VERSION_1),
 		.queues = cfg->queues,
+		.queue_held = cfg->queue_held,
 		.num_queues = (uint16_t)VDEV_CONSOLE_NUM_QUEUES(cfg->multiport, cfg->max_nr_ports),
 		.queue_max_size = cfg->queue_size,
 		.config = cs->P(config),

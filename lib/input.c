@@ -309,7 +309,8 @@ VDEV_API int vdev_input_init(struct vdev_input *in, const struct vdev_input_conf
 	if (in == NULL || cfg == NULL || cfg->profile == NULL || cfg->queue_size == 0 ||
 	    cfg->queue_size > VDEV_VQ_MAX_SIZE || cfg->iov_per_chain == 0 ||
 	    cfg->iov_per_chain > UINT16_MAX || cfg->backlog_len == 0 || cfg->mem == NULL ||
-	    cfg->queues == NULL || cfg->iovs == NULL || cfg->backlog == NULL ||
+	    cfg->queues == NULL || cfg->queue_held == NULL || cfg->iovs == NULL ||
+	    cfg->backlog == NULL ||
 	    (cfg->host != NULL && cfg->host->size < sizeof(cfg->host->size)) ||
 	    (cfg->ring_features & ~VDEV_F_CORE_MASK) != 0)
 		return VDEV_EINVAL;
@@ -330,6 +331,7 @@ VDEV_API int vdev_input_init(struct vdev_input *in, const struct vdev_input_conf
 		.device_id = VDEV_ID_INPUT,
 		.features = ring | VDEV_BIT(VDEV_F_VERSION_1),
 		.queues = cfg->queues,
+		.queue_held = cfg->queue_held,
 		.num_queues = VDEV_INPUT_NUM_QUEUES,
 		.queue_max_size = cfg->queue_size,
 		.config = in->P(config),

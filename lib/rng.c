@@ -256,7 +256,8 @@ VDEV_API int vdev_rng_init(struct vdev_rng *rng, const struct vdev_rng_config *c
 	    cfg->backend->fill == NULL || cfg->queue_size == 0 ||
 	    cfg->queue_size > VDEV_VQ_MAX_SIZE || cfg->max_request > (1u << 20) ||
 	    cfg->num_reqs == 0 || cfg->iov_per_req == 0 || cfg->iov_per_req > UINT16_MAX ||
-	    cfg->mem == NULL || cfg->queues == NULL || cfg->reqs == NULL || cfg->iovs == NULL ||
+	    cfg->mem == NULL || cfg->queues == NULL || cfg->queue_held == NULL || cfg->reqs == NULL ||
+	    cfg->iovs == NULL ||
 	    (cfg->ring_features & ~VDEV_F_CORE_MASK) != 0)
 		return VDEV_EINVAL;
 	memset(rng, 0, sizeof(*rng));
@@ -281,6 +282,7 @@ VDEV_API int vdev_rng_init(struct vdev_rng *rng, const struct vdev_rng_config *c
 		.device_id = VDEV_ID_ENTROPY,
 		.features = ring | VDEV_BIT(VDEV_F_VERSION_1),
 		.queues = cfg->queues,
+		.queue_held = cfg->queue_held,
 		.num_queues = VDEV_RNG_NUM_QUEUES,
 		.queue_max_size = cfg->queue_size,
 		.config = NULL,

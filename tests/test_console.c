@@ -61,6 +61,7 @@ static struct {
 	struct host h;
 	struct vdev_console cs;
 	struct vdev_vq queues[NQ];
+	uint64_t queue_held[NQ * VDEV_VQ_HELD_WORDS(QSIZE)];
 	struct vdev_console_port ports[NPORTS];
 	struct vdev_iov iovs[(NPORTS + 3) * IOVS];
 	struct vdev_mmio mmio;
@@ -172,6 +173,7 @@ static void setup_with(struct opts o)
 		.rows = 25,
 		.mem = &T.m.mem,
 		.queues = T.queues,
+		.queue_held = T.queue_held,
 		.ports = T.ports,
 		.iovs = T.iovs,
 		.iov_per_chain = IOVS,
@@ -947,7 +949,7 @@ Test(console, init_rejects_bad_config)
 	struct vdev_console cs;
 	struct vdev_console_config c = {
 		.queue_size = QSIZE, .multiport = true, .max_nr_ports = NPORTS, .mem = &T.m.mem,
-		.queues = T.queues, .ports = T.ports, .iovs = T.iovs, .iov_per_chain = IOVS,
+		.queues = T.queues, .queue_held = T.queue_held, .ports = T.ports, .iovs = T.iovs, .iov_per_chain = IOVS,
 		.host = &host_ops,
 	};
 	struct vdev_console_config b;
@@ -965,6 +967,8 @@ Test(console, init_rejects_bad_config)
 	cr_expect_eq(vdev_console_init(&cs, &b), VDEV_EINVAL);
 	b = c; b.ports = NULL;
 	cr_expect_eq(vdev_console_init(&cs, &b), VDEV_EINVAL);
+	b = c; b.queue_held = NULL;
+	cr_expect_eq(vdev_console_init(&cs, &b), VDEV_EINVAL);
 	static const struct vdev_console_host_ops no_output = {
 		.size = sizeof(struct vdev_console_host_ops)};
 	b = c; b.host = &no_output;
@@ -973,7 +977,10 @@ Test(console, init_rejects_bad_config)
 	static struct vdev_vq qs[VDEV_CONSOLE_NUM_QUEUES(1, VDEV_CONSOLE_MAX_PORTS)];
 	static struct vdev_console_port ps[VDEV_CONSOLE_MAX_PORTS];
 	static struct vdev_iov iv[(VDEV_CONSOLE_MAX_PORTS + 3) * 2];
+	static uint64_t held[VDEV_CONSOLE_NUM_QUEUES(1, VDEV_CONSOLE_MAX_PORTS) *
+			     VDEV_VQ_HELD_WORDS(QSIZE)];
 	b = c; b.max_nr_ports = VDEV_CONSOLE_MAX_PORTS; b.queues = qs; b.ports = ps; b.iovs = iv;
+	b.queue_held = held;
 	b.iov_per_chain = 2;
 	cr_expect_eq(vdev_console_init(&cs, &b), 0);
 	/* no emerg_write op: EMERG_WRITE is not offered */

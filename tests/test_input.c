@@ -32,6 +32,7 @@ static struct {
 	struct vdev_input_profile prof;
 	struct vdev_input in;
 	struct vdev_vq queues[2];
+	uint64_t queue_held[2 * VDEV_VQ_HELD_WORDS(VDEV_VQ_MAX_SIZE)];
 	struct vdev_iov iovs[2 * IOVS];
 	struct vdev_input_event backlog[BACKLOG];
 	struct vdev_mmio mmio;
@@ -93,6 +94,7 @@ static void setup_with(struct opts o)
 		.queue_size = QSIZE,
 		.mem = &F.m.mem,
 		.queues = F.queues,
+		.queue_held = F.queue_held,
 		.iovs = F.iovs,
 		.iov_per_chain = IOVS,
 		.backlog = F.backlog,
@@ -693,7 +695,7 @@ Test(input, init_rejects_bad_configurations)
 	vdev_input_profile_mouse(&p, "m");
 	struct vdev_input_config good = {
 		.profile = &p, .queue_size = 8, .mem = &m.mem, .queues = F.queues,
-		.iovs = F.iovs, .iov_per_chain = 2, .backlog = F.backlog, .backlog_len = 4,
+		.queue_held = F.queue_held, .iovs = F.iovs, .iov_per_chain = 2, .backlog = F.backlog, .backlog_len = 4,
 	};
 	cr_assert_eq(vdev_input_init(&in, &good), 0, "host ops are optional");
 	struct vdev_input_config c;
@@ -706,6 +708,8 @@ Test(input, init_rejects_bad_configurations)
 	c = good, c.iov_per_chain = 65536;
 	cr_expect_eq(vdev_input_init(&in, &c), VDEV_EINVAL);
 	c = good, c.backlog_len = 0;
+	cr_expect_eq(vdev_input_init(&in, &c), VDEV_EINVAL);
+	c = good, c.queue_held = NULL;
 	cr_expect_eq(vdev_input_init(&in, &c), VDEV_EINVAL);
 	c = good, c.backlog = NULL;
 	cr_expect_eq(vdev_input_init(&in, &c), VDEV_EINVAL);

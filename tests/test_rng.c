@@ -37,6 +37,7 @@ static struct {
 	struct host h;
 	struct vdev_rng rng;
 	struct vdev_vq queues[1];
+	uint64_t queue_held[VDEV_VQ_HELD_WORDS(VDEV_VQ_MAX_SIZE)];
 	struct vdev_rng_req reqs[NREQ];
 	struct vdev_iov iovs[NREQ * IOVS];
 	struct vdev_mmio mmio;
@@ -112,6 +113,7 @@ static void setup_with(struct opts o)
 		.max_request = o.max_request,
 		.mem = &F.m.mem,
 		.queues = F.queues,
+		.queue_held = F.queue_held,
 		.reqs = F.reqs,
 		.num_reqs = o.num_reqs ? o.num_reqs : NREQ,
 		.iovs = F.iovs,
@@ -522,8 +524,8 @@ Test(rng, init_rejects_bad_configurations)
 	static struct sim_mem m;
 	sim_mem_init(&m, 1u << 20, true);
 	struct vdev_rng_config good = {
-		.queue_size = 8, .mem = &m.mem, .queues = F.queues, .reqs = F.reqs,
-		.num_reqs = 2, .iovs = F.iovs, .iov_per_req = 4, .backend = &ops,
+		.queue_size = 8, .mem = &m.mem, .queues = F.queues, .queue_held = F.queue_held,
+		.reqs = F.reqs, .num_reqs = 2, .iovs = F.iovs, .iov_per_req = 4, .backend = &ops,
 	};
 	cr_assert_eq(vdev_rng_init(&r, &good), 0);
 	struct vdev_rng_config c;
@@ -537,6 +539,8 @@ Test(rng, init_rejects_bad_configurations)
 	c = good, c.queue_size = 65536;
 	cr_expect_eq(vdev_rng_init(&r, &c), VDEV_EINVAL);
 	c = good, c.num_reqs = 0;
+	cr_expect_eq(vdev_rng_init(&r, &c), VDEV_EINVAL);
+	c = good, c.queue_held = NULL;
 	cr_expect_eq(vdev_rng_init(&r, &c), VDEV_EINVAL);
 	c = good, c.iov_per_req = 0;
 	cr_expect_eq(vdev_rng_init(&r, &c), VDEV_EINVAL);

@@ -80,6 +80,7 @@ static struct {
 	struct vdev_mem mem;
 	struct vdev_console cs;
 	struct vdev_vq queues[VDEV_CONSOLE_NUM_QUEUES(1, MAX_PORTS)];
+	uint64_t *queue_held;
 	struct vdev_console_port cports[MAX_PORTS];
 	struct vdev_iov iovs[(MAX_PORTS + 3) * IOV_PER_CHAIN];
 	struct pcidev bus;
@@ -477,6 +478,13 @@ int main(int argc, char **argv)
 		perror(PROG ": epoll_create1");
 		return 1;
 	}
+	D.queue_held = calloc((size_t)VDEV_CONSOLE_NUM_QUEUES(1, MAX_PORTS) *
+				      VDEV_VQ_HELD_WORDS(D.o.queue_size),
+			      sizeof(*D.queue_held));
+	if (D.queue_held == NULL) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return 1;
+	}
 	vdev_mem_init(&D.mem, NULL, 0);
 	bool multi = !D.o.no_multiport;
 	struct vdev_console_config c = {
@@ -488,6 +496,7 @@ int main(int argc, char **argv)
 		.rows = (uint16_t)D.o.rows,
 		.mem = &D.mem,
 		.queues = D.queues,
+		.queue_held = D.queue_held,
 		.ports = D.cports,
 		.iovs = D.iovs,
 		.iov_per_chain = IOV_PER_CHAIN,
@@ -584,5 +593,6 @@ int main(int argc, char **argv)
 		}
 	}
 	close(D.ep);
+	free(D.queue_held);
 	return err == 0 ? 0 : 1;
 }

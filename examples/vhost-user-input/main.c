@@ -77,6 +77,7 @@ static struct {
 	struct vdev_input_profile profile;
 	struct vdev_input in;
 	struct vdev_vq queues[VDEV_INPUT_NUM_QUEUES];
+	uint64_t *queue_held;
 	struct vdev_iov iovs[2 * IOV_PER_CHAIN];
 	struct vdev_input_event *backlog;
 	struct client clients[MAX_CLIENTS];
@@ -424,7 +425,9 @@ int main(int argc, char **argv)
 	for (unsigned k = 0; k < MAX_CLIENTS; k++)
 		D.clients[k].fd = -1;
 	D.backlog = calloc(D.o.backlog, sizeof(*D.backlog));
-	if (D.backlog == NULL) {
+	D.queue_held = calloc((size_t)VDEV_INPUT_NUM_QUEUES * VDEV_VQ_HELD_WORDS(D.o.queue_size),
+			      sizeof(*D.queue_held));
+	if (D.backlog == NULL || D.queue_held == NULL) {
 		fprintf(stderr, PROG ": out of memory\n");
 		return 1;
 	}
@@ -434,6 +437,7 @@ int main(int argc, char **argv)
 		.queue_size = D.o.queue_size,
 		.mem = &D.mem,
 		.queues = D.queues,
+		.queue_held = D.queue_held,
 		.iovs = D.iovs,
 		.iov_per_chain = IOV_PER_CHAIN,
 		.backlog = D.backlog,
@@ -499,5 +503,6 @@ int main(int argc, char **argv)
 	close(D.ep);
 	unlink(D.o.events_path);
 	free(D.backlog);
+	free(D.queue_held);
 	return err == 0 ? 0 : 1;
 }

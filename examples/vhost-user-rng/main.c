@@ -58,6 +58,7 @@ static struct {
 	struct vdev_mem mem;
 	struct vdev_rng rng;
 	struct vdev_vq queues[VDEV_RNG_NUM_QUEUES];
+	uint64_t *queue_held;
 	struct vdev_rng_req *reqs;
 	struct vdev_iov *iovs;
 	struct vdev_rng_io **waiting; /* FIFO of requests the rate limit holds */
@@ -315,7 +316,9 @@ int main(int argc, char **argv)
 	D.reqs = calloc(nreq, sizeof(*D.reqs));
 	D.iovs = calloc((size_t)nreq * IOV_PER_REQ, sizeof(*D.iovs));
 	D.waiting = calloc(nreq, sizeof(*D.waiting));
-	if (D.reqs == NULL || D.iovs == NULL || D.waiting == NULL) {
+	D.queue_held = calloc((size_t)VDEV_RNG_NUM_QUEUES * VDEV_VQ_HELD_WORDS(D.o.queue_size),
+			      sizeof(*D.queue_held));
+	if (D.reqs == NULL || D.iovs == NULL || D.waiting == NULL || D.queue_held == NULL) {
 		fprintf(stderr, PROG ": out of memory\n");
 		return 1;
 	}
@@ -325,6 +328,7 @@ int main(int argc, char **argv)
 		.max_request = D.o.max_request,
 		.mem = &D.mem,
 		.queues = D.queues,
+		.queue_held = D.queue_held,
 		.reqs = D.reqs,
 		.num_reqs = nreq,
 		.iovs = D.iovs,
@@ -394,6 +398,7 @@ int main(int argc, char **argv)
 		close(D.src_fd);
 	free(D.reqs);
 	free(D.iovs);
+	free(D.queue_held);
 	free(D.waiting);
 	return err == 0 ? 0 : 1;
 }

@@ -39,6 +39,7 @@ enum { DEVICE_READY, PORT_ADD, PORT_REMOVE, PORT_READY, CONSOLE_PORT, RESIZE, PO
 static struct sim_mem m;
 static struct vdev_console cs;
 static struct vdev_vq queues[NQ];
+static uint64_t queue_held[NQ * VDEV_VQ_HELD_WORDS(16)];
 static struct vdev_console_port ports[MAXP];
 static struct vdev_iov iovs[(MAXP + 3) * IOVS];
 static struct vdev_mmio mmio;
@@ -257,6 +258,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.rows = 24,
 		.mem = &m.mem,
 		.queues = queues,
+		.queue_held = queue_held,
 		.ports = ports,
 		.iovs = iovs,
 		.iov_per_chain = IOVS,

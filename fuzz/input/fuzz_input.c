@@ -29,6 +29,7 @@ static struct sim_mem m;
 static struct vdev_input_profile prof;
 static struct vdev_input dev;
 static struct vdev_vq queues[2];
+static uint64_t queue_held[2 * VDEV_VQ_HELD_WORDS(32)];
 static struct vdev_iov iovs[2 * IOVS];
 static struct vdev_input_event backlog[BACKLOG];
 static struct vdev_mmio mmio;
@@ -128,6 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.queue_size = 32,
 		.mem = &m.mem,
 		.queues = queues,
+		.queue_held = queue_held,
 		.iovs = iovs,
 		.iov_per_chain = 1 + take(&in) % IOVS,
 		.backlog = backlog,

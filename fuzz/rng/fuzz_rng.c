@@ -27,6 +27,7 @@
 static struct sim_mem m;
 static struct vdev_rng rng;
 static struct vdev_vq queues[1];
+static uint64_t queue_held[VDEV_VQ_HELD_WORDS(32)];
 static struct vdev_rng_req reqs[NREQ];
 static struct vdev_iov iovs[NREQ * IOVS];
 static struct vdev_mmio mmio;
@@ -128,6 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.max_request = host.max_request,
 		.mem = &m.mem,
 		.queues = queues,
+		.queue_held = queue_held,
 		.reqs = reqs,
 		.num_reqs = 1 + take(&in) % NREQ,
 		.iovs = iovs,

@@ -125,6 +125,8 @@ struct vdev_console_config {
 	const struct vdev_mem *mem;
 	/* Caller-owned storage, borrowed for the life of the device: */
 	struct vdev_vq *queues;           /* VDEV_CONSOLE_NUM_QUEUES(multiport, max_nr_ports) */
+	uint64_t *queue_held;             /* as many queues * VDEV_VQ_HELD_WORDS(queue_size):
+					   * buffers each queue holds (virtqueue.h) */
 	struct vdev_console_port *ports;  /* max_nr_ports entries */
 	struct vdev_iov *iovs;            /* (max_nr_ports + 3) * iov_per_chain */
 	unsigned iov_per_chain;           /* segments per chain, 1..65535 */
@@ -179,7 +181,7 @@ struct vdev_console {
  * vdev_console_init() - set up a console device.
  * Returns 0 or VDEV_EINVAL: no host ops or no output op, queue_size,
  * max_nr_ports (or more than 1 without multiport) or iov_per_chain out of
- * range, NULL mem/queues/ports/iovs.
+ * range, NULL mem/queues/queue_held/ports/iovs.
  * Ownership: cfg is copied; its arrays and the ops are borrowed.
  * Context: before the transport is set up.
  */

@@ -152,6 +152,8 @@ struct vdev_input_config {
 	const struct vdev_mem *mem;
 	/* Caller-owned storage, borrowed for the life of the device: */
 	struct vdev_vq *queues;    /* VDEV_INPUT_NUM_QUEUES queues */
+	uint64_t *queue_held;      /* VDEV_INPUT_NUM_QUEUES * VDEV_VQ_HELD_WORDS(queue_size):
+				    * buffers each queue holds (virtqueue.h) */
 	struct vdev_iov *iovs;     /* 2 * iov_per_chain */
 	unsigned iov_per_chain;    /* segments per buffer, 1..65535 */
 	struct vdev_input_event *backlog; /* events waiting for eventq buffers */
@@ -193,7 +195,7 @@ struct vdev_input {
 /*
  * vdev_input_init() - set up an input device.
  * Returns 0 or VDEV_EINVAL: no profile, queue_size out of range,
- * iov_per_chain 0 or above 65535, backlog_len 0, NULL mem/queues/iovs/
+ * iov_per_chain 0 or above 65535, backlog_len 0, NULL mem/queues/queue_held/iovs/
  * backlog, a host ops table shorter than its size field's first member,
  * ring features the core does not implement.
  * Ownership: cfg is copied; the profile, arrays and ops are borrowed.

@@ -87,6 +87,8 @@ struct vdev_rng_config {
 	const struct vdev_mem *mem;
 	/* Caller-owned storage, borrowed for the life of the device: */
 	struct vdev_vq *queues;    /* VDEV_RNG_NUM_QUEUES queues */
+	uint64_t *queue_held;      /* VDEV_RNG_NUM_QUEUES * VDEV_VQ_HELD_WORDS(queue_size):
+				    * buffers each queue holds (virtqueue.h) */
 	struct vdev_rng_req *reqs; /* in-flight pool */
 	unsigned num_reqs;         /* >= 1 */
 	struct vdev_iov *iovs;     /* num_reqs * iov_per_req */
@@ -125,7 +127,7 @@ struct vdev_rng {
 /*
  * vdev_rng_init() - set up an entropy device.
  * Returns 0 or VDEV_EINVAL: no backend or fill op, queue_size out of
- * range, max_request above 1 MiB, num_reqs 0, iov_per_req 0 or above 65535, NULL mem/queues/reqs/
+ * range, max_request above 1 MiB, num_reqs 0, iov_per_req 0 or above 65535, NULL mem/queues/queue_held/reqs/
  * iovs, ring features the core does not implement.
  * Ownership: cfg is copied; its arrays and the backend are borrowed.
  * Context: before the transport is set up.
