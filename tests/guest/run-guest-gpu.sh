@@ -30,7 +30,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
-daemon="" imgcheck="" timeout=300 keep=0 demo=0 save_png=""
+daemon="" imgcheck="" timeout=600 keep=0 demo=0 save_png=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--daemon) daemon=$2; shift ;;
@@ -169,6 +169,9 @@ hcv console-text-not-blank "$imgcheck" nonblank "$tmp/console-after.png" 5000
 hcv console-text-changed-the-screen "$imgcheck" diff "$tmp/console-before.png" "$tmp/console-after.png" 5000 $((W * H))
 hcv console-same-in-both-sinks "$imgcheck" diff "$tmp/console-after.png" "$tmp/console-after.qemu.ppm" 0 0
 kill -TERM "${pids[0]}" 2>/dev/null
+# the daemon exits on SIGTERM; one that does not within 60 s fails
+for _ in $(seq 300); do kill -0 "${pids[0]}" 2>/dev/null || break; sleep 0.2; done
+kill -0 "${pids[0]}" 2>/dev/null && { echo "run-guest-gpu: the daemon ignored SIGTERM"; kill -9 "${pids[0]}"; }
 if wait "${pids[0]}"; then
 	echo "PASS host/daemon-clean-exit"
 	pass=$((pass + 1))
