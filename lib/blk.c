@@ -693,7 +693,7 @@ VDEV_API int vdev_blk_init(struct vdev_blk *blk, const struct vdev_blk_config *c
 	    cfg->num_queues > VDEV_MAX_QUEUES || cfg->queue_size == 0 ||
 	    cfg->queue_size > VDEV_VQ_MAX_SIZE || cfg->seg_max == 0 || cfg->num_reqs == 0 ||
 	    cfg->iov_per_req < cfg->seg_max + 2u || cfg->mem == NULL || cfg->queues == NULL ||
-	    cfg->reqs == NULL || cfg->iovs == NULL)
+	    cfg->queue_held == NULL || cfg->reqs == NULL || cfg->iovs == NULL)
 		return VDEV_EINVAL;
 	supported = vdev_blk_supported_features(cfg);
 	device_features = cfg->features != 0 ? cfg->features : supported;
@@ -748,6 +748,7 @@ VDEV_API int vdev_blk_init(struct vdev_blk *blk, const struct vdev_blk_config *c
 		.device_id = VDEV_ID_BLOCK,
 		.features = device_features | ring | VDEV_BIT(VDEV_F_VERSION_1),
 		.queues = cfg->queues,
+		.queue_held = cfg->queue_held,
 		.num_queues = cfg->num_queues,
 		.queue_max_size = cfg->queue_size,
 		.config = blk->P(config),

@@ -26,8 +26,9 @@ static bool needs_reset(const struct vdev_dev *dev)
 
 VDEV_API int vdev_dev_init(struct vdev_dev *dev, const struct vdev_dev_config *cfg)
 {
-	if (cfg == NULL || cfg->ops == NULL || cfg->queues == NULL || cfg->num_queues == 0 ||
-	    cfg->num_queues > VDEV_MAX_QUEUES || cfg->config_len > VDEV_CONFIG_MAX ||
+	if (cfg == NULL || cfg->ops == NULL || cfg->queues == NULL || cfg->queue_held == NULL ||
+	    cfg->num_queues == 0 || cfg->num_queues > VDEV_MAX_QUEUES ||
+	    cfg->config_len > VDEV_CONFIG_MAX ||
 	    (cfg->config_len != 0 && cfg->config == NULL) || cfg->mem == NULL ||
 	    (cfg->num_shm != 0 && cfg->shm == NULL))
 		return VDEV_EINVAL;
@@ -50,7 +51,9 @@ VDEV_API int vdev_dev_init(struct vdev_dev *dev, const struct vdev_dev_config *c
 	dev->P(offered) = cfg->features;
 	dev->P(device_id) = cfg->device_id;
 	for (uint16_t i = 0; i < cfg->num_queues; i++) {
-		int rc = vdev_vq_init(&cfg->queues[i], i, cfg->queue_max_size);
+		int rc = vdev_vq_init(&cfg->queues[i], i, cfg->queue_max_size,
+				      cfg->queue_held +
+					      (size_t)i * VDEV_VQ_HELD_WORDS(cfg->queue_max_size));
 		if (rc < 0)
 			return rc;
 		vdev_vq_attach(&cfg->queues[i], dev);
@@ -132,6 +135,16 @@ VDEV_API void vdev_dev_reset_complete(struct vdev_dev *dev)
 		return;
 	finish_reset(dev);
 	vdev__atomic_store8(&dev->P(reset_pending), 0);
+}
+
+void vdev_dev_set_frontend_negotiates(struct vdev_dev *dev, bool on)
+{
+	dev->P(frontend_negotiates) = on;
+}
+
+bool vdev_dev_frontend_negotiates(const struct vdev_dev *dev)
+{
+	return dev->P(frontend_negotiates);
 }
 
 static int accept_features(struct vdev_dev *dev)

@@ -2347,7 +2347,8 @@ VDEV_API int vdev_gpu_init(struct vdev_gpu *gpu, const struct vdev_gpu_config *c
 	    hm->size < offsetof(struct vdev_gpu_host_mem_ops, free) + sizeof(hm->free) ||
 	    hm->alloc == NULL || hm->free == NULL ||
 	    (cfg->contexts == NULL && cfg->num_contexts > 0) || cfg->mem == NULL ||
-	    cfg->queues == NULL || cfg->iovs == NULL || cfg->resources == NULL)
+	    cfg->queues == NULL || cfg->queue_held == NULL || cfg->iovs == NULL ||
+	    cfg->resources == NULL)
 		return VDEV_EINVAL;
 	virgl = renderer_full(cfg->renderer);
 	features = cfg->features != 0 ? cfg->features
@@ -2425,6 +2426,7 @@ VDEV_API int vdev_gpu_init(struct vdev_gpu *gpu, const struct vdev_gpu_config *c
 		.device_id = VDEV_ID_GPU,
 		.features = features | ring | VDEV_BIT(VDEV_F_VERSION_1),
 		.queues = cfg->queues,
+		.queue_held = cfg->queue_held,
 		.num_queues = VDEV_GPU_NUM_QUEUES,
 		.queue_max_size = cfg->queue_size,
 		.config = gpu->P(config),

@@ -147,7 +147,8 @@ VDEV_API int vdev_mem_to_iov(const struct vdev_mem *mem, uint64_t gpa, uint64_t 
 }
 
 /* Check that the whole range is accessible before touching anything. */
-static int check_range(const struct vdev_mem *mem, uint64_t gpa, uint64_t len, unsigned access)
+VDEV__INTERNAL int vdev__mem_check(const struct vdev_mem *mem, uint64_t gpa, uint64_t len,
+				   unsigned access)
 {
 	while (len > 0) {
 		void *p;
@@ -189,7 +190,7 @@ VDEV_API int vdev_mem_write(const struct vdev_mem *mem, uint64_t gpa, const void
 
 	if (len == 0)
 		return 0;
-	rc = check_range(mem, gpa, len, VDEV_MEM_WRITE);
+	rc = vdev__mem_check(mem, gpa, len, VDEV_MEM_WRITE);
 	if (rc < 0)
 		return rc;
 	while (len > 0) {

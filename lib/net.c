@@ -892,18 +892,23 @@ VDEV_API int vdev_net_process_ctrl(struct vdev_net *net)
 
 /*
  * The driver's set must keep the offload dependencies (they decide how we
- * read headers). Control features without CTRL_VQ are accepted and simply
- * unused: a vhost-user front-end that runs the control queue itself (QEMU's
- * -netdev vhost-user) hands the back-end the data-plane features only,
- * GUEST_ANNOUNCE included.
+ * read headers). Control features without CTRL_VQ: a vhost-user front-end
+ * that runs the control queue itself (QEMU's -netdev vhost-user, DPDK's
+ * virtio-user with cq=1) hands the back-end such a set; there
+ * (vdev_dev_frontend_negotiates) they are accepted and inert. A driver on
+ * a transport must not send it (spec: no feature without the features it
+ * requires): FEATURES_OK is refused.
  */
 static int net_validate_features(void *opaque, uint64_t f)
 {
-	(void)opaque;
-	if (!(f & BIT(CTRL_VQ)))
-		f &= ~NEEDS_CTRL_VQ;
-	if (!(f & BIT(CTRL_RX)))
-		f &= ~BIT(CTRL_RX_EXTRA);
+	struct vdev_net *net = opaque;
+
+	if (vdev_dev_frontend_negotiates(&net->P(dev))) {
+		if (!(f & BIT(CTRL_VQ)))
+			f &= ~NEEDS_CTRL_VQ;
+		if (!(f & BIT(CTRL_RX)))
+			f &= ~BIT(CTRL_RX_EXTRA);
+	}
 	return deps_ok(f) ? 0 : VDEV_EINVAL;
 }
 
@@ -994,7 +999,8 @@ VDEV_API int vdev_net_init(struct vdev_net *net, const struct vdev_net_config *c
 	    cfg->queue_size > VDEV_VQ_MAX_SIZE || (cfg->mtu != 0 && cfg->mtu < 68) ||
 	    cfg->rx_bufs == 0 || cfg->rx_bufs > 4096 || cfg->iov_per_chain < 2 ||
 	    cfg->iov_per_chain > UINT16_MAX || (cfg->offloads & ~VDEV_NET_OFFLOAD_MASK) != 0 ||
-	    cfg->mem == NULL || cfg->queues == NULL || cfg->elems == NULL || cfg->iovs == NULL ||
+	    cfg->mem == NULL || cfg->queues == NULL ||
+	    cfg->queue_held == NULL || cfg->elems == NULL || cfg->iovs == NULL ||
 	    cfg->tx_batch > VDEV_NET_TX_BATCH_MAX || (cfg->tx_iovs == NULL && cfg->tx_batch > 1))
 		return VDEV_EINVAL;
 	supported = vdev_net_supported_features(cfg);
@@ -1033,6 +1039,7 @@ VDEV_API int vdev_net_init(struct vdev_net *net, const struct vdev_net_config *c
 		.device_id = VDEV_ID_NET,
 		.features = device_features | ring | VDEV_BIT(VDEV_F_VERSION_1),
 		.queues = cfg->queues,
+		.queue_held = cfg->queue_held,
 		.num_queues = (uint16_t)(2u * cfg->max_pairs +
 					 ((device_features & BIT(CTRL_VQ)) ? 1u : 0u)),
 		.queue_max_size = cfg->queue_size,

@@ -15,6 +15,12 @@ static void vq_forget_region(struct vdev_vq *vq)
 	vq->P(fast_ro) = 0;
 }
 
+/* No buffer held: the bitmap covers max_size entries. */
+static void held_clear(struct vdev_vq *vq)
+{
+	memset(vq->P(held), 0, VDEV_VQ_HELD_WORDS(vq->P(max_size)) * sizeof(uint64_t));
+}
+
 static void clear_runtime(struct vdev_vq *vq)
 {
 	vq->P(desc) = NULL;
@@ -34,17 +40,20 @@ static void clear_runtime(struct vdev_vq *vq)
 	vq->P(pop_seq) = 0;
 	vq->P(push_seq) = 0;
 	vq->P(notify_hint) = 0;
+	held_clear(vq);
 	vq_forget_region(vq);
 	/* Packed wrap counters start at 1 (spec); split ignores them. */
 	vq->P(state) = VQ_AVAIL_WRAP | VQ_USED_WRAP;
 }
 
-VDEV_API int vdev_vq_init(struct vdev_vq *vq, uint16_t index, uint32_t max_size)
+VDEV_API int vdev_vq_init(struct vdev_vq *vq, uint16_t index, uint32_t max_size,
+			  uint64_t *held)
 {
-	if (max_size == 0 || max_size > VDEV_VQ_MAX_SIZE)
+	if (max_size == 0 || max_size > VDEV_VQ_MAX_SIZE || held == NULL)
 		return VDEV_EINVAL;
 	memset(vq, 0, sizeof(*vq));
 	vq->P(dev) = NULL;
+	vq->P(held) = held;
 	vq->P(index) = index;
 	vq->P(max_size) = (uint16_t)(max_size == VDEV_VQ_MAX_SIZE ? VDEV_VQ_MAX_SIZE : max_size);
 	vq->P(size) = vq->P(max_size);
@@ -184,6 +193,7 @@ VDEV_API int vdev_vq_start(struct vdev_vq *vq, const struct vdev_mem *mem, uint6
 	vq->P(inflight_descs) = 0;
 	vq->P(pop_seq) = 0;
 	vq->P(push_seq) = 0;
+	held_clear(vq); /* chains of before a stop are not pushed: forgotten */
 	vq->P(state) &= (uint8_t)~(VQ_BROKEN | VQ_SIGNALLED_VALID);
 	vq->P(state) |= VQ_LIVE;
 	set_notify(vq, true);
@@ -308,6 +318,7 @@ VDEV_API int vdev_vq_pop_batch(struct vdev_vq *vq, struct vdev_vq_elem *elems, u
 		iov_per_elem = UINT16_MAX;
 	if (max == 0)
 		return 0;
+	/* The layouts mark what they take as held (vq_hold). */
 	if (vq->P(layout) == VDEV_VQ_PACKED)
 		return vdev__packed_pop(vq, elems, max, iov, iov_per_elem);
 	return vdev__split_pop(vq, elems, max, iov, iov_per_elem);
@@ -329,9 +340,14 @@ VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
 		return 0;
 	if (n > vq->P(inflight))
 		return VDEV_EINVAL;
-	/* The latest pops carry the sequence numbers just below pop_seq. */
+	/* The latest pops carry the sequence numbers just below pop_seq,
+	 * and the queue holds them. */
 	for (unsigned i = 0; i < n; i++) {
+		uint16_t id = elems[i].id;
+
 		if (elems[i].seq != (uint16_t)(vq->P(pop_seq) - n + i))
+			return VDEV_EINVAL;
+		if (id >= vq->P(size) || !vq_is_held(vq->P(held), id))
 			return VDEV_EINVAL;
 		descs += elems[i].ndescs;
 	}
@@ -353,8 +369,10 @@ VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
 	} else {
 		vq->P(last_avail) = (uint16_t)(vq->P(last_avail) - n);
 	}
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
 		vq->P(stats).rejected -= elems[i].error != 0; /* counted again when re-popped */
+		vq->P(held)[elems[i].id >> 6] &= ~vq_held_bit(elems[i].id); /* not ours now */
+	}
 	vq->P(inflight) = (uint16_t)(vq->P(inflight) - n);
 	vq->P(pop_seq) = (uint16_t)(vq->P(pop_seq) - n);
 	vq->P(stats).popped -= n;
@@ -370,6 +388,7 @@ static inline __attribute__((always_inline)) int push_n(struct vdev_vq *vq,
 							const uint32_t *written, unsigned n)
 {
 	const uint16_t size = vq->P(size), mask = vq->P(mask);
+	uint64_t *const held = vq->P(held);
 	uint16_t seq = vq->P(push_seq);
 	uint32_t descs = 0;
 
@@ -393,14 +412,26 @@ static inline __attribute__((always_inline)) int push_n(struct vdev_vq *vq,
 		}
 		if (VDEV__UNLIKELY(descs > vq->P(inflight_descs)))
 			return VDEV_EINVAL;
+	}
+	/* Only buffers the queue holds, each once: test and clear, undone
+	 * if one of the batch is not held (all or nothing). */
+	for (unsigned i = 0; i < n; i++) {
+		uint16_t id = elems[i].id;
+		uint64_t *w = &held[id >> 6];
+
+		if (VDEV__UNLIKELY(id >= size || !(*w & vq_held_bit(id)))) {
+			while (i-- > 0)
+				vq_hold(held, elems[i].id);
+			return VDEV_EINVAL;
+		}
+		*w &= ~vq_held_bit(id);
+	}
+	if (vq->P(layout) == VDEV_VQ_PACKED) {
 		vq_packed_push_batch(vq, elems, written, n, descs);
 	} else {
 		struct virtq_used_elem *ring = ((struct virtq_used *)vq->P(device))->ring;
 		uint16_t used = vq->P(used_idx);
 
-		for (unsigned i = 0; i < n; i++)
-			if (VDEV__UNLIKELY(elems[i].id >= size))
-				return VDEV_EINVAL;
 		for (unsigned i = 0; i < n; i++) {
 			struct virtq_used_elem *ue = &ring[(uint16_t)(used + i) & mask];
 			uint32_t w = written[i];

@@ -197,6 +197,26 @@ static inline void elem_single(struct vdev_vq_elem *e, struct vdev_iov *v, void 
 	e->error = 0;
 }
 
+/*
+ * The held-buffer bitmap (see virtqueue.h): one bit per split head /
+ * packed buffer id the device holds. The pop paths test a chain's bit
+ * before taking it (a set bit: the driver offered a held buffer again,
+ * which breaks the ring) and set it when they take it; push and unpop
+ * clear it.
+ */
+static inline uint64_t vq_held_bit(uint16_t id)
+{
+	return UINT64_C(1) << (id & 63u);
+}
+static inline bool vq_is_held(const uint64_t *held, uint16_t id)
+{
+	return (held[id >> 6] & vq_held_bit(id)) != 0;
+}
+static inline void vq_hold(uint64_t *held, uint16_t id)
+{
+	held[id >> 6] |= vq_held_bit(id);
+}
+
 /* Account for `n` popped elements, `rejected` of them rejected. */
 static inline void vq_account_pops(struct vdev_vq *vq, unsigned n, unsigned rejected)
 {
@@ -280,6 +300,11 @@ VDEV__INTERNAL int vdev__vq_map_area(const struct vdev_vq *vq, uint64_t gpa, uin
  * in one aligned piece. */
 VDEV__INTERNAL int vdev__read_indirect(const struct vdev_vq *vq, uint64_t table, uint32_t i,
 				       void *desc16);
+
+/* 0 if every byte of [gpa, gpa+len) is accessible for `access`, else the
+ * error of the first part that is not (mem.c). */
+VDEV__INTERNAL int vdev__mem_check(const struct vdev_mem *mem, uint64_t gpa, uint64_t len,
+				   unsigned access);
 
 /* Index of the region containing gpa, or UINT32_MAX (mem.c). */
 VDEV__INTERNAL uint32_t vdev__mem_region_index(const struct vdev_mem *mem, uint64_t gpa);

@@ -58,7 +58,10 @@ VDEV__INTERNAL int vdev__packed_map(struct vdev_vq *vq)
 
 /*
  * An indirect table: len / 16 descriptors used in order; only their WRITE
- * flag means anything (others, and the id, are reserved and ignored).
+ * flag means anything (NEXT and the id are reserved and ignored). An entry
+ * marked INDIRECT asks for a nested table, which the driver must not do:
+ * the chain is rejected rather than the entry read as a buffer. The whole
+ * table must be guest memory before any entry is used.
  */
 static void walk_indirect(struct vdev_vq *vq, struct vq_fast *f, struct vq_chain *c,
 			  uint64_t addr, uint32_t len)
@@ -78,10 +81,18 @@ static void walk_indirect(struct vdev_vq *vq, struct vq_fast *f, struct vq_chain
 		chain_fail(c, rc);
 		return;
 	}
-	/* Fast path: one aligned host piece; else copy each descriptor out
-	 * (the map above already rejected a table wrapping 2^64). */
-	if (got == len && ((uintptr_t)p & 7u) == 0)
+	/* Fast path: one aligned host piece; else check the whole table,
+	 * then copy each descriptor out (the map above already rejected a
+	 * table wrapping 2^64). */
+	if (got == len && ((uintptr_t)p & 7u) == 0) {
 		tbl = p;
+	} else if (got < len) {
+		rc = vdev__mem_check(vq->P(mem), addr, len, VDEV_MEM_READ);
+		if (rc < 0) {
+			chain_fail(c, rc);
+			return;
+		}
+	}
 	for (uint32_t i = 0; i < n && c->error == 0; i++) {
 		uint64_t daddr;
 		uint32_t dlen;
@@ -102,6 +113,10 @@ static void walk_indirect(struct vdev_vq *vq, struct vq_fast *f, struct vq_chain
 			dlen = vdev__get_le32(raw + 8);
 			flags = vdev__get_le16(raw + 14);
 		}
+		if (flags & VIRTQ_DESC_F_INDIRECT) {
+			chain_fail(c, VDEV_EPROTO); /* nested indirect table */
+			return;
+		}
 		chain_add(vq, f, c, daddr, dlen, (flags & VIRTQ_DESC_F_WRITE) >> 1);
 	}
 }
@@ -110,8 +125,10 @@ static void walk_indirect(struct vdev_vq *vq, struct vq_fast *f, struct vq_chain
  * Walk the list starting at last_avail, whose head flags were read (once)
  * by the caller. The list's extent in the ring is given by the NEXT flags
  * alone; it must end within `size` descriptors and every descriptor of it
- * must be available, or the ring cannot be trusted. Returns 1 if the chain
- * was rejected, 0 if not, VDEV_EPROTO if the ring broke.
+ * must be available, or the ring cannot be trusted; so must its buffer id,
+ * in range and not held by the device already. Returns 1 if the chain was
+ * rejected, 0 if not, VDEV_EPROTO if the ring broke. The fast paths leave
+ * every list they decline, a held buffer id's included, to this walk.
  */
 static __attribute__((noinline)) int walk_list(struct vdev_vq *vq, uint16_t head_flags,
 						struct vdev_vq_elem *e, struct vdev_iov *iov,
@@ -166,6 +183,9 @@ static __attribute__((noinline)) int walk_list(struct vdev_vq *vq, uint16_t head
 	}
 	if (VDEV__UNLIKELY(id >= size))
 		return vdev__vq_break(vq); /* buffer id we could not give back sanely */
+	if (VDEV__UNLIKELY(vq_is_held(vq->P(held), id)))
+		return vdev__vq_break(vq); /* a buffer we hold, offered again */
+	vq_hold(vq->P(held), id);
 	vq->P(last_avail) = pos;
 	if (wrap)
 		vq->P(state) |= VQ_AVAIL_WRAP;
@@ -327,6 +347,7 @@ static __attribute__((noinline)) unsigned packed_single_run(struct vdev_vq *vq,
 	/* host address = bias + guest address, for addresses in the region */
 	const uintptr_t bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)gpa;
 	const uint32_t ro = vq_fast_no_write(vq);
+	uint64_t *const held = vq->P(held);
 	uint16_t pos = vq->P(last_avail);
 	bool wrap = (vq->P(state) & VQ_AVAIL_WRAP) != 0;
 	unsigned start = n;
@@ -354,10 +375,11 @@ static __attribute__((noinline)) unsigned packed_single_run(struct vdev_vq *vq,
 		off = addr - gpa;
 		/* (len - 1 >= fsize - off) rejects len == 0 and overruns alike */
 		if (VDEV__UNLIKELY(id >= size || off >= fsize || (uint64_t)len - 1u >= fsize - off ||
-				   (write & ro)))
+				   (write & ro) || vq_is_held(held, id)))
 			break;
 		elem_single(e, v, (void *)(bias + (uintptr_t)addr), len, write, id,
 			    (uint16_t)(seq + n));
+		vq_hold(held, id);
 		if (++pos == size) {
 			pos = 0;
 			wrap = !wrap;
@@ -411,8 +433,9 @@ static __attribute__((noinline)) unsigned packed_multi_run(struct vdev_vq *vq,
 		vdev__rmb();
 		used = fast_list(&x, pos, wrap, flags, &elems[n],
 				 iov + (size_t)n * iov_per_elem, (uint16_t)(seq + n));
-		if (used < 0)
+		if (used < 0 || vq_is_held(vq->P(held), elems[n].id))
 			break;
+		vq_hold(vq->P(held), elems[n].id);
 		pos = (uint16_t)(pos + used);
 		if (pos >= size) {
 			pos = (uint16_t)(pos - size);
@@ -450,9 +473,10 @@ static inline int packed_take_single(struct vdev_vq *vq, uint16_t pos, bool wrap
 	id = vdev__rd16(&d->id);
 	off = addr - gpa;
 	if (VDEV__UNLIKELY(id >= size || off >= fsize || (uint64_t)len - 1u >= fsize - off ||
-			   (write & vq_fast_no_write(vq))))
+			   (write & vq_fast_no_write(vq)) || vq_is_held(vq->P(held), id)))
 		return -1;
 	elem_single(e, v, vq->P(fast_hva) + (uintptr_t)off, len, write, id, seq);
+	vq_hold(vq->P(held), id);
 	if (++pos == size) {
 		pos = 0;
 		wrap = !wrap;
@@ -485,8 +509,9 @@ static __attribute__((noinline)) int packed_take_multi(struct vdev_vq *vq, uint1
 	/* The rest of the list after its head flags (see packed_multi_run). */
 	vdev__rmb();
 	used = fast_list(&x, pos, wrap, flags, e, iov, seq);
-	if (used < 0)
+	if (used < 0 || vq_is_held(vq->P(held), e->id))
 		return -1;
+	vq_hold(vq->P(held), e->id);
 	pos = (uint16_t)(pos + used);
 	if (pos >= size) {
 		pos = (uint16_t)(pos - size);

@@ -87,11 +87,20 @@ static void walk_indirect(struct vdev_vq *vq, struct vq_fast *f, struct vq_chain
 		return;
 	}
 	/* Fast path: the table is one aligned host piece. Otherwise (split
-	 * across regions, or unaligned) each descriptor is copied out and
-	 * checked on its own; the map above already rejected a table whose
-	 * end wraps 2^64, so table + 16 * i stays in range. */
-	if (got == len && ((uintptr_t)p & 7u) == 0)
+	 * across regions, or unaligned) the whole table must still be guest
+	 * memory, checked before any entry is used however few of them the
+	 * chain reads; each descriptor is then copied out on its own. The
+	 * map above already rejected a table whose end wraps 2^64, so table
+	 * + 16 * i stays in range. */
+	if (got == len && ((uintptr_t)p & 7u) == 0) {
 		tbl = p;
+	} else if (got < len) {
+		rc = vdev__mem_check(vq->P(mem), addr, len, VDEV_MEM_READ);
+		if (rc < 0) {
+			chain_fail(c, rc);
+			return;
+		}
+	}
 	for (;;) {
 		uint64_t daddr;
 		uint32_t dlen;
@@ -338,6 +347,7 @@ static __attribute__((noinline)) unsigned pop_single_run(struct vdev_vq *vq,
 	/* host address = bias + guest address, for addresses in the region */
 	const uintptr_t bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)gpa;
 	const uint32_t ro = vq_fast_no_write(vq);
+	uint64_t *const held = vq->P(held);
 
 	if (iov_per_elem == 0)
 		return n; /* no room for a segment: the slow walk fails them */
@@ -350,8 +360,8 @@ static __attribute__((noinline)) unsigned pop_single_run(struct vdev_vq *vq,
 		uint32_t len, write;
 		uint16_t flags;
 
-		if (VDEV__UNLIKELY(head > mask))
-			break;
+		if (VDEV__UNLIKELY(head > mask || vq_is_held(held, head)))
+			break; /* the dispatcher breaks the ring */
 		d = &tbl[head];
 		flags = vdev__rd16(&d->flags);
 		if (flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT))
@@ -365,6 +375,7 @@ static __attribute__((noinline)) unsigned pop_single_run(struct vdev_vq *vq,
 			break;
 		elem_single(e, v, (void *)(bias + (uintptr_t)addr), len, write, head,
 			    (uint16_t)(seq + n));
+		vq_hold(held, head);
 	}
 	return n;
 }
@@ -394,19 +405,21 @@ static __attribute__((noinline)) unsigned pop_multi_run(struct vdev_vq *vq,
 		.limit = iov_per_elem < (uint32_t)mask + 1u ? iov_per_elem : (uint32_t)mask + 1u,
 		.size = (uint16_t)(mask + 1u),
 	};
+	uint64_t *const held = vq->P(held);
 
 	for (; n < cnt; n++) {
 		uint16_t head = vdev__rd16(&av->ring[(uint16_t)(last + n) & mask]);
 		uint16_t flags;
 
-		if (VDEV__UNLIKELY(head > mask))
-			break;
+		if (VDEV__UNLIKELY(head > mask || vq_is_held(held, head)))
+			break; /* the dispatcher breaks the ring */
 		flags = vdev__rd16(&x.tbl[head].flags);
 		if ((flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)) != VIRTQ_DESC_F_NEXT)
 			break;
 		if (fast_multi(&x, head, &elems[n], iov + (size_t)n * iov_per_elem,
 			       (uint16_t)(seq + n)) < 0)
 			break;
+		vq_hold(held, head);
 	}
 	return n;
 }
@@ -480,7 +493,9 @@ VDEV__INTERNAL int vdev__split_pop(struct vdev_vq *vq, struct vdev_vq_elem *elem
 	 * Runs of one-descriptor chains and of multi-descriptor chains, each
 	 * in a loop of its own; a chain neither fast path takes goes the slow
 	 * way, one at a time (which guarantees progress). A head out of range
-	 * breaks the ring.
+	 * breaks the ring, and so does a head the device holds (offered
+	 * twice): the runs stop in front of it, the chains before it are
+	 * returned. Whatever takes a chain marks its head held.
 	 */
 	n = 0;
 	while (n < cnt) {
@@ -490,7 +505,7 @@ VDEV__INTERNAL int vdev__split_pop(struct vdev_vq *vq, struct vdev_vq_elem *elem
 		uint16_t flags, kind;
 		unsigned m = n;
 
-		if (VDEV__UNLIKELY(head > mask)) {
+		if (VDEV__UNLIKELY(head > mask || vq_is_held(vq->P(held), head))) {
 			rc = vdev__vq_break(vq);
 			break;
 		}
@@ -510,11 +525,14 @@ VDEV__INTERNAL int vdev__split_pop(struct vdev_vq *vq, struct vdev_vq_elem *elem
 				m = pop_multi_run(vq, elems, iov, iov_per_elem, n, cnt);
 		}
 		if (m > n) {
+			if (n + 1 == cnt)
+				vq_hold(vq->P(held), head); /* a single take; runs hold their own */
 			n = m;
 			continue;
 		}
 		pop_slow(vq, head, &elems[n], iov + (size_t)n * iov_per_elem, iov_per_elem,
 			 (uint16_t)(seq + n));
+		vq_hold(vq->P(held), head);
 		n++;
 	}
 	vq->P(last_avail) = (uint16_t)(last + n);

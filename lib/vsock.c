@@ -1166,7 +1166,7 @@ VDEV_API int vdev_vsock_init(struct vdev_vsock *vs, const struct vdev_vsock_conf
 	    cfg->queue_size > VDEV_VQ_MAX_SIZE || cfg->buf_alloc == 0 || cfg->max_conns == 0 ||
 	    cfg->max_conns > VDEV_VSOCK_MAX_CONNS || cfg->iov_per_chain < 2 ||
 	    cfg->iov_per_chain > UINT16_MAX || cfg->mem == NULL || cfg->queues == NULL ||
-	    cfg->conns == NULL || cfg->iovs == NULL ||
+	    cfg->queue_held == NULL || cfg->conns == NULL || cfg->iovs == NULL ||
 	    (cfg->ring_features & VDEV_BIT(VDEV_F_IN_ORDER)) != 0)
 		return VDEV_EINVAL;
 	memset(vs, 0, sizeof(*vs));
@@ -1195,6 +1195,7 @@ VDEV_API int vdev_vsock_init(struct vdev_vsock *vs, const struct vdev_vsock_conf
 		.device_id = VDEV_ID_VSOCK,
 		.features = features | ring | VDEV_BIT(VDEV_F_VERSION_1),
 		.queues = cfg->queues,
+		.queue_held = cfg->queue_held,
 		.num_queues = VDEV_VSOCK_NUM_QUEUES,
 		.queue_max_size = cfg->queue_size,
 		.config = vs->P(config),

@@ -4,7 +4,10 @@
 # Build (Release) and run the benchmarks: the virtqueue and the block
 # device model beside their in-binary reference devices, the io_uring
 # backend beside raw io_uring, and our vhost-user-blk daemon beside
-# qemu-storage-daemon. Arguments go to every benchmark (e.g. --runs 7).
+# qemu-storage-daemon, and the 3D GPU model's share of each command beside
+# virglrenderer's (bench_gpu3d, when built). Arguments go to every
+# benchmark (e.g. --runs 7). The 3D guest's frame rate is a separate, slow
+# run: tests/bench/bench-gpu3d-guest.sh --daemon <vhost-user-gpu>.
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,6 +22,10 @@ echo
 "$build/tests/bench/bench_blk" "$@"
 echo
 "$build/tests/bench/bench_net" "$@"
+if [ -x "$build/tests/bench/bench_gpu3d" ]; then
+	echo
+	"$build/tests/bench/bench_gpu3d" "$@"
+fi
 if [ -x "$build/tests/bench/bench_vhost_user" ]; then
 	echo
 	"$build/tests/bench/bench_vhost_user" --daemon "$build/examples/vhost-user-blk/vhost-user-blk" "$@"

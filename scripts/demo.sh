@@ -13,7 +13,8 @@
 # saved as $build/guest-screen.png. Last, 3D: Debian's Mesa (virgl) in the
 # guest draws a known scene through our daemon on virglrenderer
 # (llvmpipe), checked in the guest and on the host; the frame is saved as
-# $build/guest-3d.png.
+# $build/guest-3d.png, and a frame of Debian's kmscube, run after it, as
+# $build/guest-kmscube.png.
 #
 # The benchmarks are scripts/bench.sh.
 set -euo pipefail
@@ -32,4 +33,4 @@ done
 "$src/tests/guest/run-guest-gpu.sh" --demo --daemon "$build/examples/vhost-user-gpu/vhost-user-gpu" \
 	--save-png "$build/guest-screen.png"
 "$src/tests/guest/run-guest-gpu3d.sh" --demo --daemon "$build/examples/vhost-user-gpu/vhost-user-gpu" \
-	--save-png "$build/guest-3d.png"
+	--save-png "$build/guest-3d.png" --save-cube "$build/guest-kmscube.png"

@@ -26,70 +26,18 @@
  * success, 1 on failure, 77 with "SKIPPED: <why>" if virglrenderer cannot
  * set up EGL on this host; with VDEV_REQUIRE_ALL=1 that is a failure.
  */
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "drv_mmio.h"
-#include "drvsim.h"
+#include "gpu3d_rig.h"
 #include "gpu_file.h"
 #include "gpu_virgl.h"
-#include "vdev/gpu.h"
-#include "vdev/mmio.h"
-
-#define QSIZE 64
-#define IOVS 64
-#define NRES 8
-#define NCTX 4
-#define NFENCE 8
-#define REGION (8u << 20)
-#define SUBMIT_MAX 4096u
 
 #define W 64u
 #define H 64u
-
-enum {
-	CMD_RESOURCE_UNREF = 0x0102,
-	CMD_SET_SCANOUT = 0x0103,
-	CMD_RESOURCE_FLUSH = 0x0104,
-	CMD_RESOURCE_ATTACH_BACKING = 0x0106,
-	CMD_RESOURCE_DETACH_BACKING = 0x0107,
-	CMD_GET_CAPSET_INFO = 0x0108,
-	CMD_GET_CAPSET = 0x0109,
-	CMD_CTX_CREATE = 0x0200,
-	CMD_CTX_DESTROY,
-	CMD_CTX_ATTACH_RESOURCE,
-	CMD_CTX_DETACH_RESOURCE,
-	CMD_RESOURCE_CREATE_3D,
-	CMD_TRANSFER_TO_HOST_3D,
-	CMD_TRANSFER_FROM_HOST_3D,
-	CMD_SUBMIT_3D,
-	OK_NODATA = 0x1100,
-	OK_CAPSET_INFO = 0x1102,
-	OK_CAPSET = 0x1103,
-};
-#define FLAG_FENCE 1u
-#define FLAG_RING_IDX 2u
-#define CAPSET_VIRGL 1u
-#define CAPSET_VIRGL2 2u
-
-/* gallium / virgl values the guest's Mesa driver would send */
-#define PIPE_TEXTURE_2D 2u
-#define VIRGL_FORMAT_B8G8R8X8_UNORM 2u
-#define BIND_RENDER_TARGET (1u << 1)
-#define BIND_SAMPLER_VIEW (1u << 3)
-#define PIPE_CLEAR_COLOR0 (1u << 2)
-/* virgl command stream: a header dword (command, object type, length in
- * dwords of what follows), then the arguments (virgl_protocol.h) */
-#define CCMD_CREATE_OBJECT 1u
-#define CCMD_SET_FRAMEBUFFER_STATE 5u
-#define CCMD_CLEAR 7u
-#define OBJECT_SURFACE 8u
-#define CMD0(cmd, obj, len) ((cmd) | (obj) << 8 | (len) << 16)
 
 /* the clear colour and what it is in B8G8R8X8 bytes */
 #define CLEAR_R 1.0f
@@ -109,22 +57,9 @@ static int failures;
 		}                                                                        \
 	} while (0)
 
-/* ---- the device under test ---- */
+/* ---- the renderer and the file sink beside the rig's device ---- */
 static struct {
-	struct sim_mem m;
 	struct gpu_virgl virgl;
-	struct vdev_gpu gpu;
-	struct vdev_vq queues[2];
-	struct vdev_iov iovs[2 * IOVS];
-	struct vdev_gpu_resource res[NRES];
-	struct vdev_gpu_context ctx[NCTX];
-	struct vdev_gpu_fence fences[NFENCE];
-	uint8_t submit_buf[SUBMIT_MAX];
-	struct vdev_mmio mmio;
-	struct drv_mmio dm;
-	struct drv_transport tr;
-	struct drv_vq q[2];
-	uint64_t neg;
 	struct gpu_file_sink file;
 	char ppm[256];
 } T;
@@ -173,194 +108,11 @@ static void k_update(void *o, uint32_t n, const struct vdev_gpu_scanout *s,
 static const struct vdev_gpu_sink_ops sink_ops = {
 	.size = sizeof(struct vdev_gpu_sink_ops), .scanout = k_scanout, .update = k_update};
 
-static void *h_alloc(void *o, size_t n)
-{
-	(void)o;
-	return malloc(n);
-}
-static void h_free(void *o, void *p, size_t n)
-{
-	(void)o, (void)n;
-	free(p);
-}
-static const struct vdev_gpu_host_mem_ops hm_ops = {
-	.size = sizeof(struct vdev_gpu_host_mem_ops), .alloc = h_alloc, .free = h_free};
-
-/* ---- requests ---- */
-struct msg {
-	uint8_t d[1024];
-	uint32_t n;
-};
-static void p32(struct msg *m, uint32_t v)
-{
-	memcpy(m->d + m->n, &v, 4);
-	m->n += 4;
-}
-static void p64(struct msg *m, uint64_t v)
-{
-	memcpy(m->d + m->n, &v, 8);
-	m->n += 8;
-}
-static void pf(struct msg *m, float f)
-{
-	uint32_t v;
-	memcpy(&v, &f, 4);
-	p32(m, v);
-}
-static struct msg hdr_full(uint32_t type, uint32_t flags, uint64_t fence, uint32_t ctx,
-			   uint8_t ring)
-{
-	struct msg m = {.n = 0};
-	p32(&m, type);
-	p32(&m, flags);
-	p64(&m, fence);
-	p32(&m, ctx);
-	m.d[m.n++] = ring;
-	m.n += 3;
-	return m;
-}
-static struct msg hdr(uint32_t type, uint32_t ctx) { return hdr_full(type, 0, 0, ctx, 0); }
-
-struct resp {
-	uint32_t used, type, flags, ctx;
-	uint64_t fence;
-	const uint8_t *d; /* the response in guest memory */
-};
-static uint32_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-
-/* A queued request: the token the driver simulator gives back. */
-struct pend {
-	uint64_t rs;
-	uint32_t rlen;
-};
-
-static void add(const struct msg *m, uint32_t rlen, struct pend *p)
-{
-	uint64_t rq = sim_alloc(&T.m, m->n, 8);
-	struct drv_buf b[2];
-	p->rs = sim_alloc(&T.m, rlen, 8);
-	p->rlen = rlen;
-	memcpy(sim_ptr(&T.m, rq), m->d, m->n);
-	memset(sim_ptr(&T.m, p->rs), 0xcc, rlen);
-	b[0] = (struct drv_buf){rq, m->n, false};
-	b[1] = (struct drv_buf){p->rs, rlen, true};
-	if (drv_add(&T.q[0], b, 2, false, p) != 0) {
-		fprintf(stderr, "FAIL: controlq full\n");
-		exit(1);
-	}
-	if (drv_kick_prepare(&T.q[0]))
-		T.tr.ops->notify(T.tr.t, 0, false, 0);
-}
-
-/* The next answered request (NULL: none yet). */
-static struct pend *used(struct resp *r)
-{
-	uint32_t l;
-	struct pend *p = drv_get_used(&T.q[0], &l);
-	if (T.q[0].errors != 0) {
-		fprintf(stderr, "FAIL: controlq: %s\n", T.q[0].last_error);
-		exit(1);
-	}
-	if (p == NULL)
-		return NULL;
-	memset(r, 0, sizeof(*r));
-	r->used = l;
-	r->d = sim_ptr(&T.m, p->rs);
-	if (l >= 24) {
-		r->type = rd32(r->d);
-		r->flags = rd32(r->d + 4);
-		memcpy(&r->fence, r->d + 8, 8);
-		r->ctx = rd32(r->d + 16);
-	}
-	return p;
-}
-
-/* Send and expect the answer at once. */
-static struct resp sendr(const struct msg *m, uint32_t rlen)
-{
-	struct pend p;
-	struct resp r;
-	add(m, rlen, &p);
-	if (used(&r) != &p) {
-		fprintf(stderr, "FAIL: command 0x%x not answered at once\n", rd32(m->d));
-		exit(1);
-	}
-	return r;
-}
-static uint32_t send(const struct msg *m) { return sendr(m, 24).type; }
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* Poll the renderer (as the daemon does on its timer) until `p` is
- * answered or 20 s passed. */
-static bool wait_answer(struct pend *p, struct resp *r)
-{
-	uint64_t end = now_ms() + 20000;
-	struct timespec ms = {0, 1000000};
-	int fd = gpu_virgl_poll_fd(&T.virgl);
-	while (now_ms() < end) {
-		if (fd >= 0) {
-			struct pollfd pfd = {.fd = fd, .events = POLLIN};
-			if (poll(&pfd, 1, 100) <= 0)
-				continue;
-		}
-		vdev_gpu_poll(&T.gpu);
-		struct pend *got = used(r);
-		if (got != NULL)
-			return got == p;
-		if (fd < 0)
-			nanosleep(&ms, NULL);
-	}
-	return false;
-}
-
 static struct vdev_gpu_stats stats(void)
 {
 	struct vdev_gpu_stats s;
-	vdev_gpu_get_stats(&T.gpu, &s);
+	vdev_gpu_get_stats(&R.gpu, &s);
 	return s;
-}
-
-/* The clear: surface `surface` over resource `res`, framebuffer, CLEAR. */
-static struct msg clear_submit(uint32_t ctx, uint32_t res, uint32_t surface, uint32_t flags,
-			       uint64_t fence, uint8_t ring)
-{
-	struct msg m = hdr_full(CMD_SUBMIT_3D, flags, fence, ctx, ring);
-	uint32_t size_at = m.n;
-	p32(&m, 0); /* size, below */
-	p32(&m, 0); /* num_in_fences */
-	uint32_t start = m.n;
-	p32(&m, CMD0(CCMD_CREATE_OBJECT, OBJECT_SURFACE, 5u));
-	p32(&m, surface);                     /* surface handle */
-	p32(&m, res);                         /* resource */
-	p32(&m, VIRGL_FORMAT_B8G8R8X8_UNORM); /* format */
-	p32(&m, 0);                           /* level */
-	p32(&m, 0);                           /* first | last layer << 16 */
-	p32(&m, CMD0(CCMD_SET_FRAMEBUFFER_STATE, 0u, 3u));
-	p32(&m, 1); /* nr_cbufs */
-	p32(&m, 0); /* zsurf handle: none */
-	p32(&m, surface); /* cbuf 0 */
-	p32(&m, CMD0(CCMD_CLEAR, 0u, 8u));
-	p32(&m, PIPE_CLEAR_COLOR0);
-	pf(&m, CLEAR_R);
-	pf(&m, CLEAR_G);
-	pf(&m, CLEAR_B);
-	pf(&m, 1.0f);
-	p64(&m, 0); /* depth (a double) */
-	p32(&m, 0); /* stencil */
-	uint32_t size = m.n - start;
-	memcpy(m.d + size_at, &size, 4);
-	return m;
 }
 
 static int skip_or_fail(const char *why)
@@ -384,6 +136,7 @@ int main(int argc, char **argv)
 	struct pend p;
 	uint64_t backing = 0;
 	bool gpu_up = false, virgl_up = false, file_up = false;
+	int rc;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
 	vc.thread_sync = thread_sync;
@@ -400,47 +153,15 @@ int main(int argc, char **argv)
 	CHECK(gpu_file_sink_init(&T.file, T.ppm, GPU_FILE_PPM, 0, eb, sizeof(eb)) == 0, "%s", eb);
 	file_up = true;
 
-	sim_mem_init(&T.m, REGION, false);
-	struct vdev_gpu_config c = {
-		.num_scanouts = 1,
-		.queue_size = QSIZE,
-		.max_host_bytes = 16u << 20,
-		.mem = &T.m.mem,
-		.queues = T.queues,
-		.iovs = T.iovs,
-		.iov_per_chain = IOVS,
-		.resources = T.res,
-		.num_resources = NRES,
-		.contexts = T.ctx,
-		.num_contexts = NCTX,
-		.host_mem = &hm_ops,
-		.sink = &sink_ops,
-		.renderer = &gpu_virgl_renderer_ops,
-		.renderer_opaque = &T.virgl,
-		.fences = T.fences,
-		.num_fences = NFENCE,
-		.submit_buf = T.submit_buf,
-		.submit_buf_size = SUBMIT_MAX,
-	};
-	c.displays[0] = (struct vdev_gpu_display){.enabled = true, .width = W, .height = H};
-	int rc = vdev_gpu_init(&T.gpu, &c);
-	CHECK(rc == 0, "vdev_gpu_init: %s", vdev_strerror(rc));
-	gpu_up = true;
-	gpu_virgl_set_device(&T.virgl, &T.gpu);
-	struct vdev_mmio_config mc = {.irq = drv_mmio_irq, .irq_opaque = &T.dm};
-	CHECK(vdev_mmio_init(&T.mmio, vdev_gpu_dev(&T.gpu), &mc) == 0, "mmio");
-	T.dm.mmio = &T.mmio;
-	T.tr = drv_mmio_transport(&T.dm);
-	CHECK(drv_virtio_negotiate(&T.tr, ~VDEV_BIT(VDEV_F_RING_PACKED), &T.neg) == 0,
-	      "negotiate");
-	CHECK(T.neg & VDEV_BIT(VDEV_GPU_F_VIRGL), "VIRGL negotiated");
-	CHECK(T.neg & VDEV_BIT(VDEV_GPU_F_CONTEXT_INIT), "CONTEXT_INIT negotiated");
-	for (uint16_t i = 0; i < 2; i++)
-		CHECK(drv_virtio_setup_queue(&T.tr, &T.q[i], &T.m, i, QSIZE, T.neg) == 0,
-		      "queue %u", i);
-	CHECK(drv_virtio_driver_ok(&T.tr) == 0x0f, "DRIVER_OK");
+	const char *why = rig_up(&gpu_virgl_renderer_ops, &T.virgl, &sink_ops, NULL, W, H,
+				 gpu_virgl_poll_fd(&T.virgl));
+	gpu_up = R.up;
+	CHECK(why == NULL, "%s", why);
+	gpu_virgl_set_device(&T.virgl, &R.gpu);
+	CHECK(R.neg & VDEV_BIT(VDEV_GPU_F_VIRGL), "VIRGL negotiated");
+	CHECK(R.neg & VDEV_BIT(VDEV_GPU_F_CONTEXT_INIT), "CONTEXT_INIT negotiated");
 	uint32_t cfg[5];
-	CHECK(drv_virtio_config_read(&T.tr, 0, cfg, sizeof(cfg)) == 0, "config");
+	CHECK(drv_virtio_config_read(&R.tr, 0, cfg, sizeof(cfg)) == 0, "config");
 	CHECK(cfg[3] >= 1, "num_capsets %u", cfg[3]);
 	printf("num_capsets %u\n", cfg[3]);
 
@@ -486,23 +207,11 @@ int main(int argc, char **argv)
 	m.n += 64;
 	CHECK((rc = (int)send(&m)) == OK_NODATA, "CTX_CREATE: 0x%x", (unsigned)rc);
 
-	m = hdr(CMD_RESOURCE_CREATE_3D, 0);
-	p32(&m, 1);               /* resource id */
-	p32(&m, PIPE_TEXTURE_2D); /* target */
-	p32(&m, VIRGL_FORMAT_B8G8R8X8_UNORM);
-	p32(&m, BIND_RENDER_TARGET | BIND_SAMPLER_VIEW);
-	p32(&m, W);
-	p32(&m, H);
-	p32(&m, 1); /* depth */
-	p32(&m, 1); /* array_size */
-	p32(&m, 0); /* last_level */
-	p32(&m, 0); /* nr_samples */
-	p32(&m, 0); /* flags */
-	p32(&m, 0);
+	m = create_3d(1, W, H);
 	CHECK((rc = (int)send(&m)) == OK_NODATA, "RESOURCE_CREATE_3D: 0x%x", (unsigned)rc);
 
-	backing = sim_alloc(&T.m, W * H * 4, 4096);
-	memset(sim_ptr(&T.m, backing), 0xcc, W * H * 4);
+	backing = sim_alloc(&R.m, W * H * 4, 4096);
+	memset(sim_ptr(&R.m, backing), 0xcc, W * H * 4);
 	m = hdr(CMD_RESOURCE_ATTACH_BACKING, 0);
 	p32(&m, 1);
 	p32(&m, 1);
@@ -511,15 +220,13 @@ int main(int argc, char **argv)
 	p32(&m, 0);
 	CHECK((rc = (int)send(&m)) == OK_NODATA, "ATTACH_BACKING: 0x%x", (unsigned)rc);
 
-	m = hdr(CMD_CTX_ATTACH_RESOURCE, 1);
-	p32(&m, 1);
-	p32(&m, 0);
+	m = res_cmd(CMD_CTX_ATTACH_RESOURCE, 1, 1);
 	CHECK((rc = (int)send(&m)) == OK_NODATA, "CTX_ATTACH_RESOURCE: 0x%x", (unsigned)rc);
 
 	/* ---- the clear, fenced on the device-wide timeline with an id
 	 * above 32 bits: held until virglrenderer retires it ---- */
 	const uint64_t fence1 = 0x100000005ull;
-	m = clear_submit(1, 1, 1, FLAG_FENCE, fence1, 0);
+	m = clear_submit(1, 1, 1, FLAG_FENCE, fence1, 0, CLEAR_R, CLEAR_G, CLEAR_B);
 	add(&m, 24, &p);
 	CHECK(used(&r) == NULL, "fenced SUBMIT_3D answered before its fence retired");
 	CHECK(stats().fences_pending == 1, "one fence held");
@@ -536,7 +243,7 @@ int main(int argc, char **argv)
 
 	/* ---- the same on the context's ring 0 (write_context_fence) ---- */
 	const uint64_t fence2 = 0x200000001ull;
-	m = clear_submit(1, 1, 2, FLAG_FENCE | FLAG_RING_IDX, fence2, 0);
+	m = clear_submit(1, 1, 2, FLAG_FENCE | FLAG_RING_IDX, fence2, 0, CLEAR_R, CLEAR_G, CLEAR_B);
 	add(&m, 24, &p);
 	CHECK(used(&r) == NULL, "ring fence answered before it retired");
 	CHECK(wait_answer(&p, &r), "ring-fenced SUBMIT_3D answered after polling");
@@ -546,20 +253,9 @@ int main(int argc, char **argv)
 	CHECK(T.virgl.stats.fences_retired == 2, "context fence retired");
 
 	/* ---- read the render target back into the guest's backing ---- */
-	m = hdr(CMD_TRANSFER_FROM_HOST_3D, 1);
-	p32(&m, 0); /* box x, y, z, w, h, d */
-	p32(&m, 0);
-	p32(&m, 0);
-	p32(&m, W);
-	p32(&m, H);
-	p32(&m, 1);
-	p64(&m, 0);     /* offset */
-	p32(&m, 1);     /* resource */
-	p32(&m, 0);     /* level */
-	p32(&m, W * 4); /* stride */
-	p32(&m, 0);     /* layer_stride */
+	m = transfer_3d(CMD_TRANSFER_FROM_HOST_3D, 1, 1, W, H);
 	CHECK((rc = (int)send(&m)) == OK_NODATA, "TRANSFER_FROM_HOST_3D: 0x%x", (unsigned)rc);
-	const uint8_t *px = sim_ptr(&T.m, backing);
+	const uint8_t *px = sim_ptr(&R.m, backing);
 	unsigned bad = 0;
 	for (uint32_t i = 0; i < W * H; i++)
 		for (unsigned ch = 0; ch < 3; ch++)
@@ -570,21 +266,9 @@ int main(int argc, char **argv)
 	CHECK(bad == 0, "%u channels differ from the clear colour", bad);
 
 	/* ---- scanout of the 3D resource: the sinks see the clear colour ---- */
-	m = hdr(CMD_SET_SCANOUT, 0);
-	p32(&m, 0);
-	p32(&m, 0);
-	p32(&m, W);
-	p32(&m, H);
-	p32(&m, 0); /* scanout */
-	p32(&m, 1); /* resource */
+	m = rect_cmd(CMD_SET_SCANOUT, W, H, 0, 1); /* scanout 0 shows resource 1 */
 	CHECK((rc = (int)send(&m)) == OK_NODATA, "SET_SCANOUT: 0x%x", (unsigned)rc);
-	m = hdr(CMD_RESOURCE_FLUSH, 0);
-	p32(&m, 0);
-	p32(&m, 0);
-	p32(&m, W);
-	p32(&m, H);
-	p32(&m, 1);
-	p32(&m, 0);
+	m = rect_cmd(CMD_RESOURCE_FLUSH, W, H, 1, 0);
 	CHECK((rc = (int)send(&m)) == OK_NODATA, "RESOURCE_FLUSH: 0x%x", (unsigned)rc);
 	CHECK(S.scanouts >= 1 && S.updates == 1, "sink saw %d scanouts, %d updates", S.scanouts,
 	      S.updates);
@@ -613,36 +297,26 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 6; i++)
 		p32(&m, 0);
 	CHECK(send(&m) == OK_NODATA, "SET_SCANOUT off");
-	m = hdr(CMD_CTX_DETACH_RESOURCE, 1);
-	p32(&m, 1);
-	p32(&m, 0);
+	m = res_cmd(CMD_CTX_DETACH_RESOURCE, 1, 1);
 	CHECK(send(&m) == OK_NODATA, "CTX_DETACH_RESOURCE");
-	m = hdr(CMD_RESOURCE_DETACH_BACKING, 0);
-	p32(&m, 1);
-	p32(&m, 0);
+	m = res_cmd(CMD_RESOURCE_DETACH_BACKING, 0, 1);
 	CHECK(send(&m) == OK_NODATA, "DETACH_BACKING");
-	m = hdr(CMD_RESOURCE_UNREF, 0);
-	p32(&m, 1);
-	p32(&m, 0);
+	m = res_cmd(CMD_RESOURCE_UNREF, 0, 1);
 	CHECK(send(&m) == OK_NODATA, "RESOURCE_UNREF");
 	m = hdr(CMD_CTX_DESTROY, 1);
 	CHECK(send(&m) == OK_NODATA, "CTX_DESTROY");
 	CHECK(stats().resources == 0 && stats().renderer_bytes == 0, "nothing left");
 
 out:
-	if (gpu_up) {
+	if (gpu_up)
 		gpu_virgl_set_device(&T.virgl, NULL);
-		vdev_gpu_fini(&T.gpu);
-	}
+	rig_down();
 	if (virgl_up)
 		gpu_virgl_fini(&T.virgl);
 	if (file_up) {
 		gpu_file_sink_destroy(&T.file);
 		unlink(T.ppm);
 	}
-	for (unsigned i = 0; i < 2; i++)
-		drv_vq_destroy(&T.q[i]);
-	sim_mem_destroy(&T.m);
 	if (failures == 0)
 		printf("PASS\n");
 	return failures == 0 ? 0 : 1;

@@ -42,6 +42,7 @@ static struct {
 	struct ram_blk ram;
 	struct vdev_blk blk;
 	struct vdev_vq queues[2];
+	uint64_t queue_held[2 * VDEV_VQ_HELD_WORDS(VDEV_VQ_MAX_SIZE)];
 	struct vdev_blk_req reqs[NREQ];
 	struct vdev_iov iovs[NREQ * IOV_PER_REQ];
 	struct vdev_blk_range ranges[NREQ * RANGES_PER_REQ];
@@ -91,6 +92,7 @@ static void setup_with(struct opts o)
 		.serial = "vdev-test-disk-0001",
 		.mem = &F.m.mem,
 		.queues = F.queues,
+		.queue_held = F.queue_held,
 		.reqs = F.reqs,
 		.num_reqs = o.num_reqs ? o.num_reqs : NREQ,
 		.iovs = F.iovs,
@@ -299,6 +301,7 @@ Test(blk, init_rejects_bad_configurations)
 {
 	struct vdev_blk b;
 	struct vdev_vq q[1];
+	uint64_t held[VDEV_VQ_HELD_WORDS(8)];
 	struct vdev_blk_req r[1];
 	struct vdev_iov v[8];
 	struct vdev_blk_range g[1];
@@ -309,7 +312,7 @@ Test(blk, init_rejects_bad_configurations)
 	cr_assert_eq(vdev_mem_init(&mem, NULL, 0), 0);
 	struct vdev_blk_config c = {
 		.capacity = 8, .num_queues = 1, .queue_size = 8, .seg_max = 4, .mem = &mem,
-		.queues = q, .reqs = r, .num_reqs = 1, .iovs = v, .iov_per_req = 6, .ranges = g,
+		.queues = q, .queue_held = held, .reqs = r, .num_reqs = 1, .iovs = v, .iov_per_req = 6, .ranges = g,
 		.backend = &ram_blk_ops, .backend_opaque = &ram,
 	};
 	cr_expect_eq(vdev_blk_init(&b, &c), 0);
@@ -340,6 +343,9 @@ Test(blk, init_rejects_bad_configurations)
 	c.num_queues = 1;
 	c.seg_max = 0;
 	cr_expect_eq(vdev_blk_init(&b, &c), VDEV_EINVAL);
+	c.seg_max = 4;
+	c.queue_held = NULL;
+	cr_expect_eq(vdev_blk_init(&b, &c), VDEV_EINVAL, "no held-buffer bitmap");
 }
 
 /* ---- reads and writes ------------------------------------------------------------ */
@@ -728,6 +734,55 @@ Test(blk, queue_reset_with_requests_in_flight_waits_for_them)
 	F.ram.async = false;
 	cr_expect_eq(rq(5, T_IN, 0, 512, true, L_PLAIN, NULL), S_OK);
 }
+
+/*
+ * The guest offers a request's buffers again while the backend still holds
+ * them (the ring cannot be trusted): the backend never sees a second
+ * request on them, the device needs a reset (configuration interrupt),
+ * and the request the device did take is answered exactly once, when the
+ * backend completes it, or not at all if the driver resets the device
+ * first (it no longer holds the buffers then).
+ */
+static void offered_twice_in_flight(bool packed, bool reset_first)
+{
+	uint32_t len;
+
+	setup_with((struct opts){.async = true, .packed = packed});
+	queue_req(0, 1, T_IN, 0, 512, true, L_PLAIN);
+	queue_req(0, 2, T_IN, 8, 512, true, L_INDIRECT);
+	kick(0);
+	cr_assert_eq(vdev_blk_inflight(&F.blk), 2);
+	cr_assert_eq(F.ram.reads, 2);
+	(void)F.tr.ops->take_interrupts(F.tr.t);
+	/* buffer 0 (token 1's request) once more */
+	drv_offer_again(&F.q[0], 0, &(struct drv_buf){st_gpa(1), 1, true});
+	F.tr.ops->notify(F.tr.t, 0, false, 0);
+	cr_expect_eq(vdev_blk_inflight(&F.blk), 2, "no second request on the same buffers");
+	cr_expect_eq(F.ram.reads, 2);
+	cr_expect(F.tr.ops->get_status(F.tr.t) & 0x40, "DEVICE_NEEDS_RESET");
+	cr_expect(F.tr.ops->take_interrupts(F.tr.t) & DRV_INT_CONFIG);
+	if (reset_first) {
+		F.tr.ops->set_status(F.tr.t, 0);
+		cr_expect_neq(F.tr.ops->get_status(F.tr.t), 0, "reset waits for the backend");
+	}
+	cr_expect_eq(ram_blk_complete_some(&F.ram, 2, 0), 2);
+	if (reset_first) {
+		cr_expect_eq(F.tr.ops->get_status(F.tr.t), 0);
+		cr_expect_null(drv_get_used(&F.q[0], &len), "no used element after the reset");
+	} else {
+		cr_expect_eq(drv_get_used(&F.q[0], &len), &tok[1]);
+		cr_expect_eq(len, 513);
+		cr_expect_eq(drv_get_used(&F.q[0], &len), &tok[2]);
+		cr_expect_null(drv_get_used(&F.q[0], &len), "each request answered once");
+	}
+	cr_expect_eq(F.q[0].errors, 0, "%s", F.q[0].last_error);
+	cr_expect_eq(vdev_blk_inflight(&F.blk), 0);
+}
+
+Test(blk, split_buffer_offered_twice_in_flight) { offered_twice_in_flight(false, false); }
+Test(blk, packed_buffer_offered_twice_in_flight) { offered_twice_in_flight(true, false); }
+Test(blk, split_buffer_offered_twice_then_reset) { offered_twice_in_flight(false, true); }
+Test(blk, packed_buffer_offered_twice_then_reset) { offered_twice_in_flight(true, true); }
 
 Test(blk, multiqueue)
 {

@@ -37,6 +37,7 @@ static struct {
 	struct sim_mem m;
 	struct vdev_blk blk;
 	struct vdev_vq queue[1];
+	uint64_t queue_held[VDEV_VQ_HELD_WORDS(128)];
 	struct vdev_blk_req reqs[NREQ];
 	struct vdev_iov iovs[NREQ * 20];
 	struct vdev_blk_range ranges[NREQ * 4];
@@ -73,6 +74,7 @@ static void bring_up(const struct vdev_blk_backend_ops *ops, void *opaque, bool 
 		.write_zeroes_may_unmap = true,
 		.mem = &F.m.mem,
 		.queues = F.queue,
+		.queue_held = F.queue_held,
 		.reqs = F.reqs,
 		.num_reqs = NREQ,
 		.iovs = F.iovs,

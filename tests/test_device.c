@@ -17,6 +17,7 @@
 struct tdev {
 	struct vdev_dev dev;
 	struct vdev_vq q[2];
+	uint64_t held[2 * VDEV_VQ_HELD_WORDS(16)];
 	uint8_t cfg[16];
 	int validate_ret, activate_ret, reset_ret;
 	unsigned validates, activates, resets, notifies[2], queue_resets, queue_enables;
@@ -80,7 +81,7 @@ static void setup(void)
 		T.cfg[i] = (uint8_t)(0x10 + i);
 	sim_mem_init(&M, 1u << 20, false);
 	struct vdev_dev_config c = {
-		.device_id = 42, .features = OFFER, .queues = T.q, .num_queues = 2,
+		.device_id = 42, .features = OFFER, .queues = T.q, .queue_held = T.held, .num_queues = 2,
 		.queue_max_size = 16, .config = T.cfg, .config_len = sizeof(T.cfg),
 		.mem = &M.mem, .ops = &t_ops, .opaque = &T,
 	};
@@ -124,10 +125,11 @@ Test(device, init_validates_the_configuration)
 {
 	struct vdev_dev d;
 	struct vdev_vq q[1];
+	uint64_t held[VDEV_VQ_HELD_WORDS(8)];
 	uint8_t cfg[4];
 	sim_mem_init(&M, 4096, true);
 	struct vdev_dev_config c = {.device_id = 1, .features = F(VERSION_1), .queues = q,
-				    .num_queues = 1, .queue_max_size = 8, .config = cfg,
+				    .queue_held = held, .num_queues = 1, .queue_max_size = 8, .config = cfg,
 				    .config_len = 4, .mem = &M.mem, .ops = &t_ops};
 	cr_expect_eq(vdev_dev_init(&d, &c), 0);
 	c.features = VDEV_BIT(0);
@@ -146,6 +148,9 @@ Test(device, init_validates_the_configuration)
 	c.config_len = 4;
 	c.ops = NULL;
 	cr_expect_eq(vdev_dev_init(&d, &c), VDEV_EINVAL);
+	c.ops = &t_ops;
+	c.queue_held = NULL;
+	cr_expect_eq(vdev_dev_init(&d, &c), VDEV_EINVAL, "no held-buffer bitmap");
 }
 
 Test(device, feature_negotiation_accepts_a_subset)
@@ -312,6 +317,42 @@ Test(device, broken_ring_marks_needs_reset_once)
 	cr_expect_eq(vdev_dev_status(&T.dev), 0);
 }
 
+/* A buffer made available again while the device holds it: the ring is
+ * broken, NEEDS_RESET with one configuration-change notification; after a
+ * reset the same buffer is the device's to take again. */
+static void offered_twice_needs_reset(bool packed)
+{
+	struct vdev_vq_elem e;
+	struct vdev_iov iov[4];
+	uint64_t f = F(VERSION_1) | (packed ? F(RING_PACKED) : 0);
+	uint64_t d;
+	static int tk;
+
+	setup();
+	bring_up(f);
+	d = sim_alloc(&M, 64, 8);
+	struct drv_buf b = {d, 16, true};
+	cr_assert_eq(drv_add(&DQ[0], &b, 1, false, &tk), 0);
+	cr_assert_eq(vdev_vq_pop(&T.q[0], &e, iov, 4), 1);
+	drv_offer_again(&DQ[0], e.id, &b);
+	cr_expect_eq(vdev_vq_pop(&T.q[0], &e, iov, 4), VDEV_EPROTO);
+	cr_expect_eq(vdev_dev_status(&T.dev), LIVE | S(NEEDS_RESET));
+	cr_expect_eq(T.irq_config, 1);
+	cr_expect_eq(vdev_dev_queue_notify(&T.dev, 0, false, 0), VDEV_EPERM);
+	cr_expect_eq(vdev_dev_set_status(&T.dev, 0), 0);
+	cr_expect_eq(vdev_dev_status(&T.dev), 0);
+	/* a fresh driver: buffer 0 again, taken normally */
+	bring_up(f);
+	cr_assert_eq(drv_add(&DQ[0], &b, 1, false, &tk), 0);
+	cr_assert_eq(vdev_vq_pop(&T.q[0], &e, iov, 4), 1);
+	cr_expect_eq(e.id, 0);
+	cr_expect_eq(vdev_vq_push(&T.q[0], &e, 16), 0);
+	cr_expect_eq(vdev_dev_status(&T.dev), LIVE);
+}
+
+Test(device, split_buffer_offered_twice_needs_reset) { offered_twice_needs_reset(false); }
+Test(device, packed_buffer_offered_twice_needs_reset) { offered_twice_needs_reset(true); }
+
 Test(device, activate_failure_needs_reset)
 {
 	setup();
@@ -443,7 +484,7 @@ Test(device, notification_data_reaches_the_queue)
 	setup();
 	struct vdev_dev_config c = {
 		.device_id = 42, .features = OFFER | F(NOTIFICATION_DATA), .queues = T.q,
-		.num_queues = 2, .queue_max_size = 16, .config = T.cfg,
+		.queue_held = T.held, .num_queues = 2, .queue_max_size = 16, .config = T.cfg,
 		.config_len = sizeof(T.cfg), .mem = &M.mem, .ops = &t_ops, .opaque = &T,
 	};
 	cr_assert_eq(vdev_dev_init(&T.dev, &c), 0);

@@ -199,6 +199,7 @@ static struct {
 	struct hostmem h;
 	struct vdev_gpu gpu;
 	struct vdev_vq queues[2];
+	uint64_t queue_held[2 * VDEV_VQ_HELD_WORDS(QSIZE)];
 	struct vdev_iov iovs[2 * IOVS];
 	struct vdev_gpu_resource res[NRES];
 	struct vdev_gpu_context ctx[NCTX];
@@ -234,6 +235,7 @@ static void default_cfg(void)
 	T.cfg.uuid_base[3] = 0x42;
 	T.cfg.mem = &T.m.mem;
 	T.cfg.queues = T.queues;
+	T.cfg.queue_held = T.queue_held;
 	T.cfg.iovs = T.iovs;
 	T.cfg.iov_per_chain = IOVS;
 	T.cfg.resources = T.res;

@@ -404,6 +404,7 @@ static struct {
 	struct sim_mem m;
 	struct vdev_gpu gpu;
 	struct vdev_vq queues[2];
+	uint64_t queue_held[2 * VDEV_VQ_HELD_WORDS(QSIZE)];
 	struct vdev_iov iovs[2 * IOVS];
 	struct vdev_gpu_resource res[NRES];
 	struct vdev_gpu_context ctx[NCTX];
@@ -435,6 +436,7 @@ static void default_cfg(void)
 	T.cfg.max_host_bytes = BUDGET;
 	T.cfg.mem = &T.m.mem;
 	T.cfg.queues = T.queues;
+	T.cfg.queue_held = T.queue_held;
 	T.cfg.iovs = T.iovs;
 	T.cfg.iov_per_chain = IOVS;
 	T.cfg.resources = T.res;
@@ -1619,6 +1621,49 @@ Test(gpu3d, fenced_submit_is_answered_when_the_fence_retires)
 	cr_expect_eq(stats().fences_pending, 0);
 	cr_expect_eq(vdev_gpu_fence_retired(&T.gpu, 0, GLOBAL, 42), 0, "answered once");
 	cr_expect_eq(vdev_gpu_fence_retired(&T.gpu, 5, 64, 1), 0, "bad ring");
+}
+
+/*
+ * The guest offers a held response's buffer again (its fence has not
+ * retired): the ring cannot be trusted, the device needs a reset, and the
+ * held response is answered once when its fence retires, or never if the
+ * driver resets the device first.
+ */
+static void held_buffer_offered_again(bool reset_first)
+{
+	struct pend p;
+	uint16_t id = UINT16_MAX;
+
+	cr_assert_eq(ctx_create(1, 0), OK_NODATA);
+	add_fenced(CMD_SUBMIT_3D, 1, false, 0, 42, &p);
+	kick(0);
+	expect_nothing();
+	for (uint16_t i = 0; i < T.q[0].size; i++)
+		if (T.q[0].token[i] == &p)
+			id = i;
+	cr_assert_neq(id, UINT16_MAX);
+	drv_offer_again(&T.q[0], id, &(struct drv_buf){p.rs, 24, true});
+	T.tr.ops->notify(T.tr.t, 0, false, 0);
+	cr_expect(T.tr.ops->get_status(T.tr.t) & 0x40, "DEVICE_NEEDS_RESET");
+	cr_expect_eq(R.nfences, 1, "the command ran once");
+	expect_nothing();
+	if (reset_first) {
+		T.tr.ops->set_status(T.tr.t, 0);
+		cr_expect_eq(vdev_gpu_fence_retired(&T.gpu, 0, GLOBAL, 42), 0, "forgotten");
+		expect_nothing();
+		return;
+	}
+	cr_expect_eq(vdev_gpu_fence_retired(&T.gpu, 0, GLOBAL, 42), 1);
+	expect_answer(&p, 42);
+	expect_nothing();
+}
+
+Test(gpu3d, held_buffer_offered_again_is_answered_once) { held_buffer_offered_again(false); }
+Test(gpu3d, held_buffer_offered_again_then_reset) { held_buffer_offered_again(true); }
+Test(gpu3d, packed_held_buffer_offered_again_is_answered_once)
+{
+	restart(ALL | F(RING_PACKED));
+	held_buffer_offered_again(false);
 }
 
 static void out_of_order_across_timelines(void)

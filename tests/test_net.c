@@ -92,6 +92,7 @@ static struct {
 	struct rec rec;
 	struct vdev_net net;
 	struct vdev_vq queues[NQ];
+	uint64_t queue_held[NQ * VDEV_VQ_HELD_WORDS(64)];
 	struct vdev_vq_elem elems[PAIRS * RX_BUFS_MAX];
 	struct vdev_iov iovs[(PAIRS * (RX_BUFS_MAX + 1) + 1) * IOVS];
 	struct vdev_iov tx_iovs[PAIRS * VDEV_NET_TX_BATCH_MAX * IOVS];
@@ -115,6 +116,7 @@ struct opts {
 	bool unbatched;     /* no tx_iovs: one transmit chain at a time */
 	unsigned tx_batch;  /* with tx_iovs; 0: the default */
 	unsigned rx_bufs;   /* 0: RX_BUFS; at most RX_BUFS_MAX */
+	bool frontend;      /* negotiated by a vhost-user-like front-end */
 };
 
 static void setup_with(struct opts o)
@@ -132,6 +134,7 @@ static void setup_with(struct opts o)
 		.offloads = o.no_offloads ? 0 : (o.offloads ? o.offloads : VDEV_NET_OFFLOAD_MASK),
 		.mem = &F.m.mem,
 		.queues = F.queues,
+		.queue_held = F.queue_held,
 		.elems = F.elems,
 		.iovs = F.iovs,
 		.rx_bufs = o.rx_bufs ? o.rx_bufs : RX_BUFS,
@@ -143,6 +146,7 @@ static void setup_with(struct opts o)
 	};
 	memcpy(c.mac, HOST_MAC, 6);
 	cr_assert_eq(vdev_net_init(&F.net, &c), 0);
+	vdev_dev_set_frontend_negotiates(vdev_net_dev(&F.net), o.frontend);
 	struct vdev_mmio_config mc = {.irq = drv_mmio_irq, .irq_opaque = &F.dm};
 	cr_assert_eq(vdev_mmio_init(&F.mmio, vdev_net_dev(&F.net), &mc), 0);
 	memset(&F.dm, 0, sizeof(F.dm));
@@ -256,12 +260,25 @@ Test(net, features_ok_refused_for_broken_dependencies)
 	try_features(N(HOST_ECN) | N(CSUM), false);      /* needs HOST_TSO4/6 */
 	try_features(N(GUEST_ECN) | N(GUEST_CSUM), false); /* needs GUEST_TSO4/6 */
 	try_features(N(HOST_UFO), false);                /* needs CSUM */
-	/* control features without the control queue: accepted, unused (a
-	 * vhost-user front-end running the control queue itself sends these) */
-	try_features(N(CTRL_RX) | N(GUEST_ANNOUNCE) | N(MQ), true);
-	try_features(N(CTRL_RX_EXTRA) | N(CTRL_VQ), true);
+	/* control features without the control queue: a driver on a
+	 * transport must not send them */
+	try_features(N(CTRL_RX), false);
+	try_features(N(CTRL_VLAN), false);
+	try_features(N(CTRL_MAC_ADDR), false);
+	try_features(N(GUEST_ANNOUNCE), false);
+	try_features(N(MQ), false);
+	try_features(N(CTRL_GUEST_OFFLOADS), false);
+	try_features(N(CTRL_RX_EXTRA) | N(CTRL_VQ), false); /* needs CTRL_RX */
+	try_features(N(CTRL_RX) | N(CTRL_RX_EXTRA) | N(CTRL_VQ), true);
 	try_features(N(GUEST_TSO4) | N(GUEST_CSUM), true);
 	try_features(N(MQ) | N(CTRL_VQ) | N(MAC), true);
+	/* a vhost-user front-end running the control queue itself sends
+	 * them: accepted there, and inert (below); offload dependencies
+	 * still hold */
+	vdev_dev_set_frontend_negotiates(vdev_net_dev(&F.net), true);
+	try_features(N(CTRL_RX) | N(GUEST_ANNOUNCE) | N(MQ), true);
+	try_features(N(CTRL_RX_EXTRA) | N(CTRL_VQ), true);
+	try_features(N(GUEST_TSO4), false);
 }
 
 Test(net, init_rejects_bad_host_config)
@@ -269,7 +286,7 @@ Test(net, init_rejects_bad_host_config)
 	struct vdev_net n;
 	struct vdev_net_config c = {
 		.max_pairs = 1, .queue_size = 64, .mem = &F.m.mem, .queues = F.queues,
-		.elems = F.elems, .iovs = F.iovs, .rx_bufs = 4, .iov_per_chain = 4,
+		.queue_held = F.queue_held, .elems = F.elems, .iovs = F.iovs, .rx_bufs = 4, .iov_per_chain = 4,
 		.backend = &rec_ops,
 	};
 	cr_assert_eq(vdev_net_init(&n, &c), 0);
@@ -528,6 +545,44 @@ static void tx_backpressure(bool packed)
 }
 Test(net, tx_backpressure_keeps_frames_split) { tx_backpressure(false); }
 Test(net, tx_backpressure_keeps_frames_packed) { tx_backpressure(true); }
+
+/*
+ * The guest offers frame 0's buffer once more behind frames 1 and 2: one
+ * pop takes frames 0..2 and meets the duplicate while it holds frame 0, so
+ * the ring cannot be trusted (NEEDS_RESET) and the duplicate is not taken.
+ * The backend then pushes frame 1 back: frames 1 and 2 go back to the
+ * ring (unpop, on the broken queue) and stay the guest's. Frame 0 is sent
+ * and completed once; nothing else is.
+ */
+static void tx_offered_twice_with_pushback(bool packed)
+{
+	setup_with((struct opts){.packed = packed});
+	uint8_t h[VDEV_NET_HDR_LEN];
+	put_hdr(h, 0, 0, 0, 0, 0);
+	size_t len = make_frame(F.frame, OTHER_MAC, 200, 9);
+	F.rec.block = true;
+	F.rec.block_at = 1;
+	for (int t = 0; t < 3; t++)
+		queue_tx(0, t, h, F.frame, len, TX_PLAIN);
+	uint16_t id = UINT16_MAX;
+	for (uint16_t i = 0; i < F.q[1].size; i++)
+		if (F.q[1].token[i] == &tok[0])
+			id = i;
+	cr_assert_neq(id, UINT16_MAX);
+	drv_offer_again(&F.q[1], id, &(struct drv_buf){gpa(0), 64, false});
+	(void)drv_kick_prepare(&F.q[1]);
+	F.tr.ops->notify(F.tr.t, 1, false, 0);
+	cr_expect_eq(F.rec.transmitted, 1);
+	cr_expect(F.tr.ops->get_status(F.tr.t) & 0x40, "DEVICE_NEEDS_RESET");
+	cr_expect_eq(reap(1, NULL), &tok[0]);
+	cr_expect_null(reap(1, NULL), "frames 1 and 2 pushed back, the duplicate not taken");
+	F.rec.block = false;
+	cr_expect_lt(vdev_net_tx_resume(&F.net, 0), 0, "the queue stays broken");
+	cr_expect_eq(F.rec.transmitted, 1);
+	cr_expect_null(reap(1, NULL));
+}
+Test(net, tx_offered_twice_with_pushback_split) { tx_offered_twice_with_pushback(false); }
+Test(net, tx_offered_twice_with_pushback_packed) { tx_offered_twice_with_pushback(true); }
 
 /*
  * Many frames queued at once, every batch size: good frames (one and two
@@ -1103,7 +1158,7 @@ Test(net, no_filter_without_ctrl_rx)
 Test(net, ctrl_features_inert_without_ctrl_vq)
 {
 	teardown();
-	setup_with((struct opts){.drop = N(CTRL_VQ)});
+	setup_with((struct opts){.drop = N(CTRL_VQ), .frontend = true});
 	cr_assert_eq(F.neg & N(CTRL_VQ), 0);
 	cr_assert_eq(F.neg & (N(CTRL_RX) | N(CTRL_VLAN) | N(CTRL_MAC_ADDR) | N(MQ)),
 		     N(CTRL_RX) | N(CTRL_VLAN) | N(CTRL_MAC_ADDR) | N(MQ));
@@ -1138,11 +1193,12 @@ Test(net, ctrl_features_inert_without_ctrl_vq)
 	cr_expect_eq(vdev_net_active_pairs(&F.net), 1);
 }
 
-/* CTRL_RX_EXTRA without CTRL_RX is accepted (as above) and inert. */
+/* CTRL_RX_EXTRA without CTRL_RX is accepted from a front-end (as above)
+ * and inert. */
 Test(net, ctrl_rx_extra_inert_without_ctrl_rx)
 {
 	teardown();
-	setup_with((struct opts){.drop = N(CTRL_RX)});
+	setup_with((struct opts){.drop = N(CTRL_RX), .frontend = true});
 	cr_assert(F.neg & N(CTRL_RX_EXTRA));
 	cr_expect_eq(ctrl_flag(4, 1), 1, "NOUNI needs CTRL_RX too");
 	cr_expect(delivered(HOST_MAC));

@@ -146,6 +146,7 @@ Test(pci, header_identity)
 Test(pci, header_from_config_and_class_by_device_type)
 {
 	static struct vdev_vq qs[1];
+	static uint64_t held[VDEV_VQ_HELD_WORDS(8)];
 	static struct vdev_dev dev;
 	static struct vdev_pci p2;
 	static const struct vdev_dev_ops nop = {.size = sizeof(struct vdev_dev_ops)};
@@ -155,7 +156,7 @@ Test(pci, header_from_config_and_class_by_device_type)
 
 	for (unsigned i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		struct vdev_dev_config dc = {.device_id = types[i].id, .features = TC_BIT(VERSION_1),
-					     .queues = qs, .num_queues = 1, .queue_max_size = 8,
+					     .queues = qs, .queue_held = held, .num_queues = 1, .queue_max_size = 8,
 					     .mem = &M.mem, .ops = &nop};
 		struct vdev_pci_config pc = {0};
 		cr_assert_eq(vdev_dev_init(&dev, &dc), 0);

@@ -33,6 +33,7 @@ static struct {
 	struct vdev_mem mem; /* filled by the adapter */
 	struct vdev_blk blk;
 	struct vdev_vq queues[2];
+	uint64_t queue_held[2 * VDEV_VQ_HELD_WORDS(128)];
 	struct vdev_blk_req reqs[NREQ];
 	struct vdev_iov iovs[NREQ * 20];
 	struct vdev_blk_range ranges[NREQ * 4];
@@ -100,6 +101,7 @@ static void setup_n(unsigned nq)
 		.serial = "vhost-user-test",
 		.mem = &F.mem,
 		.queues = F.queues,
+		.queue_held = F.queue_held,
 		.reqs = F.reqs,
 		.num_reqs = NREQ,
 		.iovs = F.iovs,

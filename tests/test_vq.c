@@ -543,12 +543,8 @@ BOTH(indirect_table_errors_reject_the_chain)
 	uint16_t fl = 4; /* VIRTQ_DESC_F_INDIRECT */
 	sim_put_le16(tbl + (packed ? 14 : 12), fl);
 	cr_assert_eq(pop(&e), 1);
-	if (packed) {
-		/* packed ignores flags other than WRITE inside a table */
-		cr_expect_eq(e.error, 0);
-	} else {
-		cr_expect_eq(e.error, VDEV_EPROTO);
-	}
+	/* both layouts: a nested table is rejected, never read as a buffer */
+	cr_expect_eq(e.error, VDEV_EPROTO);
 	complete_and_reap(&e, 0, 2, 0);
 }
 
@@ -846,4 +842,220 @@ BOTH(push_batch_keeps_in_order)
 	for (int i = 0; i < 3; i++)
 		cr_expect_eq(drv_get_used(&P.drv, &len), &tok[i]);
 	cr_expect_eq(P.drv.errors, 0, "%s", P.drv.last_error);
+}
+
+/* ---- one buffer, one used element ---------------------------------------------- */
+
+/*
+ * The driver makes buffer 0 available again while the device holds it
+ * (after it was popped, or twice in the ring before one pop takes both).
+ * The ring cannot be trusted: the queue breaks, the chains before the
+ * duplicate are still the device's, and each of those is completed once,
+ * with no used element for the duplicate.
+ */
+static void offered_twice(bool packed, uint64_t extra, bool indirect, bool one_batch)
+{
+	struct vdev_vq_elem e[4];
+	struct vdev_vq_stats st;
+	uint32_t len;
+
+	setup(packed, extra, 8);
+	uint64_t d = sim_alloc(&P.m, 256, 8);
+	struct drv_buf b[2] = {rd(d, 8), wr(d + 64, 16)};
+	add(b, 2, indirect, 1);
+	add(b, 2, indirect, 2);
+	if (one_batch) {
+		drv_offer_again(&P.drv, 0, &b[1]); /* buffer 0: the first one added */
+		cr_assert_eq(vdev_vq_pop_batch(&P.vq, e, 4, iov, 16), 2, "the two before it");
+	} else {
+		cr_assert_eq(vdev_vq_pop_batch(&P.vq, e, 2, iov, 32), 2);
+		cr_assert_eq(vdev_vq_pop(&P.vq, &e[2], iov + 64 - 16, 16), 0);
+		drv_offer_again(&P.drv, e[0].id, &b[1]);
+		cr_expect_eq(vdev_vq_pop(&P.vq, &e[2], iov + 64 - 16, 16), VDEV_EPROTO);
+	}
+	cr_expect_eq(e[0].id, 0);
+	cr_expect_eq(e[0].error, 0);
+	cr_expect_eq(e[1].error, 0);
+	cr_expect(vdev_vq_is_broken(&P.vq));
+	cr_expect_eq(vdev_vq_pop(&P.vq, &e[2], iov + 64 - 16, 16), VDEV_EPROTO, "stays broken");
+	vdev_vq_get_stats(&P.vq, &st);
+	cr_expect_eq(st.popped, 2, "the duplicate was not taken");
+	/* the two the device holds complete once each, and only once */
+	cr_assert_eq(vdev_vq_push(&P.vq, &e[0], 16), 0);
+	cr_expect_eq(vdev_vq_push(&P.vq, &e[0], 16), VDEV_EINVAL, "already completed");
+	cr_assert_eq(vdev_vq_push(&P.vq, &e[1], 16), 0);
+	vdev_vq_publish(&P.vq);
+	cr_expect_eq(drv_get_used(&P.drv, &len), &tok[1]);
+	cr_expect_eq(drv_get_used(&P.drv, &len), &tok[2]);
+	cr_expect_null(drv_get_used(&P.drv, &len), "no used element for the duplicate");
+	cr_expect_eq(P.drv.errors, 0, "%s", P.drv.last_error);
+	vdev_vq_get_stats(&P.vq, &st);
+	cr_expect_eq(st.pushed, 2);
+}
+
+BOTH(buffer_offered_again_while_held_breaks_the_queue) { offered_twice(packed, 0, false, false); }
+BOTH(buffer_twice_in_one_batch_breaks_the_queue) { offered_twice(packed, 0, false, true); }
+BOTH(indirect_buffer_offered_again_breaks_the_queue)
+{
+	offered_twice(packed, F(INDIRECT_DESC), true, false);
+}
+BOTH(indirect_buffer_twice_in_one_batch_breaks_the_queue)
+{
+	offered_twice(packed, F(INDIRECT_DESC), true, true);
+}
+BOTH(in_order_buffer_offered_again_breaks_the_queue)
+{
+	offered_twice(packed, F(IN_ORDER), false, false);
+}
+BOTH(in_order_buffer_twice_in_one_batch_breaks_the_queue)
+{
+	offered_twice(packed, F(IN_ORDER) | F(INDIRECT_DESC), true, true);
+}
+
+/* After the device completed a buffer, the driver may offer it again:
+ * that is the normal life of a buffer, round the ring many times. */
+BOTH(completed_buffer_may_be_offered_again)
+{
+	struct vdev_vq_elem e;
+
+	setup(packed, 0, 4);
+	uint64_t d = sim_alloc(&P.m, 64, 8);
+	struct drv_buf b = wr(d, 8);
+	for (int i = 0; i < 20; i++) {
+		add(&b, 1, false, i);
+		cr_assert_eq(pop(&e), 1);
+		cr_expect_eq(e.id, 0, "the driver reuses its only free id");
+		complete_and_reap(&e, 8, i, 8);
+	}
+	cr_expect_not(vdev_vq_is_broken(&P.vq));
+}
+
+/* A push for a buffer the queue does not hold writes nothing: pushed
+ * already, given back by unpop, from before a stop/start or a reset, or
+ * the same buffer twice in one batch. */
+BOTH(push_of_a_buffer_not_held_writes_no_used_element)
+{
+	struct vdev_vq_elem e[2], stale;
+	uint32_t lens[2] = {8, 8}, len;
+
+	setup(packed, 0, 4);
+	uint64_t d = sim_alloc(&P.m, 64, 8);
+	struct drv_buf b = wr(d, 8);
+	add(&b, 1, false, 1);
+	add(&b, 1, false, 2);
+	cr_assert_eq(vdev_vq_pop_batch(&P.vq, e, 2, iov, 8), 2);
+	struct vdev_vq_elem twice[2] = {e[0], e[0]};
+	cr_expect_eq(vdev_vq_push_batch(&P.vq, twice, lens, 2), VDEV_EINVAL, "one buffer twice");
+	cr_expect_not(vdev_vq_publish(&P.vq), "nothing staged");
+	cr_assert_eq(vdev_vq_unpop(&P.vq, &e[1], 1), 0);
+	cr_expect_eq(vdev_vq_push(&P.vq, &e[1], 8), VDEV_EINVAL, "given back by unpop");
+	cr_assert_eq(vdev_vq_push(&P.vq, &e[0], 8), 0);
+	cr_expect_eq(vdev_vq_push(&P.vq, &e[0], 8), VDEV_EINVAL, "pushed already");
+	vdev_vq_publish(&P.vq);
+	cr_expect_eq(drv_get_used(&P.drv, &len), &tok[1]);
+	cr_expect_null(drv_get_used(&P.drv, &len));
+	/* taken again, then forgotten by a stop/start */
+	cr_assert_eq(pop(&e[1]), 1);
+	stale = e[1];
+	vdev_vq_stop(&P.vq);
+	cr_expect_eq(vdev_vq_push(&P.vq, &stale, 8), VDEV_EPERM);
+	struct vdev_vq_state st;
+	vdev_vq_get_state(&P.vq, &st);
+	cr_assert_eq(vdev_vq_start(&P.vq, &P.m.mem, P.features), 0);
+	cr_expect_eq(vdev_vq_push(&P.vq, &stale, 8), VDEV_EINVAL, "from before the stop");
+	cr_expect_not(vdev_vq_publish(&P.vq));
+	cr_expect_null(drv_get_used(&P.drv, &len));
+	cr_expect_eq(P.drv.errors, 0, "%s", P.drv.last_error);
+	/* and a reset forgets everything */
+	vdev_vq_reset(&P.vq);
+	cr_expect_eq(vdev_vq_push(&P.vq, &stale, 8), VDEV_EPERM);
+}
+
+/* An indirect table that starts in guest memory and runs past its end is
+ * rejected as a whole, although the one entry the chain uses (no NEXT) is
+ * inside; the queue goes on. */
+BOTH(indirect_table_running_out_of_guest_memory_is_rejected)
+{
+	struct vdev_vq_elem e;
+
+	setup(packed, F(INDIRECT_DESC), 4);
+	/* the last 16 bytes of region 1: a hole follows it */
+	uint64_t end = P.m.regions[1].gpa + P.m.regions[1].size;
+	uint64_t tbl = end - 16, data = sim_alloc(&P.m, 64, 8);
+	uint8_t *t = sim_ptr(&P.m, tbl);
+	uint32_t dlen = 8;
+	uint16_t fl = 2; /* WRITE, no NEXT */
+	memset(t, 0, 16);
+	memcpy(t, &data, 8);
+	memcpy(t + 8, &dlen, 4);
+	memcpy(t + (packed ? 14 : 12), &fl, 2);
+	if (packed) {
+		struct drv_packed_desc pd = {tbl, 32, 0,
+					     (uint16_t)(drv_packed_avail_flags(true) | 4u)};
+		drv_packed_write_desc(&P.drv, 0, &pd);
+	} else {
+		struct drv_split_desc sd = {tbl, 32, 4 /* INDIRECT */, 0};
+		drv_split_write_desc(&P.drv, 0, &sd);
+		drv_split_set_avail(&P.drv, 0, 0);
+		drv_split_set_avail_idx(&P.drv, 1);
+	}
+	cr_assert_eq(pop(&e), 1);
+	cr_expect_eq(e.error, VDEV_EFAULT);
+	cr_expect_eq(e.n_out + e.n_in, 0);
+	cr_expect_not(vdev_vq_is_broken(&P.vq));
+	cr_expect_eq(vdev_vq_push(&P.vq, &e, 0), 0);
+	/* the same table fully inside guest memory is fine */
+	uint64_t ok = sim_alloc(&P.m, 32, 16);
+	memcpy(sim_ptr(&P.m, ok), t, 16);
+	memset(sim_ptr(&P.m, ok + 16), 0, 16);
+	if (packed) {
+		struct drv_packed_desc pd = {ok, 16, 1,
+					     (uint16_t)(drv_packed_avail_flags(true) | 4u)};
+		drv_packed_write_desc(&P.drv, 1, &pd);
+	} else {
+		struct drv_split_desc sd = {ok, 16, 4, 0};
+		drv_split_write_desc(&P.drv, 1, &sd);
+		drv_split_set_avail(&P.drv, 1, 1);
+		drv_split_set_avail_idx(&P.drv, 2);
+	}
+	cr_assert_eq(pop(&e), 1);
+	cr_expect_eq(e.error, 0);
+	cr_expect_eq(e.in_bytes, 8);
+}
+
+/* Nested tables are rejected whichever entry asks for one. */
+BOTH(indirect_entry_marked_indirect_is_rejected_anywhere_in_the_table)
+{
+	struct vdev_vq_elem e;
+
+	setup(packed, F(INDIRECT_DESC), 4);
+	uint64_t tbl = sim_alloc(&P.m, 48, 16), data = sim_alloc(&P.m, 64, 8);
+	uint8_t *t = sim_ptr(&P.m, tbl);
+	memset(t, 0, 48);
+	for (unsigned i = 0; i < 3; i++) {
+		uint64_t a = data + 16u * i;
+		uint32_t l = 8;
+		/* readable, readable, then the last one INDIRECT (split: chained) */
+		uint16_t fl = (uint16_t)(i == 2 ? 4u : (packed ? 0u : 1u));
+		uint16_t next = (uint16_t)(i + 1);
+		memcpy(t + 16 * i, &a, 8);
+		memcpy(t + 16 * i + 8, &l, 4);
+		memcpy(t + 16 * i + (packed ? 14 : 12), &fl, 2);
+		if (!packed)
+			memcpy(t + 16 * i + 14, &next, 2);
+	}
+	if (packed) {
+		struct drv_packed_desc pd = {tbl, 48, 0,
+					     (uint16_t)(drv_packed_avail_flags(true) | 4u)};
+		drv_packed_write_desc(&P.drv, 0, &pd);
+	} else {
+		struct drv_split_desc sd = {tbl, 48, 4, 0};
+		drv_split_write_desc(&P.drv, 0, &sd);
+		drv_split_set_avail(&P.drv, 0, 0);
+		drv_split_set_avail_idx(&P.drv, 1);
+	}
+	cr_assert_eq(pop(&e), 1);
+	cr_expect_eq(e.error, VDEV_EPROTO);
+	cr_expect_eq(e.n_out + e.n_in, 0);
+	cr_expect_not(vdev_vq_is_broken(&P.vq));
 }

@@ -306,8 +306,9 @@ Test(vq_split, avail_index_going_backwards_breaks_the_queue)
 
 	setup(0, 8);
 	desc(0, buf, 8, 0, 0);
+	desc(1, buf, 8, 0, 0);
 	offer(0);
-	offer(0);
+	offer(1);
 	cr_assert_eq(vdev_vq_pop(&P.vq, &e, iov, 64), 1);
 	cr_assert_eq(vdev_vq_pop(&P.vq, &e, iov, 64), 1);
 	drv_split_set_avail_idx(&P.drv, 1);
@@ -347,9 +348,10 @@ Test(vq_split, avail_index_wraps_from_0xffff_to_0)
 Test(vq_split, start_checks_size_alignment_and_placement)
 {
 	struct vdev_vq vq;
+	uint64_t held[VDEV_VQ_HELD_WORDS(8)];
 
 	setup(0, 8);
-	cr_assert_eq(vdev_vq_init(&vq, 0, 8), 0);
+	cr_assert_eq(vdev_vq_init(&vq, 0, 8, held), 0);
 	/* non-power-of-two size */
 	vdev_vq_set_size(&vq, 6);
 	vdev_vq_set_addrs(&vq, P.drv.desc_gpa, P.drv.driver_gpa, P.drv.device_gpa);
@@ -377,10 +379,12 @@ Test(vq_split, start_checks_size_alignment_and_placement)
 Test(vq_split, init_checks_max_size)
 {
 	struct vdev_vq vq;
+	static uint64_t held[VDEV_VQ_HELD_WORDS(VDEV_VQ_MAX_SIZE)];
 
-	cr_expect_eq(vdev_vq_init(&vq, 0, 0), VDEV_EINVAL);
-	cr_expect_eq(vdev_vq_init(&vq, 0, 32769), VDEV_EINVAL);
-	cr_expect_eq(vdev_vq_init(&vq, 0, 32768), 0);
+	cr_expect_eq(vdev_vq_init(&vq, 0, 0, held), VDEV_EINVAL);
+	cr_expect_eq(vdev_vq_init(&vq, 0, 32769, held), VDEV_EINVAL);
+	cr_expect_eq(vdev_vq_init(&vq, 0, 32768, NULL), VDEV_EINVAL, "no held bitmap");
+	cr_expect_eq(vdev_vq_init(&vq, 0, 32768, held), 0);
 	cr_expect_eq(vdev_vq_max_size(&vq), 32768);
 }
 

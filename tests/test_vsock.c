@@ -78,6 +78,7 @@ static struct {
 	struct host h;
 	struct vdev_vsock vs;
 	struct vdev_vq queues[3];
+	uint64_t queue_held[3 * VDEV_VQ_HELD_WORDS(QSIZE)];
 	struct vdev_vsock_conn conns[MAXC];
 	struct vdev_iov iovs[3 * IOVS];
 	struct vdev_mmio mmio;
@@ -219,6 +220,7 @@ static void setup_with(struct opts o)
 		.max_pkt = o.max_pkt,
 		.mem = &F.m.mem,
 		.queues = F.queues,
+		.queue_held = F.queue_held,
 		.conns = F.conns,
 		.max_conns = o.max_conns ? o.max_conns : MAXC,
 		.iovs = F.iovs,
@@ -470,7 +472,7 @@ Test(vsock, init_rejects_bad_config)
 	struct vdev_vsock v;
 	struct vdev_vsock_config c = {
 		.guest_cid = 3, .queue_size = 64, .buf_alloc = 4096, .mem = &F.m.mem,
-		.queues = F.queues, .conns = F.conns, .max_conns = MAXC, .iovs = F.iovs,
+		.queues = F.queues, .queue_held = F.queue_held, .conns = F.conns, .max_conns = MAXC, .iovs = F.iovs,
 		.iov_per_chain = IOVS, .host = &host_ops,
 	};
 	struct vdev_vsock_config b;
@@ -1361,6 +1363,39 @@ Test(vsock, request_flood_without_rx_buffers_stalls_then_drains)
 	for (unsigned i = 0; i < MAXC + 4; i++)
 		rx_expect(i < MAXC ? OP_RESPONSE : OP_RST, 51000 + i, 1234);
 }
+
+/*
+ * A tx chain the device gave back when it stalled (no rx buffer for the
+ * replies) is the guest's again, not the device's: a reset meanwhile
+ * leaves it without a used element, and a device brought up again never
+ * completes it either.
+ */
+static void stalled_chain_across_reset(bool packed)
+{
+	redo((struct opts){.packed = packed});
+	unsigned n = VDEV_VSOCK_RST_QUEUE + 1;
+	for (unsigned i = 0; i < n; i++)
+		tx(G(50000 + i, 999, OP_REQUEST), NULL, 0, L_PLAIN);
+	cr_expect_eq(tx_reap(), VDEV_VSOCK_RST_QUEUE, "the last one stalled");
+	struct vdev_vsock_stats before = stats();
+	F.tr.ops->set_status(F.tr.t, 0);
+	cr_expect_eq(F.tr.ops->get_status(F.tr.t), 0);
+	cr_expect_eq(tx_reap(), 0, "no used element for the chain given back");
+	/* nothing of the old ring is served after the reset */
+	F.tr.ops->notify(F.tr.t, 1, false, 0);
+	cr_expect_eq(tx_reap(), 0);
+	cr_expect_eq(stats().rst_sent, before.rst_sent);
+	bring_up();
+	post_rx(4, RX_SLOT);
+	F.tr.ops->notify(F.tr.t, 1, false, 0);
+	rx_none();
+	tx(G(50000, 999, OP_REQUEST), NULL, 0, L_PLAIN);
+	cr_expect_eq(tx_reap(), 1);
+	rx_expect(OP_RST, 50000, 999);
+	rx_none();
+}
+Test(vsock, stalled_tx_chain_is_not_completed_across_reset_split) { stalled_chain_across_reset(false); }
+Test(vsock, stalled_tx_chain_is_not_completed_across_reset_packed) { stalled_chain_across_reset(true); }
 
 /* ---- reset, TRANSPORT_RESET, guest_cid change ---- */
 

@@ -19,6 +19,7 @@ struct rng_device {
 	uint64_t base;
 	struct vdev_dev dev;
 	struct vdev_vq queue[1];
+	uint64_t queue_held[VDEV_VQ_HELD_WORDS(RNG_QUEUE_SIZE)];
 	struct vdev_mmio mmio;
 	struct vdev_vq_elem elems[RNG_BATCH];
 	struct vdev_iov iov[RNG_BATCH * RNG_SEGS];
@@ -87,6 +88,7 @@ int vmm_init(void *ram_host, uint64_t ram_gpa, uint64_t ram_size)
 			.features = VDEV_BIT(VDEV_F_VERSION_1) | VDEV_BIT(VDEV_F_EVENT_IDX) |
 				    VDEV_BIT(VDEV_F_INDIRECT_DESC) | VDEV_BIT(VDEV_F_RING_PACKED),
 			.queues = d->queue,
+			.queue_held = d->queue_held,
 			.num_queues = 1,
 			.queue_max_size = RNG_QUEUE_SIZE,
 			.mem = &guest_mem,

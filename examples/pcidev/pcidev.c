@@ -479,8 +479,9 @@ int pcidev_init(struct pcidev *p, const struct pcidev_config *cfg)
 		.device_id = PCIDEV_DEVICE_ID,
 		.features = VDEV_BIT(VDEV_F_VERSION_1),
 		.queues = p->bus_queues,
+		.queue_held = p->bus_queue_held,
 		.num_queues = 2,
-		.queue_max_size = 1024,
+		.queue_max_size = 1024, /* bus_queue_held is sized for it */
 		.mem = cfg->mem,
 		.ops = &bus_ops,
 		.opaque = p,

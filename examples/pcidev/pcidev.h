@@ -144,6 +144,7 @@ struct pcidev_stats {
 struct pcidev {
 	struct vdev_dev bus;
 	struct vdev_vq bus_queues[2];
+	uint64_t bus_queue_held[2 * VDEV_VQ_HELD_WORDS(1024)];
 	struct vdev_iov iov[16];
 	enum pcidev_kind kind;
 	struct vdev_dev *fn_dev;

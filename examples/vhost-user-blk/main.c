@@ -53,6 +53,7 @@ struct daemon {
 	struct vdev_mem mem;
 	struct vdev_blk blk;
 	struct vdev_vq *queues;
+	uint64_t *queue_held;
 	struct vdev_blk_req *reqs;
 	struct vdev_iov *iovs;
 	struct vdev_blk_range *ranges;
@@ -374,10 +375,13 @@ int main(int argc, char **argv)
 						    ? D.o.discard_max_seg
 						    : D.o.wz_max_seg;
 	D.queues = calloc(D.o.num_queues, sizeof(*D.queues));
+	D.queue_held = calloc((size_t)D.o.num_queues * VDEV_VQ_HELD_WORDS(D.o.queue_size),
+			      sizeof(*D.queue_held));
 	D.reqs = calloc(n, sizeof(*D.reqs));
 	D.iovs = calloc((size_t)n * (D.o.seg_max + 2u), sizeof(*D.iovs));
 	D.ranges = calloc((size_t)n * ranges, sizeof(*D.ranges));
-	if (D.queues == NULL || D.reqs == NULL || D.iovs == NULL || D.ranges == NULL) {
+	if (D.queues == NULL || D.queue_held == NULL || D.reqs == NULL || D.iovs == NULL ||
+	    D.ranges == NULL) {
 		fprintf(stderr, "vhost-user-blk: out of memory\n");
 		return 1;
 	}
@@ -402,6 +406,7 @@ int main(int argc, char **argv)
 		.write_zeroes_may_unmap = ops->discard != NULL,
 		.mem = &D.mem,
 		.queues = D.queues,
+		.queue_held = D.queue_held,
 		.reqs = D.reqs,
 		.num_reqs = n,
 		.iovs = D.iovs,

@@ -77,6 +77,7 @@ static struct {
 	struct vdev_mem mem;
 	struct vdev_gpu gpu;
 	struct vdev_vq queues[VDEV_GPU_NUM_QUEUES];
+	uint64_t *queue_held;
 	struct vdev_iov iovs[VDEV_GPU_NUM_QUEUES * IOV_PER_CHAIN];
 	struct vdev_gpu_resource *resources;
 	struct vdev_gpu_context contexts[NUM_CONTEXTS];
@@ -415,7 +416,9 @@ int main(int argc, char **argv)
 	if (parse(argc, argv, &D.o) != 0)
 		return 2;
 	D.resources = calloc(D.o.max_resources, sizeof(*D.resources));
-	if (D.resources == NULL) {
+	D.queue_held = calloc((size_t)VDEV_GPU_NUM_QUEUES * VDEV_VQ_HELD_WORDS(D.o.queue_size),
+			      sizeof(*D.queue_held));
+	if (D.resources == NULL || D.queue_held == NULL) {
 		fprintf(stderr, "vhost-user-gpu: out of memory\n");
 		return 1;
 	}
@@ -435,6 +438,7 @@ int main(int argc, char **argv)
 		.max_host_bytes = (uint64_t)D.o.max_host_mb << 20,
 		.mem = &D.mem,
 		.queues = D.queues,
+		.queue_held = D.queue_held,
 		.iovs = D.iovs,
 		.iov_per_chain = IOV_PER_CHAIN,
 		.resources = D.resources,
@@ -565,5 +569,6 @@ int main(int argc, char **argv)
 	if (D.have_file)
 		gpu_file_sink_destroy(&D.file);
 	free(D.resources);
+	free(D.queue_held);
 	return err == 0 ? 0 : 1;
 }

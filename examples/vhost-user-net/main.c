@@ -57,6 +57,7 @@ static struct {
 	struct vdev_mem mem;
 	struct vdev_net net;
 	struct vdev_vq *queues;
+	uint64_t *queue_held;
 	struct vdev_vq_elem *elems;
 	struct vdev_iov *iovs;
 	struct vdev_iov *tx_iovs; /* transmit batches (default batch size) */
@@ -332,14 +333,15 @@ int main(int argc, char **argv)
 	D.link_fd = vu_daemon_signal_fd(SIGUSR1); /* before any thread */
 	unsigned nq = 2 * D.o.pairs + 1;
 	D.queues = calloc(nq, sizeof(*D.queues));
+	D.queue_held = calloc((size_t)nq * VDEV_VQ_HELD_WORDS(D.o.queue_size), sizeof(*D.queue_held));
 	D.elems = calloc((size_t)D.o.pairs * D.o.rx_bufs, sizeof(*D.elems));
 	D.iovs = calloc(((size_t)D.o.pairs * (D.o.rx_bufs + 1) + 1) * IOV_PER_CHAIN,
 			 sizeof(*D.iovs));
 	D.tx_iovs = calloc((size_t)D.o.pairs * VDEV_NET_TX_BATCH_DEFAULT * IOV_PER_CHAIN,
 			   sizeof(*D.tx_iovs));
 	D.frame = malloc(VDEV_NET_MAX_FRAME);
-	if (D.queues == NULL || D.elems == NULL || D.iovs == NULL || D.tx_iovs == NULL ||
-	    D.frame == NULL) {
+	if (D.queues == NULL || D.queue_held == NULL || D.elems == NULL || D.iovs == NULL ||
+	    D.tx_iovs == NULL || D.frame == NULL) {
 		fprintf(stderr, "vhost-user-net: out of memory\n");
 		return 1;
 	}
@@ -358,6 +360,7 @@ int main(int argc, char **argv)
 		.offloads = D.port.offloads,
 		.mem = &D.mem,
 		.queues = D.queues,
+		.queue_held = D.queue_held,
 		.elems = D.elems,
 		.iovs = D.iovs,
 		.rx_bufs = D.o.rx_bufs,

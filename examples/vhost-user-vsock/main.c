@@ -57,6 +57,7 @@ static struct {
 	struct vdev_mem mem;
 	struct vdev_vsock vs;
 	struct vdev_vq queues[VDEV_VSOCK_NUM_QUEUES];
+	uint64_t *queue_held;
 	struct vdev_vsock_conn *conns;
 	struct vdev_iov *iovs;
 	struct vsock_unix *bridge;
@@ -202,7 +203,9 @@ int main(int argc, char **argv)
 	size_t buf = (size_t)D.o.buf_kib << 10;
 	D.conns = calloc(D.o.max_conns, sizeof(*D.conns));
 	D.iovs = calloc((size_t)VDEV_VSOCK_NUM_QUEUES * IOV_PER_CHAIN, sizeof(*D.iovs));
-	if (D.conns == NULL || D.iovs == NULL) {
+	D.queue_held = calloc((size_t)VDEV_VSOCK_NUM_QUEUES * VDEV_VQ_HELD_WORDS(D.o.queue_size),
+			      sizeof(*D.queue_held));
+	if (D.conns == NULL || D.iovs == NULL || D.queue_held == NULL) {
 		fprintf(stderr, "vhost-user-vsock: out of memory\n");
 		return 1;
 	}
@@ -226,6 +229,7 @@ int main(int argc, char **argv)
 		.buf_alloc = (uint32_t)buf,
 		.mem = &D.mem,
 		.queues = D.queues,
+		.queue_held = D.queue_held,
 		.conns = D.conns,
 		.max_conns = D.o.max_conns,
 		.iovs = D.iovs,

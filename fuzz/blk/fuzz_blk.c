@@ -32,6 +32,7 @@ static struct sim_mem m;
 static struct ram_blk ram;
 static struct vdev_blk blk;
 static struct vdev_vq queues[1];
+static uint64_t queue_held[1 * VDEV_VQ_HELD_WORDS(32)];
 static struct vdev_blk_req reqs[NREQ];
 static struct vdev_iov iovs[NREQ * IOV_PER_REQ];
 static struct vdev_blk_range ranges[NREQ * 4];
@@ -108,6 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.serial = "fuzz",
 		.mem = &m.mem,
 		.queues = queues,
+		.queue_held = queue_held,
 		.reqs = reqs,
 		.num_reqs = 1 + take(&in) % NREQ,
 		.iovs = iovs,

@@ -40,6 +40,7 @@
 static struct sim_mem m;
 static struct vdev_gpu gpu;
 static struct vdev_vq queues[2];
+static uint64_t queue_held[2 * VDEV_VQ_HELD_WORDS(32)];
 static struct vdev_iov iovs[2 * IOVS];
 static struct vdev_gpu_resource res[NRES];
 static struct vdev_gpu_context ctxs[NCTX];
@@ -288,6 +289,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.max_backing_entries = 8,
 		.mem = &m.mem,
 		.queues = queues,
+		.queue_held = queue_held,
 		.iovs = iovs,
 		.iov_per_chain = IOVS,
 		.resources = res,

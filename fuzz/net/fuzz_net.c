@@ -33,6 +33,7 @@
 static struct sim_mem m;
 static struct vdev_net net;
 static struct vdev_vq queues[NQ];
+static uint64_t queue_held[NQ * VDEV_VQ_HELD_WORDS(32)];
 static struct vdev_vq_elem elems[PAIRS * RX_BUFS];
 static struct vdev_iov iovs[(PAIRS * (RX_BUFS + 1) + 1) * IOVS];
 static struct vdev_iov tx_iovs[PAIRS * VDEV_NET_TX_BATCH_MAX * IOVS];
@@ -185,6 +186,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.offloads = VDEV_NET_OFFLOAD_MASK,
 		.mem = &m.mem,
 		.queues = queues,
+		.queue_held = queue_held,
 		.elems = elems,
 		.iovs = iovs,
 		.rx_bufs = 1 + sizes % RX_BUFS,

@@ -32,6 +32,7 @@ static struct ram_blk ram;
 static struct vdev_mem mem;
 static struct vdev_blk blk;
 static struct vdev_vq queues[2];
+static uint64_t queue_held[2 * VDEV_VQ_HELD_WORDS(64)];
 static struct vdev_blk_req reqs[NREQ];
 static struct vdev_iov iovs[NREQ * 10];
 static struct vdev_blk_range ranges[NREQ * 2];
@@ -56,6 +57,7 @@ static void init_once(void)
 	struct vdev_blk_config c = {
 		.capacity = 128, .num_queues = 2, .queue_size = 64, .seg_max = 8,
 		.max_discard_seg = 2, .max_write_zeroes_seg = 2, .mem = &mem, .queues = queues,
+		.queue_held = queue_held,
 		.reqs = reqs, .num_reqs = NREQ, .iovs = iovs, .iov_per_req = 10, .ranges = ranges,
 		.backend = &ram_blk_ops, .backend_opaque = &ram,
 	};

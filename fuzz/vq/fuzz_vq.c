@@ -7,11 +7,17 @@
  * followed by its argument bytes (missing bytes read as 0):
  *   driver adds a chain (addresses chosen among good, straddling, hole,
  *   read-only, wrapping and arbitrary ones), raw writes of ring bytes (a
- *   hostile or racing guest), device pop / batch pop / push / publish /
- *   notify enable and disable / stop-start / notification data, and the
- *   driver reaping used buffers.
+ *   hostile or racing guest), the driver offering a buffer the device
+ *   holds once more, device pop / batch pop / push / push of a chain it no
+ *   longer holds / unpop / publish / notify enable and disable /
+ *   stop-start / notification data, and the driver reaping used buffers.
  * After every pop the returned segments are checked to lie inside guest
  * memory (writable ones outside the read-only region) and to add up.
+ * One buffer, one used element: a shadow of the buffers the device holds
+ * (from what pop, push and unpop returned) checks that a pop never returns
+ * a buffer the device holds already, that a push writes exactly one used
+ * element, for its buffer, only if the device held it, and that a push of
+ * a buffer it does not hold writes none.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,6 +30,8 @@
 #define REGION (256u * 1024u) /* rings + 64-entry indirect pool per slot */
 #define MAX_PENDING 64
 #define IOV_CAP 16
+#define MAX_STALE 16
+#define MAX_QSIZE 128
 
 /* Is [p, p+len) inside one host buffer of the simulated guest? */
 static int seg_ok(const struct sim_mem *m, const struct vdev_iov *s, int write)
@@ -63,6 +71,61 @@ static void check_elem(const struct sim_mem *m, const struct vdev_vq_elem *e, un
 	}
 }
 
+/* The used element at position `pos` of the device's ring, if any. */
+static uint16_t used_id_at(const struct sim_pair *s, bool packed, uint16_t pos, uint16_t qsize)
+{
+	const uint8_t *p;
+	uint16_t id;
+
+	if (packed) {
+		p = (const uint8_t *)s->drv.desc + 16u * (pos % qsize) + 12;
+	} else {
+		p = (const uint8_t *)s->drv.device + 4 + 8u * (pos & (qsize - 1u));
+	}
+	memcpy(&id, p, 2); /* little-endian host (the fuzz build's) */
+	return id;
+}
+
+/*
+ * Push n pending chains (n == 1: one push; else a batch) and check the
+ * used ring against the shadow of held buffers: success needs every one
+ * held and writes one used element each, for its own id; failure writes
+ * none.
+ */
+static int push_checked(struct sim_pair *s, bool packed, uint16_t qsize, uint8_t *holds,
+			const struct vdev_vq_elem *e, const uint32_t *lens, unsigned n)
+{
+	struct vdev_vq_state before, after;
+	unsigned all_held = 1, slots = 0;
+	int rc;
+
+	vdev_vq_get_state(&s->vq, &before);
+	for (unsigned i = 0; i < n; i++) {
+		all_held &= e[i].id < qsize && holds[e[i].id];
+		for (unsigned j = 0; j < i; j++)
+			all_held &= e[j].id != e[i].id;
+		slots += packed ? e[i].ndescs : 1u;
+	}
+	rc = n == 1 ? vdev_vq_push(&s->vq, e, lens[0]) : vdev_vq_push_batch(&s->vq, e, lens, n);
+	vdev_vq_get_state(&s->vq, &after);
+	if (rc != 0) {
+		FUZZ_CHECK(after.used_idx == before.used_idx);
+		return rc;
+	}
+	FUZZ_CHECK(all_held); /* never a used element for a buffer not held */
+	if (packed)
+		FUZZ_CHECK((uint32_t)(after.used_idx + (after.used_wrap != before.used_wrap ? qsize : 0u)) ==
+			   before.used_idx + slots);
+	else
+		FUZZ_CHECK((uint16_t)(after.used_idx - before.used_idx) == n);
+	for (unsigned i = 0, pos = before.used_idx; i < n; i++) {
+		FUZZ_CHECK(used_id_at(s, packed, (uint16_t)pos, qsize) == e[i].id);
+		holds[e[i].id] = 0;
+		pos += packed ? e[i].ndescs : 1u;
+	}
+	return rc;
+}
+
 static uint64_t pick_addr(struct sim_pair *s, uint64_t arena, struct input *in)
 {
 	uint8_t k = take(in);
@@ -88,6 +151,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct vdev_iov iov[MAX_PENDING * IOV_CAP];
 	struct vdev_vq_elem pending[MAX_PENDING];
 	unsigned npending = 0;
+	/* buffers the device holds, as its API said; chains it no longer holds */
+	uint8_t holds[MAX_QSIZE] = {0};
+	struct vdev_vq_elem stale[MAX_STALE];
+	unsigned nstale = 0;
 	struct input in = {data, size};
 	uint8_t flags = take(&in);
 	uint16_t qsize = take16(&in);
@@ -124,7 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	while (in.n > 0) {
 		uint8_t op = take(&in);
-		switch (op % 13) {
+		switch (op % 16) {
 		case 0: { /* driver adds a chain */
 			struct drv_buf b[6];
 			unsigned n = 1 + take(&in) % 6u, nw = take(&in) % (n + 1u);
@@ -154,7 +221,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		case 2:
 		case 3: { /* pop one / a batch */
-			unsigned want = op % 13 == 2 ? 1 : 1 + take(&in) % 8u;
+			unsigned want = op % 16 == 2 ? 1 : 1 + take(&in) % 8u;
 			unsigned cap = 1 + take(&in) % IOV_CAP;
 			if (want > MAX_PENDING - npending)
 				want = MAX_PENDING - npending;
@@ -165,6 +232,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(got <= (int)want);
 			for (int i = 0; i < got; i++) {
 				check_elem(&s.m, &pending[npending], cap);
+				/* never a buffer the device holds already */
+				FUZZ_CHECK(pending[npending].id < qsize && !holds[pending[npending].id]);
+				holds[pending[npending].id] = 1;
 				/* a device-reads-only queue never hands out writable parts */
 				FUZZ_CHECK(!(flags & 32) || pending[npending].n_in == 0);
 				npending++;
@@ -180,7 +250,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				unsigned m = 1 + (how >> 1) % (npending < 8 ? npending : 8u);
 				for (unsigned i = 0; i < m; i++)
 					lens[i] = take16(&in);
-				int rc = vdev_vq_push_batch(&s.vq, pending, lens, m);
+				int rc = push_checked(&s, packed, qsize, holds, pending, lens, m);
 				FUZZ_CHECK(rc == 0 || vdev_vq_is_broken(&s.vq) ||
 					   !vdev_vq_is_live(&s.vq));
 				memmove(&pending[0], &pending[m], (npending - m) * sizeof(pending[0]));
@@ -190,8 +260,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			unsigned k = take(&in) % npending;
 			if (features & VDEV_BIT(VDEV_F_IN_ORDER))
 				k = 0;
-			int rc = vdev_vq_push(&s.vq, &pending[k], (uint32_t)take16(&in));
+			uint32_t len1 = take16(&in);
+			int rc = push_checked(&s, packed, qsize, holds, &pending[k], &len1, 1);
 			FUZZ_CHECK(rc == 0 || vdev_vq_is_broken(&s.vq) || !vdev_vq_is_live(&s.vq));
+			if (nstale < MAX_STALE)
+				stale[nstale++] = pending[k]; /* completed: a replay must fail */
 			memmove(&pending[k], &pending[k + 1], (npending - k - 1) * sizeof(pending[0]));
 			npending--;
 			break;
@@ -219,7 +292,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				st.avail_idx = take16(&in); /* migration from a liar */
 			(void)vdev_vq_set_state(&s.vq, &st);
 			(void)vdev_vq_start(&s.vq, &s.m.mem, features);
+			/* what was in flight is forgotten, not to be pushed */
+			for (unsigned i = 0; i < npending && nstale < MAX_STALE; i++)
+				stale[nstale++] = pending[i];
 			npending = 0;
+			memset(holds, 0, sizeof(holds));
 			break;
 		}
 		case 10:
@@ -228,9 +305,41 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 11:
 			vdev_vq_note_notification(&s.vq, take16(&in));
 			break;
-		default:
+		case 12:
 			(void)vdev_vq_remap(&s.vq);
 			break;
+		case 13: { /* push a chain the device completed or forgot */
+			if (nstale == 0)
+				break;
+			unsigned k = take(&in) % nstale;
+			uint32_t len1 = take16(&in);
+			if (stale[k].id < qsize && holds[stale[k].id])
+				break; /* taken again since: a model must not, the queue cannot tell */
+			FUZZ_CHECK(push_checked(&s, packed, qsize, holds, &stale[k], &len1, 1) != 0);
+			break;
+		}
+		case 14: { /* the driver offers a buffer the device holds again */
+			if (npending == 0)
+				break;
+			struct drv_buf b = {pick_addr(&s, arena, &in), take16(&in) % 512u,
+					    (take(&in) & 1) != 0};
+			drv_offer_again(&s.drv, pending[take(&in) % npending].id, &b);
+			break;
+		}
+		default: { /* unpop the latest k chains */
+			unsigned k = 1 + take(&in) % 4u;
+			if (k > npending)
+				break;
+			if (vdev_vq_unpop(&s.vq, &pending[npending - k], k) == 0) {
+				for (unsigned i = npending - k; i < npending; i++) {
+					holds[pending[i].id] = 0;
+					if (nstale < MAX_STALE)
+						stale[nstale++] = pending[i]; /* given back */
+				}
+				npending -= k;
+			}
+			break;
+		}
 		}
 	}
 	return 0;

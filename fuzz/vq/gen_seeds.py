@@ -8,7 +8,8 @@ import struct
 
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 
-ADD, RAW, POP, BATCH, PUSH, PUBLISH, ENABLE, DISABLE, REAP, RESTART, HASWORK, NOTE, REMAP = range(13)
+(ADD, RAW, POP, BATCH, PUSH, PUBLISH, ENABLE, DISABLE, REAP, RESTART, HASWORK, NOTE, REMAP,
+ STALE, AGAIN, UNPOP) = range(16)
 
 
 def buf(kind=0, off=0, length=64):
@@ -22,6 +23,29 @@ def add(nbufs, nwrite, indirect=0, bufs=None):
     for i in range(nbufs):
         body += bufs[i] if bufs else buf(0, 600 * i, 64 + i)
     return body + bytes([indirect])
+
+
+def again(idx, write=1):
+    # the driver offers pending chain idx's buffer again: address (kind 0,
+    # offset 0), 16-bit length, write flag, index among the pending chains
+    return bytes([AGAIN, 0]) + struct.pack("<HH", 0, 8) + bytes([write, idx])
+
+
+def pop(cap=16):
+    return bytes([POP, cap - 1])
+
+
+def batch(want, cap=16):
+    return bytes([BATCH, want - 1, cap - 1])
+
+
+def push1(k, length=8):
+    # one push (even "how" byte) of pending chain k
+    return bytes([PUSH, 0, k]) + struct.pack("<H", length)
+
+
+def stale(k, length=8):
+    return bytes([STALE, k]) + struct.pack("<H", length)
 
 
 def session(flags, size_sel, ops):
@@ -60,6 +84,22 @@ seeds = {
     "packed-reads-only-indirect": session(1 | 4 | 32, 9, cycle(3, indirect=1) + cycle(3)),
     "bad-addresses": session(0, 3, [add(4, 2, 0, [buf(4, 0, 8), buf(5, 0, 8), buf(6, 0, 8), buf(7, 0, 8)]),
                                     bytes([POP, 15, PUSH, 0, 0, 0, PUBLISH, REAP])]),
+    # one buffer, one used element: the driver offers a held buffer again
+    # (after its pop, or before a batch pop reaches it), completed and
+    # forgotten chains pushed again, unpop then pop
+    "split-offer-again": session(0, 3, [add(2, 1), add(2, 1), batch(2), again(0), pop(),
+                                        push1(0), push1(0), bytes([PUBLISH, REAP])]),
+    "packed-offer-again": session(1, 6, [add(1, 1), pop(), again(0), batch(4), push1(0),
+                                         bytes([PUBLISH, REAP])]),
+    "in-order-indirect-offer-again": session(4 | 8, 3, [add(2, 1, 1), pop(), again(0, 0), pop(),
+                                                        push1(0), bytes([PUBLISH, REAP])]),
+    "stale-push": session(1, 4, [add(1, 1), add(1, 1), batch(2), push1(1), push1(0), add(1, 1),
+                                 pop(), stale(0), stale(1), add(1, 1), pop(),
+                                 bytes([RESTART, 0]), add(1, 1), pop(), stale(2),
+                                 bytes([PUBLISH, REAP])]),
+    "unpop": session(0, 3, [add(1, 1), add(1, 1), add(1, 1), batch(3), bytes([UNPOP, 1]),
+                            stale(0), stale(1), batch(3), push1(0), push1(0), push1(0),
+                            bytes([PUBLISH, REAP])]),
 }
 
 os.makedirs(out, exist_ok=True)

@@ -45,6 +45,7 @@
 static struct sim_mem m;
 static struct vdev_vsock vs;
 static struct vdev_vq queues[3];
+static uint64_t queue_held[3 * VDEV_VQ_HELD_WORDS(32)];
 static struct vdev_vsock_conn conns[MAXC];
 static struct vdev_iov iovs[3 * IOVS];
 static struct vdev_mmio mmio;
@@ -385,6 +386,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.max_pkt = max_pkt,
 		.mem = &m.mem,
 		.queues = queues,
+		.queue_held = queue_held,
 		.conns = conns,
 		.max_conns = max_conns,
 		.iovs = iovs,

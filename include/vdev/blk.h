@@ -188,6 +188,8 @@ struct vdev_blk_config {
 	const struct vdev_mem *mem;
 	/* Caller-owned storage (borrowed for the life of the device): */
 	struct vdev_vq *queues;            /* num_queues queues */
+	uint64_t *queue_held;              /* num_queues * VDEV_VQ_HELD_WORDS(queue_size):
+					    * buffers each queue holds (virtqueue.h) */
 	struct vdev_blk_req *reqs;         /* in-flight request pool */
 	unsigned num_reqs;
 	struct vdev_iov *iovs;             /* num_reqs * iov_per_req */
@@ -253,7 +255,7 @@ VDEV_API uint64_t vdev_blk_supported_features(const struct vdev_blk_config *cfg)
  * VDEV_MAX_QUEUES; queue_size out of range; seg_max 0; num_reqs 0;
  * iov_per_req < seg_max + 2; ranges NULL while discard/write-zeroes/
  * secure-erase is offered; features asking for something the backend
- * cannot do; NULL mem/queues/reqs/iovs.
+ * cannot do; NULL mem/queues/queue_held/reqs/iovs.
  * Ownership: cfg is copied; its arrays and the backend are borrowed.
  * Context: before the transport is set up.
  */

@@ -63,6 +63,7 @@ extern "C" {
 #define VDEV_ID_CONSOLE 3
 #define VDEV_ID_ENTROPY 4
 #define VDEV_ID_GPU 16
+#define VDEV_ID_INPUT 18
 #define VDEV_ID_VSOCK 19
 
 /* Largest device configuration space the core accepts. */
@@ -136,6 +137,10 @@ struct vdev_dev_config {
 	struct vdev_vq *queues; /* caller-owned array of num_queues queues */
 	uint16_t num_queues; /* 1..VDEV_MAX_QUEUES */
 	uint32_t queue_max_size; /* max size for every queue (vdev_vq_init) */
+	/* caller-owned, num_queues * VDEV_VQ_HELD_WORDS(queue_max_size) words:
+	 * which buffers each queue holds (virtqueue.h); queue i uses the
+	 * i-th slice. queue_max_size / 8 bytes per queue, rounded up to 8. */
+	uint64_t *queue_held;
 	uint8_t *config;     /* device configuration space, little-endian; owned by the model */
 	uint32_t config_len; /* bytes, <= VDEV_CONFIG_MAX (0: no config space) */
 	const struct vdev_shm *shm; /* optional shared memory regions */
@@ -166,6 +171,7 @@ struct vdev_dev {
 	uint8_t VDEV_PRIV(status);
 	uint8_t VDEV_PRIV(needs_reset); /* set from queue threads; atomic */
 	uint8_t VDEV_PRIV(reset_pending);
+	bool VDEV_PRIV(frontend_negotiates);
 };
 
 /*
@@ -173,7 +179,7 @@ struct vdev_dev {
  * Initialises every queue in cfg->queues (vdev_vq_init) and attaches it.
  * Returns 0 or VDEV_EINVAL (no VERSION_1 in features, ring features the
  * core does not implement, num_queues or config_len or queue_max_size out
- * of range, NULL ops or queues).
+ * of range, NULL ops, queues or queue_held).
  * Ownership: cfg is copied; the arrays and buffers it points to are
  * borrowed for the life of the device.
  * Context: before the transport is set up.
@@ -203,6 +209,21 @@ VDEV_API bool vdev_dev_has_feature(const struct vdev_dev *dev, unsigned bit);
  * before FEATURES_OK is set; VDEV_EPERM afterwards (no effect).
  */
 VDEV_API int vdev_dev_set_driver_features(struct vdev_dev *dev, uint64_t features);
+
+/*
+ * vdev_dev_set_frontend_negotiates() - the features are negotiated by a
+ * front-end that keeps some device functions for itself, not by the driver
+ * directly: a vhost-user front-end (QEMU, DPDK's virtio-user) runs
+ * virtio-net's control queue and hands the back-end CTRL_RX, CTRL_VLAN or
+ * CTRL_MAC_ADDR without CTRL_VQ. With `on`, a model accepts such a set and
+ * leaves the features whose dependency is missing without effect. Off (the
+ * default, right for the virtio-mmio and virtio-pci transports, where the
+ * driver itself negotiates): FEATURES_OK is refused for a set that breaks
+ * the spec's feature dependencies. The vhost-user adapter turns it on.
+ * Call before the driver negotiates (not from a queue context).
+ */
+VDEV_API void vdev_dev_set_frontend_negotiates(struct vdev_dev *dev, bool on);
+VDEV_API bool vdev_dev_frontend_negotiates(const struct vdev_dev *dev);
 
 /*
  * vdev_dev_status() - the device status as the driver reads it (includes

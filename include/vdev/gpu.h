@@ -633,6 +633,9 @@ struct vdev_gpu_config {
 	const struct vdev_mem *mem;
 	/* Caller-owned storage (borrowed for the life of the device): */
 	struct vdev_vq *queues;              /* VDEV_GPU_NUM_QUEUES queues */
+	uint64_t *queue_held;                /* VDEV_GPU_NUM_QUEUES *
+					      * VDEV_VQ_HELD_WORDS(queue_size):
+					      * buffers each queue holds (virtqueue.h) */
 	struct vdev_iov *iovs;               /* VDEV_GPU_NUM_QUEUES * iov_per_chain */
 	unsigned iov_per_chain;              /* segments per chain, 2..65535 */
 	struct vdev_gpu_resource *resources; /* resource table */
@@ -758,9 +761,9 @@ struct vdev_gpu {
  * no host_mem or a missing alloc/free; contexts NULL with num_contexts > 0;
  * features not a subset of VDEV_GPU_SUPPORTED_FEATURES (VIRGL only with a
  * renderer table that has every op required for it); NULL mem, queues,
- * iovs or resources; a renderer with create_fence and no fence slots, or
- * with VIRTIO_F_IN_ORDER in ring_features (held responses complete out of
- * order); host_visible_size not a page multiple, or set without shm ops or
+ * queue_held, iovs or resources; a renderer with create_fence and no
+ * fence slots, or with VIRTIO_F_IN_ORDER in ring_features (held responses
+ * complete out of order); host_visible_size not a page multiple, or set without shm ops or
  * the renderer's blob_create/blob_map/blob_unmap; a capset list with an id
  * 0, a duplicate id or a max_size of 0 or above VDEV_GPU_MAX_CAPSET_SIZE.
  * Budget charged per renderer resource (estimates: the renderer's memory is

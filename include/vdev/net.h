@@ -187,6 +187,9 @@ struct vdev_net_config {
 	const struct vdev_mem *mem;
 	/* Caller-owned storage (borrowed for the life of the device): */
 	struct vdev_vq *queues;     /* 2 * max_pairs + 1 queues */
+	uint64_t *queue_held;       /* (2 * max_pairs + 1) *
+				     * VDEV_VQ_HELD_WORDS(queue_size): buffers
+				     * each queue holds (virtqueue.h) */
 	struct vdev_vq_elem *elems; /* max_pairs * rx_bufs: receive scratch */
 	struct vdev_iov *iovs;      /* (max_pairs * (rx_bufs + 1) + 1) * iov_per_chain */
 	unsigned rx_bufs;           /* most buffers one received frame may take
@@ -267,7 +270,7 @@ VDEV_API uint64_t vdev_net_supported_features(const struct vdev_net_config *cfg)
  * 0 or above 4096; iov_per_chain below 2; tx_batch above
  * VDEV_NET_TX_BATCH_MAX, or above 1 without tx_iovs; offloads outside
  * VDEV_NET_OFFLOAD_MASK; features not a subset of what is supported or
- * breaking the spec's feature dependencies; NULL mem/queues/elems/iovs.
+ * breaking the spec's feature dependencies; NULL mem/queues/queue_held/elems/iovs.
  * Ownership: cfg is copied; its arrays and the backend are borrowed.
  * Context: before the transport is set up.
  */

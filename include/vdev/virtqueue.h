@@ -22,8 +22,11 @@
  *     outside guest memory or wrapping 2^64, writes into read-only memory,
  *     total length over 2^32, a readable descriptor after a writable one
  *     (unless the queue is device-reads-only, see below),
- *     indirect descriptors without the feature / nested / with NEXT / of a
- *     length that is 0 or not a multiple of 16, loops, chains longer than
+ *     indirect descriptors without the feature / nested (an entry of a
+ *     table marked INDIRECT, either layout) / with NEXT / of a length that
+ *     is 0 or not a multiple of 16 / a table not entirely inside guest
+ *     memory (the whole table is checked before any entry of it is used,
+ *     however few the chain reads), loops, chains longer than
  *     the queue size, `next` out of range in a split ring, more segments
  *     than the caller's iov array holds) is REJECTED: it is still returned
  *     by vdev_vq_pop() with `error` set and no segments, and the device
@@ -32,9 +35,23 @@
  *   - a ring that cannot be trusted any more (the avail index more than the
  *     queue size ahead, a head index out of range, a packed chain whose end
  *     cannot be found or whose descriptors are not all available, a packed
- *     buffer id out of range) BREAKS the queue: pop returns VDEV_EPROTO from
- *     then on until reset, and the device is marked DEVICE_NEEDS_RESET (with
- *     a configuration change notification) if the queue belongs to one.
+ *     buffer id out of range, a split head or packed buffer id made
+ *     available again while the device still holds it) BREAKS the queue:
+ *     pop returns VDEV_EPROTO from then on until reset, and the device is
+ *     marked DEVICE_NEEDS_RESET (with a configuration change notification)
+ *     if the queue belongs to one.
+ *
+ * One buffer, one completion. The queue keeps a bitmap of the buffers the
+ * device holds (split: head indices; packed: buffer ids), one bit per
+ * entry of the largest queue size, in storage the caller hands to
+ * vdev_vq_init(): VDEV_VQ_HELD_WORDS(max_size) 64-bit words, i.e.
+ * max_size / 8 bytes rounded up to 8 (32 bytes for a 256-entry queue,
+ * 4 KiB for 32768). A pop sets the bit of each chain it returns (a chain
+ * whose bit is already set breaks the ring, see above); a push or an unpop
+ * clears it, and a push of a chain the queue does not hold (pushed
+ * already, given back by unpop, or taken before a stop/start or reset) is
+ * refused, so no used element is ever written for a buffer the device
+ * does not hold, nor twice for one it took once.
  *
  * Context: a queue is used by one thread at a time. Different queues of one
  * device may be processed concurrently on different threads. Configuration
@@ -55,6 +72,10 @@ struct vdev_dev;
 
 /* Largest queue size either layout allows. */
 #define VDEV_VQ_MAX_SIZE 32768u
+
+/* 64-bit words of held-buffer bitmap a queue of up to `max_size` entries
+ * needs (vdev_vq_init(); the device configs' queue_held arrays). */
+#define VDEV_VQ_HELD_WORDS(max_size) ((((uint32_t)(max_size)) + 63u) / 64u)
 
 enum vdev_vq_layout {
 	VDEV_VQ_SPLIT = 0,
@@ -115,6 +136,7 @@ struct vdev_vq {
 	uint64_t VDEV_PRIV(features);
 	const struct vdev_mem *VDEV_PRIV(mem);
 	struct vdev_dev *VDEV_PRIV(dev);
+	uint64_t *VDEV_PRIV(held); /* caller's bitmap: buffers the device holds */
 	/* host views of the three ring parts, valid while live */
 	void *VDEV_PRIV(desc);
 	void *VDEV_PRIV(driver);
@@ -152,15 +174,20 @@ struct vdev_vq {
 
 /*
  * vdev_vq_init() - put a queue in its reset state: not live, size =
- * max_size, addresses 0, all indices 0.
+ * max_size, addresses 0, all indices 0, no buffer held.
  * @index: the queue's number within its device (for diagnostics and the
  *         device's notifications).
  * @max_size: the largest size the driver may choose, 1..32768. For a split
  *         ring the driver can only pick powers of two up to it.
- * Returns 0 or VDEV_EINVAL (max_size out of range).
+ * @held: VDEV_VQ_HELD_WORDS(max_size) words for the bitmap of buffers the
+ *         device holds (see the file comment); any contents, cleared here.
+ * Returns 0 or VDEV_EINVAL (max_size out of range, held NULL).
+ * Ownership: `held` is borrowed for the life of the queue; the queue is
+ * the only writer.
  * Context: before any other use of the queue.
  */
-VDEV_API int vdev_vq_init(struct vdev_vq *vq, uint16_t index, uint32_t max_size);
+VDEV_API int vdev_vq_init(struct vdev_vq *vq, uint16_t index, uint32_t max_size,
+			  uint64_t *held);
 
 /*
  * vdev_vq_set_size() / vdev_vq_set_addrs() - record what the driver
@@ -208,7 +235,8 @@ VDEV_API int vdev_vq_start(struct vdev_vq *vq, const struct vdev_mem *mem,
  * vdev_vq_stop() - stop processing; the queue keeps its configuration and
  * indices (vdev_vq_get_state()) and can be started again. Staged but
  * unpublished used elements are published first. Chains still in flight
- * must not be pushed after stop.
+ * must not be pushed after stop; vdev_vq_start() forgets them (they are no
+ * longer held, and a push of one is refused).
  * Context: configuration.
  */
 VDEV_API void vdev_vq_stop(struct vdev_vq *vq);
@@ -216,7 +244,10 @@ VDEV_API void vdev_vq_stop(struct vdev_vq *vq);
 /*
  * vdev_vq_reset() - back to the state of vdev_vq_init() (RING_RESET or
  * device reset). Chains in flight are forgotten: the caller must have
- * cancelled them and must not push them.
+ * cancelled them and must not push them (a push is refused: the queue is
+ * not live, and once started again it no longer holds them, though a chain
+ * popped since with the same head / buffer id is held: a model must drop
+ * completions that belong to before the reset itself).
  * Context: configuration.
  */
 VDEV_API void vdev_vq_reset(struct vdev_vq *vq);
@@ -277,6 +308,8 @@ VDEV_API void vdev_vq_attach(struct vdev_vq *vq, struct vdev_dev *dev);
  * if the ring is empty, VDEV_EPROTO if the ring is broken (now or before),
  * VDEV_EPERM if the queue is not live.
  * Every chain taken must be completed exactly once with vdev_vq_push().
+ * A chain whose head (split) or buffer id (packed) the queue already holds
+ * is not taken: the ring is broken (the chains before it are returned).
  * When notifications are enabled (the default) an empty pop re-arms them
  * (EVENT_IDX: avail_event / the packed event offset) and checks the ring
  * once more, so "pop until 0, then wait for a kick" never misses one.
@@ -301,8 +334,9 @@ VDEV_API int vdev_vq_pop_batch(struct vdev_vq *vq, struct vdev_vq_elem *elems, u
  * pop returns them again (a receive path that found too little buffer
  * space for a packet). `elems` are those chains in the order they were
  * popped, unchanged and none of them pushed; they must be the most recent
- * pops of the queue. Returns 0, VDEV_EPERM (queue not live) or VDEV_EINVAL
- * (they are not the latest pops; nothing changes).
+ * pops of the queue. They are no longer held (a push of one is refused)
+ * until popped again. Returns 0, VDEV_EPERM (queue not live) or
+ * VDEV_EINVAL (they are not the latest pops; nothing changes).
  * Context: the thread processing this queue.
  */
 VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems, unsigned n);
@@ -313,8 +347,9 @@ VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
  * elem->in_bytes). Not visible to the driver until vdev_vq_publish().
  * With IN_ORDER negotiated, chains must be pushed in the order popped.
  * Returns 0, VDEV_EPERM (queue not live), VDEV_EINVAL (nothing in flight to
- * complete, elem not from this queue, or out of order under IN_ORDER; the
- * push is ignored).
+ * complete, elem not from this queue, a buffer the queue does not hold
+ * (already pushed, given back by unpop, from before a stop/start), or out
+ * of order under IN_ORDER; the push is ignored).
  * Context: the thread processing this queue.
  */
 VDEV_API int vdev_vq_push(struct vdev_vq *vq, const struct vdev_vq_elem *elem, uint32_t written);
@@ -322,8 +357,9 @@ VDEV_API int vdev_vq_push(struct vdev_vq *vq, const struct vdev_vq_elem *elem, u
 /*
  * vdev_vq_push_batch() - vdev_vq_push() for `n` chains at once: chain i
  * with written[i] bytes (each clamped to its in_bytes). All or nothing:
- * every element is checked first (in flight, from this queue, in order
- * under IN_ORDER), and on any failure nothing is staged. The queue state is
+ * every element is checked first (in flight, from this queue, held and
+ * not twice in the batch, in order under IN_ORDER), and on any failure
+ * nothing is staged. The queue state is
  * loaded and stored once for the whole batch, which is what makes it
  * cheaper than n single pushes.
  * Returns 0 (also for n == 0), VDEV_EPERM (queue not live) or VDEV_EINVAL

@@ -166,6 +166,9 @@ struct vdev_vsock_config {
 	const struct vdev_mem *mem;
 	/* Caller-owned storage, borrowed for the life of the device: */
 	struct vdev_vq *queues;        /* VDEV_VSOCK_NUM_QUEUES queues */
+	uint64_t *queue_held;          /* VDEV_VSOCK_NUM_QUEUES *
+					* VDEV_VQ_HELD_WORDS(queue_size): buffers
+					* each queue holds (virtqueue.h) */
 	struct vdev_vsock_conn *conns; /* the connection table, max_conns entries */
 	unsigned max_conns;            /* 1..VDEV_VSOCK_MAX_CONNS */
 	struct vdev_iov *iovs;         /* 3 * iov_per_chain (one per queue) */
@@ -249,7 +252,7 @@ struct vdev_vsock {
  * Returns 0 or VDEV_EINVAL: reserved guest_cid (0, 1, 2, 0xffffffff or
  * above 32 bits), no host ops or no recv op, queue_size, max_conns or
  * iov_per_chain out of range, buf_alloc 0, IN_ORDER in ring_features,
- * NULL mem/queues/conns/iovs.
+ * NULL mem/queues/queue_held/conns/iovs.
  * Ownership: cfg is copied; its arrays and the ops are borrowed.
  * Context: before the transport is set up.
  */

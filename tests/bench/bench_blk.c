@@ -62,6 +62,7 @@ struct rig {
 	struct sim_mem m;
 	struct vdev_blk blk;
 	struct vdev_vq queue[1];
+	uint64_t queue_held[VDEV_VQ_HELD_WORDS(QSIZE)];
 	struct vdev_blk_req reqs[NREQ];
 	struct vdev_iov iovs[NREQ * 8];
 	struct vdev_blk_range ranges[NREQ];
@@ -88,6 +89,7 @@ static void rig_init(struct rig *g, const struct vdev_blk_backend_ops *ops, void
 		.writeback = true,
 		.mem = &g->m.mem,
 		.queues = g->queue,
+		.queue_held = g->queue_held,
 		.reqs = g->reqs,
 		.num_reqs = NREQ,
 		.iovs = g->iovs,

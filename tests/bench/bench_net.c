@@ -89,6 +89,7 @@ struct rig {
 	struct sim_mem m;
 	struct vdev_net net;
 	struct vdev_vq queues[3];
+	uint64_t queue_held[3 * VDEV_VQ_HELD_WORDS(QSIZE)];
 	struct vdev_vq_elem elems[4];
 	struct vdev_iov iovs[(1 * (4 + 1) + 1) * 8];
 	struct vdev_iov tx_iovs[1 * BATCH * 8]; /* transmit pops BATCH chains at once */
@@ -107,7 +108,8 @@ static void rig_init(struct rig *g)
 	sim_mem_init(&g->m, 8u << 20, true);
 	struct vdev_net_config c = {
 		.max_pairs = 1, .queue_size = QSIZE, .link_up = true, .mtu = 1500,
-		.mem = &g->m.mem, .queues = g->queues, .elems = g->elems, .iovs = g->iovs,
+		.mem = &g->m.mem, .queues = g->queues,
+		.queue_held = g->queue_held, .elems = g->elems, .iovs = g->iovs,
 		.rx_bufs = 4, .iov_per_chain = 8, .backend = &null_ops,
 		.ring_features = VDEV_BIT(VDEV_F_EVENT_IDX),
 		.tx_iovs = g->tx_iovs, .tx_batch = BATCH,

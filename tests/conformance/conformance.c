@@ -154,6 +154,7 @@ struct run {
 	struct vdev_mem_region region;
 	struct vdev_mem mem;
 	struct vdev_vq vq;
+	uint64_t vq_held[VDEV_VQ_HELD_WORDS(VDEV_VQ_MAX_SIZE)];
 	struct held held[HOLD_MAX];
 	unsigned nheld;
 	uint32_t dev_last_seq; /* seq + 1 of the last headed chain popped */
@@ -875,7 +876,7 @@ static bool run_config(const struct config *c, uint64_t buffers, uint64_t seed,
 		exit(1); /* setup failure: the whole run fails */
 	}
 	kdrv_addrs(r.kd, &r.desc_area, &r.driver_area, &r.device_area);
-	if ((rc = vdev_vq_init(&r.vq, 0, c->size)) != 0 ||
+	if ((rc = vdev_vq_init(&r.vq, 0, c->size, r.vq_held)) != 0 ||
 	    (rc = vdev_vq_set_size(&r.vq, c->size)) != 0 ||
 	    (rc = vdev_vq_set_addrs(&r.vq, r.desc_area, r.driver_area, r.device_area)) != 0 ||
 	    (rc = vdev_vq_start(&r.vq, &r.mem, f)) != 0) {

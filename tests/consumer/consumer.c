@@ -13,6 +13,7 @@ int main(void)
 	struct vdev_mem_region region = {.gpa = 0x1000, .size = sizeof(ram), .hva = ram};
 	struct vdev_mem mem;
 	struct vdev_vq vq;
+	static uint64_t held[VDEV_VQ_HELD_WORDS(256)];
 	int rc;
 
 	if (vdev_version() != VDEV_VERSION) {
@@ -21,7 +22,7 @@ int main(void)
 	}
 	rc = vdev_mem_init(&mem, &region, 1);
 	if (rc == 0)
-		rc = vdev_vq_init(&vq, 0, 256);
+		rc = vdev_vq_init(&vq, 0, 256, held);
 	if (rc == 0) {
 		vdev_vq_set_addrs(&vq, 0x1000, 0x2000, 0x3000);
 		rc = vdev_vq_start(&vq, &mem, VDEV_BIT(VDEV_F_VERSION_1));

@@ -5,7 +5,8 @@
 # build-guest.sh's initramfs (the cached base image stays as it is): the
 # virgl driver (libgl1-mesa-dri's gallium megadriver, installed as
 # dri/virtio_gpu_dri.so), EGL (libglvnd's libEGL + libEGL_mesa and its
-# vendor file), GLES (libGLESv2), GBM and libdrm, with every library they
+# vendor file), GLES (libGLESv2), GBM, libdrm and Debian's kmscube (in
+# /usr/sbin, the guest's PATH), with every library they
 # need, resolved from ELF NEEDED entries transitively as build-guest.sh
 # does. Nothing is installed on the host: apt-get download + dpkg -x.
 #
@@ -24,12 +25,13 @@ cache=${VDEV_GUEST_CACHE:-$HOME/.cache/vdev-guest}
 mkdir -p "$cache/debs"
 log() { printf 'build-guest-mesa: %s\n' "$*" >&2; }
 
-roots=(libgl1-mesa-dri libegl-mesa0 libegl1 libgbm1 libglapi-mesa libgles2 libdrm2)
+roots=(libgl1-mesa-dri libegl-mesa0 libegl1 libgbm1 libglapi-mesa libgles2 libdrm2 kmscube)
 headers=(libgbm-dev libdrm-dev)
-# The packages' Depends closure (all of them libraries); what the guest
+# The packages' Depends closure (all of them libraries; native ones only,
+# a machine set up for cross builds lists foreign ones too); what the guest
 # actually gets is narrowed by NEEDED below.
 mapfile -t pkgs < <(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
-	--no-breaks --no-replaces --no-enhances "${roots[@]}" 2>/dev/null | grep -v '^[ <]' | sort -u)
+	--no-breaks --no-replaces --no-enhances "${roots[@]}" 2>/dev/null | grep -v '^[ <]' | grep -v : | sort -u)
 if [ "${#pkgs[@]}" -lt "${#roots[@]}" ]; then
 	log "cannot resolve ${roots[*]} (apt-get update?)"
 	exit 1
@@ -102,6 +104,11 @@ done
 [ -e "$ext/$multi/dri/virtio_gpu_dri.so" ] || { log "libgl1-mesa-dri has no virtio_gpu_dri.so"; exit 1; }
 cp -L "$ext/$multi/dri/virtio_gpu_dri.so" "$root/$multi/dri/"
 need_libs "$root/$multi/dri/virtio_gpu_dri.so"
+# kmscube: an unmodified GL program on KMS (the guest_gpu3d kmscube
+# scenario), with what it links.
+mkdir -p "$root/usr/sbin"
+cp -L "$ext/usr/bin/kmscube" "$root/usr/sbin/"
+need_libs "$root/usr/sbin/kmscube"
 # libglvnd finds Mesa's EGL through its vendor file; Mesa reads drirc.
 cp -a "$ext/usr/share/glvnd" "$root/usr/share/"
 [ -d "$ext/usr/share/drirc.d" ] && cp -a "$ext/usr/share/drirc.d" "$root/usr/share/"

@@ -37,6 +37,8 @@ pkgs=("$kpkg" "${userland[@]}")
 # Modules the scenarios need; their dependencies come from modules.dep.
 modules=(virtio_pci virtio_blk virtio_net virtio_console vmw_vsock_virtio_transport
 	virtio_gpu ext4 crc32c_generic)
+# virtio-rng and virtio-input (issue 18); evdev gives /dev/input/event*
+modules+=(virtio_rng virtio_input evdev)
 
 versions=$(apt-cache policy "${pkgs[@]}" | awk '/^[a-z0-9]/ {p=$1} /Candidate:/ {print p, $2}')
 key=$( {
@@ -59,7 +61,8 @@ trap 'rm -rf "$work"' EXIT
 ext="$work/extract"
 mkdir -p "$ext"
 for p in "${pkgs[@]}"; do
-	deb=$(ls -t "$cache/debs/${p}_"*.deb 2>/dev/null | head -n1)
+	# this machine's architecture or none (the shared cache may hold i386 ones too)
+	deb=$( (ls -t "$cache/debs/${p}_"*_amd64.deb "$cache/debs/${p}_"*_all.deb 2>/dev/null || true) | head -n1)
 	if [ -z "$deb" ]; then
 		log "package $p did not download"
 		exit 1

@@ -18,11 +18,21 @@
 # daemon's PNG until it shows the scene (or a deadline passes), takes a
 # QMP screendump, checks both with gpu-imgcheck gl3d, and only then lets
 # the guest go on (a line on its second serial port, /dev/ttyS1).
+# Then (scenario kmscube) an unmodified program, Debian's kmscube, spins
+# its cube on the CRTC; at "VDEV-SNAP kmscube" the host collects
+# $CUBE_FRAMES different frames from our daemon's PNG and lets the guest
+# stop it; kmscube must have run until then without an error.
 #
 # usage: run-guest-gpu3d.sh --daemon PATH [--imgcheck PATH] [--timeout SEC]
-#                           [--keep] [--demo] [--save-png FILE]
+#                           [--keep] [--demo] [--save-png FILE] [--save-cube FILE]
+#                           [--cube-frames N]
 # (without --imgcheck, tests/guest/gpu-imgcheck.c is compiled here.)
-# --save-png copies the daemon's image of the 3D frame to FILE.
+# --save-png copies the daemon's image of the 3D frame to FILE, --save-cube
+# the last kmscube frame the host saw. --cube-frames N (the frame-rate
+# benchmark, tests/bench/bench-gpu3d-guest.sh) then has kmscube draw N
+# frames and prints "run-guest-gpu3d: fps" with its rate and the CPU time
+# our daemon and QEMU spent meanwhile. With VDEV_PIN=1 QEMU runs on CPU 0
+# and the daemon on CPU 1 (taskset).
 # Exit: 0 all checks passed; 1 a check failed, was missing or unparsable;
 # 77 skipped (QEMU, python3, cpio or a 3D-capable daemon unavailable).
 set -uo pipefail
@@ -30,7 +40,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
-daemon="" imgcheck="" timeout=900 keep=0 demo=0 save_png=""
+daemon="" imgcheck="" timeout=900 keep=0 demo=0 save_png="" save_cube="" fps_frames=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--daemon) daemon=$2; shift ;;
@@ -39,6 +49,8 @@ while [ $# -gt 0 ]; do
 	--keep) keep=1 ;;
 	--demo) demo=1 ;;
 	--save-png) save_png=$2; shift ;;
+	--save-cube) save_cube=$2; shift ;;
+	--cube-frames) fps_frames=$2; shift ;;
 	*) echo "run-guest-gpu3d: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -83,18 +95,26 @@ cc -std=c11 -O2 -Wall -Wextra -Werror -I"$here" -I"$sysroot/usr/include" \
 	-I"$sysroot/usr/include/libdrm" -o "$tmp/extra/usr/sbin/vdev-gl3d" "$here/vdev-gl3d.c" \
 	"$lib/libEGL.so.1" "$lib/libGLESv2.so.2" "$lib/libgbm.so.1" "$lib/libdrm.so.2" \
 	-Wl,-rpath-link,"$lib" || { echo "run-guest-gpu3d: cannot build vdev-gl3d"; exit 1; }
-cp "$here/scenarios-gl3d/gpu-gl3d.sh" "$tmp/extra/scenarios/"
+cp "$here/scenarios-gl3d/gpu-gl3d.sh" "$here/scenarios-gl3d/kmscube.sh" "$tmp/extra/scenarios/"
 # Linux unpacks concatenated archives in order: base image, Mesa, ours.
 (cd "$tmp/extra" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) >"$tmp/extra.gz"
 cat "$initrd" "$mesa_cpio" "$tmp/extra.gz" >"$tmp/initrd.gz"
 
 W=640 H=480
+# distinct kmscube frames the host must see
+CUBE_FRAMES=5
 # Mesa's driver stays loaded at the daemon's exit (no-dlclose.c says why);
 # the preload comes before a sanitizer runtime, which must be told so.
 cc -shared -fPIC -O2 -Wall -Wextra -Werror -o "$tmp/no-dlclose.so" "$here/no-dlclose.c" ||
 	{ echo "run-guest-gpu3d: cannot build no-dlclose.so"; exit 1; }
+pin_daemon=() pin_qemu=()
+if [ "${VDEV_PIN:-0}" = 1 ]; then
+	command -v taskset >/dev/null || { echo "run-guest-gpu3d: VDEV_PIN=1 needs taskset"; exit 1; }
+	pin_daemon=(taskset -c 1) pin_qemu=(taskset -c 0)
+	echo "run-guest-gpu3d: QEMU pinned to CPU 0, the daemon to CPU 1"
+fi
 LD_PRELOAD="$tmp/no-dlclose.so" ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0" \
-	"$daemon" --socket-path="$tmp/gpu.sock" --png="$tmp/screen.png" --interval-ms=100 \
+	"${pin_daemon[@]}" "$daemon" --socket-path="$tmp/gpu.sock" --png="$tmp/screen.png" --interval-ms=100 \
 	--width=$W --height=$H --virgl-software --stats >"$tmp/daemon.log" 2>&1 &
 pids+=($!)
 if ! wait_socket "$tmp/gpu.sock"; then
@@ -108,13 +128,13 @@ fi
 
 # 1 GiB: the unpacked initramfs alone is ~250 MiB with Mesa's libraries.
 start=$(date +%s)
-timeout "$timeout" qemu-system-x86_64 -accel tcg -cpu max -m 1G -smp 1 \
+timeout "$timeout" "${pin_qemu[@]}" qemu-system-x86_64 -accel tcg -cpu max -m 1G -smp 1 \
 	-object memory-backend-memfd,id=mem,size=1G,share=on -machine q35,memory-backend=mem \
 	-nodefaults -vga none -display none -serial "file:$tmp/console" -no-reboot \
 	-chardev socket,id=ctl,path="$tmp/ctl.sock",server=on,wait=off -device isa-serial,chardev=ctl \
 	-qmp "unix:$tmp/qmp.sock,server=on,wait=off" \
 	-kernel "$kernel" -initrd "$tmp/initrd.gz" \
-	-append "console=ttyS0 quiet vdev.scenarios=gpu-gl3d" \
+	-append "console=ttyS0 quiet vdev.scenarios=gpu-gl3d,kmscube${fps_frames:+ vdev.cube_frames=$fps_frames}" \
 	-chardev socket,id=gpu,path="$tmp/gpu.sock" -device vhost-user-gpu-pci,chardev=gpu \
 	>"$tmp/qemu.log" 2>&1 &
 qpid=$!
@@ -122,7 +142,14 @@ qpid=$!
 # At VDEV-SNAP gl3d: wait for the state (our daemon's file shows the
 # scene; it is rewritten as llvmpipe renders and flushes), with a
 # deadline; then QEMU's screendump; then tell the guest.
-snapped=0 png_secs=""
+# At VDEV-SNAP kmscube: collect successive, different, non-blank frames
+# of the spinning cube from our daemon's file (it is replaced whole, by
+# rename), with a deadline; then tell the guest.
+snapped=0 png_secs="" cubed=0 cube_frames=0 cube_secs=""
+fps_t0="" fps_t1="" fps_q0="" fps_q1="" qemu_pid=""
+# cpu_ticks PID: user + system time of a process, in clock ticks
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+declare -A seen=()
 release() {
 	python3 -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.connect(sys.argv[1]); s.sendall(b"go\n"); s.close()' \
@@ -139,7 +166,36 @@ while kill -0 "$qpid" 2>/dev/null; do
 		done
 		png_secs=$(($(date +%s) - t0))
 		python3 "$here/qmp-screendump.py" "$tmp/qmp.sock" "$tmp/gl3d.qemu.ppm" 2>>"$tmp/qmp.log"
+		seen[$(md5sum <"$tmp/gl3d.png" | cut -c1-32)]=gl3d
 		release
+	fi
+	if [ $cubed = 0 ] && tr -d '\r' 2>/dev/null <"$tmp/console" | grep -aq '^VDEV-SNAP kmscube$'; then
+		cubed=1
+		t0=$(date +%s)
+		while [ $cube_frames -lt $CUBE_FRAMES ] && [ $(($(date +%s) - t0)) -lt 300 ] &&
+			kill -0 "$qpid" 2>/dev/null; do
+			if cp "$tmp/screen.png" "$tmp/cube.png" 2>/dev/null &&
+				"$imgcheck" nonblank "$tmp/cube.png" 2000 >/dev/null 2>&1; then
+				h=$(md5sum <"$tmp/cube.png" | cut -c1-32)
+				if [ -z "${seen[$h]:-}" ]; then
+					cube_frames=$((cube_frames + 1))
+					seen[$h]=cube
+					cp "$tmp/cube.png" "$tmp/cube-$cube_frames.png"
+				fi
+			fi
+			sleep 0.2
+		done
+		cube_secs=$(($(date +%s) - t0))
+		release
+	fi
+	if [ -n "$fps_frames" ]; then
+		if [ -z "$fps_t0" ] && tr -d '\r' 2>/dev/null <"$tmp/console" | grep -aq '^VDEV-FPS begin'; then
+			qemu_pid=$(awk '{print $1}' "/proc/$qpid/task/$qpid/children" 2>/dev/null) # timeout's child
+			fps_t0=$(cpu_ticks "${pids[0]}") fps_q0=$(cpu_ticks "$qemu_pid")
+		elif [ -n "$fps_t0" ] && [ -z "$fps_t1" ] &&
+			tr -d '\r' 2>/dev/null <"$tmp/console" | grep -aq '^VDEV-FPS end'; then
+			fps_t1=$(cpu_ticks "${pids[0]}") fps_q1=$(cpu_ticks "$qemu_pid")
+		fi
 	fi
 	sleep 0.2
 done
@@ -152,15 +208,17 @@ status=0
 # ---- results (strict: a skip with our daemon is a gap) ----
 pass=0 fail=0 skipped=0
 tr -d '\r' <"$tmp/console" >"$tmp/clean" 2>/dev/null
-end=$(grep -a "^VDEV-SCENARIO-END gpu-gl3d " "$tmp/clean" | awk '{print $3}')
-got=$(grep -ac "^VDEV-RESULT gpu-gl3d/" "$tmp/clean")
-if [ -z "$end" ]; then
-	echo "FAIL gpu-gl3d: scenario did not finish"
-	status=1
-elif [ "$end" != "$got" ]; then
-	echo "FAIL gpu-gl3d: $got result lines, the scenario reported $end checks"
-	status=1
-fi
+for scen in gpu-gl3d kmscube; do
+	end=$(grep -a "^VDEV-SCENARIO-END $scen " "$tmp/clean" | awk '{print $3}')
+	got=$(grep -ac "^VDEV-RESULT $scen/" "$tmp/clean")
+	if [ -z "$end" ]; then
+		echo "FAIL $scen: scenario did not finish"
+		status=1
+	elif [ "$end" != "$got" ]; then
+		echo "FAIL $scen: $got result lines, the scenario reported $end checks"
+		status=1
+	fi
+done
 while read -r _ name verdict reason; do
 	case "$verdict" in
 	PASS) pass=$((pass + 1)); echo "PASS guest/$name" ;;
@@ -179,6 +237,17 @@ hcv() { # hcv NAME CMD...: hc, and keep the tool's account for the log
 [ $snapped = 1 ] || { echo "FAIL host: the guest never showed its frame (no VDEV-SNAP gl3d)"; status=1; }
 hcv scene-in-daemon-png "$imgcheck" gl3d "$tmp/gl3d.png" $W $H
 hcv scene-in-qemu-screendump "$imgcheck" gl3d "$tmp/gl3d.qemu.ppm" $W $H
+[ $cubed = 1 ] || { echo "FAIL host: the guest never ran kmscube (no VDEV-SNAP kmscube)"; status=1; }
+if [ $cube_frames -ge $CUBE_FRAMES ]; then
+	echo "PASS host/kmscube-successive-frames ($cube_frames different frames in ${cube_secs}s)"
+	pass=$((pass + 1))
+else
+	echo "FAIL host/kmscube-successive-frames (only $cube_frames of $CUBE_FRAMES different frames in ${cube_secs:-?}s)"
+	fail=$((fail + 1))
+	status=1
+fi
+# the first and the last frame seen differ visibly (the cube turned)
+hcv kmscube-cube-turned "$imgcheck" diff "$tmp/cube-1.png" "$tmp/cube-$CUBE_FRAMES.png" 500 $((W * H))
 kill -TERM "${pids[0]}" 2>/dev/null
 if wait "${pids[0]}"; then
 	echo "PASS host/daemon-clean-exit"
@@ -191,6 +260,20 @@ fi
 pids=()
 [ -n "$save_png" ] && cp "$tmp/gl3d.png" "$save_png" 2>/dev/null &&
 	echo "run-guest-gpu3d: the guest's 3D frame is in $save_png"
+if [ -n "$fps_frames" ]; then
+	rendered=$(grep -a "^VDEV-INFO kmscube/fps " "$tmp/clean" | sed 's/^VDEV-INFO kmscube\/fps //')
+	if [ -n "$rendered" ] && [ -n "$fps_t1" ]; then
+		hz=$(getconf CLK_TCK)
+		echo "run-guest-gpu3d: fps: $rendered;" \
+			"daemon $(((fps_t1 - fps_t0) * 1000 / hz)) ms CPU," \
+			"QEMU $(((fps_q1 - fps_q0) * 1000 / hz)) ms CPU for $fps_frames frames"
+	else
+		echo "FAIL host/kmscube-frame-rate (no rate from the guest, or the markers were missed)"
+		status=1
+	fi
+fi
+[ -n "$save_cube" ] && cp "$tmp/cube-$cube_frames.png" "$save_cube" 2>/dev/null &&
+	echo "run-guest-gpu3d: a frame of the guest's kmscube is in $save_cube"
 if [ "$demo" = 1 ] || [ $status != 0 ]; then
 	echo "--- what the guest saw and what the device did"
 	grep -a "^VDEV-INFO" "$tmp/clean" | sed "s/^VDEV-INFO /  guest: /"

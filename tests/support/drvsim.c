@@ -590,6 +590,27 @@ void drv_split_set_avail(struct drv_vq *q, uint16_t slot, uint16_t head)
 	st16(avail_ring_p(q, (uint16_t)(slot & (q->size - 1))), head);
 }
 
+void drv_offer_again(struct drv_vq *q, uint16_t id, const struct drv_buf *b)
+{
+	if (!q->packed) {
+		st16(avail_ring_p(q, (uint16_t)(q->avail_idx & (q->size - 1))), id);
+		q->avail_idx++;
+		wmb();
+		vst16(avail_idx_p(q), q->avail_idx);
+		return;
+	}
+	uint16_t pos = q->next_avail;
+	uint16_t flags = (uint16_t)(drv_packed_avail_flags(q->avail_wrap) |
+				    (b->write ? F_WRITE : 0u));
+	write_packed_desc_body(pdesc(q, pos), b->gpa, b->len, id);
+	if (++q->next_avail == q->size) {
+		q->next_avail = 0;
+		q->avail_wrap = !q->avail_wrap;
+	}
+	wmb();
+	vst16(pdesc(q, pos) + 14, flags);
+}
+
 void drv_split_set_avail_idx(struct drv_vq *q, uint16_t idx)
 {
 	wmb();
@@ -625,7 +646,7 @@ int sim_pair_init(struct sim_pair *p, uint16_t size, uint64_t features, size_t r
 	sim_mem_init(&p->m, region_size, single_region);
 	drv_vq_init(&p->drv, &p->m, size, packed, (features & VDEV_BIT(VDEV_F_EVENT_IDX)) != 0,
 		    (features & VDEV_BIT(VDEV_F_INDIRECT_DESC)) != 0, 64);
-	if (vdev_vq_init(&p->vq, 0, size) != 0)
+	if (vdev_vq_init(&p->vq, 0, size, p->held) != 0)
 		die("vdev_vq_init");
 	vdev_vq_set_addrs(&p->vq, p->drv.desc_gpa, p->drv.driver_gpa, p->drv.device_gpa);
 	return vdev_vq_start(&p->vq, &p->m.mem, features);

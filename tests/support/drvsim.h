@@ -160,6 +160,15 @@ struct drv_packed_desc { uint64_t addr; uint32_t len; uint16_t id; uint16_t flag
 void drv_packed_write_desc(struct drv_vq *q, uint16_t i, const struct drv_packed_desc *d);
 /* Flags value that marks a descriptor available for wrap counter `wrap`. */
 uint16_t drv_packed_avail_flags(bool wrap);
+/*
+ * A driver that makes buffer `id` available again while the device still
+ * holds it (a hostile or buggy guest). Split: head `id` goes on the avail
+ * ring once more (its descriptors are whatever the table holds). Packed:
+ * `b` as a one-descriptor buffer with id `id` at the next ring position.
+ * Published at once. The driver's own bookkeeping (free lists, tokens)
+ * is not touched, only its ring position.
+ */
+void drv_offer_again(struct drv_vq *q, uint16_t id, const struct drv_buf *b);
 
 /*
  * A driver queue and a device queue wired together over one simulated
@@ -172,6 +181,7 @@ struct sim_pair {
 	struct sim_mem m;
 	struct drv_vq drv;
 	struct vdev_vq vq;
+	uint64_t held[VDEV_VQ_HELD_WORDS(VDEV_VQ_MAX_SIZE)]; /* vq's held buffers */
 	uint64_t features;
 };
 /* Returns vdev_vq_start()'s result (0 when the queue is live). */

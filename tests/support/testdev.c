@@ -115,6 +115,7 @@ int testdev_init(struct testdev *t, const struct vdev_mem *mem, uint64_t ring, u
 		.device_id = TESTDEV_ID,
 		.features = VDEV_BIT(VDEV_F_VERSION_1) | VDEV_BIT(TESTDEV_F_XOR) | ring,
 		.queues = t->q,
+		.queue_held = t->held,
 		.num_queues = 2,
 		.queue_max_size = queue_max,
 		.config = t->config,

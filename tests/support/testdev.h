@@ -21,6 +21,7 @@
 struct testdev {
 	struct vdev_dev dev;
 	struct vdev_vq q[2];
+	uint64_t held[2 * VDEV_VQ_HELD_WORDS(VDEV_VQ_MAX_SIZE)];
 	uint8_t config[16];
 	struct vdev_shm shm;
 	struct vdev_iov iov[16 * 8];

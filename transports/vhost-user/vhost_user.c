@@ -1192,6 +1192,9 @@ VDEV_API struct vdev_vhost_user *vdev_vhost_user_create(const struct vdev_vhost_
 	}
 	vu->cfg = *cfg;
 	vu->dev = cfg->dev;
+	/* the front-end negotiates for its driver and may keep device
+	 * functions (virtio-net's control queue) for itself */
+	vdev_dev_set_frontend_negotiates(cfg->dev, true);
 	vu->listen_fd = vu->conn_fd = vu->backend_fd = vu->stop_fd = vu->epfd = -1;
 	vu->nrings = vdev_dev_num_queues(cfg->dev);
 	pthread_mutex_init(&vu->backend_lock, NULL);
