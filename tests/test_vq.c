@@ -986,9 +986,9 @@ BOTH(indirect_table_running_out_of_guest_memory_is_rejected)
 	uint32_t dlen = 8;
 	uint16_t fl = 2; /* WRITE, no NEXT */
 	memset(t, 0, 16);
-	memcpy(t, &data, 8);
-	memcpy(t + 8, &dlen, 4);
-	memcpy(t + (packed ? 14 : 12), &fl, 2);
+	sim_put_le64(t, data);
+	sim_put_le32(t + 8, dlen);
+	sim_put_le16(t + (packed ? 14 : 12), fl);
 	if (packed) {
 		struct drv_packed_desc pd = {tbl, 32, 0,
 					     (uint16_t)(drv_packed_avail_flags(true) | 4u)};
@@ -1038,11 +1038,11 @@ BOTH(indirect_entry_marked_indirect_is_rejected_anywhere_in_the_table)
 		/* readable, readable, then the last one INDIRECT (split: chained) */
 		uint16_t fl = (uint16_t)(i == 2 ? 4u : (packed ? 0u : 1u));
 		uint16_t next = (uint16_t)(i + 1);
-		memcpy(t + 16 * i, &a, 8);
-		memcpy(t + 16 * i + 8, &l, 4);
-		memcpy(t + 16 * i + (packed ? 14 : 12), &fl, 2);
+		sim_put_le64(t + 16 * i, a);
+		sim_put_le32(t + 16 * i + 8, l);
+		sim_put_le16(t + 16 * i + (packed ? 14 : 12), fl);
 		if (!packed)
-			memcpy(t + 16 * i + 14, &next, 2);
+			sim_put_le16(t + 16 * i + 14, next);
 	}
 	if (packed) {
 		struct drv_packed_desc pd = {tbl, 48, 0,
