@@ -13,7 +13,9 @@
 # physical size given to the daemon; fbcon renders text; vdev-drm scans out
 # a known pattern from a buffer with pitch width * 4 + 64. On the host, at
 # each VDEV-SNAP line of the guest, the runner copies the daemon's file and
-# takes a QMP screendump; then it checks: the pattern pixel for pixel in
+# takes a QMP screendump until they show what the guest holds on screen
+# (the guest waits for the host's word on its second serial port); then it
+# checks: the pattern pixel for pixel in
 # both, the console not blank and changed by the text, both sinks showing
 # the same console.
 #
@@ -28,7 +30,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
-daemon="" imgcheck="" timeout=300 keep=0 demo=0 save_png=""
+daemon="" imgcheck="" timeout=600 keep=0 demo=0 save_png=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--daemon) daemon=$2; shift ;;
@@ -79,19 +81,42 @@ timeout "$timeout" qemu-system-x86_64 -accel tcg -cpu max -m 512M -smp 1 \
 	-object memory-backend-memfd,id=mem,size=512M,share=on -machine q35,memory-backend=mem \
 	-nodefaults -vga none -display none -serial "file:$tmp/console" -no-reboot \
 	-qmp "unix:$tmp/qmp.sock,server=on,wait=off" \
+	-chardev socket,id=ctl,path="$tmp/ctl.sock",server=on,wait=off -device isa-serial,chardev=ctl \
 	-kernel "$kernel" -initrd "$initrd" \
 	-append "console=ttyS0 quiet vdev.scenarios=gpu-edid,gpu-console,gpu-pattern vdev.gpu.mode=${W}x$H vdev.gpu.refresh=$HZ vdev.gpu.mm=${WMM}x$HMM" \
 	-chardev socket,id=gpu,path="$tmp/gpu.sock" -device vhost-user-gpu-pci,chardev=gpu \
 	>"$tmp/qemu.log" 2>&1 &
 qpid=$!
 
-# Screenshots at each VDEV-SNAP line: the daemon's file (after its
-# write interval) and QEMU's screendump of what the display channel drew.
+# Screenshots at each VDEV-SNAP line: the daemon's file (rewritten every
+# 100 ms after a change) and QEMU's screendump of what the display channel
+# drew, taken again until they show what the guest holds on screen (both
+# sinks the same frame; for the pattern, the pattern) or 120 s passed;
+# then a line on the guest's second serial port lets it go on.
 seen=" "
+shown() { # shown NAME: the two screenshots of NAME agree with the guest
+	case "$1" in
+	pattern)
+		"$imgcheck" pattern "$tmp/$1.png" $W $H && "$imgcheck" pattern "$tmp/$1.qemu.ppm" $W $H ;;
+	console-after)
+		"$imgcheck" nonblank "$tmp/$1.png" 5000 &&
+			"$imgcheck" diff "$tmp/$1.png" "$tmp/$1.qemu.ppm" 0 0 ;;
+	*) "$imgcheck" diff "$tmp/$1.png" "$tmp/$1.qemu.ppm" 0 0 ;;
+	esac
+}
 snap() {
-	sleep 1
-	cp "$tmp/screen.png" "$tmp/$1.png" 2>/dev/null
-	python3 "$here/qmp-screendump.py" "$tmp/qmp.sock" "$tmp/$1.qemu.ppm" 2>>"$tmp/qmp.log"
+	local t0
+	t0=$(date +%s)
+	while :; do
+		cp "$tmp/screen.png" "$tmp/$1.png" 2>/dev/null
+		python3 "$here/qmp-screendump.py" "$tmp/qmp.sock" "$tmp/$1.qemu.ppm" 2>>"$tmp/qmp.log"
+		shown "$1" >/dev/null 2>&1 && break
+		[ $(($(date +%s) - t0)) -ge 120 ] && break
+		sleep 0.3
+	done
+	python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.connect(sys.argv[1]); s.sendall(b"go\n"); s.close()' \
+		"$tmp/ctl.sock" 2>>"$tmp/qmp.log"
 }
 while kill -0 "$qpid" 2>/dev/null; do
 	for s in $(tr -d '\r' 2>/dev/null <"$tmp/console" | sed -n 's/^VDEV-SNAP \([a-z-]*\)$/\1/p'); do
@@ -144,6 +169,9 @@ hcv console-text-not-blank "$imgcheck" nonblank "$tmp/console-after.png" 5000
 hcv console-text-changed-the-screen "$imgcheck" diff "$tmp/console-before.png" "$tmp/console-after.png" 5000 $((W * H))
 hcv console-same-in-both-sinks "$imgcheck" diff "$tmp/console-after.png" "$tmp/console-after.qemu.ppm" 0 0
 kill -TERM "${pids[0]}" 2>/dev/null
+# the daemon exits on SIGTERM; one that does not within 60 s fails
+for _ in $(seq 300); do kill -0 "${pids[0]}" 2>/dev/null || break; sleep 0.2; done
+kill -0 "${pids[0]}" 2>/dev/null && { echo "run-guest-gpu: the daemon ignored SIGTERM"; kill -9 "${pids[0]}"; }
 if wait "${pids[0]}"; then
 	echo "PASS host/daemon-clean-exit"
 	pass=$((pass + 1))
