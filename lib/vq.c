@@ -40,6 +40,7 @@ static void clear_runtime(struct vdev_vq *vq)
 	vq->P(pop_seq) = 0;
 	vq->P(push_seq) = 0;
 	vq->P(notify_hint) = 0;
+	vq->P(inflight_log) = NULL;
 	held_clear(vq);
 	vq_forget_region(vq);
 	/* Packed wrap counters start at 1 (spec); split ignores them. */
@@ -208,6 +209,7 @@ VDEV_API void vdev_vq_stop(struct vdev_vq *vq)
 		vdev_vq_flush(vq);
 	vq->P(state) &= (uint8_t)~VQ_LIVE;
 	vq->P(desc) = vq->P(driver) = vq->P(device) = NULL;
+	vq->P(inflight_log) = NULL;
 }
 
 VDEV_API void vdev_vq_reset(struct vdev_vq *vq)
@@ -305,6 +307,52 @@ VDEV__INTERNAL int vdev__read_indirect(const struct vdev_vq *vq, uint64_t table,
 
 /* --- processing ----------------------------------------------------------- */
 
+/*
+ * A split queue with an in-flight log: chains a recovery found come first
+ * (from their heads, not the avail ring), then the ring's; every chain
+ * taken is logged before the caller sees it.
+ */
+static __attribute__((noinline)) int pop_logged(struct vdev_vq *vq, struct vdev_vq_elem *elems,
+						unsigned max, struct vdev_iov *iov,
+						unsigned iov_per_elem)
+{
+	struct vdev_vq_inflight *log = vq->P(inflight_log);
+	unsigned n = 0;
+	uint16_t head;
+	int rc;
+
+	while (n < max && vdev__inflight_next(log, vq->P(size), &head)) {
+		/* A head the queue holds already (a log that names one twice,
+		 * or attached after pops) is not handed out a second time: the
+		 * chain has its one completion coming. Counted and dropped, as
+		 * every other inconsistency of the log; the driver's ring is
+		 * not at fault, so it stays usable. */
+		if (vq_is_held(vq->P(held), head)) {
+			log->errors++;
+			log->resubmitted--;
+			continue;
+		}
+		vdev__split_pop_head(vq, head, &elems[n], iov + (size_t)n * iov_per_elem,
+				     iov_per_elem); /* holds it */
+		log->P(ring_pops) = 0;
+		n++;
+	}
+	if (n < max) {
+		rc = vdev__split_pop(vq, elems + n, max - n, iov + (size_t)n * iov_per_elem,
+				     iov_per_elem);
+		if (rc < 0 && n == 0)
+			return rc;
+		if (rc > 0) {
+			uint32_t r = log->P(ring_pops) + (unsigned)rc;
+
+			n += (unsigned)rc;
+			log->P(ring_pops) = (uint16_t)(r < UINT16_MAX ? r : UINT16_MAX);
+		}
+	}
+	vdev__inflight_popped(log, elems, n);
+	return (int)n;
+}
+
 VDEV_API int vdev_vq_pop_batch(struct vdev_vq *vq, struct vdev_vq_elem *elems, unsigned max,
 			       struct vdev_iov *iov, unsigned iov_per_elem)
 {
@@ -321,6 +369,8 @@ VDEV_API int vdev_vq_pop_batch(struct vdev_vq *vq, struct vdev_vq_elem *elems, u
 	/* The layouts mark what they take as held (vq_hold). */
 	if (vq->P(layout) == VDEV_VQ_PACKED)
 		return vdev__packed_pop(vq, elems, max, iov, iov_per_elem);
+	if (VDEV__UNLIKELY(vq->P(inflight_log) != NULL))
+		return pop_logged(vq, elems, max, iov, iov_per_elem);
 	return vdev__split_pop(vq, elems, max, iov, iov_per_elem);
 }
 
@@ -333,6 +383,7 @@ VDEV_API int vdev_vq_pop(struct vdev_vq *vq, struct vdev_vq_elem *elem, struct v
 VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems, unsigned n)
 {
 	uint32_t descs = 0;
+	unsigned resub = 0;
 
 	if (!(vq->P(state) & VQ_LIVE))
 		return VDEV_EPERM;
@@ -340,6 +391,16 @@ VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
 		return 0;
 	if (n > vq->P(inflight))
 		return VDEV_EINVAL;
+	/* With a log, the first `resub` of them may be resubmissions: they
+	 * go back to the log's list, not to the avail ring. */
+	if (vq->P(inflight_log) != NULL) {
+		const struct vdev_vq_inflight *log = vq->P(inflight_log);
+		uint16_t ring = log->P(ring_pops);
+
+		resub = n > ring ? n - ring : 0;
+		if (resub > log->P(resubmit_next))
+			resub = log->P(resubmit_next);
+	}
 	/* The latest pops carry the sequence numbers just below pop_seq,
 	 * and the queue holds them. */
 	for (unsigned i = 0; i < n; i++) {
@@ -367,12 +428,14 @@ VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
 		vq->P(last_avail) = (uint16_t)pos;
 		vq->P(inflight_descs) = (uint16_t)(vq->P(inflight_descs) - descs);
 	} else {
-		vq->P(last_avail) = (uint16_t)(vq->P(last_avail) - n);
+		vq->P(last_avail) = (uint16_t)(vq->P(last_avail) - (n - resub));
 	}
 	for (unsigned i = 0; i < n; i++) {
 		vq->P(stats).rejected -= elems[i].error != 0; /* counted again when re-popped */
 		vq->P(held)[elems[i].id >> 6] &= ~vq_held_bit(elems[i].id); /* not ours now */
 	}
+	if (vq->P(inflight_log) != NULL)
+		vdev__inflight_unpopped(vq->P(inflight_log), elems, n, resub);
 	vq->P(inflight) = (uint16_t)(vq->P(inflight) - n);
 	vq->P(pop_seq) = (uint16_t)(vq->P(pop_seq) - n);
 	vq->P(stats).popped -= n;
@@ -439,6 +502,8 @@ static inline __attribute__((always_inline)) int push_n(struct vdev_vq *vq,
 			vdev__wr32(&ue->id, elems[i].id);
 			vdev__wr32(&ue->len, w < elems[i].in_bytes ? w : elems[i].in_bytes);
 		}
+		if (VDEV__UNLIKELY(vq->P(inflight_log) != NULL))
+			vdev__inflight_pushed(vq->P(inflight_log), elems, n);
 		vq->P(used_idx) = (uint16_t)(used + n);
 		vq->P(staged) = (uint16_t)(vq->P(staged) + n);
 	}
@@ -465,10 +530,16 @@ VDEV_API bool vdev_vq_publish(struct vdev_vq *vq)
 
 	if (!(vq->P(state) & VQ_LIVE) || vq->P(staged) == 0)
 		return false;
-	if (vq->P(layout) == VDEV_VQ_PACKED)
+	if (vq->P(layout) == VDEV_VQ_PACKED) {
 		notify = vdev__packed_publish(vq);
-	else
+	} else {
+		uint16_t batch = vq->P(staged);
 		notify = vdev__split_publish(vq);
+		/* After the used index store: the batch's log entries. */
+		if (VDEV__UNLIKELY(vq->P(inflight_log) != NULL))
+			vdev__inflight_published(vq->P(inflight_log), batch, vq->P(size),
+						 vq->P(used_idx));
+	}
 	vq->P(stats).publishes++;
 	if (notify)
 		vq->P(stats).notifications++;

@@ -8,6 +8,7 @@
 #define VDEV_LIB_VQ_INTERNAL_H
 
 #include "vdev/device.h"
+#include "vdev/inflight.h"
 #include "vdev/virtqueue.h"
 
 #include "compiler.h"
@@ -228,6 +229,25 @@ static inline void vq_account_pops(struct vdev_vq *vq, unsigned n, unsigned reje
 
 /* Mark the ring untrustworthy: no more pops until reset; device NEEDS_RESET. */
 VDEV__INTERNAL int vdev__vq_break(struct vdev_vq *vq);
+
+/* In-flight log (vq_inflight.c), called with a log attached (split only). */
+VDEV__INTERNAL void vdev__inflight_popped(struct vdev_vq_inflight *log,
+					  const struct vdev_vq_elem *elems, unsigned n);
+/* The first `resub` of elems were resubmissions: back to the log's list. */
+VDEV__INTERNAL void vdev__inflight_unpopped(struct vdev_vq_inflight *log,
+					    const struct vdev_vq_elem *elems, unsigned n,
+					    unsigned resub);
+VDEV__INTERNAL void vdev__inflight_pushed(struct vdev_vq_inflight *log,
+					  const struct vdev_vq_elem *elems, unsigned n);
+VDEV__INTERNAL void vdev__inflight_published(struct vdev_vq_inflight *log, uint16_t batch,
+					     uint16_t ring_size, uint16_t used_idx);
+VDEV__INTERNAL bool vdev__inflight_next(struct vdev_vq_inflight *log, uint16_t ring_size,
+					uint16_t *head);
+/* Take the chain at descriptor `head` (< size, not held) as popped, without
+ * the avail ring; the queue holds it from then on. */
+VDEV__INTERNAL void vdev__split_pop_head(struct vdev_vq *vq, uint16_t head,
+					 struct vdev_vq_elem *e, struct vdev_iov *iov,
+					 unsigned cap);
 
 /* Per layout. */
 VDEV__INTERNAL int vdev__split_map(struct vdev_vq *vq);

@@ -456,6 +456,15 @@ static __attribute__((noinline)) void pop_slow(struct vdev_vq *vq, uint16_t head
 	vq->P(stats).rejected += (unsigned)walk_chain(vq, head, e, iov, iov_per_elem, seq);
 }
 
+VDEV__INTERNAL void vdev__split_pop_head(struct vdev_vq *vq, uint16_t head,
+					 struct vdev_vq_elem *e, struct vdev_iov *iov,
+					 unsigned cap)
+{
+	pop_slow(vq, head, e, iov, cap, vq->P(pop_seq));
+	vq_hold(vq->P(held), head); /* its push is one like any other */
+	vq_account_pops(vq, 1, 0); /* pop_slow counted a rejection */
+}
+
 VDEV__INTERNAL int vdev__split_pop(struct vdev_vq *vq, struct vdev_vq_elem *elems, unsigned max,
 				   struct vdev_iov *iov, unsigned iov_per_elem)
 {

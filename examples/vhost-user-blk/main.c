@@ -10,6 +10,10 @@
  *
  * Follows the vhost-user back-end program conventions (--socket-path,
  * --fd, --print-capabilities, --blk-file, --read-only, ends on SIGTERM).
+ * Offers INFLIGHT_SHMFD: started again after a crash (SIGKILL, an
+ * upgrade) on the same socket, it completes the requests the old one had
+ * in flight when QEMU reconnects (-chardev socket,...,reconnect-ms=N);
+ * split rings only.
  * SIGUSR1: the image was resized; the device takes its new size and
  * tells the driver (a configuration change).
  */
@@ -295,6 +299,22 @@ static void on_resize(void *opaque, int fd)
 		(unsigned long long)sectors);
 }
 
+/* Session events on stderr (unless --quiet): a supervisor or a test sees
+ * when a front-end came and went, e.g. QEMU reconnecting after a restart. */
+static void on_connected(void *opaque)
+{
+	(void)opaque;
+	if (!D.o.quiet)
+		fprintf(stderr, "vhost-user-blk: front-end connected\n");
+}
+
+static void on_disconnected(void *opaque)
+{
+	(void)opaque;
+	if (!D.o.quiet)
+		fprintf(stderr, "vhost-user-blk: front-end disconnected\n");
+}
+
 static int open_backend(const struct vdev_blk_backend_ops **ops, void **opaque, uint64_t *bytes)
 {
 	char err[256];
@@ -433,6 +453,13 @@ int main(int argc, char **argv)
 		.dev = front,
 		.mem = &D.mem,
 		.thread_per_queue = D.o.thread_per_queue,
+		/* Requests in flight survive a crash or an upgrade of this
+		 * daemon: the front-end keeps the log, a new instance submits
+		 * them again (block requests may be repeated). Not on a PCI
+		 * bus slot, whose rings are not the disk's. */
+		.inflight = !D.o.pcidev.mode,
+		.connected = on_connected,
+		.disconnected = on_disconnected,
 	};
 #ifdef VDEV_HAVE_LIBURING
 	if (D.rings != NULL)

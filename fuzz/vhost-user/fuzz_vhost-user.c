@@ -8,6 +8,10 @@
  * rings and scribble on guest memory (rings and buffers included). A
  * closed session (bad message) is followed by a new one.
  *
+ * INFLIGHT_SHMFD is offered: GET/SET_INFLIGHT_FD messages, with a second
+ * memfd as the region a front-end hands back, whose contents the input
+ * writes too (a hostile front-end's log, read when a ring starts).
+ *
  * Invariants: no crash or out-of-bounds access (ASan), the adapter keeps
  * serving new sessions, and the device's guest memory never maps beyond
  * the memfd.
@@ -27,6 +31,10 @@
 #define RAM (256u * 1024u)
 #define UVA_BASE 0x7f0000000000ull /* the front-end's mapping, as it claims */
 #define NREQ 8
+/* The inflight region for 2 queues of 64 (64-byte aligned per queue), and
+ * some file beyond it. */
+#define INFLIGHT_QLEN ((16u + 16u * 64u + 63u) / 64u * 64u)
+#define INFLIGHT_FILE (2u * INFLIGHT_QLEN + 4096u)
 
 static struct ram_blk ram;
 static struct vdev_mem mem;
@@ -37,8 +45,8 @@ static struct vdev_blk_req reqs[NREQ];
 static struct vdev_iov iovs[NREQ * 10];
 static struct vdev_blk_range ranges[NREQ * 2];
 static struct vdev_vhost_user *vu;
-static int memfd = -1;
-static uint8_t *guest;
+static int memfd = -1, infd = -1;
+static uint8_t *guest, *inflight;
 static int front = -1;
 static int efds[4];
 
@@ -52,6 +60,10 @@ static void init_once(void)
 	FUZZ_CHECK(memfd >= 0 && ftruncate(memfd, RAM) == 0);
 	guest = mmap(NULL, RAM, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
 	FUZZ_CHECK(guest != MAP_FAILED);
+	infd = memfd_create("fuzz-inflight", MFD_CLOEXEC);
+	FUZZ_CHECK(infd >= 0 && ftruncate(infd, INFLIGHT_FILE) == 0);
+	inflight = mmap(NULL, INFLIGHT_FILE, PROT_READ | PROT_WRITE, MAP_SHARED, infd, 0);
+	FUZZ_CHECK(inflight != MAP_FAILED);
 	FUZZ_CHECK(ram_blk_init(&ram, 64u * 1024u, NREQ) == 0);
 	vdev_mem_init(&mem, NULL, 0);
 	struct vdev_blk_config c = {
@@ -63,7 +75,7 @@ static void init_once(void)
 	};
 	FUZZ_CHECK(vdev_blk_init(&blk, &c) == 0);
 	struct vdev_vhost_user_config vc = {.listen_fd = -1, .dev = vdev_blk_dev(&blk),
-					    .mem = &mem, .log = quiet};
+					    .mem = &mem, .log = quiet, .inflight = true};
 	int err;
 	char eb[128];
 	vu = vdev_vhost_user_create(&vc, &err, eb, sizeof(eb));
@@ -119,14 +131,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	init_once();
 	memset(guest, 0, RAM);
+	memset(inflight, 0, INFLIGHT_FILE);
 	connect_new();
 	while (in.n > 0) {
 		uint8_t op = take(&in);
-		switch (op % 4) {
+		switch (op % 5) {
 		case 0:
 		case 1: { /* a message */
 			static const uint32_t known[] = {1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 13, 14,
-							 15, 16, 17, 18, 21, 24, 25, 34};
+							 15, 16, 17, 18, 21, 24, 25, 34, 31, 32};
 			uint8_t r = take(&in);
 			uint32_t req = r < 240 ? known[r % (sizeof(known) / sizeof(known[0]))] : r;
 			uint8_t fl = take(&in);
@@ -144,17 +157,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				memcpy(payload, &n, 4);
 				memcpy(payload + 8, region, 32);
 			}
+			/* inflight descriptions: mostly one that fits the region */
+			if (req == 32 && len >= 20 && (take(&in) & 3)) {
+				uint64_t d[2] = {2u * INFLIGHT_QLEN, 0};
+				uint16_t q[2] = {2, 64};
+				memcpy(payload, d, 16);
+				memcpy(payload + 16, q, 4);
+			}
 			uint8_t plan = take(&in);
 			int fds[4];
 			unsigned nfds = plan % 4;
 			for (unsigned i = 0; i < nfds; i++)
 				fds[i] = (plan >> (2 + i)) & 1 ? memfd : efds[i];
+			if (req == 32 && nfds > 0 && (plan & 0x80))
+				fds[0] = infd;
 			send_msg(req, flags, payload, len, fds, nfds);
 			break;
 		}
 		case 2: { /* a kick on one of the eventfds we hand out */
 			uint64_t one = 1;
 			(void)!write(efds[take(&in) % 4], &one, 8);
+			break;
+		}
+		case 4: { /* the front-end scribbles on the inflight region */
+			uint32_t off = (uint32_t)take(&in) | (uint32_t)(take(&in) & 0xf) << 8;
+			inflight[off % INFLIGHT_FILE] = take(&in);
 			break;
 		}
 		default: { /* the guest scribbles on its memory */

@@ -6,7 +6,7 @@ import os
 import struct
 
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
-KNOWN = [1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 21, 24, 25, 34]
+KNOWN = [1, 2, 3, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 21, 24, 25, 34, 31, 32]
 UVA = 0x7f0000000000
 
 
@@ -15,7 +15,7 @@ def msg(req, payload=b"", fds_plan=0, need_reply=False, mem_fix=False):
     flags = 1 | (8 if need_reply else 0)
     n = len(payload)
     b = bytes([0, idx, flags, n & 0xff, n >> 8]) + payload
-    if req == 5:
+    if req == 5 or (req == 32 and n >= 20):
         b += bytes([1 if mem_fix else 0])
     return b + bytes([fds_plan])
 
@@ -42,8 +42,20 @@ PROTO = 1 << 30
 EVENT_IDX = 1 << 29
 
 
-def session(features, ring_layout_off=0):
-    s = msg(1) + msg(15) + msg(16, u64(0b10001000101001)) + msg(3)
+INFLIGHT_QLEN = (16 + 16 * 64 + 63) // 64 * 64
+
+
+def inflight_desc(size=2 * INFLIGHT_QLEN, off=0, nq=2, qs=64):
+    return struct.pack("<QQHHI", size, off, nq, qs, 0)
+
+
+def session(features, ring_layout_off=0, inflight=None):
+    pf = 0b10001000101001 | ((1 << 12) if inflight is not None else 0)
+    s = msg(1) + msg(15) + msg(16, u64(pf)) + msg(3)
+    if inflight is not None:
+        # SET_INFLIGHT_FD with the region memfd (plan: 1 fd, bit 7)
+        s += inflight
+        s += msg(32, inflight_desc(), fds_plan=1 | 0x80, mem_fix=True)
     s += msg(2, u64(features | PROTO))
     mt = struct.pack("<II", 1, 0) + struct.pack("<QQQQ", 0x10000, 256 * 1024, UVA, 0)
     s += msg(5, mt, fds_plan=1 | (1 << 2), mem_fix=True)   # one fd: the memfd
@@ -61,6 +73,22 @@ def scribble(off, data):
         o = off + i
         out += bytes([3, o & 0xff, (o >> 8) & 0xff, (o >> 16) & 3, byte])
     return out
+
+
+def region(off, data):
+    out = b""
+    for i, byte in enumerate(data):
+        o = off + i
+        out += bytes([4, o & 0xff, (o >> 8) & 0xf, byte])
+    return out
+
+
+def logged_region(flags, used_idx=0, batch_head=0, next_=0):
+    # version 1, desc_num 64, and entries with the given inflight flags
+    r = region(8, struct.pack("<HHHH", 1, 64, batch_head, used_idx))
+    for i, (f, c) in enumerate(flags):
+        r += region(16 + 16 * i, struct.pack("<B5xHQ", f, next_, c))
+    return r
 
 
 def split_request():
@@ -83,6 +111,18 @@ seeds = {
     "reply-ack": msg(16, u64(1 << 3)) + msg(3, need_reply=True) + msg(17, need_reply=True),
     "stop-ring": session(VERSION_1) + msg(11, state(0, 0)) + msg(34),
     "bad-size": msg(2, b"\x01\x02\x03") + msg(1),
+    "inflight-get": msg(15) + msg(16, u64(1 << 12)) + msg(31, inflight_desc(0, 0, 2, 64)),
+    # a request the dead back-end had taken: in the avail ring and the log
+    "inflight-split-resubmit": split_request()
+    + session(VERSION_1, inflight=logged_region([(1, 5)])) + kick(0),
+    "inflight-hostile-log": session(VERSION_1, inflight=logged_region(
+        [(1, 9), (0xff, 1), (1, 0xffffffffffffffff), (1, 3)], used_idx=0xfff0,
+        batch_head=0x3ff, next_=0xffff)) + split_request() + kick(0),
+    "inflight-hostile-log-offered": split_request() + session(VERSION_1, inflight=logged_region(
+        [(0, 0), (1, 7), (1, 7)], used_idx=0, batch_head=1, next_=0x8000)) + kick(0),
+    "inflight-bad-desc": msg(16, u64(1 << 12)) + msg(32, inflight_desc(12345, 1 << 63, 9, 0),
+                                                      fds_plan=1 | 0x80, mem_fix=False)
+    + msg(1),
 }
 os.makedirs(out, exist_ok=True)
 for name, data in seeds.items():

@@ -15,8 +15,9 @@
  * CALL/ERR/ENABLE, GET_VRING_BASE, split and packed rings, GET/SET_CONFIG
  * against the device's config space, GET_QUEUE_NUM, RESET_DEVICE, and
  * config-change notifications to the front-end over the back-end channel.
+ * With cfg.inflight: INFLIGHT_SHMFD (GET/SET_INFLIGHT_FD), split rings.
  * Not supported (not offered): dirty logging, IOMMU/IOTLB, postcopy,
- * in-flight shared memory, in-band notifications, memory slots.
+ * in-band notifications, memory slots.
  * Requests it does not know go to the integrator's device_request
  * callback, if any (vhost-user-gpu's GPU_SET_SOCKET).
  *
@@ -95,6 +96,21 @@ struct vdev_vhost_user_config {
 	 */
 	int (*device_request)(void *opaque, uint32_t request, const void *payload, uint32_t size,
 			      int *fds, unsigned nfds);
+	/*
+	 * Offer VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD: GET_INFLIGHT_FD creates
+	 * a zeroed region (memfd) for the queues the front-end names, which
+	 * the front-end keeps and hands back with SET_INFLIGHT_FD after a
+	 * reconnect. Every split ring then logs the chains it takes and
+	 * completes (vdev/inflight.h); a new instance of the daemon finds
+	 * those a dead one had in flight and the device gets them again,
+	 * first, in the order they were taken. For devices whose requests
+	 * may be repeated safely (block). A description that does not fit
+	 * (queue count above the device's, queue size 0 or above 32768, size
+	 * other than GET_INFLIGHT_FD would make, outside its file) is a bad
+	 * message; a region whose contents do not add up is counted in
+	 * stats.inflight_errors and ignored. Packed rings are not tracked.
+	 */
+	bool inflight;
 };
 
 /*
@@ -151,6 +167,9 @@ VDEV_API int vdev_vhost_user_process(struct vdev_vhost_user *vu);
 /* Counters, for diagnostics. */
 struct vdev_vhost_user_stats {
 	uint64_t sessions, messages, bad_messages, kicks, calls;
+	/* INFLIGHT_SHMFD: inconsistencies found in a region (ignored), and
+	 * requests handed to the device again after a restart */
+	uint64_t inflight_errors, inflight_resubmitted;
 };
 VDEV_API void vdev_vhost_user_get_stats(const struct vdev_vhost_user *vu,
 					struct vdev_vhost_user_stats *out);

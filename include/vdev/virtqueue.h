@@ -69,6 +69,7 @@ extern "C" {
 #endif
 
 struct vdev_dev;
+struct vdev_vq_inflight;
 
 /* Largest queue size either layout allows. */
 #define VDEV_VQ_MAX_SIZE 32768u
@@ -142,6 +143,7 @@ struct vdev_vq {
 	void *VDEV_PRIV(driver);
 	void *VDEV_PRIV(device);
 	struct vdev_vq_stats VDEV_PRIV(stats);
+	struct vdev_vq_inflight *VDEV_PRIV(inflight_log); /* vdev/inflight.h, or NULL */
 	/* the guest memory region the last buffer hit (lookup hint) */
 	uint64_t VDEV_PRIV(fast_gpa);
 	uint64_t VDEV_PRIV(fast_size);

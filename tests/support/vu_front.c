@@ -19,8 +19,9 @@ enum {
 	SET_VRING_NUM = 8, SET_VRING_ADDR = 9, SET_VRING_BASE = 10, GET_VRING_BASE = 11,
 	SET_VRING_KICK = 12, SET_VRING_CALL = 13, GET_PROTOCOL_FEATURES = 15,
 	SET_PROTOCOL_FEATURES = 16, SET_VRING_ENABLE = 18, SET_BACKEND_REQ_FD = 21,
-	GET_CONFIG = 24, SET_CONFIG = 25,
+	GET_CONFIG = 24, SET_CONFIG = 25, GET_INFLIGHT_FD = 31, SET_INFLIGHT_FD = 32,
 };
+#define PF_INFLIGHT_SHMFD (1ull << 12)
 #define F_PROTOCOL_FEATURES (1ull << 30)
 #define VERSION 0x1u
 #define PF_WANTED ((1ull << 0) | (1ull << 3) | (1ull << 5) | (1ull << 9) | (1ull << 13))
@@ -36,8 +37,33 @@ void vu_front_attach(struct vu_front *f, int sock)
 	memset(f, 0, sizeof(*f));
 	f->sock = sock;
 	f->backend_chan = -1;
+	f->inflight_fd = f->reply_fd = -1;
 	for (unsigned i = 0; i < VU_FRONT_MAX_QUEUES; i++)
 		f->kick[i] = f->call[i] = -1;
+}
+
+static void close_session(struct vu_front *f)
+{
+	if (f->sock >= 0)
+		close(f->sock);
+	if (f->backend_chan >= 0)
+		close(f->backend_chan);
+	if (f->reply_fd >= 0)
+		close(f->reply_fd);
+	f->sock = f->backend_chan = f->reply_fd = -1;
+	for (unsigned i = 0; i < VU_FRONT_MAX_QUEUES; i++) {
+		if (f->kick[i] >= 0)
+			close(f->kick[i]);
+		if (f->call[i] >= 0)
+			close(f->call[i]);
+		f->kick[i] = f->call[i] = -1;
+	}
+}
+
+void vu_front_reattach(struct vu_front *f, int sock)
+{
+	close_session(f);
+	f->sock = sock;
 }
 
 int vu_front_connect(struct vu_front *f, const char *path, int timeout_ms)
@@ -61,19 +87,13 @@ int vu_front_connect(struct vu_front *f, const char *path, int timeout_ms)
 
 void vu_front_close(struct vu_front *f)
 {
-	if (f->sock >= 0)
-		close(f->sock);
-	if (f->backend_chan >= 0)
-		close(f->backend_chan);
-	for (unsigned i = 0; i < VU_FRONT_MAX_QUEUES; i++) {
-		if (f->kick[i] >= 0)
-			close(f->kick[i]);
-		if (f->call[i] >= 0)
-			close(f->call[i]);
+	close_session(f);
+	for (unsigned i = 0; i < VU_FRONT_MAX_QUEUES; i++)
 		if (f->q[i].token != NULL)
 			drv_vq_destroy(&f->q[i]);
-	}
-	f->sock = -1;
+	if (f->inflight_fd >= 0)
+		close(f->inflight_fd);
+	f->inflight_fd = -1;
 }
 
 int vu_front_send(struct vu_front *f, uint32_t request, uint32_t flags, const void *payload,
@@ -110,7 +130,21 @@ int vu_front_send(struct vu_front *f, uint32_t request, uint32_t flags, const vo
 	if (poll(&p, 1, 5000) != 1)
 		return fail(f, "no reply");
 	uint8_t rh[12];
-	if (recv(f->sock, rh, 12, MSG_WAITALL) != 12) {
+	struct iovec riov = {rh, 12};
+	struct msghdr rm = {.msg_iov = &riov, .msg_iovlen = 1, .msg_control = ctl.buf,
+			    .msg_controllen = sizeof(ctl.buf)};
+	ssize_t got = recvmsg(f->sock, &rm, MSG_WAITALL | MSG_CMSG_CLOEXEC);
+	if (got > 0 && got < 12 && recv(f->sock, rh + got, (size_t)(12 - got), MSG_WAITALL) ==
+					    12 - got)
+		got = 12;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&rm); got > 0 && c != NULL; c = CMSG_NXTHDR(&rm, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			if (f->reply_fd >= 0)
+				close(f->reply_fd);
+			memcpy(&f->reply_fd, CMSG_DATA(c), sizeof(int));
+		}
+	}
+	if (got != 12) {
 		snprintf(f->last_error, sizeof(f->last_error), "connection closed, no reply");
 		return -1;
 	}
@@ -146,8 +180,49 @@ static int set_state(struct vu_front *f, uint32_t req, uint32_t index, uint32_t 
 	return vu_front_send(f, req, VERSION, st, 8, NULL, 0, false, NULL, NULL);
 }
 
+/* GET_INFLIGHT_FD once, SET_INFLIGHT_FD on every start (as QEMU's vhost-user-blk). */
+static int inflight_handover(struct vu_front *f, unsigned nq, uint16_t qsize)
+{
+	uint8_t d[24] = {0};
+	uint16_t n16 = (uint16_t)nq;
+
+	if (f->inflight_fd < 0) {
+		uint32_t len = sizeof(d);
+		memcpy(d + 16, &n16, 2);
+		memcpy(d + 18, &qsize, 2);
+		if (vu_front_send(f, GET_INFLIGHT_FD, VERSION, d, 24, NULL, 0, true, d, &len) != 0 ||
+		    len != 24 || f->reply_fd < 0)
+			return fail(f, "GET_INFLIGHT_FD");
+		f->inflight_fd = f->reply_fd;
+		f->reply_fd = -1;
+		memcpy(&f->inflight_size, d, 8);
+		f->inflight_nq = n16;
+		f->inflight_qsize = qsize;
+	}
+	memset(d, 0, sizeof(d));
+	memcpy(d, &f->inflight_size, 8);
+	memcpy(d + 16, &f->inflight_nq, 2);
+	memcpy(d + 18, &f->inflight_qsize, 2);
+	return vu_front_send(f, SET_INFLIGHT_FD, VERSION, d, 24, &f->inflight_fd, 1, false, NULL,
+			     NULL);
+}
+
+static int start_common(struct vu_front *f, struct sim_mem *m, uint64_t want, unsigned nq,
+			uint16_t qsize, bool resume);
+
 int vu_front_start(struct vu_front *f, struct sim_mem *m, uint64_t want, unsigned nq,
 		   uint16_t qsize)
+{
+	return start_common(f, m, want, nq, qsize, false);
+}
+
+int vu_front_resume(struct vu_front *f)
+{
+	return start_common(f, f->m, f->features, f->nq, f->q[0].size, true);
+}
+
+static int start_common(struct vu_front *f, struct sim_mem *m, uint64_t want, unsigned nq,
+			uint16_t qsize, bool resume)
 {
 	uint64_t offered, pf = 0;
 
@@ -157,7 +232,7 @@ int vu_front_start(struct vu_front *f, struct sim_mem *m, uint64_t want, unsigne
 	if (offered & F_PROTOCOL_FEATURES) {
 		if (get_u64(f, GET_PROTOCOL_FEATURES, &pf) != 0)
 			return fail(f, "GET_PROTOCOL_FEATURES");
-		f->protocol_features = pf & PF_WANTED;
+		f->protocol_features = pf & (PF_WANTED | (f->want_inflight ? PF_INFLIGHT_SHMFD : 0));
 		if (set_u64(f, SET_PROTOCOL_FEATURES, f->protocol_features, NULL, 0) != 0)
 			return -1;
 	}
@@ -171,6 +246,8 @@ int vu_front_start(struct vu_front *f, struct sim_mem *m, uint64_t want, unsigne
 		vu_front_send(f, SET_BACKEND_REQ_FD, VERSION, NULL, 0, &sv[1], 1, false, NULL, NULL);
 		close(sv[1]);
 	}
+	if ((f->protocol_features & PF_INFLIGHT_SHMFD) && inflight_handover(f, nq, qsize) != 0)
+		return -1;
 	f->features = offered & want & ~F_PROTOCOL_FEATURES;
 	if (set_u64(f, SET_FEATURES, f->features | (offered & F_PROTOCOL_FEATURES), NULL, 0) != 0)
 		return -1;
@@ -188,12 +265,17 @@ int vu_front_start(struct vu_front *f, struct sim_mem *m, uint64_t want, unsigne
 		return -1;
 	bool packed = (f->features & VDEV_BIT(VDEV_F_RING_PACKED)) != 0;
 	for (unsigned q = 0; q < nq; q++) {
-		drv_vq_init(&f->q[q], m, qsize, packed, (f->features & VDEV_BIT(VDEV_F_EVENT_IDX)) != 0,
-			    (f->features & VDEV_BIT(VDEV_F_INDIRECT_DESC)) != 0, 16);
+		if (!resume)
+			drv_vq_init(&f->q[q], m, qsize, packed,
+				    (f->features & VDEV_BIT(VDEV_F_EVENT_IDX)) != 0,
+				    (f->features & VDEV_BIT(VDEV_F_INDIRECT_DESC)) != 0, 16);
 		f->kick[q] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		f->call[q] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		set_state(f, SET_VRING_NUM, q, qsize);
-		set_state(f, SET_VRING_BASE, q, packed ? 0x80008000u : 0);
+		/* A resumed split ring restarts at the used index (QEMU, when
+		 * GET_VRING_BASE found the back-end gone). */
+		set_state(f, SET_VRING_BASE, q,
+			  packed ? 0x80008000u : resume ? drv_split_used_idx(&f->q[q]) : 0);
 		uint8_t a[40] = {0};
 		uint64_t desc = (uint64_t)(uintptr_t)f->q[q].desc;
 		uint64_t used = (uint64_t)(uintptr_t)f->q[q].device;

@@ -30,6 +30,12 @@ struct vu_front {
 	void (*pump)(void *ctx);    /* run an in-process back-end */
 	void *pump_ctx;
 	char last_error[160];
+	/* INFLIGHT_SHMFD: set want_inflight before start to negotiate it; the
+	 * region (from GET_INFLIGHT_FD) is kept across reattach/resume */
+	bool want_inflight;
+	int inflight_fd, reply_fd;
+	uint64_t inflight_size;
+	uint16_t inflight_nq, inflight_qsize;
 };
 
 /* Connect to a back-end's socket (retries for up to `timeout_ms`). */
@@ -37,6 +43,12 @@ int vu_front_connect(struct vu_front *f, const char *path, int timeout_ms);
 /* Use an already connected socket. */
 void vu_front_attach(struct vu_front *f, int sock);
 void vu_front_close(struct vu_front *f);
+/* A reconnect: drop the old session's socket and fds, keep the rings, the
+ * features and the inflight region; then vu_front_resume() starts it on
+ * `sock` again (SET_INFLIGHT_FD with the kept region, rings at their used
+ * index), as QEMU does after its back-end died. */
+void vu_front_reattach(struct vu_front *f, int sock);
+int vu_front_resume(struct vu_front *f);
 
 /*
  * The QEMU-like start sequence: GET_FEATURES, GET/SET_PROTOCOL_FEATURES,

@@ -25,6 +25,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "vdev/inflight.h"
 #include "vdev/virtqueue.h"
 
 /* ---- protocol ------------------------------------------------------------------ */
@@ -49,6 +50,8 @@ enum vu_request {
 	VU_SET_BACKEND_REQ_FD = 21,
 	VU_GET_CONFIG = 24,
 	VU_SET_CONFIG = 25,
+	VU_GET_INFLIGHT_FD = 31,
+	VU_SET_INFLIGHT_FD = 32,
 	VU_RESET_DEVICE = 34,
 };
 
@@ -59,10 +62,18 @@ enum vu_request {
 #define VU_PF_REPLY_ACK 3
 #define VU_PF_BACKEND_REQ 5
 #define VU_PF_CONFIG 9
+#define VU_PF_INFLIGHT_SHMFD 12
 #define VU_PF_RESET_DEVICE 13
 #define VU_OUR_PROTOCOL_FEATURES                                                           \
 	(VDEV_BIT(VU_PF_MQ) | VDEV_BIT(VU_PF_REPLY_ACK) | VDEV_BIT(VU_PF_BACKEND_REQ) |      \
 	 VDEV_BIT(VU_PF_CONFIG) | VDEV_BIT(VU_PF_RESET_DEVICE))
+/* The inflight description: u64 mmap_size, u64 mmap_offset, u16 num_queues,
+ * u16 queue_size (QEMU sends the struct's size, 24 with its padding). */
+#define VU_INFLIGHT_MSG_MIN 20u
+#define VU_INFLIGHT_MSG 24u
+/* One queue's share of the inflight region (the back-end's choice; the
+ * front-end only keeps the whole). */
+#define VU_INFLIGHT_ALIGN 64u
 
 #define VU_FLAG_VERSION 0x1u
 #define VU_FLAG_VERSION_MASK 0x3u
@@ -114,6 +125,10 @@ struct vu_ring {
 	uint64_t desc_uva, avail_uva, used_uva;
 	uint32_t base;
 	bool num_set, addr_set, started, enabled;
+	/* in-flight log (INFLIGHT_SHMFD), for this ring's share of the region */
+	struct vdev_vq_inflight log;
+	uint16_t *log_order;
+	bool logging;
 	/* thread_per_queue */
 	int epfd, stop_fd;
 	pthread_t thread;
@@ -146,6 +161,12 @@ struct vdev_vhost_user {
 	volatile int stopping;
 	bool session_ended;
 	struct vu_msg msg; /* one message at a time (control thread) */
+	/* INFLIGHT_SHMFD: the region the front-end keeps for us */
+	void *inflight_map;
+	size_t inflight_map_len;
+	uint8_t *inflight_base; /* map + mmap_offset */
+	uint64_t inflight_qlen; /* bytes per queue */
+	uint16_t inflight_nq, inflight_qsize;
 };
 
 static void logf_(struct vdev_vhost_user *vu, const char *fmt, ...)
@@ -246,7 +267,8 @@ static int read_msg(int fd, struct vu_msg *m, bool nonblock)
 	return 1;
 }
 
-static int send_msg(int fd, uint32_t request, uint32_t flags, const void *payload, uint32_t size)
+static int send_msg_fd(int fd, uint32_t request, uint32_t flags, const void *payload,
+		       uint32_t size, int pass_fd)
 {
 	uint8_t buf[VU_HDR_SIZE + VU_MAX_CONFIG + 16];
 	size_t len = VU_HDR_SIZE + size;
@@ -259,6 +281,30 @@ static int send_msg(int fd, uint32_t request, uint32_t flags, const void *payloa
 	memcpy(buf + 8, &size, 4);
 	if (size > 0)
 		memcpy(buf + VU_HDR_SIZE, payload, size);
+	if (pass_fd >= 0) {
+		/* The fd travels with the first bytes of the message. */
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = {buf, len};
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+				    .msg_controllen = sizeof(ctl.buf)};
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		ssize_t w;
+
+		memset(&ctl, 0, sizeof(ctl));
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+		do {
+			w = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		} while (w < 0 && errno == EINTR);
+		if (w <= 0)
+			return VDEV_EIO;
+		off = (size_t)w;
+	}
 	while (off < len) {
 		ssize_t w = send(fd, buf + off, len - off, MSG_NOSIGNAL);
 		/* Linux UML's back-end channel is a pipe, not a socket:
@@ -273,6 +319,11 @@ static int send_msg(int fd, uint32_t request, uint32_t flags, const void *payloa
 		off += (size_t)w;
 	}
 	return 0;
+}
+
+static int send_msg(int fd, uint32_t request, uint32_t flags, const void *payload, uint32_t size)
+{
+	return send_msg_fd(fd, request, flags, payload, size, -1);
 }
 
 static int reply(struct vdev_vhost_user *vu, const struct vu_msg *m, const void *p, uint32_t size)
@@ -346,6 +397,223 @@ static int cmp_region(const void *a, const void *b)
 {
 	const struct vdev_mem_region *x = a, *y = b;
 	return x->gpa < y->gpa ? -1 : x->gpa > y->gpa;
+}
+
+/* ---- in-flight region (INFLIGHT_SHMFD) ------------------------------------------------------- */
+
+/* Bytes of region per queue of `queue_size` entries (a multiple of 64). */
+static uint64_t inflight_queue_len(uint32_t queue_size)
+{
+	uint64_t n = VDEV_INFLIGHT_SPLIT_SIZE(queue_size);
+	return (n + VU_INFLIGHT_ALIGN - 1) / VU_INFLIGHT_ALIGN * VU_INFLIGHT_ALIGN;
+}
+
+static void inflight_unmap(struct vdev_vhost_user *vu)
+{
+	if (vu->inflight_map != NULL)
+		munmap(vu->inflight_map, vu->inflight_map_len);
+	vu->inflight_map = NULL;
+	vu->inflight_map_len = 0;
+	vu->inflight_base = NULL;
+	vu->inflight_nq = vu->inflight_qsize = 0;
+}
+
+/*
+ * Check an inflight description against what this device can have and the
+ * file it came with: 1..nrings queues of 1..32768 entries, exactly the size
+ * GET_INFLIGHT_FD would have made for them, inside the file. Returns 0 or
+ * VDEV_EINVAL with the reason logged.
+ */
+static int inflight_check(struct vdev_vhost_user *vu, uint64_t mmap_size, uint64_t mmap_offset,
+			  uint32_t num_queues, uint32_t queue_size, uint64_t file_size)
+{
+	uint64_t end;
+
+	if (num_queues == 0 || num_queues > vu->nrings) {
+		logf_(vu, "inflight region for %u queues (device has %u)", num_queues, vu->nrings);
+		return VDEV_EINVAL;
+	}
+	if (queue_size == 0 || queue_size > VDEV_VQ_MAX_SIZE) {
+		logf_(vu, "inflight region for queues of %u entries", queue_size);
+		return VDEV_EINVAL;
+	}
+	if (mmap_size != num_queues * inflight_queue_len(queue_size)) {
+		logf_(vu, "inflight region of %llu bytes, expected %llu",
+		      (unsigned long long)mmap_size,
+		      (unsigned long long)(num_queues * inflight_queue_len(queue_size)));
+		return VDEV_EINVAL;
+	}
+	if (__builtin_add_overflow(mmap_offset, mmap_size, &end) || end > SIZE_MAX ||
+	    end > file_size) {
+		logf_(vu, "inflight region outside its file");
+		return VDEV_EINVAL;
+	}
+	return 0;
+}
+
+/* Give every ring scratch for its recovery order (queue_size entries). */
+static int inflight_orders(struct vdev_vhost_user *vu, uint16_t queue_size)
+{
+	for (uint16_t i = 0; i < vu->nrings; i++) {
+		uint16_t *o = realloc(vu->rings[i].log_order, (size_t)queue_size * sizeof(*o));
+		if (o == NULL)
+			return VDEV_ENOMEM;
+		vu->rings[i].log_order = o;
+	}
+	return 0;
+}
+
+static bool any_ring_started(const struct vdev_vhost_user *vu)
+{
+	for (uint16_t i = 0; i < vu->nrings; i++)
+		if (vu->rings[i].started)
+			return true;
+	return false;
+}
+
+/* Map `fd` (not taken) as the region; 0 or a negative VDEV_E*. */
+static int inflight_install(struct vdev_vhost_user *vu, int fd, uint64_t mmap_size,
+			    uint64_t mmap_offset, uint16_t num_queues, uint16_t queue_size)
+{
+	size_t len = (size_t)(mmap_offset + mmap_size);
+	void *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	int rc;
+
+	if (map == MAP_FAILED) {
+		logf_(vu, "mmap of the inflight region: %s", strerror(errno));
+		return VDEV_EFAULT;
+	}
+	rc = inflight_orders(vu, queue_size);
+	if (rc < 0) {
+		munmap(map, len);
+		return rc;
+	}
+	inflight_unmap(vu);
+	vu->inflight_map = map;
+	vu->inflight_map_len = len;
+	vu->inflight_base = (uint8_t *)map + mmap_offset;
+	vu->inflight_qlen = inflight_queue_len(queue_size);
+	vu->inflight_nq = num_queues;
+	vu->inflight_qsize = queue_size;
+	return 0;
+}
+
+static void put_inflight_desc(uint8_t *p, uint64_t mmap_size, uint64_t mmap_offset,
+			      uint16_t num_queues, uint16_t queue_size)
+{
+	memset(p, 0, VU_INFLIGHT_MSG);
+	put64(p, mmap_size);
+	put64(p + 8, mmap_offset);
+	memcpy(p + 16, &num_queues, 2);
+	memcpy(p + 18, &queue_size, 2);
+}
+
+static int inflight_msg_ok(const struct vu_msg *m, unsigned nfds)
+{
+	return m->size >= VU_INFLIGHT_MSG_MIN && m->size <= VU_INFLIGHT_MSG && m->nfds == nfds
+		       ? 0
+		       : VDEV_EMSGSIZE;
+}
+
+/* GET_INFLIGHT_FD: make a zeroed region for the queues the front-end
+ * names, keep it as ours and hand it over. */
+static int do_get_inflight(struct vdev_vhost_user *vu, struct vu_msg *m)
+{
+	uint16_t nq, qsize;
+	uint8_t out[VU_INFLIGHT_MSG];
+	uint64_t size;
+	int fd, rc;
+
+	if (!(vu->protocol_features & VDEV_BIT(VU_PF_INFLIGHT_SHMFD)))
+		return VDEV_EPROTO;
+	if ((rc = inflight_msg_ok(m, 0)) < 0)
+		return rc;
+	memcpy(&nq, m->payload + 16, 2);
+	memcpy(&qsize, m->payload + 18, 2);
+	if (any_ring_started(vu))
+		return VDEV_EBUSY;
+	size = (uint64_t)nq * inflight_queue_len(qsize);
+	if ((rc = inflight_check(vu, size, 0, nq, qsize, size)) < 0)
+		return rc;
+	fd = memfd_create("vdev-inflight", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, (off_t)size) != 0) {
+		logf_(vu, "cannot create the inflight region: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return VDEV_EIO;
+	}
+	rc = inflight_install(vu, fd, size, 0, nq, qsize);
+	if (rc == 0) {
+		put_inflight_desc(out, size, 0, nq, qsize);
+		rc = send_msg_fd(vu->conn_fd, m->request, VU_FLAG_VERSION | VU_FLAG_REPLY, out,
+				 VU_INFLIGHT_MSG, fd);
+		rc = rc < 0 ? rc : 1;
+	}
+	close(fd); /* the mapping and the front-end keep it */
+	return rc;
+}
+
+/* SET_INFLIGHT_FD: the region the front-end kept (from us or a previous
+ * instance of us), checked before it is mapped. */
+static int do_set_inflight(struct vdev_vhost_user *vu, struct vu_msg *m)
+{
+	uint64_t mmap_size, mmap_offset;
+	uint16_t nq, qsize;
+	struct stat st;
+	int rc;
+
+	if (!(vu->protocol_features & VDEV_BIT(VU_PF_INFLIGHT_SHMFD)))
+		return VDEV_EPROTO;
+	if ((rc = inflight_msg_ok(m, 1)) < 0)
+		return rc;
+	mmap_size = get64(m->payload);
+	mmap_offset = get64(m->payload + 8);
+	memcpy(&nq, m->payload + 16, 2);
+	memcpy(&qsize, m->payload + 18, 2);
+	if (any_ring_started(vu))
+		return VDEV_EBUSY;
+	if (fstat(m->fds[0], &st) != 0) {
+		logf_(vu, "inflight region: %s", strerror(errno));
+		return VDEV_EINVAL;
+	}
+	rc = inflight_check(vu, mmap_size, mmap_offset, nq, qsize,
+			    st.st_size < 0 ? 0 : (uint64_t)st.st_size);
+	if (rc < 0)
+		return rc;
+	return inflight_install(vu, m->fds[0], mmap_size, mmap_offset, nq, qsize);
+}
+
+/*
+ * A split ring starting with a region: recover what a previous instance
+ * had in flight and where to resume the avail ring (*avail). The log is
+ * attached once the queue is live. Ring locked.
+ */
+static void inflight_ring_recover(struct vdev_vhost_user *vu, struct vu_ring *r, uint16_t used,
+				  uint16_t avail_ring_idx, uint16_t *avail)
+{
+	unsigned n;
+
+	r->logging = false;
+	if (vu->inflight_base == NULL || !(vu->protocol_features & VDEV_BIT(VU_PF_INFLIGHT_SHMFD)))
+		return;
+	if (r->index >= vu->inflight_nq || r->num > vu->inflight_qsize) {
+		logf_(vu, "ring %u: not covered by the inflight region", r->index);
+		vu->stats.inflight_errors++;
+		return;
+	}
+	if (vdev_vq_inflight_init(&r->log, vu->inflight_base + r->index * vu->inflight_qlen,
+				  r->log_order, vu->inflight_qsize) < 0)
+		return;
+	n = vdev_vq_inflight_recover(&r->log, (uint16_t)r->num, used, avail_ring_idx, avail);
+	if (r->log.errors > 0)
+		logf_(vu, "ring %u: %llu inconsistencies in the inflight region, ignored", r->index,
+		      (unsigned long long)r->log.errors);
+	if (n > 0)
+		logf_(vu, "ring %u: %u requests in flight before the restart, submitted again",
+		      r->index, n);
+	vu->stats.inflight_errors += r->log.errors;
+	r->log.errors = 0;
+	r->logging = true;
 }
 
 /* ---- rings ---------------------------------------------------------------------------------- */
@@ -455,19 +723,31 @@ static int ring_try_start(struct vdev_vhost_user *vu, struct vu_ring *r)
 				      r->index);
 			}
 		}
+		if (vu->inflight_base != NULL)
+			logf_(vu, "ring %u: packed ring: requests in flight are not tracked",
+			      r->index);
 	} else {
-		uint8_t idx[2];
+		uint8_t idx[2], aidx[2];
 		st.avail_idx = (uint16_t)r->base;
 		/* The used index is whatever the ring says now. */
-		if (vdev_mem_read(vu->cfg.mem, used + 2, idx, 2) < 0)
+		if (vdev_mem_read(vu->cfg.mem, used + 2, idx, 2) < 0 ||
+		    vdev_mem_read(vu->cfg.mem, avail + 2, aidx, 2) < 0)
 			return VDEV_EFAULT;
 		st.used_idx = (uint16_t)(idx[0] | idx[1] << 8);
+		/* With a region, it decides where the avail ring resumes: after
+		 * everything completed or still in flight. */
+		inflight_ring_recover(vu, r, st.used_idx, (uint16_t)(aidx[0] | aidx[1] << 8),
+				      &st.avail_idx);
 	}
 	rc = vdev_vq_set_state(vq, &st);
 	if (rc == 0)
 		rc = vdev_vq_start(vq, vu->cfg.mem, features);
+	if (rc == 0 && r->logging)
+		rc = vdev_vq_set_inflight(vq, &r->log);
 	if (rc < 0) {
 		logf_(vu, "ring %u: cannot start: %s", r->index, vdev_strerror(rc));
+		vdev_vq_stop(vq);
+		r->logging = false;
 		return rc;
 	}
 	r->started = true;
@@ -487,6 +767,13 @@ static uint32_t ring_stop(struct vdev_vhost_user *vu, struct vu_ring *r)
 		vu->cfg.drain(vu->cfg.opaque, r->index);
 	vdev_vq_stop(vq);
 	vdev_vq_get_state(vq, &st);
+	if (r->logging) {
+		vu->stats.inflight_errors += r->log.errors;
+		vu->stats.inflight_resubmitted += r->log.resubmitted;
+		r->log.errors = 0;
+		r->log.resubmitted = 0;
+		r->logging = false;
+	}
 	r->started = false;
 	set_kick_fd(vu, r, -1);
 	if (vdev_dev_features(vu->dev) & VDEV_BIT(VDEV_F_RING_PACKED))
@@ -578,6 +865,11 @@ static uint64_t offered_features(const struct vdev_vhost_user *vu)
 	/* No IOTLB: ACCESS_PLATFORM cannot be honoured over vhost-user here. */
 	return (vdev_dev_offered_features(vu->dev) & ~VDEV_BIT(VDEV_F_ACCESS_PLATFORM)) |
 	       VDEV_BIT(VU_F_PROTOCOL_FEATURES);
+}
+
+static uint64_t our_protocol_features(const struct vdev_vhost_user *vu)
+{
+	return VU_OUR_PROTOCOL_FEATURES | (vu->cfg.inflight ? VDEV_BIT(VU_PF_INFLIGHT_SHMFD) : 0);
 }
 
 /* ---- message handlers ------------------------------------------------------------------------------- */
@@ -783,11 +1075,11 @@ static int handle(struct vdev_vhost_user *vu, struct vu_msg *m)
 	case VU_GET_PROTOCOL_FEATURES:
 		if ((rc = expect(m, 0, 0)) < 0)
 			return rc;
-		return replied(reply_u64(vu, m, VU_OUR_PROTOCOL_FEATURES));
+		return replied(reply_u64(vu, m, our_protocol_features(vu)));
 	case VU_SET_PROTOCOL_FEATURES:
 		if ((rc = expect(m, 8, 0)) < 0)
 			return rc;
-		if ((get64(m->payload) & ~VU_OUR_PROTOCOL_FEATURES) != 0)
+		if ((get64(m->payload) & ~our_protocol_features(vu)) != 0)
 			return VDEV_ENOTSUP;
 		vu->protocol_features = get64(m->payload);
 		return 0;
@@ -887,6 +1179,10 @@ static int handle(struct vdev_vhost_user *vu, struct vu_msg *m)
 		vu->backend_fd = take_fd(m, 0);
 		pthread_mutex_unlock(&vu->backend_lock);
 		return 0;
+	case VU_GET_INFLIGHT_FD:
+		return do_get_inflight(vu, m);
+	case VU_SET_INFLIGHT_FD:
+		return do_set_inflight(vu, m);
 	case VU_GET_CONFIG:
 	case VU_SET_CONFIG:
 		if (!(vu->protocol_features & VDEV_BIT(VU_PF_CONFIG)))
@@ -919,6 +1215,7 @@ static void session_end(struct vdev_vhost_user *vu)
 		ring_forget(vu, &vu->rings[i]);
 	device_reset(vu);
 	unmap_regions(vu);
+	inflight_unmap(vu);
 	unlock_all(vu);
 	pthread_mutex_lock(&vu->backend_lock);
 	close_fd(&vu->backend_fd);
@@ -1130,6 +1427,9 @@ VDEV_API void vdev_vhost_user_get_stats(const struct vdev_vhost_user *vu,
 					struct vdev_vhost_user_stats *out)
 {
 	*out = vu->stats;
+	for (uint16_t i = 0; i < vu->nrings; i++)
+		if (vu->rings[i].logging)
+			out->inflight_resubmitted += vu->rings[i].log.resubmitted;
 }
 
 /* ---- set-up ------------------------------------------------------------------------------------------------ */
@@ -1258,6 +1558,7 @@ VDEV_API void vdev_vhost_user_destroy(struct vdev_vhost_user *vu)
 	for (uint16_t i = 0; i < vu->nrings && vu->rings != NULL; i++) {
 		close_fd(&vu->rings[i].epfd);
 		close_fd(&vu->rings[i].stop_fd);
+		free(vu->rings[i].log_order);
 		pthread_mutex_destroy(&vu->rings[i].lock);
 	}
 	if (vu->own_listen) {
