@@ -27,7 +27,9 @@ step "dependencies"
 "$src/scripts/deps.sh" cmake ninja-build pkg-config gcc g++ clang libclang-rt-14-dev \
 	libcriterion-dev gcc-arm-none-eabi binutils xz-utils linux-source-6.1 liburing-dev \
 	libpng-dev python3 make patch bc flex bison libelf-dev dpdk dpdk-dev \
-	libvirglrenderer-dev libegl-dev libegl-mesa0 libgl1-mesa-dri
+	libvirglrenderer-dev libegl-dev libegl-mesa0 libgl1-mesa-dri \
+	gcc-s390x-linux-gnu libc6-dev-s390x-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross \
+	qemu-user-static
 
 step "real-guest rig: QEMU from bookworm-backports and host tools"
 "$src/tests/guest/setup-host.sh"

@@ -15,6 +15,7 @@
 #include "blk_file.h"
 #include "drv_mmio.h"
 #include "drvsim.h"
+#include "sim_le.h"
 #include "vdev/blk.h"
 #include "vdev/mmio.h"
 #ifdef VDEV_HAVE_LIBURING
@@ -123,7 +124,7 @@ static void queue(int t, uint32_t type, uint64_t sector, uint32_t len, bool din)
 	uint8_t *h = sim_ptr(&F.m, hdr(t));
 	memset(h, 0, 16);
 	h[0] = (uint8_t)type;
-	memcpy(h + 8, &sector, 8);
+	sim_put_le64(h + 8, sector);
 	*(uint8_t *)sim_ptr(&F.m, hdr(t) + 64) = 0xee;
 	struct drv_buf b[3] = {{hdr(t), 16, false}, {hdr(t) + 4096, len, din}, {hdr(t) + 64, 1, true}};
 	unsigned n = 3;
@@ -165,9 +166,9 @@ static int one(int t, uint32_t type, uint64_t sector, uint32_t len, bool din)
 static uint32_t seg(int t, unsigned i, uint64_t sector, uint32_t count, uint32_t flags)
 {
 	uint8_t *d = data(t) + 16 * i;
-	memcpy(d, &sector, 8);
-	memcpy(d + 8, &count, 4);
-	memcpy(d + 12, &flags, 4);
+	sim_put_le64(d, sector);
+	sim_put_le32(d + 8, count);
+	sim_put_le32(d + 12, flags);
 	return 16 * (i + 1);
 }
 

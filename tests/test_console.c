@@ -18,6 +18,7 @@
 
 #include "drv_mmio.h"
 #include "drvsim.h"
+#include "sim_le.h"
 #include "vdev/console.h"
 #include "vdev/mmio.h"
 
@@ -246,9 +247,9 @@ static void ctrl_raw(const void *msg, uint32_t len)
 static void ctrl(uint32_t id, uint16_t event, uint16_t value)
 {
 	uint8_t m[8];
-	memcpy(m, &id, 4);
-	memcpy(m + 4, &event, 2);
-	memcpy(m + 6, &value, 2);
+	sim_put_le32(m, id);
+	sim_put_le16(m + 4, event);
+	sim_put_le16(m + 6, value);
 	ctrl_raw(m, 8);
 }
 
@@ -281,9 +282,9 @@ static bool ctrl_get(struct msg *m)
 	memset(m, 0, sizeof(*m));
 	m->used = l;
 	if (l >= 8) {
-		memcpy(&m->id, p, 4);
-		memcpy(&m->event, p + 4, 2);
-		memcpy(&m->value, p + 6, 2);
+		m->id = sim_get_le32(p);
+		m->event = sim_get_le16(p + 4);
+		m->value = sim_get_le16(p + 6);
 		m->extra_len = l - 8;
 		cr_assert_leq(m->extra_len, sizeof(m->extra));
 		memcpy(m->extra, p + 8, m->extra_len);
@@ -902,7 +903,7 @@ Test(console, data_on_ports_that_do_not_exist)
 Test(console, emergency_write_before_negotiation)
 {
 	redo((struct opts){.no_bring_up = true});
-	uint32_t v = 'A';
+	uint32_t v = sim_le32('A');
 	T.tr.ops->config_write(T.tr.t, 8, &v, 4);
 	uint8_t c = 'B';
 	T.tr.ops->config_write(T.tr.t, 8, &c, 1);

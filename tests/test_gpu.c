@@ -12,6 +12,7 @@
 
 #include "drv_mmio.h"
 #include "drvsim.h"
+#include "sim_le.h"
 #include "vdev/gpu.h"
 #include "vdev/mmio.h"
 
@@ -291,12 +292,12 @@ struct msg {
 };
 static void p32(struct msg *m, uint32_t v)
 {
-	memcpy(m->d + m->n, &v, 4);
+	sim_put_le32(m->d + m->n, v);
 	m->n += 4;
 }
 static void p64(struct msg *m, uint64_t v)
 {
-	memcpy(m->d + m->n, &v, 8);
+	sim_put_le64(m->d + m->n, v);
 	m->n += 8;
 }
 static struct msg hdr_full(uint32_t type, uint32_t flags, uint64_t fence, uint32_t ctx, uint8_t ring)
@@ -322,7 +323,7 @@ struct resp {
 static uint32_t g32(const struct resp *r, unsigned off)
 {
 	uint32_t v;
-	memcpy(&v, r->d + off, 4);
+	v = sim_get_le32(r->d + off);
 	return v;
 }
 
@@ -362,10 +363,10 @@ static void reap(unsigned q, uint64_t rs, int *t, struct resp *r)
 	r->used = l;
 	if (l >= 24) {
 		memcpy(r->d, sim_ptr(&T.m, rs), l < sizeof(r->d) ? l : sizeof(r->d));
-		memcpy(&r->type, r->d, 4);
-		memcpy(&r->flags, r->d + 4, 4);
-		memcpy(&r->fence, r->d + 8, 8);
-		memcpy(&r->ctx, r->d + 16, 4);
+		r->type = sim_get_le32(r->d);
+		r->flags = sim_get_le32(r->d + 4);
+		r->fence = sim_get_le64(r->d + 8);
+		r->ctx = sim_get_le32(r->d + 16);
 		r->ring = r->d[20];
 		cr_assert_eq(r->d[21] | r->d[22] | r->d[23], 0, "padding initialised");
 	}
@@ -510,6 +511,8 @@ Test(gpu, offers_2d_features_and_config)
 	cr_expect_not(f & G(BLOB_ALIGNMENT));
 	cr_expect_eq(T.tr.ops->device_id(T.tr.t), 16);
 	cr_assert_eq(drv_virtio_config_read(&T.tr, 0, cfg, sizeof(cfg)), 0);
+	for (unsigned ci = 0; ci < sizeof(cfg) / 4; ci++)
+		cfg[ci] = sim_le32(cfg[ci]); /* config space is little-endian */
 	cr_expect_eq(cfg[0], 0, "events_read");
 	cr_expect_eq(cfg[1], 0, "events_clear");
 	cr_expect_eq(cfg[2], 2, "num_scanouts");
@@ -934,6 +937,7 @@ Test(gpu, set_display_raises_the_display_event)
 	cr_assert_eq(vdev_gpu_set_display(&T.gpu, 1, &d), 0);
 	cr_expect(T.tr.ops->take_interrupts(T.tr.t) & DRV_INT_CONFIG);
 	T.tr.ops->config_read(T.tr.t, 0, &ev, 4);
+	ev = sim_le32(ev);
 	cr_expect_eq(ev, VDEV_GPU_EVENT_DISPLAY);
 	struct msg m = hdr(CMD_GET_DISPLAY_INFO);
 	struct resp r = sendq(0, &m, 408);
@@ -948,11 +952,13 @@ Test(gpu, set_display_raises_the_display_event)
 	cr_expect_eq(w, 1024);
 	cr_expect_eq(wmm, 300);
 	/* events_clear is write-1-to-clear. */
-	uint32_t clr = VDEV_GPU_EVENT_DISPLAY;
+	uint32_t clr = sim_le32(VDEV_GPU_EVENT_DISPLAY);
 	T.tr.ops->config_write(T.tr.t, 4, &clr, 4);
 	T.tr.ops->config_read(T.tr.t, 0, &ev, 4);
+	ev = sim_le32(ev);
 	cr_expect_eq(ev, 0);
 	T.tr.ops->config_read(T.tr.t, 4, &ev, 4);
+	ev = sim_le32(ev);
 	cr_expect_eq(ev, 0, "events_clear reads 0");
 	cr_expect_eq(vdev_gpu_set_display(&T.gpu, 2, &d), VDEV_EINVAL);
 	d.width = 0;
@@ -1354,6 +1360,7 @@ Test(gpu, reset_frees_everything)
 	cr_expect_not(T.s.enabled[0], "the sink saw the scanout go");
 	uint32_t ev;
 	T.tr.ops->config_read(T.tr.t, 0, &ev, 4);
+	ev = sim_le32(ev);
 	cr_expect_eq(ev, 0);
 	bring_up(ALL);
 	struct vdev_gpu_display got;

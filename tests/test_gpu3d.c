@@ -15,6 +15,7 @@
 
 #include "drv_mmio.h"
 #include "drvsim.h"
+#include "sim_le.h"
 #include "vdev/gpu.h"
 #include "vdev/mmio.h"
 
@@ -511,12 +512,12 @@ struct msg {
 };
 static void p32(struct msg *m, uint32_t v)
 {
-	memcpy(m->d + m->n, &v, 4);
+	sim_put_le32(m->d + m->n, v);
 	m->n += 4;
 }
 static void p64(struct msg *m, uint64_t v)
 {
-	memcpy(m->d + m->n, &v, 8);
+	sim_put_le64(m->d + m->n, v);
 	m->n += 8;
 }
 static struct msg hdr_full(uint32_t type, uint32_t flags, uint64_t fence, uint32_t ctx, uint8_t ring)
@@ -543,7 +544,7 @@ struct resp {
 static uint32_t g32(const struct resp *r, unsigned off)
 {
 	uint32_t v;
-	memcpy(&v, r->d + off, 4);
+	v = sim_get_le32(r->d + off);
 	return v;
 }
 
@@ -586,10 +587,10 @@ static struct pend *used(struct resp *r)
 	cr_assert_leq(l, p->rlen);
 	if (l >= 24) {
 		memcpy(r->d, sim_ptr(&T.m, p->rs), l < sizeof(r->d) ? l : sizeof(r->d));
-		memcpy(&r->type, r->d, 4);
-		memcpy(&r->flags, r->d + 4, 4);
-		memcpy(&r->fence, r->d + 8, 8);
-		memcpy(&r->ctx, r->d + 16, 4);
+		r->type = sim_get_le32(r->d);
+		r->flags = sim_get_le32(r->d + 4);
+		r->fence = sim_get_le64(r->d + 8);
+		r->ctx = sim_get_le32(r->d + 16);
 		r->ring = r->d[20];
 		cr_assert_eq(r->d[21] | r->d[22] | r->d[23], 0, "padding initialised");
 	}
@@ -791,6 +792,8 @@ Test(gpu3d, offers_virgl_capsets_and_the_host_visible_region)
 	cr_expect(f & G(RESOURCE_BLOB));
 	cr_expect(T.neg & G(VIRGL));
 	cr_assert_eq(drv_virtio_config_read(&T.tr, 0, cfg, sizeof(cfg)), 0);
+	for (unsigned ci = 0; ci < sizeof(cfg) / 4; ci++)
+		cfg[ci] = sim_le32(cfg[ci]); /* config space is little-endian */
 	cr_expect_eq(cfg[3], 2, "num_capsets");
 	cr_assert_eq(vdev_dev_num_shm(vdev_gpu_dev(&T.gpu)), 1);
 	cr_expect_eq(vdev_dev_shm(vdev_gpu_dev(&T.gpu), 0)->id, VDEV_GPU_SHM_ID_HOST_VISIBLE);
@@ -819,6 +822,8 @@ Test(gpu3d, virgl_needs_a_full_renderer_table)
 	restart(ALL);
 	cr_expect_not(vdev_dev_offered_features(vdev_gpu_dev(&T.gpu)) & G(VIRGL));
 	cr_assert_eq(drv_virtio_config_read(&T.tr, 0, cfg, sizeof(cfg)), 0);
+	for (unsigned ci = 0; ci < sizeof(cfg) / 4; ci++)
+		cfg[ci] = sim_le32(cfg[ci]); /* config space is little-endian */
 	cr_expect_eq(cfg[3], 0, "no capsets without VIRGL");
 	cr_expect_eq(ctx_create(1, 0), OK_NODATA, "contexts still reach the renderer");
 	cr_expect_eq(R.contexts, 1);
@@ -924,6 +929,8 @@ Test(gpu3d, init_checks_the_renderers_capsets)
 	T.cfg.renderer = &r;
 	restart(ALL);
 	cr_assert_eq(drv_virtio_config_read(&T.tr, 0, cfg, sizeof(cfg)), 0);
+	for (unsigned ci = 0; ci < sizeof(cfg) / 4; ci++)
+		cfg[ci] = sim_le32(cfg[ci]); /* config space is little-endian */
 	cr_expect_eq(cfg[3], VDEV_GPU_MAX_CAPSETS);
 }
 
@@ -1290,7 +1297,7 @@ Test(gpu3d, submit_copies_the_stream_for_the_renderer)
 	cr_expect_eq(R.submit_size, 64);
 	cr_expect_eq(R.submit_ctx, 1);
 	uint32_t w;
-	memcpy(&w, R.submit + 60, 4);
+	w = sim_get_le32(R.submit + 60);
 	cr_expect_eq(w, 0xc0de000fu);
 	cr_expect_eq(submit(1, 32, 64), OK_NODATA, "less than the payload is fine");
 	cr_expect_eq(R.submit_size, 32);

@@ -163,7 +163,12 @@ Test(gpu_sinks, channel_negotiates_then_announces_and_updates, .init = chan_setu
 	cr_expect_eq(m.req, 1, "GET_PROTOCOL_FEATURES first");
 	cr_expect_eq(m.size, 0);
 	/* the front-end answers: EDID | DMABUF2 */
-	uint32_t rep[5] = {1, 4, 8, 3, 0};
+	/* (host byte order, as vhost-user is: a u64 payload, not two u32s) */
+	uint8_t rep[20];
+	uint32_t rh[3] = {1, 4, 8};
+	uint64_t pf = 3;
+	memcpy(rep, rh, sizeof(rh));
+	memcpy(rep + 12, &pf, 8);
 	cr_assert_eq(send(sv[0], rep, sizeof(rep), 0), (ssize_t)sizeof(rep));
 
 	struct vdev_gpu_image img = make_image();

@@ -19,6 +19,7 @@
 
 #include "blk_ram.h"
 #include "drvsim.h"
+#include "sim_le.h"
 #include "vdev/blk.h"
 #include "vdev/vhost_user.h"
 #include "vu_front.h"
@@ -151,7 +152,7 @@ static int blk_rq(unsigned q, int t, uint32_t type, uint64_t sector, uint32_t le
 	uint8_t *hp = sim_ptr(&F.m, h);
 	memset(hp, 0, 16);
 	hp[0] = (uint8_t)type;
-	memcpy(hp + 8, &sector, 8);
+	sim_put_le64(hp + 8, sector);
 	hp[64] = 0xee;
 	if (type == 1)
 		memset(hp + 4096, 0x40 + t, len);
@@ -368,7 +369,7 @@ static int uml_start(uint64_t want, uint16_t qsize)
 	memcpy(mt, &n, 4);
 	memcpy(mt + 8, r, 32);
 	uml_send(5, mt, sizeof(mt), &F.m.memfd, 1);
-	(void)sim_alloc(&F.m, reserved, 4096); /* the rings live above it */
+	(void)sim_alloc(&F.m, (size_t)reserved, 4096); /* the rings live above it */
 	bool packed = (F.fe.features & F(RING_PACKED)) != 0;
 	drv_vq_init(&F.fe.q[0], &F.m, qsize, packed, (F.fe.features & F(EVENT_IDX)) != 0,
 		    (F.fe.features & F(INDIRECT_DESC)) != 0, 16);

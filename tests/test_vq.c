@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "drvsim.h"
+#include "sim_le.h"
 #include "vdev/device.h"
 
 /* Define a test body once, run it on both layouts. */
@@ -275,6 +276,12 @@ BOTH(exactly_4g_minus_1_passes_length_check_but_4g_does_not)
 	big = (struct vdev_mem_region){.gpa = 0x100000000ull, .size = 0x200000000ull,
 				       .hva = (void *)(uintptr_t)0x10000000};
 	struct vdev_mem_region regs[4] = {P.m.regions[0], P.m.regions[1], P.m.regions[2], big};
+	if (sizeof(void *) < 8) {
+		/* A 32-bit host cannot map 8 GiB: the region is refused, not
+		 * truncated (scripts/cross.sh armhf). */
+		cr_expect_eq(vdev_mem_init(&bigmem, regs, 4), VDEV_EINVAL);
+		return;
+	}
 	cr_assert_eq(vdev_mem_init(&bigmem, regs, 4), 0);
 	vdev_vq_stop(&P.vq);
 	cr_assert_eq(vdev_vq_start(&P.vq, &bigmem, P.features), 0);
@@ -528,13 +535,13 @@ BOTH(indirect_table_errors_reject_the_chain)
 	for (unsigned s = 0; s < 4; s++) {
 		uint8_t *t = sim_ptr(&P.m, P.drv.indirect_pool + (uint64_t)s * 64u * 16u);
 		uint64_t addr;
-		memcpy(&addr, t, 8);
+		addr = sim_get_le64(t);
 		if (addr == d && P.drv.token[s] == &tok[2])
 			tbl = t;
 	}
 	cr_assert_not_null(tbl);
 	uint16_t fl = 4; /* VIRTQ_DESC_F_INDIRECT */
-	memcpy(tbl + (packed ? 14 : 12), &fl, 2);
+	sim_put_le16(tbl + (packed ? 14 : 12), fl);
 	cr_assert_eq(pop(&e), 1);
 	/* both layouts: a nested table is rejected, never read as a buffer */
 	cr_expect_eq(e.error, VDEV_EPROTO);
@@ -979,9 +986,9 @@ BOTH(indirect_table_running_out_of_guest_memory_is_rejected)
 	uint32_t dlen = 8;
 	uint16_t fl = 2; /* WRITE, no NEXT */
 	memset(t, 0, 16);
-	memcpy(t, &data, 8);
-	memcpy(t + 8, &dlen, 4);
-	memcpy(t + (packed ? 14 : 12), &fl, 2);
+	sim_put_le64(t, data);
+	sim_put_le32(t + 8, dlen);
+	sim_put_le16(t + (packed ? 14 : 12), fl);
 	if (packed) {
 		struct drv_packed_desc pd = {tbl, 32, 0,
 					     (uint16_t)(drv_packed_avail_flags(true) | 4u)};
@@ -1031,11 +1038,11 @@ BOTH(indirect_entry_marked_indirect_is_rejected_anywhere_in_the_table)
 		/* readable, readable, then the last one INDIRECT (split: chained) */
 		uint16_t fl = (uint16_t)(i == 2 ? 4u : (packed ? 0u : 1u));
 		uint16_t next = (uint16_t)(i + 1);
-		memcpy(t + 16 * i, &a, 8);
-		memcpy(t + 16 * i + 8, &l, 4);
-		memcpy(t + 16 * i + (packed ? 14 : 12), &fl, 2);
+		sim_put_le64(t + 16 * i, a);
+		sim_put_le32(t + 16 * i + 8, l);
+		sim_put_le16(t + 16 * i + (packed ? 14 : 12), fl);
 		if (!packed)
-			memcpy(t + 16 * i + 14, &next, 2);
+			sim_put_le16(t + 16 * i + 14, next);
 	}
 	if (packed) {
 		struct drv_packed_desc pd = {tbl, 48, 0,

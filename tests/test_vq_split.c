@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "drvsim.h"
+#include "sim_le.h"
 #include "vdev/device.h"
 
 #define F(b) VDEV_BIT(VDEV_F_##b)
@@ -42,7 +43,7 @@ static uint32_t used_id_at(uint16_t slot)
 {
 	uint8_t *u = (uint8_t *)P.drv.device + 4 + 8u * (slot & (P.drv.size - 1));
 	uint32_t id;
-	memcpy(&id, u, 4);
+	id = sim_get_le32(u);
 	return id;
 }
 
@@ -117,7 +118,7 @@ Test(vq_split, rejects_indirect_nested)
 	uint64_t a = tbl;
 	uint32_t l = 32;
 	uint16_t f = INDIRECT, n = 0;
-	memcpy(t, &a, 8), memcpy(t + 8, &l, 4), memcpy(t + 12, &f, 2), memcpy(t + 14, &n, 2);
+	sim_put_le64(t, a), sim_put_le32(t + 8, l), sim_put_le16(t + 12, f), sim_put_le16(t + 14, n);
 	desc(0, tbl, 32, INDIRECT, 0);
 	expect_rejected(0, VDEV_EPROTO);
 }
@@ -169,9 +170,9 @@ Test(vq_split, rejects_loops_and_bad_next_inside_indirect)
 	uint8_t *t = sim_ptr(&P.m, tbl);
 	uint32_t l = 8;
 	uint16_t f = NEXT, n0 = 1, n1 = 0;
-	memcpy(t, &buf, 8), memcpy(t + 8, &l, 4), memcpy(t + 12, &f, 2), memcpy(t + 14, &n0, 2);
-	memcpy(t + 16, &buf, 8), memcpy(t + 24, &l, 4), memcpy(t + 28, &f, 2),
-		memcpy(t + 30, &n1, 2);
+	sim_put_le64(t, buf), sim_put_le32(t + 8, l), sim_put_le16(t + 12, f), sim_put_le16(t + 14, n0);
+	sim_put_le64(t + 16, buf), sim_put_le32(t + 24, l), sim_put_le16(t + 28, f),
+		sim_put_le16(t + 30, n1);
 	desc(0, tbl, 32, INDIRECT, 0);
 	expect_rejected(0, VDEV_ELOOP);
 
@@ -179,7 +180,7 @@ Test(vq_split, rejects_loops_and_bad_next_inside_indirect)
 	tbl = sim_alloc(&P.m, 32, 16);
 	t = sim_ptr(&P.m, tbl);
 	uint16_t bad = 2; /* table has 2 entries */
-	memcpy(t, &buf, 8), memcpy(t + 8, &l, 4), memcpy(t + 12, &f, 2), memcpy(t + 14, &bad, 2);
+	sim_put_le64(t, buf), sim_put_le32(t + 8, l), sim_put_le16(t + 12, f), sim_put_le16(t + 14, bad);
 	desc(0, tbl, 32, INDIRECT, 0);
 	expect_rejected(0, VDEV_ERANGE);
 }
@@ -192,8 +193,8 @@ Test(vq_split, rejects_indirect_chain_longer_than_queue)
 	for (uint16_t i = 0; i < 5; i++) {
 		uint32_t l = 4;
 		uint16_t f = i < 4 ? NEXT : 0, n = (uint16_t)(i + 1);
-		memcpy(t + 16 * i, &buf, 8), memcpy(t + 16 * i + 8, &l, 4);
-		memcpy(t + 16 * i + 12, &f, 2), memcpy(t + 16 * i + 14, &n, 2);
+		sim_put_le64(t + 16 * i, buf), sim_put_le32(t + 16 * i + 8, l);
+		sim_put_le16(t + 16 * i + 12, f), sim_put_le16(t + 16 * i + 14, n);
 	}
 	desc(0, tbl, 16 * 5, INDIRECT, 0);
 	expect_rejected(0, VDEV_ELOOP);
@@ -211,9 +212,9 @@ Test(vq_split, direct_descriptors_then_one_indirect)
 	uint64_t a0 = buf + 100, a1 = buf + 200;
 	uint32_t l = 10;
 	uint16_t f0 = NEXT | WRITE, f1 = WRITE, n0 = 1, n1 = 0;
-	memcpy(t, &a0, 8), memcpy(t + 8, &l, 4), memcpy(t + 12, &f0, 2), memcpy(t + 14, &n0, 2);
-	memcpy(t + 16, &a1, 8), memcpy(t + 24, &l, 4), memcpy(t + 28, &f1, 2),
-		memcpy(t + 30, &n1, 2);
+	sim_put_le64(t, a0), sim_put_le32(t + 8, l), sim_put_le16(t + 12, f0), sim_put_le16(t + 14, n0);
+	sim_put_le64(t + 16, a1), sim_put_le32(t + 24, l), sim_put_le16(t + 28, f1),
+		sim_put_le16(t + 30, n1);
 	desc(0, buf, 16, NEXT, 1);
 	desc(1, tbl, 32, INDIRECT | WRITE /* ignored on a table */, 0);
 	offer(0);
@@ -238,8 +239,8 @@ Test(vq_split, indirect_table_split_across_regions_or_unaligned)
 		uint32_t l = 8;
 		uint16_t f = (uint16_t)((i < 2 ? NEXT : 0) | (i == 2 ? WRITE : 0)),
 			 n = (uint16_t)(i + 1);
-		memcpy(raw + 16 * i, &a, 8), memcpy(raw + 16 * i + 8, &l, 4);
-		memcpy(raw + 16 * i + 12, &f, 2), memcpy(raw + 16 * i + 14, &n, 2);
+		sim_put_le64(raw + 16 * i, a), sim_put_le32(raw + 16 * i + 8, l);
+		sim_put_le16(raw + 16 * i + 12, f), sim_put_le16(raw + 16 * i + 14, n);
 	}
 	cr_assert_eq(vdev_mem_write(&P.m.mem, tbl, raw, sizeof(raw)), 0);
 	desc(0, tbl, 48, INDIRECT, 0);
@@ -329,7 +330,7 @@ Test(vq_split, avail_index_wraps_from_0xffff_to_0)
 	P.drv.last_used = 0xfffd;
 	uint8_t *used = P.drv.device;
 	uint16_t u = 0xfffd;
-	memcpy(used + 2, &u, 2);
+	sim_put_le16(used + 2, u);
 	for (int i = 0; i < 8; i++) {
 		int t = i;
 		struct drv_buf b = {buf, 8, true};

@@ -15,6 +15,7 @@
 
 #include "drv_mmio.h"
 #include "drvsim.h"
+#include "sim_le.h"
 #include "vdev/mmio.h"
 #include "vdev/vsock.h"
 
@@ -263,30 +264,30 @@ static void kick(unsigned q)
 static void put_hdr(uint8_t *p, const struct pkt *k)
 {
 	memset(p, 0, VDEV_VSOCK_HDR_LEN);
-	memcpy(p + 0, &k->src_cid, 8);
-	memcpy(p + 8, &k->dst_cid, 8);
-	memcpy(p + 16, &k->src_port, 4);
-	memcpy(p + 20, &k->dst_port, 4);
-	memcpy(p + 24, &k->len, 4);
-	memcpy(p + 28, &k->type, 2);
-	memcpy(p + 30, &k->op, 2);
-	memcpy(p + 32, &k->flags, 4);
-	memcpy(p + 36, &k->buf_alloc, 4);
-	memcpy(p + 40, &k->fwd_cnt, 4);
+	sim_put_le64(p + 0, k->src_cid);
+	sim_put_le64(p + 8, k->dst_cid);
+	sim_put_le32(p + 16, k->src_port);
+	sim_put_le32(p + 20, k->dst_port);
+	sim_put_le32(p + 24, k->len);
+	sim_put_le16(p + 28, k->type);
+	sim_put_le16(p + 30, k->op);
+	sim_put_le32(p + 32, k->flags);
+	sim_put_le32(p + 36, k->buf_alloc);
+	sim_put_le32(p + 40, k->fwd_cnt);
 }
 
 static void get_hdr(const uint8_t *p, struct pkt *k)
 {
-	memcpy(&k->src_cid, p + 0, 8);
-	memcpy(&k->dst_cid, p + 8, 8);
-	memcpy(&k->src_port, p + 16, 4);
-	memcpy(&k->dst_port, p + 20, 4);
-	memcpy(&k->len, p + 24, 4);
-	memcpy(&k->type, p + 28, 2);
-	memcpy(&k->op, p + 30, 2);
-	memcpy(&k->flags, p + 32, 4);
-	memcpy(&k->buf_alloc, p + 36, 4);
-	memcpy(&k->fwd_cnt, p + 40, 4);
+	k->src_cid = sim_get_le64(p + 0);
+	k->dst_cid = sim_get_le64(p + 8);
+	k->src_port = sim_get_le32(p + 16);
+	k->dst_port = sim_get_le32(p + 20);
+	k->len = sim_get_le32(p + 24);
+	k->type = sim_get_le16(p + 28);
+	k->op = sim_get_le16(p + 30);
+	k->flags = sim_get_le32(p + 32);
+	k->buf_alloc = sim_get_le32(p + 36);
+	k->fwd_cnt = sim_get_le32(p + 40);
 }
 
 /* A well-formed guest header for guest port gp -> host port hp. */
@@ -452,7 +453,7 @@ Test(vsock, config_and_features)
 	uint8_t c[8];
 	uint64_t cid;
 	cr_assert_eq(drv_virtio_config_read(&F.tr, 0, c, 8), 0);
-	memcpy(&cid, c, 8);
+	cid = sim_get_le64(c);
 	cr_expect_eq(cid, GUEST_CID);
 	cr_expect_eq(vdev_dev_device_id(vdev_vsock_dev(&F.vs)), VDEV_ID_VSOCK);
 	cr_expect_eq(vdev_dev_num_queues(vdev_vsock_dev(&F.vs)), 3);
@@ -462,7 +463,7 @@ Test(vsock, config_and_features)
 	uint8_t z[8] = {0};
 	F.tr.ops->config_write(F.tr.t, 0, z, 8);
 	cr_assert_eq(drv_virtio_config_read(&F.tr, 0, c, 8), 0);
-	memcpy(&cid, c, 8);
+	cid = sim_get_le64(c);
 	cr_expect_eq(cid, GUEST_CID, "guest_cid is read-only");
 }
 
@@ -1458,7 +1459,7 @@ Test(vsock, guest_cid_change_resets_connections)
 	uint8_t c[8];
 	uint64_t cid;
 	cr_assert_eq(drv_virtio_config_read(&F.tr, 0, c, 8), 0);
-	memcpy(&cid, c, 8);
+	cid = sim_get_le64(c);
 	cr_expect_eq(cid, 77);
 	cr_expect_eq(last_ev(), VDEV_VSOCK_EV_RESET);
 	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 0);

@@ -20,6 +20,7 @@
 #include "drv_mmio.h"
 #include "fuzz_common.h"
 #include "fuzz_mem.h"
+#include "sim_le.h"
 #include "vdev/blk.h"
 #include "vdev/mmio.h"
 
@@ -142,7 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			memset(h, 0, 16);
 			h[0] = t < 200 ? types[t % sizeof(types)] : t;
 			uint64_t sector = take(&in) < 200 ? take(&in) % (SECTORS + 4u) : take64(&in);
-			memcpy(h + 8, &sector, 8);
+			sim_put_le64(h + 8, sector);
 			/* discard-style segments right after the header */
 			for (unsigned k = 16; k < 16 + 64; k++)
 				h[k] = take(&in) % 4 == 0 ? take(&in) : (uint8_t)(k == 16 ? sector : 0);

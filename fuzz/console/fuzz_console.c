@@ -24,6 +24,7 @@
 #include "drv_mmio.h"
 #include "fuzz_common.h"
 #include "fuzz_mem.h"
+#include "sim_le.h"
 #include "vdev/console.h"
 #include "vdev/mmio.h"
 
@@ -177,9 +178,9 @@ static void check_ctrl(const uint8_t *p, uint32_t used)
 	if (used == 0)
 		return; /* an unusable buffer comes back empty */
 	FUZZ_CHECK(used >= 8);
-	memcpy(&id, p, 4);
-	memcpy(&event, p + 4, 2);
-	memcpy(&value, p + 6, 2);
+	id = sim_get_le32(p);
+	event = sim_get_le16(p + 4);
+	value = sim_get_le16(p + 6);
 	FUZZ_CHECK(id < nports);
 	FUZZ_CHECK(value <= 1);
 	switch (event) {
@@ -346,7 +347,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			reap_all();
 			break;
 		case 8: { /* config space writes (emerg_wr, read-only fields) */
-			uint32_t off = take(&in) % 16u, v = take32(&in);
+			uint32_t off = take(&in) % 16u, v = sim_le32(take32(&in));
 			tr.ops->config_write(tr.t, off, &v, 1u + take(&in) % 4u);
 			break;
 		}

@@ -25,6 +25,7 @@
 #include "drv_mmio.h"
 #include "fuzz_common.h"
 #include "fuzz_mem.h"
+#include "sim_le.h"
 #include "vdev/gpu.h"
 #include "vdev/mmio.h"
 
@@ -189,7 +190,7 @@ static const uint16_t types[] = {
 	0x100, 0x101, 0x102, 0x103, 0x104, 0x105, 0x106, 0x107, 0x108, 0x109, 0x10a, 0x10b,
 	0x10c, 0x10d, 0x200, 0x201, 0x202, 0x203, 0x207, 0x300, 0x301};
 
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put32(uint8_t *p, uint32_t v) { sim_put_le32(p, v); }
 
 /* Build and queue one command on queue qi. */
 static void queue_cmd(struct input *in, unsigned qi, unsigned *slot)
@@ -227,8 +228,8 @@ static void queue_cmd(struct input *in, unsigned qi, unsigned *slot)
 		for (unsigned i = 0; i < nr && at + 16 * (i + 1) <= 256; i++) {
 			uint64_t a = entry_addr(in);
 			uint32_t l = take(in) % 8 ? 1u + take16(in) % 8192u : take32(in);
-			memcpy(p + at + 16 * i, &a, 8);
-			memcpy(p + at + 16 * i + 8, &l, 4);
+			sim_put_le64(p + at + 16 * i, a);
+			sim_put_le32(p + at + 16 * i + 8, l);
 		}
 	}
 	len = take(in) % 8 ? 96u + 16u * nr : take(in); /* sometimes truncated */

@@ -28,6 +28,7 @@
 #include "drv_mmio.h"
 #include "fuzz_common.h"
 #include "fuzz_mem.h"
+#include "sim_le.h"
 #include "vdev/gpu.h"
 #include "vdev/mmio.h"
 
@@ -460,8 +461,8 @@ static const uint16_t types[] = {
 	0x202, 0x203, 0x204, 0x204, 0x205, 0x206, 0x207, 0x207, 0x208, 0x209, 0x100, 0x105,
 	0x10d};
 
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static void put32(uint8_t *p, uint32_t v) { sim_put_le32(p, v); }
+static void put64(uint8_t *p, uint64_t v) { sim_put_le64(p, v); }
 
 /* Build and queue one controlq command. */
 static void queue_cmd(struct input *in, unsigned *slot)
@@ -520,8 +521,8 @@ static void queue_cmd(struct input *in, unsigned *slot)
 		for (unsigned i = 0; i < nr; i++) {
 			uint64_t a = take(in) % 8 ? arena + (take(in) % SLOTS) * SLOT : take64(in);
 			uint32_t l = take(in) % 8 ? 4096u : take32(in);
-			memcpy(p + at + 16 * i, &a, 8);
-			memcpy(p + at + 16 * i + 8, &l, 4);
+			sim_put_le64(p + at + 16 * i, a);
+			sim_put_le32(p + at + 16 * i + 8, l);
 		}
 		len = at + 16 * nr;
 		break;

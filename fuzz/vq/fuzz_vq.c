@@ -26,6 +26,7 @@
 #include "drvsim.h"
 #include "fuzz_common.h"
 #include "fuzz_mem.h"
+#include "sim_le.h"
 #include "vdev/device.h"
 
 #define REGION (256u * 1024u) /* rings + 64-entry indirect pool per slot */
@@ -76,15 +77,13 @@ static void check_elem(const struct sim_mem *m, const struct vdev_vq_elem *e, un
 static uint16_t used_id_at(const struct sim_pair *s, bool packed, uint16_t pos, uint16_t qsize)
 {
 	const uint8_t *p;
-	uint16_t id;
 
 	if (packed) {
 		p = (const uint8_t *)s->drv.desc + 16u * (pos % qsize) + 12;
 	} else {
 		p = (const uint8_t *)s->drv.device + 4 + 8u * (pos & (qsize - 1u));
 	}
-	memcpy(&id, p, 2); /* little-endian host (the fuzz build's) */
-	return id;
+	return sim_get_le16(p);
 }
 
 /*

@@ -26,6 +26,7 @@
 #include "drv_mmio.h"
 #include "fuzz_common.h"
 #include "fuzz_mem.h"
+#include "sim_le.h"
 #include "vdev/mmio.h"
 #include "vdev/vsock.h"
 
@@ -191,11 +192,11 @@ static void check_rx_packet(const uint8_t *p, uint32_t used)
 	if (used == 0 || scribbled)
 		return; /* an unusable buffer returned empty; or not where we put it */
 	FUZZ_CHECK(used >= VDEV_VSOCK_HDR_LEN);
-	memcpy(&src, p, 8);
-	memcpy(&dst, p + 8, 8);
-	memcpy(&len, p + 24, 4);
-	memcpy(&type, p + 28, 2);
-	memcpy(&op, p + 30, 2);
+	src = sim_get_le64(p);
+	dst = sim_get_le64(p + 8);
+	len = sim_get_le32(p + 24);
+	type = sim_get_le16(p + 28);
+	op = sim_get_le16(p + 30);
 	FUZZ_CHECK(src == VDEV_VSOCK_HOST_CID);
 	FUZZ_CHECK(dst == guest_cid);
 	FUZZ_CHECK(used == VDEV_VSOCK_HDR_LEN + len);
@@ -247,16 +248,16 @@ static void guest_tx(struct input *in, unsigned *next)
 	flags = take(in);
 	if (type != 3 && ba > max_buf_alloc[gpi][hpi])
 		max_buf_alloc[gpi][hpi] = ba;
-	memcpy(p + 0, &src, 8);
-	memcpy(p + 8, &dst, 8);
-	memcpy(p + 16, &gp, 4);
-	memcpy(p + 20, &hp, 4);
-	memcpy(p + 24, &len, 4);
-	memcpy(p + 28, &type, 2);
-	memcpy(p + 30, &op, 2);
-	memcpy(p + 32, &flags, 4);
-	memcpy(p + 36, &ba, 4);
-	memcpy(p + 40, &fwd, 4);
+	sim_put_le64(p + 0, src);
+	sim_put_le64(p + 8, dst);
+	sim_put_le32(p + 16, gp);
+	sim_put_le32(p + 20, hp);
+	sim_put_le32(p + 24, len);
+	sim_put_le16(p + 28, type);
+	sim_put_le16(p + 30, op);
+	sim_put_le32(p + 32, flags);
+	sim_put_le32(p + 36, ba);
+	sim_put_le32(p + 40, fwd);
 	for (uint32_t i = 44; i < 44 + paylen && i < SLOT; i++)
 		p[i] = (uint8_t)i;
 	/* cut header + payload into pieces */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Driver simulator: see drvsim.h. */
 #include "drvsim.h"
+#include "sim_le.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,14 +10,14 @@
 #include <unistd.h>
 
 /* ---- little-endian guest accessors (driver side) ------------------------- */
-static inline uint16_t ld16(const void *p) { uint16_t v; memcpy(&v, p, 2); return v; }
-static inline uint32_t ld32(const void *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static inline void st16(void *p, uint16_t v) { memcpy(p, &v, 2); }
-static inline void st32(void *p, uint32_t v) { memcpy(p, &v, 4); }
-static inline void st64(void *p, uint64_t v) { memcpy(p, &v, 8); }
+static inline uint16_t ld16(const void *p) { return sim_get_le16(p); }
+static inline uint32_t ld32(const void *p) { return sim_get_le32(p); }
+static inline void st16(void *p, uint16_t v) { sim_put_le16(p, v); }
+static inline void st32(void *p, uint32_t v) { sim_put_le32(p, v); }
+static inline void st64(void *p, uint64_t v) { sim_put_le64(p, v); }
 /* volatile single accesses for fields the device races on */
-static inline uint16_t vld16(const void *p) { return *(const volatile uint16_t *)p; }
-static inline void vst16(void *p, uint16_t v) { *(volatile uint16_t *)p = v; }
+static inline uint16_t vld16(const void *p) { return sim_le16(*(const volatile uint16_t *)p); }
+static inline void vst16(void *p, uint16_t v) { *(volatile uint16_t *)p = sim_le16(v); }
 
 #define wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
 #define rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)

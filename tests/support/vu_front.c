@@ -151,7 +151,7 @@ int vu_front_send(struct vu_front *f, uint32_t request, uint32_t flags, const vo
 	uint32_t rsize;
 	memcpy(&rsize, rh + 8, 4);
 	uint8_t body[512];
-	if (rsize > sizeof(body) || (rsize && recv(f->sock, body, rsize, MSG_WAITALL) != rsize))
+	if (rsize > sizeof(body) || (rsize && recv(f->sock, body, rsize, MSG_WAITALL) != (ssize_t)rsize))
 		return fail(f, "reply body");
 	if (reply_len != NULL) {
 		uint32_t n = rsize < *reply_len ? rsize : *reply_len;
