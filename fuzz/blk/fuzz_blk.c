@@ -19,6 +19,7 @@
 #include "blk_ram.h"
 #include "drv_mmio.h"
 #include "fuzz_common.h"
+#include "fuzz_mem.h"
 #include "sim_le.h"
 #include "vdev/blk.h"
 #include "vdev/mmio.h"
@@ -88,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		want &= ~VDEV_BIT(VDEV_BLK_F_CONFIG_WCE);
 	if (flags & 8)
 		want &= ~VDEV_BIT(VDEV_F_EVENT_IDX);
-	sim_mem_init(&m, REGION, false);
+	fuzz_mem_reset(&m, REGION, false);
 	if (ram_blk_init(&ram, SECTORS * 512u, NREQ) != 0)
 		return 0;
 	ram.async = (flags & 16) != 0;

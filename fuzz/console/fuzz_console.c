@@ -23,11 +23,12 @@
 
 #include "drv_mmio.h"
 #include "fuzz_common.h"
+#include "fuzz_mem.h"
 #include "sim_le.h"
 #include "vdev/console.h"
 #include "vdev/mmio.h"
 
-#define REGION (512u * 1024u)
+#define REGION (256u * 1024u)
 #define MAXP 4u
 #define NQ (2u + 2u * MAXP)
 #define IOVS 8
@@ -249,7 +250,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	in_op = 0;
 	memset(queued, 0, sizeof(queued));
 	memset(taken, 0, sizeof(taken));
-	sim_mem_init(&m, REGION, false);
+	fuzz_mem_reset(&m, REGION, false);
 	struct vdev_console_config c = {
 		.queue_size = 16,
 		.multiport = multi,
@@ -361,6 +362,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	reap_all();
 	for (unsigned i = 0; i < NQ; i++)
 		drv_vq_destroy(&q[i]);
-	sim_mem_destroy(&m);
 	return 0;
 }

@@ -24,6 +24,7 @@
 
 #include "drv_mmio.h"
 #include "fuzz_common.h"
+#include "fuzz_mem.h"
 #include "sim_le.h"
 #include "vdev/gpu.h"
 #include "vdev/mmio.h"
@@ -281,7 +282,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	live = 0;
 	live_bytes = 0;
 	fail_alloc = 0;
-	sim_mem_init(&m, REGION, false);
+	fuzz_mem_reset(&m, REGION, false);
 	struct vdev_gpu_config c = {
 		.num_scanouts = 1 + (flags >> 5) % 4u,
 		.queue_size = 32,
@@ -403,6 +404,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(live == 0 && live_bytes == 0);
 	for (unsigned i = 0; i < 2; i++)
 		drv_vq_destroy(&q[i]);
-	sim_mem_destroy(&m);
 	return 0;
 }

@@ -27,6 +27,7 @@
 
 #include "drv_mmio.h"
 #include "fuzz_common.h"
+#include "fuzz_mem.h"
 #include "sim_le.h"
 #include "vdev/gpu.h"
 #include "vdev/mmio.h"
@@ -44,7 +45,6 @@
 #define SUBMIT_BUF 512u
 
 static struct sim_mem m;
-static bool mem_ready;
 static struct vdev_gpu gpu;
 static struct vdev_vq queues[2];
 static uint64_t queue_held[2 * VDEV_VQ_HELD_WORDS(32)];
@@ -563,10 +563,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t want = ~VDEV_BIT(VDEV_F_RING_PACKED);
 	bool up;
 
-	if (!mem_ready) {
-		sim_mem_init(&m, REGION, false);
-		mem_ready = true;
-	}
+	fuzz_mem_reset(&m, REGION, false);
 	if (flags & 1)
 		want |= VDEV_BIT(VDEV_F_RING_PACKED);
 	if (flags & 2)

@@ -18,6 +18,7 @@
 
 #include "drv_mmio.h"
 #include "fuzz_common.h"
+#include "fuzz_mem.h"
 #include "vdev/input.h"
 #include "vdev/mmio.h"
 
@@ -121,7 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 1: vdev_input_profile_mouse(&prof, "fuzz mouse"); break;
 	default: (void)vdev_input_profile_touchscreen(&prof, "fuzz touch", 800, 480, 5); break;
 	}
-	sim_mem_init(&m, REGION, false);
+	fuzz_mem_reset(&m, REGION, false);
 	nsent = nseen = 0;
 	checking = true;
 	struct vdev_input_config c = {
@@ -274,6 +275,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	drv_vq_destroy(&q[0]);
 	drv_vq_destroy(&q[1]);
-	sim_mem_destroy(&m);
 	return 0;
 }

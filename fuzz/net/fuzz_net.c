@@ -19,6 +19,7 @@
 
 #include "drv_mmio.h"
 #include "fuzz_common.h"
+#include "fuzz_mem.h"
 #include "vdev/mmio.h"
 #include "vdev/net.h"
 
@@ -172,7 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		want &= ~(VDEV_BIT(VDEV_NET_F_CSUM) | VDEV_BIT(VDEV_NET_F_GUEST_CSUM));
 	policy = flags >> 5;
 	eagain = 0;
-	sim_mem_init(&m, REGION, false);
+	fuzz_mem_reset(&m, REGION, false);
 	/* One byte: rx_bufs (low bits) and the transmit batch (above them):
 	 * the default, none (one chain at a time in iovs), 3, the largest. */
 	uint8_t sizes = take(&in);

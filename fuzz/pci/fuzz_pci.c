@@ -18,6 +18,7 @@
 
 #include "drv_pci.h"
 #include "fuzz_common.h"
+#include "fuzz_mem.h"
 #include "testdev.h"
 #include "vdev/pci.h"
 
@@ -72,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t neg = 0;
 	unsigned ntok = 0;
 
-	sim_mem_init(&m, REGION, false);
+	fuzz_mem_reset(&m, REGION, false);
 	/* guest memory contents from the input: the first up to 4 KiB */
 	size_t fill = take(&in) * 16u;
 	for (size_t i = 0; i < fill && in.n > 0; i++)

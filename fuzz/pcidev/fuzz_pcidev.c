@@ -15,21 +15,18 @@
 #include "../../examples/pcidev/pcidev.c"
 #include "drvsim.h"
 #include "fuzz_common.h"
+#include "fuzz_mem.h"
 #include "testdev.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct sim_mem m;
-	static bool mem_ready;
 	static struct testdev td;
 	static struct pcidev p;
 	struct input in = {data, size};
 	uint8_t msgbuf[PCIDEV_HDR_SIZE + PCIDEV_MAX_DATA + 8], reply[PCIDEV_MAX_DATA + 8];
 
-	if (!mem_ready) { /* set up once: large memsets per input are slow */
-		sim_mem_init(&m, 64 * 1024, false);
-		mem_ready = true;
-	}
+	fuzz_mem_reset(&m, 64 * 1024, false);
 	if (testdev_init(&td, &m.mem, VDEV_BIT(VDEV_F_RING_PACKED) | VDEV_BIT(VDEV_F_EVENT_IDX),
 			 64) != 0)
 		return 0;

@@ -17,6 +17,7 @@
 
 #include "drv_mmio.h"
 #include "fuzz_common.h"
+#include "fuzz_mem.h"
 #include "vdev/mmio.h"
 #include "vdev/rng.h"
 
@@ -122,7 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		want &= ~VDEV_BIT(VDEV_F_RING_PACKED);
 	if (flags & 4)
 		want &= ~VDEV_BIT(VDEV_F_EVENT_IDX);
-	sim_mem_init(&m, REGION, false);
+	fuzz_mem_reset(&m, REGION, false);
 	host.max_request = (flags & 8) ? 1u + take(&in) : VDEV_RNG_DEFAULT_MAX_REQUEST;
 	struct vdev_rng_config c = {
 		.queue_size = 32,
@@ -226,6 +227,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(reaped == queued);
 	}
 	drv_vq_destroy(&q);
-	sim_mem_destroy(&m);
 	return 0;
 }

@@ -25,11 +25,12 @@
 
 #include "drv_mmio.h"
 #include "fuzz_common.h"
+#include "fuzz_mem.h"
 #include "sim_le.h"
 #include "vdev/mmio.h"
 #include "vdev/vsock.h"
 
-#define REGION (512u * 1024u)
+#define REGION (256u * 1024u)
 #define MAXC 8
 #define IOVS 12
 #define SLOT 2048u
@@ -374,7 +375,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(max_buf_alloc, 0, sizeof(max_buf_alloc));
 	guest_cid = 3;
 	max_conns = 1 + take(&in) % MAXC;
-	sim_mem_init(&m, REGION, false);
+	fuzz_mem_reset(&m, REGION, false);
 	buf_alloc = (flags & 32) ? 1u + take(&in) * 64u : 65536u;
 	uint32_t max_pkt = (flags & 64) ? 1u + take(&in) : 0;
 	uint32_t close_ms = (flags & 128) ? 1u + take(&in) : 0;
