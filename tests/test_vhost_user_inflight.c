@@ -266,7 +266,7 @@ Test(vhost_user_inflight, hostile_region_contents_are_counted_and_ignored, .init
 	cr_expect_eq(reap(seen), 1);
 	backend_dies();
 	/* the front-end scribbles over the region it keeps */
-	uint8_t *r = mmap(NULL, F.fe.inflight_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+	uint8_t *r = mmap(NULL, (size_t)F.fe.inflight_size, PROT_READ | PROT_WRITE, MAP_SHARED,
 			  F.fe.inflight_fd, 0);
 	cr_assert_neq(r, MAP_FAILED);
 	for (unsigned i = 0; i < QSIZE; i++) {
@@ -276,7 +276,7 @@ Test(vhost_user_inflight, hostile_region_contents_are_counted_and_ignored, .init
 		memset(r + 16 + 16 * i + 8, (int)(i * 37), 8); /* counters */
 	}
 	r[12] = r[13] = 0xff; /* last_batch_head */
-	munmap(r, F.fe.inflight_size);
+	munmap(r, (size_t)F.fe.inflight_size);
 	backend_restarts();
 	submit(1, 1, 1);
 	cr_expect_eq(reap(seen), 1, "the ring works");
