@@ -31,7 +31,7 @@ static inline void fuzz_mem_reset(struct sim_mem *m, size_t region_size, bool si
 		return;
 	}
 	for (unsigned i = 0; i < m->nregions; i++)
-		memset(m->host[i], 0, m->regions[i].size);
+		memset(m->host[i], 0, (size_t)m->regions[i].size);
 	sim_mem_reset_alloc(m);
 	/* the table is unchanged; describing it again keeps no state over */
 	FUZZ_CHECK(vdev_mem_init(&m->mem, m->regions, m->nregions) == 0);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "drvsim.h"
+#include "sim_le.h"
 #include "vdev/device.h"
 #include "vdev/inflight.h"
 
@@ -75,8 +76,8 @@ static unsigned restart(void)
 	struct vdev_vq_state st = {0};
 	unsigned n;
 
-	memcpy(&used, u, 2);
-	memcpy(&avail, a, 2);
+	used = sim_get_le16(u); /* the ring is little-endian */
+	avail = sim_get_le16(a);
 	memset(&P.vq, 0, sizeof(P.vq)); /* nothing of the old one survives */
 	cr_assert_eq(vdev_vq_init(&P.vq, 0, QS, P.held), 0);
 	vdev_vq_set_addrs(&P.vq, P.drv.desc_gpa, P.drv.driver_gpa, P.drv.device_gpa);
@@ -286,7 +287,7 @@ Test(inflight, a_head_in_flight_and_offered_again_is_taken_once, .init = setup,
 	/* chain 2 still waits in the avail ring, but the log calls its head
 	 * in flight (and not chain 1's): a log that lies */
 	uint16_t head2;
-	memcpy(&head2, (uint8_t *)P.drv.driver + 4 + 2 * 2, 2); /* avail ring[2] */
+	head2 = sim_get_le16((uint8_t *)P.drv.driver + 4 + 2 * 2); /* avail ring[2] */
 	E(head2)->inflight = 1;
 	E(head2)->counter = 0;
 	cr_assert_eq(restart(), 2, "the count fits: avail - used = 3");
@@ -474,8 +475,8 @@ Test(inflight, a_logged_head_the_queue_holds_is_not_handed_out_twice, .init = se
 	pop(&e[1]);
 	/* restart by hand: the ring position is taken from used_idx, not from
 	 * the log, and the log attached after the first pop */
-	memcpy(&used, (uint8_t *)P.drv.device + 2, 2);
-	memcpy(&avail, (uint8_t *)P.drv.driver + 2, 2);
+	used = sim_get_le16((uint8_t *)P.drv.device + 2);
+	avail = sim_get_le16((uint8_t *)P.drv.driver + 2);
 	memset(&P.vq, 0, sizeof(P.vq));
 	cr_assert_eq(vdev_vq_init(&P.vq, 0, QS, P.held), 0);
 	vdev_vq_set_addrs(&P.vq, P.drv.desc_gpa, P.drv.driver_gpa, P.drv.device_gpa);

@@ -17,6 +17,7 @@
 
 #include "blk_ram.h"
 #include "drvsim.h"
+#include "sim_le.h"
 #include "vdev/blk.h"
 #include "vdev/vhost_user.h"
 #include "vu_front.h"
@@ -131,7 +132,7 @@ static uint8_t *submit(int t, uint32_t type, uint64_t sector)
 	uint8_t *hp = sim_ptr(&F.m, h);
 	memset(hp, 0, 16);
 	hp[0] = (uint8_t)type;
-	memcpy(hp + 8, &sector, 8);
+	sim_put_le64(hp + 8, sector); /* virtio-blk header: little-endian */
 	hp[64] = 0xee;
 	if (type == 1)
 		memset(hp + 4096, 0x40 + t, 512);
