@@ -112,7 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct input in = {data, size};
 	uint8_t flags = take(&in);
 	bool scribbled = false, up;
-	unsigned queued = 0, reaped = 0, slot = 0;
+	unsigned queued = 0, reaped = 0, slot = 0, bring_ups = 0;
 	struct drv_transport tr;
 	uint64_t want = ~(uint64_t)0;
 
@@ -201,7 +201,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			break;
 		default: /* reset and bring the device up again */
-			if (take(&in) % 8 != 0)
+			/* each bring-up takes new rings from the simulated
+			 * memory: a few per input */
+			if (take(&in) % 8 != 0 || ++bring_ups > 4)
 				break;
 			tr.ops->set_status(tr.t, 0);
 			complete_some(NREQ, 0); /* hand the buffers back */
