@@ -21,7 +21,7 @@
 #include "vdev/mmio.h"
 #include "vdev/rng.h"
 
-#define REGION (256u * 1024u)
+#define REGION (1024u * 1024u)
 #define NREQ 8
 #define IOVS 8
 
