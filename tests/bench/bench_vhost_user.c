@@ -5,15 +5,24 @@
  * both driven by the same in-process front-end (tests/support/vu_front:
  * guest RAM in a memfd, the driver simulator on the rings, eventfd kicks
  * and interrupts, as QEMU does). 4 KiB reads at queue depth 1 and 32:
- * IOPS and per-request latency (submit to reap) p50/p99; medians of
- * alternating runs and the ratio ours/qsd.
+ * IOPS, the back-end's CPU time per request (its process CPU clock, all
+ * threads) and per-request latency (submit to reap) p50/p99; medians of
+ * alternating runs and the ratios ours/qsd.
+ *
+ * Placement: the front-end runs on one CPU and both back-ends on another
+ * (default CPUs 0 and 1; --fe-cpu/--be-cpu), so neither back-end competes
+ * with the front-end for a CPU. qemu-storage-daemon runs in its
+ * performance set-up: the export in a dedicated iothread
+ * (fixed-iothread=on). Both command lines are printed.
  *
  * usage: bench_vhost_user --daemon PATH [--runs N] [--requests N]
+ *                         [--fe-cpu N] [--be-cpu N]
  * qemu-storage-daemon is found on PATH; without it the comparison is
  * SKIPPED (our figures are still printed).
  */
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,16 +48,35 @@ static int cmp_u64(const void *a, const void *b)
 struct backend {
 	const char *name;
 	pid_t pid;
+	clockid_t cpu_clock; /* the back-end process's CPU time, all threads */
 	char sock[64];
 	struct sim_mem m;
 	struct vu_front fe;
 	uint64_t arena;
 };
 
-static pid_t spawn(char **argv)
+static int pin(pid_t pid, int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET((size_t)cpu, &set);
+	return sched_setaffinity(pid, sizeof(set), &set);
+}
+
+static void print_cmd(const char *who, int cpu, char **argv)
+{
+	printf("%s (taskset -c %d):", who, cpu);
+	for (char **a = argv; *a != NULL; a++)
+		printf(" %s", *a);
+	printf("\n");
+}
+
+static pid_t spawn(char **argv, int cpu)
 {
 	pid_t p = fork();
 	if (p == 0) {
+		if (pin(0, cpu) != 0)
+			_exit(126);
 		int null = open("/dev/null", O_WRONLY);
 		dup2(null, 2);
 		execvp(argv[0], argv);
@@ -122,22 +150,42 @@ static uint64_t run(struct backend *b, unsigned qd, unsigned total, uint64_t *la
 	return now_ns() - t0;
 }
 
+static uint64_t cpu_ns(clockid_t c)
+{
+	struct timespec ts;
+	if (clock_gettime(c, &ts) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 struct result {
 	double iops, p50, p99;
+	double be_cpu; /* ns of the back-end's CPU time per request */
 };
 
 static struct result measure(struct backend *b, unsigned qd, unsigned total, uint64_t *lat)
 {
+	uint64_t be0 = cpu_ns(b->cpu_clock);
 	uint64_t ns = run(b, qd, total, lat);
+	uint64_t be1 = cpu_ns(b->cpu_clock);
 	qsort(lat, total, sizeof(*lat), cmp_u64);
 	return (struct result){(double)total * 1e9 / (double)ns, (double)lat[total / 2] / 1000.0,
-			       (double)lat[total * 99 / 100] / 1000.0};
+			       (double)lat[total * 99 / 100] / 1000.0,
+			       (double)(be1 - be0) / total};
+}
+
+static int parse_cpu(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	return *end == '\0' && v >= 0 && v < CPU_SETSIZE ? (int)v : -1;
 }
 
 int main(int argc, char **argv)
 {
 	char *daemon = NULL;
 	unsigned runs = 5, total = 20000;
+	int fe_cpu = 0, be_cpu = 1;
 	static struct backend ours = {.name = "ours"}, qsd = {.name = "qsd"};
 
 	for (int i = 1; i < argc; i++) {
@@ -147,16 +195,28 @@ int main(int argc, char **argv)
 			runs = (unsigned)atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--requests") && i + 1 < argc)
 			total = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--fe-cpu") && i + 1 < argc)
+			fe_cpu = parse_cpu(argv[++i]);
+		else if (!strcmp(argv[i], "--be-cpu") && i + 1 < argc)
+			be_cpu = parse_cpu(argv[++i]);
 		else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
 			i++; /* accepted for scripts/bench.sh; not used here */
 		else {
-			fprintf(stderr, "usage: %s --daemon PATH [--runs N] [--requests N]\n", argv[0]);
+			fprintf(stderr,
+				"usage: %s --daemon PATH [--runs N] [--requests N] [--fe-cpu N] "
+				"[--be-cpu N]\n",
+				argv[0]);
 			return 2;
 		}
 	}
-	if (daemon == NULL || runs < 5 || runs > 64 || total < 100) {
-		fprintf(stderr, "bench: --daemon is required; 5..64 runs; >= 100 requests\n");
+	if (daemon == NULL || runs < 5 || runs > 64 || total < 100 || fe_cpu < 0 || be_cpu < 0) {
+		fprintf(stderr, "bench: --daemon is required; 5..64 runs; >= 100 requests; "
+				"CPUs are numbers\n");
 		return 2;
+	}
+	if (pin(0, fe_cpu) != 0) {
+		fprintf(stderr, "bench: cannot run on CPU %d\n", fe_cpu);
+		return 1;
 	}
 	snprintf(ours.sock, sizeof(ours.sock), "/tmp/vdev-bench-ours-%d.sock", (int)getpid());
 	snprintf(qsd.sock, sizeof(qsd.sock), "/tmp/vdev-bench-qsd-%d.sock", (int)getpid());
@@ -164,53 +224,74 @@ int main(int argc, char **argv)
 	snprintf(sockarg, sizeof(sockarg), "--socket-path=%s", ours.sock);
 	char *oargv[] = {daemon, sockarg, "--backend=null", "--size=1073741824", "--quiet",
 			 "--queue-size=256", NULL};
-	ours.pid = spawn(oargv);
+	/* qemu-storage-daemon as its documentation sets it up for speed: the
+	 * export served by its own iothread, never moved (fixed-iothread). */
 	char exp[256];
 	snprintf(exp, sizeof(exp),
-		 "type=vhost-user-blk,id=e0,node-name=n0,addr.type=unix,addr.path=%s,writable=on",
+		 "type=vhost-user-blk,id=e0,node-name=n0,addr.type=unix,addr.path=%s,writable=on,"
+		 "iothread=iot0,fixed-iothread=on",
 		 qsd.sock);
-	char *qargv[] = {"qemu-storage-daemon", "--blockdev", "driver=null-co,node-name=n0,size=1073741824",
-			 "--export", exp, NULL};
+	char *qargv[] = {"qemu-storage-daemon", "--object", "iothread,id=iot0", "--blockdev",
+			 "driver=null-co,node-name=n0,size=1073741824", "--export", exp, NULL};
 	bool have_qsd = system("command -v qemu-storage-daemon >/dev/null 2>&1") == 0;
+	ours.pid = spawn(oargv, be_cpu);
 	if (have_qsd)
-		qsd.pid = spawn(qargv);
-	if (connect_backend(&ours) != 0) {
+		qsd.pid = spawn(qargv, be_cpu);
+	if (connect_backend(&ours) != 0 || clock_getcpuclockid(ours.pid, &ours.cpu_clock) != 0) {
 		fprintf(stderr, "bench: cannot start our daemon\n");
 		return 1;
 	}
-	if (have_qsd && connect_backend(&qsd) != 0) {
+	if (have_qsd && (connect_backend(&qsd) != 0 ||
+			 clock_getcpuclockid(qsd.pid, &qsd.cpu_clock) != 0)) {
 		fprintf(stderr, "bench: qemu-storage-daemon did not come up\n");
 		have_qsd = false;
 	}
 	printf("vhost-user-blk back-ends, 4 KiB reads from a null device, one in-process\n"
 	       "front-end (medians of %u alternating runs of %u requests)\n\n",
 	       runs, total);
-	printf("| qd | ours kIOPS | qsd kIOPS | IOPS ratio | ours p50/p99 (us) | qsd p50/p99 (us) |\n");
-	printf("|----|------------|-----------|------------|-------------------|------------------|\n");
+	char fe_cmd[512];
+	snprintf(fe_cmd, sizeof(fe_cmd), "%s", argv[0]);
+	char *feargv[] = {fe_cmd, NULL};
+	print_cmd("front-end", fe_cpu, feargv);
+	print_cmd("ours", be_cpu, oargv);
+	if (have_qsd)
+		print_cmd("qsd", be_cpu, qargv);
+	else
+		printf("qsd: SKIPPED (no qemu-storage-daemon on PATH)\n");
+	printf("\nCPU ns/req: the back-end process's CPU time per request (all its threads)\n\n");
+	printf("| qd | ours kIOPS | qsd kIOPS | IOPS ratio | ours CPU ns/req | qsd CPU ns/req | "
+	       "CPU ratio | ours p50/p99 (us) | qsd p50/p99 (us) |\n");
+	printf("|----|-----------:|----------:|-----------:|----------------:|---------------:|"
+	       "----------:|-------------------|------------------|\n");
 	uint64_t *lat = calloc(total, sizeof(*lat));
 	static const unsigned qds[] = {1, 32};
 	for (unsigned k = 0; k < 2; k++) {
-		double oi[64], o50[64], o99[64], qi[64], q50[64], q99[64], r[64];
+		double oi[64], o50[64], o99[64], oc[64], qi[64], q50[64], q99[64], qc[64], r[64],
+			rc[64];
 		measure(&ours, qds[k], total / 10, lat); /* warm-up */
 		if (have_qsd)
 			measure(&qsd, qds[k], total / 10, lat);
 		for (unsigned i = 0; i < runs; i++) {
 			struct result a = measure(&ours, qds[k], total, lat);
-			oi[i] = a.iops, o50[i] = a.p50, o99[i] = a.p99;
+			oi[i] = a.iops, o50[i] = a.p50, o99[i] = a.p99, oc[i] = a.be_cpu;
 			if (have_qsd) {
 				struct result c = measure(&qsd, qds[k], total, lat);
-				qi[i] = c.iops, q50[i] = c.p50, q99[i] = c.p99;
+				qi[i] = c.iops, q50[i] = c.p50, q99[i] = c.p99, qc[i] = c.be_cpu;
 				r[i] = a.iops / c.iops;
+				rc[i] = a.be_cpu / c.be_cpu;
 			}
 		}
 		if (have_qsd)
-			printf("| %2u | %10.1f | %9.1f | %10.2f | %8.1f / %-6.1f | %7.1f / %-6.1f |\n",
+			printf("| %2u | %10.1f | %9.1f | %10.2f | %15.0f | %14.0f | %9.2f | "
+			       "%8.1f / %-6.1f | %7.1f / %-6.1f |\n",
 			       qds[k], median(oi, runs) / 1000, median(qi, runs) / 1000,
-			       median(r, runs), median(o50, runs), median(o99, runs),
-			       median(q50, runs), median(q99, runs));
+			       median(r, runs), median(oc, runs), median(qc, runs), median(rc, runs),
+			       median(o50, runs), median(o99, runs), median(q50, runs),
+			       median(q99, runs));
 		else
-			printf("| %2u | %10.1f | SKIPPED (no qemu-storage-daemon) | | %8.1f / %-6.1f | |\n",
-			       qds[k], median(oi, runs) / 1000, median(o50, runs), median(o99, runs));
+			printf("| %2u | %10.1f | SKIPPED | | %15.0f | | | %8.1f / %-6.1f | |\n",
+			       qds[k], median(oi, runs) / 1000, median(oc, runs), median(o50, runs),
+			       median(o99, runs));
 		fflush(stdout);
 	}
 	vu_front_close(&ours.fe);
