@@ -628,6 +628,8 @@ static bool run(bool packed)
 			return false;
 		if (got > 0 && !irq)
 			return fail("used buffers without an interrupt", (unsigned)got);
+		if (irq && got == 0)
+			return fail("an interrupt without used buffers", drv.kicks);
 		done += (unsigned)got;
 	}
 	if (drv.in_flight != 0)
