@@ -29,7 +29,8 @@
 #define NSLOTS 16u        /* requests in flight at most */
 #define DESC_PER_SLOT 4u  /* header, data (1 or 2), status */
 #define MAX_SECTORS 8u
-#define REQUESTS 4000u    /* per layout */
+#define REQUESTS 4000u    /* per run (the first two) */
+#define LONG_RUN 70000u   /* a split run past 65536: the 16-bit ring indices wrap */
 
 /* virtio-mmio registers (spec "MMIO Device Register Layout") */
 enum {
@@ -585,8 +586,8 @@ static int free_slot(void)
 	return -1;
 }
 
-/* One layout: initialise, run REQUESTS requests, drain, report. */
-static bool run(bool packed)
+/* One run: initialise for a layout, serve `requests` requests, drain, report. */
+static bool run(bool packed, unsigned requests)
 {
 	const char *name = packed ? "packed" : "split";
 	struct vdev_blk_stats before, after;
@@ -604,13 +605,13 @@ static bool run(bool packed)
 	if (!take_interrupt() || reap() != 1)
 		return fail("GET_ID: no interrupt or no completion", 0);
 
-	for (unsigned round = 0; done < REQUESTS; round++) {
-		if (round > 20 * REQUESTS)
+	for (unsigned round = 0; done < requests; round++) {
+		if (round > 20 * requests)
 			return fail("no progress", done);
 		/* a batch of random size */
 		unsigned batch = 1 + below(NSLOTS);
 		int s;
-		while (batch-- > 0 && submitted < REQUESTS && (s = free_slot()) >= 0) {
+		while (batch-- > 0 && submitted < requests && (s = free_slot()) >= 0) {
 			uint32_t r = below(100);
 			uint32_t type = r < 2 ? T_FLUSH : r < 50 ? T_OUT : T_IN;
 			if (!submit((unsigned)s, type))
@@ -620,7 +621,7 @@ static bool run(bool packed)
 		if (failure)
 			return false;
 		/* sometimes leave the buffers on the ring unannounced for a while */
-		if (drv.in_flight == NSLOTS || submitted == REQUESTS || below(4) != 0)
+		if (drv.in_flight == NSLOTS || submitted == requests || below(4) != 0)
 			kick();
 		bool irq = take_interrupt();
 		int got = reap();
@@ -637,7 +638,7 @@ static bool run(bool packed)
 
 	vmm_blk_stats(&after);
 	/* the device's own count agrees with the driver's (GET_ID included) */
-	if (after.requests - before.requests != REQUESTS + 1 ||
+	if (after.requests - before.requests != requests + 1 ||
 	    after.reads - before.reads != drv.reads + drv.bad ||
 	    after.writes - before.writes != drv.writes ||
 	    after.flushes - before.flushes != drv.flushes ||
@@ -667,6 +668,30 @@ static bool run(bool packed)
 	return true;
 }
 
+/*
+ * Stack high-water mark: fill the unused part of the stack with a pattern
+ * at start, count what was overwritten at the end. The board's linker
+ * script gives the stack's bounds.
+ */
+extern uint32_t __stack_bottom[], __stack_top[];
+#define STACK_PAINT 0x5afe57acu
+
+static void fw_stack_paint(void)
+{
+	/* everything below this frame, less a margin for the calls below */
+	uint32_t *limit = (uint32_t *)__builtin_frame_address(0) - 64;
+	for (volatile uint32_t *p = __stack_bottom; p < limit; p++)
+		*p = STACK_PAINT;
+}
+
+static uint32_t fw_stack_used(void)
+{
+	const volatile uint32_t *p = __stack_bottom;
+	while (p < __stack_top && *p == STACK_PAINT)
+		p++;
+	return (uint32_t)((const char *)__stack_top - (const volatile char *)p);
+}
+
 int fw_main(void)
 {
 	uint64_t unused;
@@ -684,9 +709,12 @@ int fw_main(void)
 	}
 	if (vmm_trap_read(0x1000, 4, &unused))
 		fail("an address no device decodes was accepted", 0x1000);
-	/* split, then packed, then split again: each run reads what the
-	 * previous one wrote, across device resets */
-	bool ok = failure == NULL && run(false) && run(true) && run(false);
+	/* split, then packed, then split again (long enough for the split
+	 * ring's indices to wrap): each run reads what the previous one
+	 * wrote, across device resets */
+	fw_stack_paint();
+	bool ok = failure == NULL && run(false, REQUESTS) && run(true, REQUESTS) &&
+		  run(false, LONG_RUN);
 	if (!ok) {
 		fw_puts("FAIL: ");
 		fw_puts(failure ? failure : "?");
@@ -695,6 +723,9 @@ int fw_main(void)
 		fw_puts(")\n");
 		return 1;
 	}
+	fw_puts("deepest stack use: ");
+	fw_putu(fw_stack_used());
+	fw_puts(" bytes (VMM, libvdev and exerciser together)\n");
 	fw_puts("firmware: all requests verified: PASS\n");
 	return 0;
 }
