@@ -45,8 +45,11 @@ esac
 
 for tool in "$cc" "$qemu" cmake; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
+		if [ "${VDEV_REQUIRE_ALL:-0}" = 1 ]; then
+			echo "FAIL [firmware $board]: $tool not installed (packages: $packages; VDEV_REQUIRE_ALL=1)" >&2
+			exit 1
+		fi
 		echo "SKIPPED [firmware $board]: $tool not installed (packages: $packages)"
-		[ "${VDEV_REQUIRE_ALL:-0}" = 1 ] && exit 1
 		exit 77
 	fi
 done

@@ -8,8 +8,9 @@
  * status bytes live in guest_ram, which the device reaches only through
  * its guest-physical addresses (GUEST_GPA + offset).
  *
- * For each ring layout it initialises the device, then runs REQUESTS
- * requests in random batches (reads, writes, flushes, out-of-range reads
+ * Three runs (split, packed, then split long enough for the 16-bit ring
+ * indices to wrap) each initialise the device and serve requests in
+ * random batches (reads, writes, flushes, out-of-range reads
  * that must fail, direct and indirect chains, data split across one or
  * two descriptors at arbitrary byte boundaries), up to NSLOTS in flight,
  * kicking at random points. Every sector carries a stamp of its last
