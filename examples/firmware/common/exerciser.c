@@ -8,15 +8,18 @@
  * status bytes live in guest_ram, which the device reaches only through
  * its guest-physical addresses (GUEST_GPA + offset).
  *
- * Three runs (split, packed, then split long enough for the 16-bit ring
- * indices to wrap) each initialise the device and serve requests in
+ * Three runs (split, packed, then split with EVENT_IDX and long enough
+ * for the 16-bit ring indices to wrap) each initialise the device and
+ * serve requests in
  * random batches (reads, writes, flushes, out-of-range reads
  * that must fail, direct and indirect chains, data split across one or
  * two descriptors at arbitrary byte boundaries), up to NSLOTS in flight,
  * kicking at random points. Every sector carries a stamp of its last
  * write and every read is checked against it, across layouts and device
- * resets (the disk outlives them). Any mismatch, protocol surprise or
- * wrong status fails the run.
+ * resets (the disk outlives them). Interrupts are checked against the
+ * spec's rules (with EVENT_IDX: exactly when the used index passes
+ * used_event). Any mismatch, protocol surprise or wrong status fails the
+ * run.
  */
 #include "fw.h"
 #include "vmm_blk.h"
@@ -158,6 +161,8 @@ static struct drv {
 	uint64_t next_alloc;
 	/* split */
 	uint16_t avail_idx, last_used;
+	bool event_idx;          /* EVENT_IDX negotiated (split runs only here) */
+	uint16_t kicked_idx;     /* avail idx at the last kick decision */
 	/* packed */
 	uint16_t next_avail, used_pos;
 	bool avail_wrap, used_wrap;
@@ -165,6 +170,7 @@ static struct drv {
 	unsigned in_flight;
 	/* what was done */
 	unsigned reads, writes, flushes, bad, indirect, kicks, interrupts;
+	unsigned kicks_suppressed, irqs_suppressed;
 	uint64_t bytes_checked;
 } drv;
 
@@ -324,12 +330,13 @@ static int ring_get_used(uint32_t *len)
 
 /* ---- device initialisation (spec "Device Initialization") ------------------------- */
 
-static bool device_init(bool packed)
+static bool device_init(bool packed, bool event_idx)
 {
 	uint32_t st;
 
 	memset(&drv, 0, sizeof(drv));
 	drv.packed = packed;
+	drv.event_idx = event_idx;
 	drv.next_alloc = GUEST_GPA;
 	drv.avail_wrap = drv.used_wrap = true;
 
@@ -348,7 +355,8 @@ static bool device_init(bool packed)
 	offered |= (uint64_t)rd(R_DEV_FEATURES) << 32;
 	uint64_t want = VDEV_BIT(VDEV_F_VERSION_1) | VDEV_BIT(VDEV_F_INDIRECT_DESC) |
 			VDEV_BIT(9 /* VIRTIO_BLK_F_FLUSH */) |
-			(packed ? VDEV_BIT(VDEV_F_RING_PACKED) : 0);
+			(packed ? VDEV_BIT(VDEV_F_RING_PACKED) : 0) |
+			(event_idx ? VDEV_BIT(VDEV_F_EVENT_IDX) : 0);
 	if ((offered & want) != want)
 		return fail("device does not offer the features wanted", offered);
 	wr(R_DRV_FEATURES_SEL, 0);
@@ -550,6 +558,36 @@ static void kick(void)
 	wr(R_QUEUE_NOTIFY, 0);
 }
 
+/* The spec's vring_need_event(): has the index moved past `event` in (old, new]? */
+static bool need_event(uint16_t event, uint16_t new_idx, uint16_t old)
+{
+	return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old);
+}
+
+/*
+ * Split ring with EVENT_IDX: ask for an interrupt after the next used
+ * buffer, or only after `later` more (used_event), then kick only if the
+ * device's avail_event says it wants one. Returns the used_event written.
+ */
+static uint16_t event_idx_kick(uint16_t later)
+{
+	uint8_t *avail = host(drv.driver);
+	const volatile uint8_t *used = host(drv.device);
+	uint16_t ue = (uint16_t)(drv.last_used + later);
+
+	put16(avail + 4 + 2 * QSIZE, ue);
+	/* used_event and the avail idx before reading avail_event; pairs with
+	 * the device's barrier between its avail_event store and idx load */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	uint16_t old = drv.kicked_idx;
+	drv.kicked_idx = drv.avail_idx;
+	if (need_event(get16(used + 4 + 8 * QSIZE), drv.avail_idx, old))
+		kick();
+	else
+		drv.kicks_suppressed++;
+	return ue;
+}
+
 /* Take the interrupt if the line is up: read the cause, acknowledge it. */
 static bool take_interrupt(void)
 {
@@ -588,21 +626,24 @@ static int free_slot(void)
 }
 
 /* One run: initialise for a layout, serve `requests` requests, drain, report. */
-static bool run(bool packed, unsigned requests)
+static bool run(bool packed, bool event_idx, unsigned requests)
 {
-	const char *name = packed ? "packed" : "split";
+	const char *name = packed ? "packed" : event_idx ? "split (EVENT_IDX)" : "split";
 	struct vdev_blk_stats before, after;
 	unsigned done = 0, submitted = 0;
 	unsigned raises = vmm_irq_raises();
 
 	vmm_blk_stats(&before);
-	if (!device_init(packed))
+	if (!device_init(packed, event_idx))
 		return false;
 
 	/* the serial number first */
 	if (!submit(0, T_GET_ID))
 		return fail("GET_ID not submitted", 0);
-	kick();
+	if (event_idx)
+		(void)event_idx_kick(0);
+	else
+		kick();
 	if (!take_interrupt() || reap() != 1)
 		return fail("GET_ID: no interrupt or no completion", 0);
 
@@ -622,16 +663,24 @@ static bool run(bool packed, unsigned requests)
 		if (failure)
 			return false;
 		/* sometimes leave the buffers on the ring unannounced for a while */
-		if (drv.in_flight == NSLOTS || submitted == requests || below(4) != 0)
+		bool want = drv.in_flight == NSLOTS || submitted == requests || below(4) != 0;
+		uint16_t old_used = drv.last_used, ue = 0;
+		if (want && event_idx)
+			ue = event_idx_kick(below(2) ? 0 : (uint16_t)below(NSLOTS));
+		else if (want)
 			kick();
 		bool irq = take_interrupt();
 		int got = reap();
 		if (got < 0 || failure)
 			return false;
-		if (got > 0 && !irq)
-			return fail("used buffers without an interrupt", (unsigned)got);
-		if (irq && got == 0)
-			return fail("an interrupt without used buffers", drv.kicks);
+		/* without EVENT_IDX every batch of used buffers interrupts; with
+		 * it, exactly those that move the used index past used_event */
+		bool expect = got > 0 && (!event_idx || (uint16_t)(ue - old_used) < (unsigned)got);
+		if (irq != expect)
+			return fail(irq ? "an interrupt not asked for, used buffers"
+					: "used buffers without the interrupt asked for",
+				    (unsigned)got);
+		drv.irqs_suppressed += got > 0 && !irq;
 		done += (unsigned)got;
 	}
 	if (drv.in_flight != 0)
@@ -665,7 +714,15 @@ static bool run(bool packed, unsigned requests)
 	fw_putu(drv.kicks);
 	fw_puts(" kicks, ");
 	fw_putu(vmm_irq_raises() - raises);
-	fw_puts(" interrupts\n");
+	fw_puts(" interrupts");
+	if (event_idx) {
+		fw_puts(" (");
+		fw_putu(drv.kicks_suppressed);
+		fw_puts(" kicks and ");
+		fw_putu(drv.irqs_suppressed);
+		fw_puts(" interrupts suppressed)");
+	}
+	fw_puts("\n");
 	return true;
 }
 
@@ -714,8 +771,8 @@ int fw_main(void)
 	 * ring's indices to wrap): each run reads what the previous one
 	 * wrote, across device resets */
 	fw_stack_paint();
-	bool ok = failure == NULL && run(false, REQUESTS) && run(true, REQUESTS) &&
-		  run(false, LONG_RUN);
+	bool ok = failure == NULL && run(false, false, REQUESTS) && run(true, false, REQUESTS) &&
+		  run(false, true, LONG_RUN);
 	if (!ok) {
 		fw_puts("FAIL: ");
 		fw_puts(failure ? failure : "?");
