@@ -10,11 +10,10 @@
  *
  * Three runs (split, packed, then split with EVENT_IDX and long enough
  * for the 16-bit ring indices to wrap) each initialise the device and
- * serve requests in
- * random batches (reads, writes, flushes, out-of-range reads
- * that must fail, direct and indirect chains, data split across one or
- * two descriptors at arbitrary byte boundaries), up to NSLOTS in flight,
- * kicking at random points. Every sector carries a stamp of its last
+ * serve requests in random batches (reads, writes, flushes, out-of-range
+ * reads that must fail, direct and indirect chains, data split across one
+ * or two descriptors at arbitrary byte boundaries), up to NSLOTS in
+ * flight, kicking at random points. Every sector carries a stamp of its last
  * write and every read is checked against it, across layouts and device
  * resets (the disk outlives them). Interrupts are checked against the
  * spec's rules (with EVENT_IDX: exactly when the used index passes
