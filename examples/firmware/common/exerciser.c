@@ -8,8 +8,9 @@
  * status bytes live in guest_ram, which the device reaches only through
  * its guest-physical addresses (GUEST_GPA + offset).
  *
- * Three runs (split, packed, then split with EVENT_IDX and long enough
- * for the 16-bit ring indices to wrap) each initialise the device and
+ * Four runs (split, packed, packed with EVENT_IDX, then split with
+ * EVENT_IDX long enough for the 16-bit ring indices to wrap) each
+ * initialise the device and
  * serve requests in random batches (reads, writes, flushes, out-of-range
  * reads that must fail, direct and indirect chains, data split across one
  * or two descriptors at arbitrary byte boundaries), up to NSLOTS in
@@ -160,8 +161,10 @@ static struct drv {
 	uint64_t next_alloc;
 	/* split */
 	uint16_t avail_idx, last_used;
-	bool event_idx;          /* EVENT_IDX negotiated (split runs only here) */
-	uint16_t kicked_idx;     /* avail idx at the last kick decision */
+	bool event_idx;          /* EVENT_IDX negotiated */
+	uint16_t kicked_idx;     /* split: avail idx at the last kick decision */
+	uint16_t added;          /* packed: ring entries made available since then */
+	uint32_t used_entries;   /* packed: ring entries given back, in all */
 	/* packed */
 	uint16_t next_avail, used_pos;
 	bool avail_wrap, used_wrap;
@@ -274,6 +277,7 @@ static void ring_add(unsigned s, const uint64_t *addr, const uint32_t *len, cons
 			}
 		}
 	}
+	drv.added = (uint16_t)(drv.added + entries);
 	drv.next_avail = (uint16_t)(drv.next_avail + entries);
 	if (drv.next_avail >= QSIZE) {
 		drv.next_avail = (uint16_t)(drv.next_avail - QSIZE);
@@ -316,6 +320,7 @@ static int ring_get_used(uint32_t *len)
 		if (id >= NSLOTS || !drv.slots[id].busy)
 			return fail("packed: used id is no buffer in flight", id), -2;
 		s = id;
+		drv.used_entries += drv.slots[s].ndesc;
 		drv.used_pos = (uint16_t)(drv.used_pos + drv.slots[s].ndesc);
 		if (drv.used_pos >= QSIZE) {
 			drv.used_pos = (uint16_t)(drv.used_pos - QSIZE);
@@ -563,28 +568,64 @@ static bool need_event(uint16_t event, uint16_t new_idx, uint16_t old)
 	return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old);
 }
 
-/*
- * Split ring with EVENT_IDX: ask for an interrupt after the next used
- * buffer, or only after `later` more (used_event), then kick only if the
- * device's avail_event says it wants one. Returns the used_event written.
- */
-static uint16_t event_idx_kick(uint16_t later)
-{
-	uint8_t *avail = host(drv.driver);
-	const volatile uint8_t *used = host(drv.device);
-	uint16_t ue = (uint16_t)(drv.last_used + later);
+/* packed ring event suppression (spec "Event Suppression Structure Format") */
+#define EV_ENABLE 0u
+#define EV_DISABLE 1u
+#define EV_DESC 2u
+#define EV_WRAP 0x8000u
 
-	put16(avail + 4 + 2 * QSIZE, ue);
-	/* used_event and the avail idx before reading avail_event; pairs with
-	 * the device's barrier between its avail_event store and idx load */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	uint16_t old = drv.kicked_idx;
-	drv.kicked_idx = drv.avail_idx;
-	if (need_event(get16(used + 4 + 8 * QSIZE), drv.avail_idx, old))
+/*
+ * With EVENT_IDX: ask for an interrupt only once `later` more used
+ * buffers (split: used_event) or ring entries (packed: the driver's event
+ * suppression offset and wrap) have come back, then kick only if the
+ * device's side (split: avail_event; packed: its event suppression) asks
+ * for one.
+ */
+static void event_idx_kick(uint16_t later)
+{
+	uint8_t *drv_area = host(drv.driver);
+	const volatile uint8_t *dev_area = host(drv.device);
+	bool need;
+
+	if (!drv.packed) {
+		put16(drv_area + 4 + 2 * QSIZE, (uint16_t)(drv.last_used + later));
+		/* used_event and the avail idx before reading avail_event; pairs
+		 * with the device's barrier between its avail_event store and its
+		 * idx load */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		uint16_t old = drv.kicked_idx;
+		drv.kicked_idx = drv.avail_idx;
+		need = need_event(get16(dev_area + 4 + 8 * QSIZE), drv.avail_idx, old);
+	} else {
+		uint16_t pos = (uint16_t)(drv.used_pos + later);
+		bool wrap = drv.used_wrap;
+		if (pos >= QSIZE) {
+			pos = (uint16_t)(pos - QSIZE);
+			wrap = !wrap;
+		}
+		put16(drv_area, (uint16_t)(pos | (wrap ? EV_WRAP : 0)));
+		/* the offset before the flags that make it meaningful */
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+		put16(drv_area + 2, EV_DESC);
+		/* our event and descriptors before reading the device's event */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		uint16_t flags = get16(dev_area + 2) & 3u, off_wrap = get16(dev_area);
+		uint16_t new_pos = drv.next_avail, old = (uint16_t)(new_pos - drv.added);
+		drv.added = 0;
+		if (flags == EV_DESC) {
+			uint16_t event = off_wrap & 0x7fffu;
+			/* an offset from the previous lap counts as negative */
+			if (((off_wrap & EV_WRAP) != 0) != drv.avail_wrap)
+				event = (uint16_t)(event - QSIZE);
+			need = need_event(event, new_pos, old);
+		} else {
+			need = flags != EV_DISABLE;
+		}
+	}
+	if (need)
 		kick();
 	else
 		drv.kicks_suppressed++;
-	return ue;
 }
 
 /* Take the interrupt if the line is up: read the cause, acknowledge it. */
@@ -627,7 +668,8 @@ static int free_slot(void)
 /* One run: initialise for a layout, serve `requests` requests, drain, report. */
 static bool run(bool packed, bool event_idx, unsigned requests)
 {
-	const char *name = packed ? "packed" : event_idx ? "split (EVENT_IDX)" : "split";
+	const char *name = packed ? (event_idx ? "packed (EVENT_IDX)" : "packed")
+				  : (event_idx ? "split (EVENT_IDX)" : "split");
 	struct vdev_blk_stats before, after;
 	unsigned done = 0, submitted = 0;
 	unsigned raises = vmm_irq_raises();
@@ -640,7 +682,7 @@ static bool run(bool packed, bool event_idx, unsigned requests)
 	if (!submit(0, T_GET_ID))
 		return fail("GET_ID not submitted", 0);
 	if (event_idx)
-		(void)event_idx_kick(0);
+		event_idx_kick(0);
 	else
 		kick();
 	if (!take_interrupt() || reap() != 1)
@@ -663,18 +705,22 @@ static bool run(bool packed, bool event_idx, unsigned requests)
 			return false;
 		/* sometimes leave the buffers on the ring unannounced for a while */
 		bool want = drv.in_flight == NSLOTS || submitted == requests || below(4) != 0;
-		uint16_t old_used = drv.last_used, ue = 0;
-		if (want && event_idx)
-			ue = event_idx_kick(below(2) ? 0 : (uint16_t)below(NSLOTS));
-		else if (want)
+		uint32_t later = 0, entries_before = drv.used_entries;
+		if (want && event_idx) {
+			/* the next used buffer, or a random number more */
+			later = below(2) ? 0 : below(packed ? DESC_PER_SLOT * NSLOTS : NSLOTS);
+			event_idx_kick((uint16_t)later);
+		} else if (want) {
 			kick();
+		}
 		bool irq = take_interrupt();
 		int got = reap();
 		if (got < 0 || failure)
 			return false;
 		/* without EVENT_IDX every batch of used buffers interrupts; with
-		 * it, exactly those that move the used index past used_event */
-		bool expect = got > 0 && (!event_idx || (uint16_t)(ue - old_used) < (unsigned)got);
+		 * it, exactly those that move the used index past the event */
+		uint32_t back = packed ? drv.used_entries - entries_before : (uint32_t)got;
+		bool expect = got > 0 && (!event_idx || later < back);
 		if (irq != expect)
 			return fail(irq ? "an interrupt not asked for, used buffers"
 					: "used buffers without the interrupt asked for",
@@ -766,12 +812,12 @@ int fw_main(void)
 	}
 	if (vmm_trap_read(0x1000, 4, &unused))
 		fail("an address no device decodes was accepted", 0x1000);
-	/* split, then packed, then split again (long enough for the split
-	 * ring's indices to wrap): each run reads what the previous one
-	 * wrote, across device resets */
+	/* split, packed, packed with EVENT_IDX, then split with EVENT_IDX long
+	 * enough for the split ring's indices to wrap: each run reads what the
+	 * previous one wrote, across device resets */
 	fw_stack_paint();
 	bool ok = failure == NULL && run(false, false, REQUESTS) && run(true, false, REQUESTS) &&
-		  run(false, true, LONG_RUN);
+		  run(true, true, REQUESTS) && run(false, true, LONG_RUN);
 	if (!ok) {
 		fw_puts("FAIL: ");
 		fw_puts(failure ? failure : "?");
