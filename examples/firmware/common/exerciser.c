@@ -562,7 +562,7 @@ static void kick(void)
 	wr(R_QUEUE_NOTIFY, 0);
 }
 
-/* The spec's vring_need_event(): has the index moved past `event` in (old, new]? */
+/* The spec's vring_need_event(): did the index move past `event` (event in [old, new))? */
 static bool need_event(uint16_t event, uint16_t new_idx, uint16_t old)
 {
 	return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old);
