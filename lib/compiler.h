@@ -150,7 +150,9 @@ static inline void vdev__mb(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
  * integrator's interrupt handlers, as long as the library runs privileged
  * (unprivileged, CPSID is ignored: then every call into one device and its
  * transport must come from one execution context, as on any target without
- * threads). No other target without lock-free RMW is supported.
+ * threads). gcc only: clang turns even atomic loads and stores into
+ * library calls on ARMv6-M. No other target without lock-free RMW is
+ * supported.
  */
 #if __GCC_ATOMIC_CHAR_LOCK_FREE == 2 && __GCC_ATOMIC_SHORT_LOCK_FREE == 2 &&                  \
 	__GCC_ATOMIC_INT_LOCK_FREE == 2
@@ -160,6 +162,8 @@ static inline void vdev__mb(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 #define vdev__atomic_exchange(p, v, mo) __atomic_exchange_n((p), (v), (mo))
 #define vdev__atomic_cas(p, expected, desired, mo, mo_fail)                                  \
 	__atomic_compare_exchange_n((p), (expected), (desired), false, (mo), (mo_fail))
+#elif defined(__ARM_ARCH_6M__) && defined(__clang__)
+#error "ARMv6-M: build the core with gcc (clang makes every atomic load and store an __atomic_* library call there)"
 #elif defined(__ARM_ARCH_6M__)
 static inline uint32_t vdev__irq_save(void)
 {

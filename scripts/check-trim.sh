@@ -45,7 +45,7 @@ for name in noring blkonly; do
 	echo "== trim $name: ${cfg[$name]}"
 	# shellcheck disable=SC2086
 	nice -n 10 cmake -S "$src" -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
-		-DVDEV_BUILD_TESTS=ON -DVDEV_BUILD_SHARED=OFF -DVDEV_BUILD_VHOST_USER=OFF \
+		-DVDEV_BUILD_TESTS=ON -DVDEV_SANITIZE=ON -DVDEV_BUILD_SHARED=OFF -DVDEV_BUILD_VHOST_USER=OFF \
 		${cfg[$name]} >"$b.configure.log" 2>&1 ||
 		{ cat "$b.configure.log" >&2; fail $name "configure"; continue; }
 	nice -n 10 cmake --build "$b" -j"$jobs" >"$b.build.log" 2>&1 ||
