@@ -9,6 +9,7 @@
 # works; plus test_mem and the kept models' own tests where they apply).
 #
 #   noring   VDEV_WITH_PACKED=OFF VDEV_WITH_INDIRECT=OFF, every device model
+#            (virtio-gpu without its 3D mode: VDEV_WITH_GPU_3D=OFF)
 #   blkonly  virtio-blk alone (every other model OFF), both ring features
 #
 # Usage: check-trim.sh [build-root]   (default: build-trim)
@@ -29,7 +30,7 @@ fi
 
 models=(BLK NET VSOCK GPU CONSOLE RNG INPUT)
 declare -A cfg
-cfg[noring]="-DVDEV_WITH_PACKED=OFF -DVDEV_WITH_INDIRECT=OFF"
+cfg[noring]="-DVDEV_WITH_PACKED=OFF -DVDEV_WITH_INDIRECT=OFF -DVDEV_WITH_GPU_3D=OFF"
 blkonly=""
 for m in "${models[@]}"; do [ "$m" = BLK ] || blkonly+=" -DVDEV_WITH_$m=OFF"; done
 cfg[blkonly]=$blkonly
@@ -45,7 +46,7 @@ for name in noring blkonly; do
 	echo "== trim $name: ${cfg[$name]}"
 	# shellcheck disable=SC2086
 	nice -n 10 cmake -S "$src" -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
-		-DVDEV_BUILD_TESTS=ON -DVDEV_SANITIZE=ON -DVDEV_BUILD_SHARED=OFF -DVDEV_BUILD_VHOST_USER=OFF \
+		-DVDEV_BUILD_TESTS=ON -DVDEV_SANITIZE=ON -DVDEV_BUILD_SHARED=OFF \
 		${cfg[$name]} >"$b.configure.log" 2>&1 ||
 		{ cat "$b.configure.log" >&2; fail $name "configure"; continue; }
 	nice -n 10 cmake --build "$b" -j"$jobs" >"$b.build.log" 2>&1 ||
