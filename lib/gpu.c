@@ -136,7 +136,9 @@ enum {
 	((ops) != NULL && (ops)->size >= offsetof(type, op) + sizeof((ops)->op) &&           \
 	 (ops)->op != NULL)
 #define SINK_HAS(gpu, op) HAS_OP((gpu)->P(sink), struct vdev_gpu_sink_ops, op)
-#define RENDERER_HAS(gpu, op) HAS_OP((gpu)->P(renderer), struct vdev_gpu_renderer_ops, op)
+/* Constant false without the 3D mode (VDEV_CONFIG_GPU_3D 0: no renderer). */
+#define RENDERER_HAS(gpu, op)                                                             \
+	(VDEV_CONFIG_GPU_3D && HAS_OP((gpu)->P(renderer), struct vdev_gpu_renderer_ops, op))
 #define REND(gpu) ((gpu)->P(renderer))
 #define ROP(gpu) ((gpu)->P(renderer_opaque))
 
@@ -833,7 +835,7 @@ oom:
 
 static bool virgl_on(const struct vdev_gpu *gpu)
 {
-	return gpu->P(virgl) && negotiated(gpu, VDEV_GPU_F_VIRGL);
+	return VDEV_CONFIG_GPU_3D && gpu->P(virgl) && negotiated(gpu, VDEV_GPU_F_VIRGL);
 }
 
 
@@ -2350,6 +2352,8 @@ VDEV_API int vdev_gpu_init(struct vdev_gpu *gpu, const struct vdev_gpu_config *c
 	    cfg->queues == NULL || cfg->queue_held == NULL || cfg->iovs == NULL ||
 	    cfg->resources == NULL)
 		return VDEV_EINVAL;
+	if (!VDEV_CONFIG_GPU_3D && cfg->renderer != NULL)
+		return VDEV_ENOTSUP; /* 3D mode left out of this build (vdev/config.h) */
 	virgl = renderer_full(cfg->renderer);
 	features = cfg->features != 0 ? cfg->features
 				      : VDEV_GPU_SUPPORTED_FEATURES | (virgl ? BIT(VIRGL) : 0);

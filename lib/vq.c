@@ -120,7 +120,7 @@ VDEV_API bool vdev_vq_is_broken(const struct vdev_vq *vq)
 
 VDEV_API enum vdev_vq_layout vdev_vq_layout(const struct vdev_vq *vq)
 {
-	return vq->P(layout) == VDEV_VQ_PACKED ? VDEV_VQ_PACKED : VDEV_VQ_SPLIT;
+	return vq_is_packed(vq) ? VDEV_VQ_PACKED : VDEV_VQ_SPLIT;
 }
 
 VDEV__INTERNAL int vdev__vq_map_area(const struct vdev_vq *vq, uint64_t gpa, uint64_t len,
@@ -145,7 +145,7 @@ VDEV__INTERNAL int vdev__vq_map_area(const struct vdev_vq *vq, uint64_t gpa, uin
 
 static int map_rings(struct vdev_vq *vq)
 {
-	return vq->P(layout) == VDEV_VQ_PACKED ? vdev__packed_map(vq) : vdev__split_map(vq);
+	return vq_is_packed(vq) ? vdev__packed_map(vq) : vdev__split_map(vq);
 }
 
 static void set_notify(struct vdev_vq *vq, bool enable)
@@ -154,7 +154,7 @@ static void set_notify(struct vdev_vq *vq, bool enable)
 		vq->P(state) &= (uint8_t)~VQ_NOTIFY_OFF;
 	else
 		vq->P(state) |= VQ_NOTIFY_OFF;
-	if (vq->P(layout) == VDEV_VQ_PACKED)
+	if (vq_is_packed(vq))
 		vdev__packed_set_notify(vq, enable);
 	else
 		vdev__split_set_notify(vq, enable);
@@ -169,12 +169,14 @@ VDEV_API int vdev_vq_start(struct vdev_vq *vq, const struct vdev_mem *mem, uint6
 		return VDEV_EBUSY;
 	if (mem == NULL)
 		return VDEV_EINVAL;
+	if (!VDEV_CONFIG_PACKED && (features & VDEV_BIT(VDEV_F_RING_PACKED)))
+		return VDEV_ENOTSUP; /* left out of this build (vdev/config.h) */
 	vq->P(layout) = (features & VDEV_BIT(VDEV_F_RING_PACKED)) ? VDEV_VQ_PACKED : VDEV_VQ_SPLIT;
 	if (size == 0 || size > vq->P(max_size))
 		return VDEV_EINVAL;
 	if (vq->P(layout) == VDEV_VQ_SPLIT && !vdev__is_pow2(size))
 		return VDEV_EINVAL;
-	if (vq->P(layout) == VDEV_VQ_PACKED &&
+	if (vq_is_packed(vq) &&
 	    (vq->P(last_avail) >= size || vq->P(used_idx) >= size))
 		return VDEV_EINVAL; /* positions from set_state do not fit */
 	vq->P(mem) = mem;
@@ -298,12 +300,14 @@ VDEV__INTERNAL int vdev__map_slow(struct vdev_vq *vq, uint64_t addr, uint32_t le
 	return 0;
 }
 
+#if VDEV_CONFIG_INDIRECT
 VDEV__INTERNAL int vdev__read_indirect(const struct vdev_vq *vq, uint64_t table, uint32_t i,
 				       void *desc16)
 {
 	/* table + 16 * i cannot wrap: the whole table was range-checked. */
 	return vdev_mem_read(vq->P(mem), table + 16u * (uint64_t)i, desc16, 16);
 }
+#endif
 
 /* --- processing ----------------------------------------------------------- */
 
@@ -367,7 +371,7 @@ VDEV_API int vdev_vq_pop_batch(struct vdev_vq *vq, struct vdev_vq_elem *elems, u
 	if (max == 0)
 		return 0;
 	/* The layouts mark what they take as held (vq_hold). */
-	if (vq->P(layout) == VDEV_VQ_PACKED)
+	if (vq_is_packed(vq))
 		return vdev__packed_pop(vq, elems, max, iov, iov_per_elem);
 	if (VDEV__UNLIKELY(vq->P(inflight_log) != NULL))
 		return pop_logged(vq, elems, max, iov, iov_per_elem);
@@ -412,7 +416,7 @@ VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
 			return VDEV_EINVAL;
 		descs += elems[i].ndescs;
 	}
-	if (vq->P(layout) == VDEV_VQ_PACKED) {
+	if (vq_is_packed(vq)) {
 		uint16_t size = vq->P(size);
 		uint32_t pos = vq->P(last_avail);
 
@@ -467,7 +471,7 @@ static inline __attribute__((always_inline)) int push_n(struct vdev_vq *vq,
 			if (elems[i].seq != (uint16_t)(seq + i))
 				return VDEV_EINVAL;
 	}
-	if (vq->P(layout) == VDEV_VQ_PACKED) {
+	if (vq_is_packed(vq)) {
 		for (unsigned i = 0; i < n; i++) {
 			if (VDEV__UNLIKELY(elems[i].ndescs == 0))
 				return VDEV_EINVAL;
@@ -489,7 +493,7 @@ static inline __attribute__((always_inline)) int push_n(struct vdev_vq *vq,
 		}
 		*w &= ~vq_held_bit(id);
 	}
-	if (vq->P(layout) == VDEV_VQ_PACKED) {
+	if (vq_is_packed(vq)) {
 		vq_packed_push_batch(vq, elems, written, n, descs);
 	} else {
 		struct virtq_used_elem *ring = ((struct virtq_used *)vq->P(device))->ring;
@@ -530,7 +534,7 @@ VDEV_API bool vdev_vq_publish(struct vdev_vq *vq)
 
 	if (!(vq->P(state) & VQ_LIVE) || vq->P(staged) == 0)
 		return false;
-	if (vq->P(layout) == VDEV_VQ_PACKED) {
+	if (vq_is_packed(vq)) {
 		notify = vdev__packed_publish(vq);
 	} else {
 		uint16_t batch = vq->P(staged);
@@ -578,7 +582,7 @@ VDEV_API bool vdev_vq_has_work(struct vdev_vq *vq)
 {
 	if (!(vq->P(state) & VQ_LIVE) || (vq->P(state) & VQ_BROKEN))
 		return false;
-	if (vq->P(layout) == VDEV_VQ_PACKED)
+	if (vq_is_packed(vq))
 		return vdev__packed_has_work(vq);
 	return vdev__split_has_work(vq);
 }
@@ -590,7 +594,7 @@ VDEV_API void vdev_vq_note_notification(struct vdev_vq *vq, uint16_t data)
 	vq->P(notify_hint) = data;
 	if (!(vq->P(state) & VQ_LIVE))
 		return;
-	if (vq->P(layout) == VDEV_VQ_PACKED) {
+	if (vq_is_packed(vq)) {
 		if ((data & 0x7fffu) >= size)
 			vq->P(stats).bad_notify_data++;
 	} else if ((uint16_t)(data - vq->P(last_avail)) > size) {

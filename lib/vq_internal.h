@@ -27,7 +27,17 @@
 
 static inline int vq_has(const struct vdev_vq *vq, unsigned bit)
 {
+	/* A feature left out of the build (vdev/config.h) is never
+	 * negotiated; a constant here drops the code that serves it. */
+	if (!VDEV_CONFIG_INDIRECT && bit == VDEV_F_INDIRECT_DESC)
+		return 0;
 	return (vq->P(features) >> bit) & 1u;
+}
+
+/* The queue uses the packed layout (never, when the build leaves it out). */
+static inline bool vq_is_packed(const struct vdev_vq *vq)
+{
+	return VDEV_CONFIG_PACKED && vq->P(layout) == VDEV_VQ_PACKED;
 }
 
 /*
@@ -257,12 +267,31 @@ VDEV__INTERNAL bool vdev__split_publish(struct vdev_vq *vq);
 VDEV__INTERNAL void vdev__split_set_notify(struct vdev_vq *vq, bool enable);
 VDEV__INTERNAL bool vdev__split_has_work(struct vdev_vq *vq);
 
+#if VDEV_CONFIG_PACKED
 VDEV__INTERNAL int vdev__packed_map(struct vdev_vq *vq);
 VDEV__INTERNAL int vdev__packed_pop(struct vdev_vq *vq, struct vdev_vq_elem *elems,
 				    unsigned max, struct vdev_iov *iov, unsigned iov_per_elem);
 VDEV__INTERNAL bool vdev__packed_publish(struct vdev_vq *vq);
 VDEV__INTERNAL void vdev__packed_set_notify(struct vdev_vq *vq, bool enable);
 VDEV__INTERNAL bool vdev__packed_has_work(struct vdev_vq *vq);
+#else
+/* vq_packed.c is left out (VDEV_CONFIG_PACKED 0): vq_is_packed() is a
+ * constant false, so these are never called; they keep the callers free
+ * of #if. */
+static inline int vdev__packed_map(struct vdev_vq *vq) { (void)vq; return VDEV_ENOTSUP; }
+static inline int vdev__packed_pop(struct vdev_vq *vq, struct vdev_vq_elem *elems,
+				   unsigned max, struct vdev_iov *iov, unsigned iov_per_elem)
+{
+	(void)vq, (void)elems, (void)max, (void)iov, (void)iov_per_elem;
+	return VDEV_ENOTSUP;
+}
+static inline bool vdev__packed_publish(struct vdev_vq *vq) { (void)vq; return false; }
+static inline void vdev__packed_set_notify(struct vdev_vq *vq, bool enable)
+{
+	(void)vq, (void)enable;
+}
+static inline bool vdev__packed_has_work(struct vdev_vq *vq) { (void)vq; return false; }
+#endif
 
 /*
  * Stage n used elements (packed), already checked (ndescs != 0, `descs`
@@ -317,9 +346,19 @@ VDEV__INTERNAL int vdev__vq_map_area(const struct vdev_vq *vq, uint64_t gpa, uin
 				     uint32_t align, unsigned access, void **out);
 
 /* Read one 16-byte descriptor of an indirect table that is not mapped
- * in one aligned piece. */
+ * in one aligned piece. (Never called when VDEV_CONFIG_INDIRECT is 0:
+ * vq_has() says the feature is off.) */
+#if VDEV_CONFIG_INDIRECT
 VDEV__INTERNAL int vdev__read_indirect(const struct vdev_vq *vq, uint64_t table, uint32_t i,
 				       void *desc16);
+#else
+static inline int vdev__read_indirect(const struct vdev_vq *vq, uint64_t table, uint32_t i,
+				      void *desc16)
+{
+	(void)vq, (void)table, (void)i, (void)desc16;
+	return VDEV_ENOTSUP;
+}
+#endif
 
 /* 0 if every byte of [gpa, gpa+len) is accessible for `access`, else the
  * error of the first part that is not (mem.c). */

@@ -31,6 +31,10 @@
 #ifndef VDEV_BLK_H
 #define VDEV_BLK_H
 
+/* Absent from a build with VDEV_CONFIG_DEV_BLK 0 (vdev/config.h): the
+ * functions below are declared there but not defined (a call does not
+ * link). */
+
 #include "vdev/common.h"
 #include "vdev/device.h"
 

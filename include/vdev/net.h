@@ -60,6 +60,10 @@
 #ifndef VDEV_NET_H
 #define VDEV_NET_H
 
+/* Absent from a build with VDEV_CONFIG_DEV_NET 0 (vdev/config.h): the
+ * functions below are declared there but not defined (a call does not
+ * link). */
+
 #include "vdev/common.h"
 #include "vdev/device.h"
 

@@ -65,6 +65,10 @@
 #ifndef VDEV_VSOCK_H
 #define VDEV_VSOCK_H
 
+/* Absent from a build with VDEV_CONFIG_DEV_VSOCK 0 (vdev/config.h): the
+ * functions below are declared there but not defined (a call does not
+ * link). */
+
 #include "vdev/common.h"
 #include "vdev/device.h"
 

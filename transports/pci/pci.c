@@ -188,7 +188,7 @@ static void flush_pending(struct vdev_pci *p, uint16_t v)
 
 	if (!msix_on(p) || !entry_snapshot(p, e, &addr, &data))
 		return;
-	if (__atomic_exchange_n(&e->P(pending), 0, __ATOMIC_SEQ_CST) != 0)
+	if (vdev__atomic_exchange(&e->P(pending), 0, __ATOMIC_SEQ_CST) != 0)
 		send(p, addr, data);
 }
 
@@ -227,7 +227,7 @@ static void t_notify_queue(void *opaque, uint16_t qidx)
 			msix_signal(p, __atomic_load_n(&p->P(queue_vectors)[qidx], __ATOMIC_ACQUIRE));
 		return;
 	}
-	if (!(__atomic_fetch_or(&p->P(isr), VDEV_PCI_ISR_QUEUE, __ATOMIC_ACQ_REL) &
+	if (!(vdev__atomic_fetch_or(&p->P(isr), VDEV_PCI_ISR_QUEUE, __ATOMIC_ACQ_REL) &
 	      VDEV_PCI_ISR_QUEUE))
 		update_intx(p);
 }
@@ -238,7 +238,7 @@ static void t_notify_config(void *opaque)
 	uint8_t old;
 
 	/* The config bit is set before any notification, MSI-X or not (spec). */
-	old = __atomic_fetch_or(&p->P(isr), VDEV_PCI_ISR_CONFIG, __ATOMIC_ACQ_REL);
+	old = vdev__atomic_fetch_or(&p->P(isr), VDEV_PCI_ISR_CONFIG, __ATOMIC_ACQ_REL);
 	if (msix_on(p))
 		msix_signal(p, __atomic_load_n(&p->P(config_vector), __ATOMIC_ACQUIRE));
 	else if (!(old & VDEV_PCI_ISR_CONFIG))
@@ -820,7 +820,7 @@ VDEV_API uint64_t vdev_pci_bar_read(struct vdev_pci *pci, unsigned bar, uint64_t
 		return common_read(pci, off, size);
 	if (off == VDEV_PCI_ISR_OFFSET && size == 1) {
 		/* read-to-clear; deasserts INTx */
-		uint8_t isr = __atomic_exchange_n(&pci->P(isr), 0, __ATOMIC_ACQ_REL);
+		uint8_t isr = vdev__atomic_exchange(&pci->P(isr), 0, __ATOMIC_ACQ_REL);
 		if (isr != 0)
 			update_intx(pci);
 		return isr;
