@@ -310,16 +310,21 @@ VDEV__INTERNAL int vdev__read_indirect(const struct vdev_vq *vq, uint64_t table,
 /*
  * A split queue with an in-flight log: chains a recovery found come first
  * (from their heads, not the avail ring), then the ring's; every chain
- * taken is logged before the caller sees it.
+ * taken is logged before the caller sees it. In two steps around the
+ * ring's pop, which the caller makes, so that the log's frame is not
+ * under the pop's (the stack budget, scripts/stack-budget.py).
+ *
+ * pop_resubmitted() takes up to max chains from the log's list and
+ * returns their number.
  */
-static __attribute__((noinline)) int pop_logged(struct vdev_vq *vq, struct vdev_vq_elem *elems,
-						unsigned max, struct vdev_iov *iov,
-						unsigned iov_per_elem)
+static __attribute__((noinline)) unsigned pop_resubmitted(struct vdev_vq *vq,
+							  struct vdev_vq_elem *elems,
+							  unsigned max, struct vdev_iov *iov,
+							  unsigned iov_per_elem)
 {
 	struct vdev_vq_inflight *log = vq->P(inflight_log);
 	unsigned n = 0;
 	uint16_t head;
-	int rc;
 
 	while (n < max && vdev__inflight_next(log, vq->P(size), &head)) {
 		/* A head the queue holds already (a log that names one twice,
@@ -337,20 +342,39 @@ static __attribute__((noinline)) int pop_logged(struct vdev_vq *vq, struct vdev_
 		log->P(ring_pops) = 0;
 		n++;
 	}
-	if (n < max) {
-		rc = vdev__split_pop(vq, elems + n, max - n, iov + (size_t)n * iov_per_elem,
-				     iov_per_elem);
-		if (rc < 0 && n == 0)
-			return rc;
-		if (rc > 0) {
-			uint32_t r = log->P(ring_pops) + (unsigned)rc;
+	return n;
+}
 
-			n += (unsigned)rc;
-			log->P(ring_pops) = (uint16_t)(r < UINT16_MAX ? r : UINT16_MAX);
-		}
+/* The pop's end: `rc` is the ring's pop's result after `n` resubmitted. */
+static __attribute__((noinline)) int pop_logged_done(struct vdev_vq *vq,
+						     struct vdev_vq_elem *elems, unsigned n,
+						     int rc)
+{
+	struct vdev_vq_inflight *log = vq->P(inflight_log);
+
+	if (rc < 0 && n == 0)
+		return rc;
+	if (rc > 0) {
+		uint32_t r = log->P(ring_pops) + (unsigned)rc;
+
+		n += (unsigned)rc;
+		log->P(ring_pops) = (uint16_t)(r < UINT16_MAX ? r : UINT16_MAX);
 	}
 	vdev__inflight_popped(log, elems, n);
 	return (int)n;
+}
+
+static __attribute__((noinline)) int pop_logged(struct vdev_vq *vq, struct vdev_vq_elem *elems,
+						unsigned max, struct vdev_iov *iov,
+						unsigned iov_per_elem)
+{
+	unsigned n = pop_resubmitted(vq, elems, max, iov, iov_per_elem);
+	int rc = 0;
+
+	if (n < max)
+		rc = vdev__split_pop(vq, elems + n, max - n, iov + (size_t)n * iov_per_elem,
+				     iov_per_elem);
+	return pop_logged_done(vq, elems, n, rc);
 }
 
 VDEV_API int vdev_vq_pop_batch(struct vdev_vq *vq, struct vdev_vq_elem *elems, unsigned max,
