@@ -274,29 +274,7 @@ VDEV__INTERNAL int vdev__vq_break(struct vdev_vq *vq)
 	return VDEV_EPROTO;
 }
 
-VDEV__INTERNAL int vdev__map_slow(struct vdev_vq *vq, uint64_t addr, uint32_t len,
-				  uint32_t write, struct vdev_iov *iov, uint32_t room,
-				  unsigned *got)
-{
-	const struct vdev_mem *mem = vq->P(mem);
-	uint32_t idx;
-	int rc;
-
-	rc = vdev_mem_to_iov(mem, addr, len, write ? VDEV_MEM_WRITE : VDEV_MEM_READ, iov, room,
-			     got);
-	if (rc < 0)
-		return rc;
-	/* Remember the region for the next buffer; most land in the same one. */
-	idx = vdev__mem_region_index(mem, addr);
-	if (idx != UINT32_MAX) {
-		const struct vdev_mem_region *r = &mem->P(regions)[idx];
-		vq->P(fast_gpa) = r->gpa;
-		vq->P(fast_size) = r->size;
-		vq->P(fast_hva) = r->hva;
-		vq->P(fast_ro) = (r->flags & VDEV_MEM_F_READONLY) ? 1u : 0u;
-	}
-	return 0;
-}
+/* vdev__map_slow() is in mem.c. */
 
 VDEV__INTERNAL int vdev__read_indirect(const struct vdev_vq *vq, uint64_t table, uint32_t i,
 				       void *desc16)
