@@ -360,13 +360,12 @@ static void hdr_for(const struct vdev_vsock *vs, struct hdr *h, uint32_t host_po
 static int rx_send_hdr(struct vdev_vsock *vs, const struct hdr *h)
 {
 	struct vdev_vq_elem e;
-	uint8_t raw[VDEV_VSOCK_HDR_LEN];
 	int rc = rx_pop(vs, &e);
 
 	if (rc < 0)
 		return rc;
-	hdr_encode(h, raw);
-	vdev_iov_from_buf(e.iov + e.n_out, e.n_in, 0, raw, sizeof(raw));
+	hdr_encode(h, vs->P(hdr_raw));
+	vdev_iov_from_buf(e.iov + e.n_out, e.n_in, 0, vs->P(hdr_raw), VDEV_VSOCK_HDR_LEN);
 	vdev_vq_push(&vs->P(queues)[RXQ], &e, VDEV_VSOCK_HDR_LEN);
 	vs->P(stats).rx_packets++;
 	return 0;
@@ -692,7 +691,6 @@ static void tx_request(struct vdev_vsock *vs, const struct hdr *h)
 
 static enum tx_result tx_one(struct vdev_vsock *vs, struct vdev_vq_elem *e)
 {
-	uint8_t raw[VDEV_VSOCK_HDR_LEN];
 	struct vdev_vsock_conn *c;
 	struct hdr h;
 
@@ -702,8 +700,8 @@ static enum tx_result tx_one(struct vdev_vsock *vs, struct vdev_vq_elem *e)
 		return TX_DONE;
 	}
 	/* The header, copied out once (it may span descriptors). */
-	vdev_iov_to_buf(e->iov, e->n_out, 0, raw, sizeof(raw));
-	hdr_decode(raw, &h);
+	vdev_iov_to_buf(e->iov, e->n_out, 0, vs->P(hdr_raw), VDEV_VSOCK_HDR_LEN);
+	hdr_decode(vs->P(hdr_raw), &h);
 	/* Only the guest's own address to the host (upper 32 bits included). */
 	if (h.src_cid != vs->P(guest_cid) || h.dst_cid != VDEV_VSOCK_HOST_CID) {
 		vs->P(stats).bad_addr++;
@@ -903,7 +901,6 @@ VDEV_API int vdev_vsock_send(struct vdev_vsock *vs, uint32_t conn, const struct 
 	}
 	do {
 		struct vdev_vq_elem e;
-		uint8_t raw[VDEV_VSOCK_HDR_LEN];
 		uint32_t credit = peer_credit(c), chunk;
 		struct hdr h;
 		size_t room;
@@ -928,8 +925,8 @@ VDEV_API int vdev_vsock_send(struct vdev_vsock *vs, uint32_t conn, const struct 
 		h.buf_alloc = vs->P(buf_alloc);
 		h.fwd_cnt = c->P(fwd_cnt);
 		copy_into(&e, VDEV_VSOCK_HDR_LEN, iov, iovcnt, done, chunk);
-		hdr_encode(&h, raw);
-		vdev_iov_from_buf(e.iov + e.n_out, e.n_in, 0, raw, sizeof(raw));
+		hdr_encode(&h, vs->P(hdr_raw));
+		vdev_iov_from_buf(e.iov + e.n_out, e.n_in, 0, vs->P(hdr_raw), VDEV_VSOCK_HDR_LEN);
 		vdev_vq_push(vq, &e, VDEV_VSOCK_HDR_LEN + chunk);
 		c->P(fwd_sent) = h.fwd_cnt;
 		c->P(tx_cnt) += chunk;
