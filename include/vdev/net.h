@@ -315,8 +315,9 @@ VDEV_API int vdev_net_receive(struct vdev_net *net, uint16_t pair, const struct 
  * vdev_net_process_tx() - transmit what the guest queued on `pair`, until
  * the ring is empty or the backend pushes back; publish and notify. What a
  * transmit-queue notification does. Chains are popped tx_batch at a time
- * (see vdev_net_config), handed to the transmit op in ring order and
- * completed together; the used ring is published once at the end. When
+ * (at most VDEV_NET_TX_STACK_BATCH without tx_elems; see vdev_net_config),
+ * handed to the transmit op in ring order and completed together; the used
+ * ring is published once at the end. When
  * the op returns VDEV_EAGAIN, that frame and the rest of its batch go back
  * on the ring in order (nothing is completed or lost) until
  * vdev_net_tx_resume(). A pair at or beyond the active ones
