@@ -255,10 +255,10 @@ def main():
 
     over = [(d, t) for d, t in results if d[0] > a.budget]
     if a.markdown:
-        print('| entry point | worst-case stack (bytes) | deepest path |')
+        print('| entry point | worst-case stack (bytes) | deepest path (frame bytes) |')
         print('|---|---:|---|')
         for (d, path), t in results[:12]:
-            chain = ' → '.join(nodes[p][0] for p in path)
+            chain = ' → '.join(f'{nodes[p][0]} ({nodes[p][1]})' for p in path)
             print(f'| `{t}` | {d} | {chain} |')
     else:
         print(f'stack budget: {a.budget} bytes; {len(entries)} public entry points, '
