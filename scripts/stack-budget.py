@@ -68,8 +68,12 @@ def main():
     flags = a.flags or ['-mcpu=cortex-r5', '-marm', '-mfloat-abi=soft', '-Os']
 
     if shutil.which(a.cc) is None:
+        if os.environ.get('VDEV_REQUIRE_ALL') == '1':
+            print(f'FAIL: {a.cc} not installed (apt-get install gcc-arm-none-eabi), '
+                  'and VDEV_REQUIRE_ALL=1')
+            return 1
         print(f'SKIPPED: {a.cc} not installed (apt-get install gcc-arm-none-eabi)')
-        return 1 if os.environ.get('VDEV_REQUIRE_ALL') == '1' else 77
+        return 77
 
     src = a.src
     sources = sorted(glob.glob(f'{src}/lib/*.c') + glob.glob(f'{src}/transports/mmio/*.c') +
