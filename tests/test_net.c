@@ -687,7 +687,10 @@ Test(net, tx_batches_of_max_packed)
 {
 	tx_batches((struct opts){.tx_batch = VDEV_NET_TX_BATCH_MAX, .packed = true});
 }
-Test(net, tx_batches_of_5_elems_split) { tx_batches((struct opts){.tx_batch = 5, .tx_elems = true}); }
+Test(net, tx_batches_of_5_elems_split)
+{
+	tx_batches((struct opts){.tx_batch = 5, .tx_elems = true});
+}
 Test(net, tx_batches_default_elems_packed)
 {
 	tx_batches((struct opts){.packed = true, .tx_elems = true});
