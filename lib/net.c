@@ -414,7 +414,10 @@ static int tx_one(struct vdev_net *net, uint16_t pair, const struct tx_feat *f,
 VDEV_API int vdev_net_process_tx(struct vdev_net *net, uint16_t pair)
 {
 	static const uint32_t unwritten[VDEV_NET_TX_BATCH_MAX]; /* transmit writes nothing */
-	struct vdev_vq_elem el[VDEV_NET_TX_BATCH_MAX];
+	/* Without the caller's tx_elems, a few at a time: the frame stays
+	 * small (the stack budget, scripts/stack-budget.py). */
+	struct vdev_vq_elem stack_el[VDEV_NET_TX_STACK_BATCH];
+	struct vdev_vq_elem *el = stack_el;
 	struct vdev_net_pair *pp;
 	struct vdev_vq *vq;
 	struct vdev_iov *iov;
@@ -438,6 +441,10 @@ VDEV_API int vdev_net_process_tx(struct vdev_net *net, uint16_t pair)
 		iov = net->P(tx_iovs) + (size_t)pair * batch * cap;
 	else
 		iov = net->P(iovs) + ((size_t)pair * (net->P(rx_bufs) + 1u) + net->P(rx_bufs)) * cap;
+	if (net->P(tx_elems) != NULL)
+		el = net->P(tx_elems) + (size_t)pair * batch;
+	else if (batch > VDEV_NET_TX_STACK_BATCH)
+		batch = VDEV_NET_TX_STACK_BATCH;
 	f = tx_features(net);
 	while (!pp->P(tx_blocked)) {
 		int rc = vdev_vq_pop_batch(vq, el, batch, iov, cap);
@@ -1014,6 +1021,7 @@ VDEV_API int vdev_net_init(struct vdev_net *net, const struct vdev_net_config *c
 	net->P(elems) = cfg->elems;
 	net->P(iovs) = cfg->iovs;
 	net->P(tx_iovs) = cfg->tx_iovs;
+	net->P(tx_elems) = cfg->tx_iovs != NULL ? cfg->tx_elems : NULL;
 	net->P(tx_batch) = cfg->tx_iovs == NULL ? 1u
 			   : cfg->tx_batch != 0 ? cfg->tx_batch
 						: VDEV_NET_TX_BATCH_DEFAULT;

@@ -276,29 +276,7 @@ VDEV__INTERNAL int vdev__vq_break(struct vdev_vq *vq)
 	return VDEV_EPROTO;
 }
 
-VDEV__INTERNAL int vdev__map_slow(struct vdev_vq *vq, uint64_t addr, uint32_t len,
-				  uint32_t write, struct vdev_iov *iov, uint32_t room,
-				  unsigned *got)
-{
-	const struct vdev_mem *mem = vq->P(mem);
-	uint32_t idx;
-	int rc;
-
-	rc = vdev_mem_to_iov(mem, addr, len, write ? VDEV_MEM_WRITE : VDEV_MEM_READ, iov, room,
-			     got);
-	if (rc < 0)
-		return rc;
-	/* Remember the region for the next buffer; most land in the same one. */
-	idx = vdev__mem_region_index(mem, addr);
-	if (idx != UINT32_MAX) {
-		const struct vdev_mem_region *r = &mem->P(regions)[idx];
-		vq->P(fast_gpa) = r->gpa;
-		vq->P(fast_size) = r->size;
-		vq->P(fast_hva) = r->hva;
-		vq->P(fast_ro) = (r->flags & VDEV_MEM_F_READONLY) ? 1u : 0u;
-	}
-	return 0;
-}
+/* vdev__map_slow() is in mem.c. */
 
 #if VDEV_CONFIG_INDIRECT
 VDEV__INTERNAL int vdev__read_indirect(const struct vdev_vq *vq, uint64_t table, uint32_t i,
@@ -314,16 +292,21 @@ VDEV__INTERNAL int vdev__read_indirect(const struct vdev_vq *vq, uint64_t table,
 /*
  * A split queue with an in-flight log: chains a recovery found come first
  * (from their heads, not the avail ring), then the ring's; every chain
- * taken is logged before the caller sees it.
+ * taken is logged before the caller sees it. In two steps around the
+ * ring's pop, which the caller makes, so that the log's frame is not
+ * under the pop's (the stack budget, scripts/stack-budget.py).
+ *
+ * pop_resubmitted() takes up to max chains from the log's list and
+ * returns their number.
  */
-static __attribute__((noinline)) int pop_logged(struct vdev_vq *vq, struct vdev_vq_elem *elems,
-						unsigned max, struct vdev_iov *iov,
-						unsigned iov_per_elem)
+static __attribute__((noinline)) unsigned pop_resubmitted(struct vdev_vq *vq,
+							  struct vdev_vq_elem *elems,
+							  unsigned max, struct vdev_iov *iov,
+							  unsigned iov_per_elem)
 {
 	struct vdev_vq_inflight *log = vq->P(inflight_log);
 	unsigned n = 0;
 	uint16_t head;
-	int rc;
 
 	while (n < max && vdev__inflight_next(log, vq->P(size), &head)) {
 		/* A head the queue holds already (a log that names one twice,
@@ -341,24 +324,47 @@ static __attribute__((noinline)) int pop_logged(struct vdev_vq *vq, struct vdev_
 		log->P(ring_pops) = 0;
 		n++;
 	}
-	if (n < max) {
-		rc = vdev__split_pop(vq, elems + n, max - n, iov + (size_t)n * iov_per_elem,
-				     iov_per_elem);
-		if (rc < 0 && n == 0)
-			return rc;
-		if (rc > 0) {
-			uint32_t r = log->P(ring_pops) + (unsigned)rc;
+	return n;
+}
 
-			n += (unsigned)rc;
-			log->P(ring_pops) = (uint16_t)(r < UINT16_MAX ? r : UINT16_MAX);
-		}
+/* The pop's end: `rc` is the ring's pop's result after `n` resubmitted. */
+static __attribute__((noinline)) int pop_logged_done(struct vdev_vq *vq,
+						     struct vdev_vq_elem *elems, unsigned n,
+						     int rc)
+{
+	struct vdev_vq_inflight *log = vq->P(inflight_log);
+
+	if (rc < 0 && n == 0)
+		return rc;
+	if (rc > 0) {
+		uint32_t r = log->P(ring_pops) + (unsigned)rc;
+
+		n += (unsigned)rc;
+		log->P(ring_pops) = (uint16_t)(r < UINT16_MAX ? r : UINT16_MAX);
 	}
 	vdev__inflight_popped(log, elems, n);
 	return (int)n;
 }
 
-VDEV_API int vdev_vq_pop_batch(struct vdev_vq *vq, struct vdev_vq_elem *elems, unsigned max,
-			       struct vdev_iov *iov, unsigned iov_per_elem)
+static __attribute__((noinline)) int pop_logged(struct vdev_vq *vq, struct vdev_vq_elem *elems,
+						unsigned max, struct vdev_iov *iov,
+						unsigned iov_per_elem)
+{
+	unsigned n = pop_resubmitted(vq, elems, max, iov, iov_per_elem);
+	int rc = 0;
+
+	if (n < max)
+		rc = vdev__split_pop(vq, elems + n, max - n, iov + (size_t)n * iov_per_elem,
+				     iov_per_elem);
+	return pop_logged_done(vq, elems, n, rc);
+}
+
+/* vdev_vq_pop_batch()'s body, in vdev_vq_pop() too: a frame less under
+ * every device's pop (the stack budget, scripts/stack-budget.py). */
+static inline __attribute__((always_inline)) int pop_batch(struct vdev_vq *vq,
+							   struct vdev_vq_elem *elems,
+							   unsigned max, struct vdev_iov *iov,
+							   unsigned iov_per_elem)
 {
 	uint8_t st = vq->P(state);
 
@@ -378,10 +384,16 @@ VDEV_API int vdev_vq_pop_batch(struct vdev_vq *vq, struct vdev_vq_elem *elems, u
 	return vdev__split_pop(vq, elems, max, iov, iov_per_elem);
 }
 
+VDEV_API int vdev_vq_pop_batch(struct vdev_vq *vq, struct vdev_vq_elem *elems, unsigned max,
+			       struct vdev_iov *iov, unsigned iov_per_elem)
+{
+	return pop_batch(vq, elems, max, iov, iov_per_elem);
+}
+
 VDEV_API int vdev_vq_pop(struct vdev_vq *vq, struct vdev_vq_elem *elem, struct vdev_iov *iov,
 			 unsigned iov_cap)
 {
-	return vdev_vq_pop_batch(vq, elem, 1, iov, iov_cap);
+	return pop_batch(vq, elem, 1, iov, iov_cap);
 }
 
 VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems, unsigned n)

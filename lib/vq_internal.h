@@ -120,6 +120,8 @@ static inline void chain_fail(struct vq_chain *c, int err)
  * most `room` segments at `iov`, stores their number in *got, updates the
  * queue's hint (the caller reloads it) and returns 0 or a VDEV_E* code.
  * Deliberately not given the chain: the chain's state stays in registers.
+ * In mem.c, where the translation inlines into it (one frame: the stack
+ * budget, scripts/stack-budget.py).
  */
 VDEV__INTERNAL int vdev__map_slow(struct vdev_vq *vq, uint64_t addr, uint32_t len,
 				  uint32_t write, struct vdev_iov *iov, uint32_t room,
@@ -365,8 +367,6 @@ static inline int vdev__read_indirect(const struct vdev_vq *vq, uint64_t table, 
 VDEV__INTERNAL int vdev__mem_check(const struct vdev_mem *mem, uint64_t gpa, uint64_t len,
 				   unsigned access);
 
-/* Index of the region containing gpa, or UINT32_MAX (mem.c). */
-VDEV__INTERNAL uint32_t vdev__mem_region_index(const struct vdev_mem *mem, uint64_t gpa);
 
 /* Device core hook (device.c). */
 VDEV__INTERNAL void vdev__dev_queue_broken(struct vdev_dev *dev, struct vdev_vq *vq);

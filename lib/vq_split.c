@@ -448,10 +448,13 @@ static __attribute__((noinline)) int take_multi(const struct vdev_vq *vq, uint16
  * A chain the fast paths declined: the full walk, which re-reads every
  * descriptor and uses only its own reads. Counts a rejected chain in the
  * queue's stats; the caller reloads the region hint, which may move.
+ * Inline: walk_chain() is out of line already, and a frame less is on
+ * the deepest path (the stack budget, scripts/stack-budget.py).
  */
-static __attribute__((noinline)) void pop_slow(struct vdev_vq *vq, uint16_t head,
-					       struct vdev_vq_elem *e, struct vdev_iov *iov,
-					       unsigned iov_per_elem, uint16_t seq)
+static inline __attribute__((always_inline)) void pop_slow(struct vdev_vq *vq, uint16_t head,
+							   struct vdev_vq_elem *e,
+							   struct vdev_iov *iov,
+							   unsigned iov_per_elem, uint16_t seq)
 {
 	vq->P(stats).rejected += (unsigned)walk_chain(vq, head, e, iov, iov_per_elem, seq);
 }

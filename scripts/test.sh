@@ -4,7 +4,8 @@
 # The whole test suite, from a fresh Debian 12 machine:
 #   1. installs what it needs with apt-get (idempotent);
 #   2. builds everything with gcc under ASan+UBSan and runs ctest: unit
-#      tests, public headers as C/C++, the freestanding check, the
+#      tests, public headers as C/C++, the freestanding check, the stack
+#      budget (stack_budget, arm-none-eabi-gcc), the
 #      installed-consumer check, fuzz corpus replays, the Linux
 #      virtio_ring conformance runs, DPDK's virtio driver against the
 #      net daemon (dpdk_net_*) and the real-guest runs (QEMU, and the

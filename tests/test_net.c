@@ -96,6 +96,7 @@ static struct {
 	struct vdev_vq_elem elems[PAIRS * RX_BUFS_MAX];
 	struct vdev_iov iovs[(PAIRS * (RX_BUFS_MAX + 1) + 1) * IOVS];
 	struct vdev_iov tx_iovs[PAIRS * VDEV_NET_TX_BATCH_MAX * IOVS];
+	struct vdev_vq_elem tx_elems[PAIRS * VDEV_NET_TX_BATCH_MAX];
 	struct vdev_mmio mmio;
 	struct drv_mmio dm;
 	struct drv_transport tr;
@@ -115,6 +116,8 @@ struct opts {
 	uint16_t mtu;       /* default 1500 */
 	bool unbatched;     /* no tx_iovs: one transmit chain at a time */
 	unsigned tx_batch;  /* with tx_iovs; 0: the default */
+	bool tx_elems;      /* with tx_iovs: the batch in the caller's elements (else
+			     * VDEV_NET_TX_STACK_BATCH at a time on the stack) */
 	unsigned rx_bufs;   /* 0: RX_BUFS; at most RX_BUFS_MAX */
 	bool frontend;      /* negotiated by a vhost-user-like front-end */
 };
@@ -143,8 +146,10 @@ static void setup_with(struct opts o)
 		.backend_opaque = &F.rec,
 		.tx_iovs = o.unbatched ? NULL : F.tx_iovs,
 		.tx_batch = o.tx_batch,
+		.tx_elems = o.tx_elems ? F.tx_elems : NULL,
 	};
 	memcpy(c.mac, HOST_MAC, 6);
+	memset(F.tx_elems, 0, sizeof(F.tx_elems));
 	cr_assert_eq(vdev_net_init(&F.net, &c), 0);
 	vdev_dev_set_frontend_negotiates(vdev_net_dev(&F.net), o.frontend);
 	struct vdev_mmio_config mc = {.irq = drv_mmio_irq, .irq_opaque = &F.dm};
@@ -661,6 +666,11 @@ static void tx_batches(struct opts o)
 	cr_expect_eq(st.tx_frames, (uint64_t)good_total);
 	cr_expect_eq(st.tx_bad, (uint64_t)bad_total);
 	cr_expect_eq(st.tx_dropped, 0);
+	/* The batches went through the caller's elements, and only then. */
+	bool used = false;
+	for (size_t i = 0; i < sizeof(F.tx_elems) / sizeof(F.tx_elems[0]); i++)
+		used |= F.tx_elems[i].out_bytes != 0;
+	cr_expect_eq(used, o.tx_elems && !o.unbatched);
 }
 Test(net, tx_batches_unbatched_split) { tx_batches((struct opts){.unbatched = true}); }
 Test(net, tx_batches_unbatched_packed)
@@ -676,6 +686,27 @@ Test(net, tx_batches_of_max_split) { tx_batches((struct opts){.tx_batch = VDEV_N
 Test(net, tx_batches_of_max_packed)
 {
 	tx_batches((struct opts){.tx_batch = VDEV_NET_TX_BATCH_MAX, .packed = true});
+}
+Test(net, tx_batches_of_5_elems_split)
+{
+	tx_batches((struct opts){.tx_batch = 5, .tx_elems = true});
+}
+Test(net, tx_batches_default_elems_packed)
+{
+	tx_batches((struct opts){.packed = true, .tx_elems = true});
+}
+Test(net, tx_batches_of_max_elems_split)
+{
+	tx_batches((struct opts){.tx_batch = VDEV_NET_TX_BATCH_MAX, .tx_elems = true});
+}
+Test(net, tx_batches_of_max_elems_packed)
+{
+	tx_batches((struct opts){.tx_batch = VDEV_NET_TX_BATCH_MAX, .packed = true, .tx_elems = true});
+}
+Test(net, tx_batches_unbatched_ignores_elems)
+{
+	/* tx_elems without tx_iovs: one chain at a time, the elements unused */
+	tx_batches((struct opts){.unbatched = true, .tx_elems = true});
 }
 
 /* ---- receive ---- */

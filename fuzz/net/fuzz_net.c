@@ -38,6 +38,7 @@ static uint64_t queue_held[NQ * VDEV_VQ_HELD_WORDS(32)];
 static struct vdev_vq_elem elems[PAIRS * RX_BUFS];
 static struct vdev_iov iovs[(PAIRS * (RX_BUFS + 1) + 1) * IOVS];
 static struct vdev_iov tx_iovs[PAIRS * VDEV_NET_TX_BATCH_MAX * IOVS];
+static struct vdev_vq_elem tx_elems[PAIRS * VDEV_NET_TX_BATCH_MAX];
 static struct vdev_mmio mmio;
 static struct drv_mmio dm;
 static struct drv_vq q[NQ];
@@ -175,7 +176,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	eagain = 0;
 	fuzz_mem_reset(&m, REGION, false);
 	/* One byte: rx_bufs (low bits) and the transmit batch (above them):
-	 * the default, none (one chain at a time in iovs), 3, the largest. */
+	 * the default, none (one chain at a time in iovs), 3, the largest;
+	 * the top bit: the batch in tx_elems (else a few at a time). */
 	uint8_t sizes = take(&in);
 	static const unsigned tx_batches[4] = {0, 0, 3, VDEV_NET_TX_BATCH_MAX};
 	unsigned tx_sel = (unsigned)(sizes / RX_BUFS) % 4u;
@@ -195,6 +197,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.backend = &fz_ops,
 		.tx_iovs = tx_sel == 1 ? NULL : tx_iovs,
 		.tx_batch = tx_batches[tx_sel],
+		.tx_elems = (sizes & 0x80u) ? tx_elems : NULL,
 	};
 	memcpy(c.mac, host_mac, 6);
 	FUZZ_CHECK(vdev_net_init(&net, &c) == 0);

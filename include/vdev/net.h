@@ -127,6 +127,8 @@ extern "C" {
  * batch taken when tx_iovs is given with tx_batch 0. */
 #define VDEV_NET_TX_BATCH_MAX 32u
 #define VDEV_NET_TX_BATCH_DEFAULT 16u
+/* The most chains one pop takes without vdev_net_config.tx_elems. */
+#define VDEV_NET_TX_STACK_BATCH 4u
 
 /* config status bits */
 #define VDEV_NET_S_LINK_UP 1u
@@ -210,11 +212,17 @@ struct vdev_net_config {
 	 * max_pairs * tx_batch * iov_per_chain segments (pair p uses the
 	 * p-th run of tx_batch * iov_per_chain). tx_batch: 1..
 	 * VDEV_NET_TX_BATCH_MAX, or 0 for VDEV_NET_TX_BATCH_DEFAULT; without
-	 * tx_iovs it must be 0 or 1. The popped elements live on the stack of
-	 * vdev_net_process_tx() (VDEV_NET_TX_BATCH_MAX of them).
+	 * tx_iovs it must be 0 or 1.
+	 * tx_elems (optional, with tx_iovs): caller-owned, borrowed for the
+	 * life of the device, max_pairs * tx_batch elements (pair p uses the
+	 * p-th run of tx_batch) that hold the popped batch. Without it a
+	 * pass pops at most VDEV_NET_TX_STACK_BATCH chains at a time, into
+	 * elements on the stack of vdev_net_process_tx() (a small stack
+	 * frame whatever tx_batch is: the library's stack budget).
 	 */
 	struct vdev_iov *tx_iovs;
 	unsigned tx_batch;
+	struct vdev_vq_elem *tx_elems;
 };
 
 struct vdev_net_stats {
@@ -239,6 +247,7 @@ struct vdev_net {
 	struct vdev_vq_elem *VDEV_PRIV(elems);
 	struct vdev_iov *VDEV_PRIV(iovs);
 	struct vdev_iov *VDEV_PRIV(tx_iovs);
+	struct vdev_vq_elem *VDEV_PRIV(tx_elems);
 	struct vdev_net_stats VDEV_PRIV(stats);
 	struct vdev_net_pair VDEV_PRIV(pairs)[VDEV_NET_MAX_PAIRS];
 	uint64_t VDEV_PRIV(guest_offloads);
@@ -310,8 +319,9 @@ VDEV_API int vdev_net_receive(struct vdev_net *net, uint16_t pair, const struct 
  * vdev_net_process_tx() - transmit what the guest queued on `pair`, until
  * the ring is empty or the backend pushes back; publish and notify. What a
  * transmit-queue notification does. Chains are popped tx_batch at a time
- * (see vdev_net_config), handed to the transmit op in ring order and
- * completed together; the used ring is published once at the end. When
+ * (at most VDEV_NET_TX_STACK_BATCH without tx_elems; see vdev_net_config),
+ * handed to the transmit op in ring order and completed together; the used
+ * ring is published once at the end. When
  * the op returns VDEV_EAGAIN, that frame and the rest of its batch go back
  * on the ring in order (nothing is completed or lost) until
  * vdev_net_tx_resume(). A pair at or beyond the active ones

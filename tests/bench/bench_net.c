@@ -10,8 +10,8 @@
  * buffer, with no validation, filtering or feature checks. Only the
  * device half is timed; the driver simulator fills and reaps untimed.
  * Split ring, EVENT_IDX, batches of 32 (ours also pops and completes
- * transmit chains 32 at a time: tx_iovs, tx_batch). Medians of >= 5 alternating runs;
- * ratio = median of per-run ratios.
+ * transmit chains 32 at a time: tx_iovs, tx_batch, tx_elems). Medians of
+ * >= 5 alternating runs; ratio = median of per-run ratios.
  *
  * usage: bench_net [--runs N] [--rounds R]
  */
@@ -93,6 +93,7 @@ struct rig {
 	struct vdev_vq_elem elems[4];
 	struct vdev_iov iovs[(1 * (4 + 1) + 1) * 8];
 	struct vdev_iov tx_iovs[1 * BATCH * 8]; /* transmit pops BATCH chains at once */
+	struct vdev_vq_elem tx_elems[1 * BATCH];  /* into these */
 	struct vdev_mmio mmio;
 	struct drv_mmio dm;
 	struct drv_transport tr;
@@ -112,7 +113,7 @@ static void rig_init(struct rig *g)
 		.queue_held = g->queue_held, .elems = g->elems, .iovs = g->iovs,
 		.rx_bufs = 4, .iov_per_chain = 8, .backend = &null_ops,
 		.ring_features = VDEV_BIT(VDEV_F_EVENT_IDX),
-		.tx_iovs = g->tx_iovs, .tx_batch = BATCH,
+		.tx_iovs = g->tx_iovs, .tx_batch = BATCH, .tx_elems = g->tx_elems,
 	};
 	memcpy(c.mac, MAC, 6);
 	if (vdev_net_init(&g->net, &c) != 0)
