@@ -353,6 +353,42 @@ static __attribute__((noinline)) int pop_logged(struct vdev_vq *vq, struct vdev_
 	return (int)n;
 }
 
+/*
+ * A packed queue with a log: buffers a recovery found first (from the
+ * log's copies of their descriptors), then the ring's, each copied into
+ * the log before the caller sees it.
+ */
+static __attribute__((noinline)) int pop_logged_packed(struct vdev_vq *vq,
+						       struct vdev_vq_elem *elems, unsigned max,
+						       struct vdev_iov *iov, unsigned iov_per_elem)
+{
+	struct vdev_vq_inflight *log = vq->P(inflight_log);
+	unsigned n = 0;
+	int rc;
+
+	while (n < max && vdev__inflight_packed_next(log, vq, &elems[n],
+						     iov + (size_t)n * iov_per_elem, iov_per_elem)) {
+		log->P(ring_pops) = 0;
+		n++;
+	}
+	if (n < max) {
+		uint16_t pos = vq->P(last_avail);
+
+		rc = vdev__packed_pop(vq, elems + n, max - n, iov + (size_t)n * iov_per_elem,
+				      iov_per_elem);
+		if (rc < 0 && n == 0)
+			return rc;
+		if (rc > 0) {
+			uint32_t r = log->P(ring_pops) + (unsigned)rc;
+
+			vdev__inflight_packed_popped(log, vq, elems + n, (unsigned)rc, pos);
+			n += (unsigned)rc;
+			log->P(ring_pops) = (uint16_t)(r < UINT16_MAX ? r : UINT16_MAX);
+		}
+	}
+	return (int)n;
+}
+
 VDEV_API int vdev_vq_pop_batch(struct vdev_vq *vq, struct vdev_vq_elem *elems, unsigned max,
 			       struct vdev_iov *iov, unsigned iov_per_elem)
 {
@@ -367,8 +403,11 @@ VDEV_API int vdev_vq_pop_batch(struct vdev_vq *vq, struct vdev_vq_elem *elems, u
 	if (max == 0)
 		return 0;
 	/* The layouts mark what they take as held (vq_hold). */
-	if (vq->P(layout) == VDEV_VQ_PACKED)
+	if (vq->P(layout) == VDEV_VQ_PACKED) {
+		if (VDEV__UNLIKELY(vq->P(inflight_log) != NULL))
+			return pop_logged_packed(vq, elems, max, iov, iov_per_elem);
 		return vdev__packed_pop(vq, elems, max, iov, iov_per_elem);
+	}
 	if (VDEV__UNLIKELY(vq->P(inflight_log) != NULL))
 		return pop_logged(vq, elems, max, iov, iov_per_elem);
 	return vdev__split_pop(vq, elems, max, iov, iov_per_elem);
@@ -382,7 +421,7 @@ VDEV_API int vdev_vq_pop(struct vdev_vq *vq, struct vdev_vq_elem *elem, struct v
 
 VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems, unsigned n)
 {
-	uint32_t descs = 0;
+	uint32_t descs = 0, ring_descs = 0;
 	unsigned resub = 0;
 
 	if (!(vq->P(state) & VQ_LIVE))
@@ -411,6 +450,8 @@ VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
 		if (id >= vq->P(size) || !vq_is_held(vq->P(held), id))
 			return VDEV_EINVAL;
 		descs += elems[i].ndescs;
+		if (i >= resub)
+			ring_descs += elems[i].ndescs; /* resubmissions took no slots now */
 	}
 	if (vq->P(layout) == VDEV_VQ_PACKED) {
 		uint16_t size = vq->P(size);
@@ -419,10 +460,10 @@ VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
 		if (descs == 0 || descs > vq->P(inflight_descs) || descs > size)
 			return VDEV_EINVAL;
 		/* Step the position (and the wrap counter) back over the slots. */
-		if (pos >= descs) {
-			pos -= descs;
+		if (pos >= ring_descs) {
+			pos -= ring_descs;
 		} else {
-			pos = pos + size - descs;
+			pos = pos + size - ring_descs;
 			vq->P(state) ^= VQ_AVAIL_WRAP;
 		}
 		vq->P(last_avail) = (uint16_t)pos;
@@ -434,7 +475,9 @@ VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
 		vq->P(stats).rejected -= elems[i].error != 0; /* counted again when re-popped */
 		vq->P(held)[elems[i].id >> 6] &= ~vq_held_bit(elems[i].id); /* not ours now */
 	}
-	if (vq->P(inflight_log) != NULL)
+	if (vq->P(inflight_log) != NULL && vq->P(layout) == VDEV_VQ_PACKED)
+		vdev__inflight_packed_unpopped(vq->P(inflight_log), elems, n, resub);
+	else if (vq->P(inflight_log) != NULL)
 		vdev__inflight_unpopped(vq->P(inflight_log), elems, n, resub);
 	vq->P(inflight) = (uint16_t)(vq->P(inflight) - n);
 	vq->P(pop_seq) = (uint16_t)(vq->P(pop_seq) - n);
@@ -491,6 +534,8 @@ static inline __attribute__((always_inline)) int push_n(struct vdev_vq *vq,
 	}
 	if (vq->P(layout) == VDEV_VQ_PACKED) {
 		vq_packed_push_batch(vq, elems, written, n, descs);
+		if (VDEV__UNLIKELY(vq->P(inflight_log) != NULL))
+			vdev__inflight_packed_pushed(vq->P(inflight_log), elems, n);
 	} else {
 		struct virtq_used_elem *ring = ((struct virtq_used *)vq->P(device))->ring;
 		uint16_t used = vq->P(used_idx);
@@ -531,7 +576,14 @@ VDEV_API bool vdev_vq_publish(struct vdev_vq *vq)
 	if (!(vq->P(state) & VQ_LIVE) || vq->P(staged) == 0)
 		return false;
 	if (vq->P(layout) == VDEV_VQ_PACKED) {
+		struct vdev_vq_inflight *log = vq->P(inflight_log);
+		bool wrap = (vq->P(state) & VQ_USED_WRAP) != 0;
+
+		if (VDEV__UNLIKELY(log != NULL))
+			vdev__inflight_packed_publish_begin(log, vq->P(used_idx), wrap);
 		notify = vdev__packed_publish(vq);
+		if (VDEV__UNLIKELY(log != NULL))
+			vdev__inflight_packed_publish_end(log, vq->P(used_idx), wrap);
 	} else {
 		uint16_t batch = vq->P(staged);
 		notify = vdev__split_publish(vq);
