@@ -19,6 +19,7 @@
 
 #include "drvsim.h"
 #include "fuzz_common.h"
+#include "fuzz_mem.h"
 #include "vdev/device.h"
 #include "vdev/inflight.h"
 
@@ -79,7 +80,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	feats = VDEV_BIT(VDEV_F_VERSION_1) | VDEV_BIT(VDEV_F_RING_PACKED) |
 		((mode & 2) ? VDEV_BIT(VDEV_F_INDIRECT_DESC) : 0) |
 		((mode & 4) ? VDEV_BIT(VDEV_F_EVENT_IDX) : 0);
-	FUZZ_CHECK(sim_pair_init(&P, qs, feats, 64u * 1024u, true) == 0);
+	/* the pair's memory kept across inputs, zeroed (fuzz_mem.h) */
+	P.features = feats;
+	memset(P.held, 0, sizeof(P.held));
+	fuzz_mem_reset(&P.m, 64u * 1024u, true);
+	drv_vq_init(&P.drv, &P.m, qs, true, (feats & VDEV_BIT(VDEV_F_EVENT_IDX)) != 0,
+		    (feats & VDEV_BIT(VDEV_F_INDIRECT_DESC)) != 0, 64);
 	buf = sim_alloc(&P.m, NTOK * 32u, 16);
 	memset(region, 0, sizeof(region));
 	memset(seen, 0, sizeof(seen));
@@ -175,6 +181,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (int t = 0; t < ntok; t++)
 			FUZZ_CHECK(seen[t] == 1);
 	}
-	sim_pair_destroy(&P);
+	drv_vq_destroy(&P.drv);
 	return 0;
 }

@@ -52,7 +52,12 @@
  * rolled back) or from the batch's flags (already cleared: published;
  * committed). In flight are then the entries marked and not on the free
  * list; the ring resumes at the committed used position, and its avail
- * position is that plus the in-flight buffers' descriptor counts.
+ * position is that plus the in-flight buffers' descriptor counts. Used
+ * descriptors a dead instance wrote there without publishing them (a
+ * batch's later ones) get their lap's available flags back, so that the
+ * driver never reads them as completions. The layout is QEMU's; the order
+ * of the stores is this library's (a region is only ever read back by
+ * the back-end that wrote it, or a later instance of it).
  *
  * Cost: split, 16 bytes of shared log and 2 bytes of scratch per queue
  * entry; packed, 32 bytes of shared log and 4 bytes of scratch.
