@@ -355,38 +355,41 @@ static __attribute__((noinline)) int pop_logged(struct vdev_vq *vq, struct vdev_
 
 /*
  * A packed queue with a log: buffers a recovery found first (from the
- * log's copies of their descriptors), then the ring's, each copied into
- * the log before the caller sees it.
+ * log's copies of their descriptors), then the ring's (vdev__packed_pop,
+ * called by vdev_vq_pop_batch itself so that these are not on its stack),
+ * each copied into the log before the caller sees it.
  */
-static __attribute__((noinline)) int pop_logged_packed(struct vdev_vq *vq,
-						       struct vdev_vq_elem *elems, unsigned max,
-						       struct vdev_iov *iov, unsigned iov_per_elem)
+static __attribute__((noinline)) unsigned resubmit_packed(struct vdev_vq *vq,
+							  struct vdev_vq_elem *elems, unsigned max,
+							  struct vdev_iov *iov, unsigned iov_per_elem)
 {
 	struct vdev_vq_inflight *log = vq->P(inflight_log);
 	unsigned n = 0;
-	int rc;
 
 	while (n < max && vdev__inflight_packed_next(log, vq, &elems[n],
 						     iov + (size_t)n * iov_per_elem, iov_per_elem)) {
 		log->P(ring_pops) = 0;
 		n++;
 	}
-	if (n < max) {
-		uint16_t pos = vq->P(last_avail);
+	return n;
+}
 
-		rc = vdev__packed_pop(vq, elems + n, max - n, iov + (size_t)n * iov_per_elem,
-				      iov_per_elem);
-		if (rc < 0 && n == 0)
-			return rc;
-		if (rc > 0) {
-			uint32_t r = log->P(ring_pops) + (unsigned)rc;
+/* After the ring's pop of rc chains from slot pos, at elems[n]. */
+static __attribute__((noinline)) int log_packed_pops(struct vdev_vq *vq,
+						     struct vdev_vq_elem *elems, unsigned n,
+						     int rc, uint16_t pos)
+{
+	struct vdev_vq_inflight *log = vq->P(inflight_log);
 
-			vdev__inflight_packed_popped(log, vq, elems + n, (unsigned)rc, pos);
-			n += (unsigned)rc;
-			log->P(ring_pops) = (uint16_t)(r < UINT16_MAX ? r : UINT16_MAX);
-		}
+	if (rc < 0)
+		return n > 0 ? (int)n : rc;
+	if (rc > 0) {
+		uint32_t r = log->P(ring_pops) + (unsigned)rc;
+
+		vdev__inflight_packed_popped(log, vq, elems + n, (unsigned)rc, pos);
+		log->P(ring_pops) = (uint16_t)(r < UINT16_MAX ? r : UINT16_MAX);
 	}
-	return (int)n;
+	return (int)n + rc;
 }
 
 VDEV_API int vdev_vq_pop_batch(struct vdev_vq *vq, struct vdev_vq_elem *elems, unsigned max,
@@ -404,8 +407,16 @@ VDEV_API int vdev_vq_pop_batch(struct vdev_vq *vq, struct vdev_vq_elem *elems, u
 		return 0;
 	/* The layouts mark what they take as held (vq_hold). */
 	if (vq->P(layout) == VDEV_VQ_PACKED) {
-		if (VDEV__UNLIKELY(vq->P(inflight_log) != NULL))
-			return pop_logged_packed(vq, elems, max, iov, iov_per_elem);
+		if (VDEV__UNLIKELY(vq->P(inflight_log) != NULL)) {
+			unsigned n = resubmit_packed(vq, elems, max, iov, iov_per_elem);
+			uint16_t pos = vq->P(last_avail);
+			int rc = 0;
+
+			if (n < max)
+				rc = vdev__packed_pop(vq, elems + n, max - n,
+						      iov + (size_t)n * iov_per_elem, iov_per_elem);
+			return log_packed_pops(vq, elems, n, rc, pos);
+		}
 		return vdev__packed_pop(vq, elems, max, iov, iov_per_elem);
 	}
 	if (VDEV__UNLIKELY(vq->P(inflight_log) != NULL))
