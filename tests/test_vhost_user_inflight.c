@@ -388,6 +388,37 @@ static void desc(uint8_t *d, uint64_t size, uint64_t off, uint16_t nq, uint16_t 
 }
 
 static uint64_t qlen(unsigned qs) { return (16u + 16u * qs + 63u) / 64u * 64u; }
+static uint64_t pqlen(unsigned qs) { return (32u + 32u * qs + 63u) / 64u * 64u; }
+
+/* A region of the split or the packed layout's size is taken back (a
+ * front-end hands back what GET_INFLIGHT_FD made, for either layout). */
+Test(vhost_user_inflight, regions_of_either_layouts_size_are_taken, .init = setup,
+     .fini = teardown)
+{
+	uint64_t sizes[2] = {qlen(QSIZE), pqlen(QSIZE)};
+	uint64_t pf = PF_INFLIGHT | (1ull << 3);
+
+	cr_assert_eq(vu_front_send(&F.fe, 16, 1, &pf, 8, NULL, 0, false, NULL, NULL), 0);
+	for (unsigned i = 0; i < 2; i++) {
+		uint8_t d[24];
+		int fd = memfd_create("region", MFD_CLOEXEC);
+		cr_assert_eq(ftruncate(fd, (off_t)sizes[i]), 0);
+		memset(d, 0, sizeof(d));
+		memcpy(d, &sizes[i], 8);
+		uint16_t nq = 1, qs = QSIZE;
+		memcpy(d + 16, &nq, 2);
+		memcpy(d + 18, &qs, 2);
+		/* REPLY_ACK: the back-end's answer (0) says it took it */
+		uint64_t ack = 1;
+		uint32_t len = 8;
+		cr_expect_eq(vu_front_send(&F.fe, SET_INFLIGHT_FD, 1 | 8, d, 24, &fd, 1, true, &ack,
+					   &len),
+			     0, "size %llu", (unsigned long long)sizes[i]);
+		cr_expect_eq(ack, 0, "size %llu refused", (unsigned long long)sizes[i]);
+		close(fd);
+		cr_expect(session_alive());
+	}
+}
 
 Test(vhost_user_inflight, bad_inflight_descriptions_close_the_session, .init = setup,
      .fini = teardown)
@@ -411,6 +442,8 @@ Test(vhost_user_inflight, bad_inflight_descriptions_close_the_session, .init = s
 	expect_bad_set(d, 24, 1, "region smaller than its queues");
 	desc(d, qlen(QSIZE) + 64, 0, 1, QSIZE);
 	expect_bad_set(d, 24, 1, "region of another size");
+	desc(d, pqlen(QSIZE) - 64, 0, 1, QSIZE);
+	expect_bad_set(d, 24, 1, "region smaller than packed queues, larger than split ones");
 	desc(d, qlen(QSIZE), 4096, 1, QSIZE);
 	expect_bad_set(d, 24, 1, "region past the end of its file");
 	desc(d, qlen(QSIZE), UINT64_MAX - 100, 1, QSIZE);
