@@ -359,6 +359,45 @@ static __attribute__((noinline)) int pop_logged(struct vdev_vq *vq, struct vdev_
 	return pop_logged_done(vq, elems, n, rc);
 }
 
+/*
+ * A packed queue with a log: buffers a recovery found first (from the
+ * log's copies of their descriptors), then the ring's (vdev__packed_pop,
+ * called by vdev_vq_pop_batch itself so that these are not on its stack),
+ * each copied into the log before the caller sees it.
+ */
+static __attribute__((noinline)) unsigned resubmit_packed(struct vdev_vq *vq,
+							  struct vdev_vq_elem *elems, unsigned max,
+							  struct vdev_iov *iov, unsigned iov_per_elem)
+{
+	struct vdev_vq_inflight *log = vq->P(inflight_log);
+	unsigned n = 0;
+
+	while (n < max && vdev__inflight_packed_next(log, vq, &elems[n],
+						     iov + (size_t)n * iov_per_elem, iov_per_elem)) {
+		log->P(ring_pops) = 0;
+		n++;
+	}
+	return n;
+}
+
+/* After the ring's pop of rc chains from slot pos, at elems[n]. */
+static __attribute__((noinline)) int log_packed_pops(struct vdev_vq *vq,
+						     struct vdev_vq_elem *elems, unsigned n,
+						     int rc, uint16_t pos)
+{
+	struct vdev_vq_inflight *log = vq->P(inflight_log);
+
+	if (rc < 0)
+		return n > 0 ? (int)n : rc;
+	if (rc > 0) {
+		uint32_t r = log->P(ring_pops) + (unsigned)rc;
+
+		vdev__inflight_packed_popped(log, vq, elems + n, (unsigned)rc, pos);
+		log->P(ring_pops) = (uint16_t)(r < UINT16_MAX ? r : UINT16_MAX);
+	}
+	return (int)n + rc;
+}
+
 /* vdev_vq_pop_batch()'s body, in vdev_vq_pop() too: a frame less under
  * every device's pop (the stack budget, scripts/stack-budget.py). */
 static inline __attribute__((always_inline)) int pop_batch(struct vdev_vq *vq,
@@ -377,8 +416,19 @@ static inline __attribute__((always_inline)) int pop_batch(struct vdev_vq *vq,
 	if (max == 0)
 		return 0;
 	/* The layouts mark what they take as held (vq_hold). */
-	if (vq_is_packed(vq))
+	if (vq_is_packed(vq)) {
+		if (VDEV__UNLIKELY(vq->P(inflight_log) != NULL)) {
+			unsigned n = resubmit_packed(vq, elems, max, iov, iov_per_elem);
+			uint16_t pos = vq->P(last_avail);
+			int rc = 0;
+
+			if (n < max)
+				rc = vdev__packed_pop(vq, elems + n, max - n,
+						      iov + (size_t)n * iov_per_elem, iov_per_elem);
+			return log_packed_pops(vq, elems, n, rc, pos);
+		}
 		return vdev__packed_pop(vq, elems, max, iov, iov_per_elem);
+	}
 	if (VDEV__UNLIKELY(vq->P(inflight_log) != NULL))
 		return pop_logged(vq, elems, max, iov, iov_per_elem);
 	return vdev__split_pop(vq, elems, max, iov, iov_per_elem);
@@ -398,7 +448,7 @@ VDEV_API int vdev_vq_pop(struct vdev_vq *vq, struct vdev_vq_elem *elem, struct v
 
 VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems, unsigned n)
 {
-	uint32_t descs = 0;
+	uint32_t descs = 0, ring_descs = 0;
 	unsigned resub = 0;
 
 	if (!(vq->P(state) & VQ_LIVE))
@@ -427,6 +477,8 @@ VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
 		if (id >= vq->P(size) || !vq_is_held(vq->P(held), id))
 			return VDEV_EINVAL;
 		descs += elems[i].ndescs;
+		if (i >= resub)
+			ring_descs += elems[i].ndescs; /* resubmissions took no slots now */
 	}
 	if (vq_is_packed(vq)) {
 		uint16_t size = vq->P(size);
@@ -435,10 +487,10 @@ VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
 		if (descs == 0 || descs > vq->P(inflight_descs) || descs > size)
 			return VDEV_EINVAL;
 		/* Step the position (and the wrap counter) back over the slots. */
-		if (pos >= descs) {
-			pos -= descs;
+		if (pos >= ring_descs) {
+			pos -= ring_descs;
 		} else {
-			pos = pos + size - descs;
+			pos = pos + size - ring_descs;
 			vq->P(state) ^= VQ_AVAIL_WRAP;
 		}
 		vq->P(last_avail) = (uint16_t)pos;
@@ -450,7 +502,9 @@ VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
 		vq->P(stats).rejected -= elems[i].error != 0; /* counted again when re-popped */
 		vq->P(held)[elems[i].id >> 6] &= ~vq_held_bit(elems[i].id); /* not ours now */
 	}
-	if (vq->P(inflight_log) != NULL)
+	if (vq->P(inflight_log) != NULL && vq_is_packed(vq))
+		vdev__inflight_packed_unpopped(vq->P(inflight_log), elems, n, resub);
+	else if (vq->P(inflight_log) != NULL)
 		vdev__inflight_unpopped(vq->P(inflight_log), elems, n, resub);
 	vq->P(inflight) = (uint16_t)(vq->P(inflight) - n);
 	vq->P(pop_seq) = (uint16_t)(vq->P(pop_seq) - n);
@@ -507,6 +561,8 @@ static inline __attribute__((always_inline)) int push_n(struct vdev_vq *vq,
 	}
 	if (vq_is_packed(vq)) {
 		vq_packed_push_batch(vq, elems, written, n, descs);
+		if (VDEV__UNLIKELY(vq->P(inflight_log) != NULL))
+			vdev__inflight_packed_pushed(vq->P(inflight_log), elems, n);
 	} else {
 		struct virtq_used_elem *ring = ((struct virtq_used *)vq->P(device))->ring;
 		uint16_t used = vq->P(used_idx);
@@ -547,7 +603,14 @@ VDEV_API bool vdev_vq_publish(struct vdev_vq *vq)
 	if (!(vq->P(state) & VQ_LIVE) || vq->P(staged) == 0)
 		return false;
 	if (vq_is_packed(vq)) {
+		struct vdev_vq_inflight *log = vq->P(inflight_log);
+		bool wrap = (vq->P(state) & VQ_USED_WRAP) != 0;
+
+		if (VDEV__UNLIKELY(log != NULL))
+			vdev__inflight_packed_publish_begin(log, vq->P(used_idx), wrap);
 		notify = vdev__packed_publish(vq);
+		if (VDEV__UNLIKELY(log != NULL))
+			vdev__inflight_packed_publish_end(log, vq->P(used_idx), wrap);
 	} else {
 		uint16_t batch = vq->P(staged);
 		notify = vdev__split_publish(vq);

@@ -255,6 +255,30 @@ VDEV__INTERNAL void vdev__inflight_published(struct vdev_vq_inflight *log, uint1
 					     uint16_t ring_size, uint16_t used_idx);
 VDEV__INTERNAL bool vdev__inflight_next(struct vdev_vq_inflight *log, uint16_t ring_size,
 					uint16_t *head);
+/* Packed logs (vq_inflight_packed.c). `pos`: the ring slot the first of
+ * elems was taken from. */
+VDEV__INTERNAL void vdev__inflight_packed_popped(struct vdev_vq_inflight *log,
+						 const struct vdev_vq *vq,
+						 const struct vdev_vq_elem *elems, unsigned n,
+						 uint16_t pos);
+/* The next buffer to hand out again, built from the log's copies of its
+ * descriptors and held; false when there is none. */
+VDEV__INTERNAL bool vdev__inflight_packed_next(struct vdev_vq_inflight *log, struct vdev_vq *vq,
+					       struct vdev_vq_elem *out, struct vdev_iov *iov,
+					       unsigned cap);
+VDEV__INTERNAL void vdev__inflight_packed_unpopped(struct vdev_vq_inflight *log,
+						   const struct vdev_vq_elem *elems, unsigned n,
+						   unsigned resub);
+VDEV__INTERNAL void vdev__inflight_packed_pushed(struct vdev_vq_inflight *log,
+						 const struct vdev_vq_elem *elems, unsigned n);
+/* Around the store of the ring's flags, with the used position after it. */
+VDEV__INTERNAL void vdev__inflight_packed_publish_begin(struct vdev_vq_inflight *log,
+							uint16_t used_idx, bool used_wrap);
+VDEV__INTERNAL void vdev__inflight_packed_publish_end(struct vdev_vq_inflight *log,
+						      uint16_t used_idx, bool used_wrap);
+/* A packed indirect table into the chain (vq_packed.c). */
+VDEV__INTERNAL void vdev__packed_indirect(struct vdev_vq *vq, struct vq_fast *f,
+					  struct vq_chain *c, uint64_t addr, uint32_t len);
 /* Take the chain at descriptor `head` (< size, not held) as popped, without
  * the avail ring; the queue holds it from then on. */
 VDEV__INTERNAL void vdev__split_pop_head(struct vdev_vq *vq, uint16_t head,
