@@ -276,9 +276,6 @@ VDEV__INTERNAL void vdev__inflight_packed_publish_begin(struct vdev_vq_inflight 
 							uint16_t used_idx, bool used_wrap);
 VDEV__INTERNAL void vdev__inflight_packed_publish_end(struct vdev_vq_inflight *log,
 						      uint16_t used_idx, bool used_wrap);
-/* A packed indirect table into the chain (vq_packed.c). */
-VDEV__INTERNAL void vdev__packed_indirect(struct vdev_vq *vq, struct vq_fast *f,
-					  struct vq_chain *c, uint64_t addr, uint32_t len);
 /* Take the chain at descriptor `head` (< size, not held) as popped, without
  * the avail ring; the queue holds it from then on. */
 VDEV__INTERNAL void vdev__split_pop_head(struct vdev_vq *vq, uint16_t head,
@@ -294,6 +291,9 @@ VDEV__INTERNAL void vdev__split_set_notify(struct vdev_vq *vq, bool enable);
 VDEV__INTERNAL bool vdev__split_has_work(struct vdev_vq *vq);
 
 #if VDEV_CONFIG_PACKED
+/* A packed indirect table into the chain (vq_packed.c). */
+VDEV__INTERNAL void vdev__packed_indirect(struct vdev_vq *vq, struct vq_fast *f,
+					  struct vq_chain *c, uint64_t addr, uint32_t len);
 VDEV__INTERNAL int vdev__packed_map(struct vdev_vq *vq);
 VDEV__INTERNAL int vdev__packed_pop(struct vdev_vq *vq, struct vdev_vq_elem *elems,
 				    unsigned max, struct vdev_iov *iov, unsigned iov_per_elem);
@@ -317,6 +317,12 @@ static inline void vdev__packed_set_notify(struct vdev_vq *vq, bool enable)
 	(void)vq, (void)enable;
 }
 static inline bool vdev__packed_has_work(struct vdev_vq *vq) { (void)vq; return false; }
+/* Reached only from a packed queue's log (vq_inflight_packed.c). */
+static inline void vdev__packed_indirect(struct vdev_vq *vq, struct vq_fast *f,
+					 struct vq_chain *c, uint64_t addr, uint32_t len)
+{
+	(void)vq, (void)f, (void)c, (void)addr, (void)len;
+}
 #endif
 
 /*
