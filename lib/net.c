@@ -607,22 +607,27 @@ retry:;
 		/* If the frame needs more: about what it still needs in
 		 * buffers like this one, besides one for each frame after it
 		 * (`more` counted this frame's first). */
-		more = (unsigned)VDEV__MIN((total - placed) / e->in_bytes + more, (size_t)UINT16_MAX);
+		if (placed < total)
+			more = (unsigned)VDEV__MIN((total - placed) / e->in_bytes + more,
+						   (size_t)UINT16_MAX);
 	}
 	return (int)(k - w->done);
 }
 
 /* Whether a frame may be delivered at all (before any buffer is taken):
  * 0, or the reason it is dropped, counted. *h: its header, checked. */
-static int rx_check(struct vdev_net *net, uint64_t f, uint64_t go,
-		    const struct vdev_net_frame *fr, struct vdev_net_hdr *h)
+static inline __attribute__((always_inline)) int rx_check(struct vdev_net *net, uint64_t f,
+							   uint64_t go,
+							   const struct vdev_net_frame *fr,
+							   struct vdev_net_hdr *h)
 {
 	uint8_t eth[ETH_VLAN_HLEN];
 	const struct vdev_iov *iov = fr->iov;
 	size_t len = fr->len;
 
-	if (len < ETH_HLEN || (fr->iovcnt > 0 && iov == NULL) ||
-	    vdev_iov_length(iov, fr->iovcnt) < len)
+	if (len < ETH_HLEN || (fr->iovcnt > 0 && iov == NULL))
+		return VDEV_EINVAL;
+	if (VDEV__LIKELY(fr->iovcnt == 1) ? iov[0].len < len : vdev_iov_length(iov, fr->iovcnt) < len)
 		return VDEV_EINVAL;
 	if (VDEV__LIKELY(fr->iovcnt > 0 && iov[0].len >= sizeof(eth)))
 		memcpy(eth, iov[0].base, sizeof(eth));
@@ -651,13 +656,22 @@ static int rx_check(struct vdev_net *net, uint64_t f, uint64_t go,
 
 /* Copy a frame into the `cnt` buffers from el[done], header last
  * (num_buffers is known then); each buffer's bytes go to out_bytes. */
-static void rx_place(struct rx_win *w, unsigned cnt, const struct vdev_net_frame *fr,
-		     struct vdev_net_hdr *h)
+static inline __attribute__((always_inline)) void rx_place(struct rx_win *w, unsigned cnt,
+							     const struct vdev_net_frame *fr,
+							     struct vdev_net_hdr *h)
 {
 	struct vdev_vq_elem *el = w->el + w->done;
 	uint8_t raw[VDEV_NET_HDR_LEN];
 	size_t placed = 0;
 
+	if (VDEV__LIKELY(cnt == 1 && el[0].n_in == 1 && fr->iovcnt == 1)) {
+		/* one buffer, one segment, the frame in one piece: rx_take
+		 * checked that header and frame fit */
+		memcpy((uint8_t *)el[0].iov[0].base + VDEV_NET_HDR_LEN, fr->iov[0].base, fr->len);
+		el[0].out_bytes = (uint32_t)(VDEV_NET_HDR_LEN + fr->len);
+		placed = fr->len;
+		cnt = 0; /* nothing more to copy */
+	}
 	for (unsigned i = 0; i < cnt; i++) {
 		size_t room = el[i].in_bytes, skip = i == 0 ? VDEV_NET_HDR_LEN : 0;
 		size_t take = VDEV__MIN(room - skip, fr->len - placed);
@@ -666,13 +680,13 @@ static void rx_place(struct rx_win *w, unsigned cnt, const struct vdev_net_frame
 		placed += take;
 		el[i].out_bytes = (uint32_t)(take + skip); /* reused: bytes written */
 	}
-	h->num_buffers = (uint16_t)cnt;
+	h->num_buffers = (uint16_t)(cnt ? cnt : 1u);
 	hdr_encode(h, raw);
 	if (VDEV__LIKELY(el[0].iov[el[0].n_out].len >= sizeof(raw)))
 		memcpy(el[0].iov[el[0].n_out].base, raw, sizeof(raw));
 	else
 		vdev_iov_from_buf(el[0].iov + el[0].n_out, el[0].n_in, 0, raw, sizeof(raw));
-	w->done += cnt;
+	w->done += h->num_buffers;
 }
 
 VDEV_API int vdev_net_receive_batch(struct vdev_net *net, uint16_t pair,
