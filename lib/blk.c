@@ -218,31 +218,44 @@ static void batch_push(struct vdev_blk *blk, struct vdev_blk_batch *b)
 }
 
 /*
- * Take up to `want` (>= 1, <= free_reqs) free slots whose indices form one
- * run [*lo, *lo + return): from the head of the free list for as long as
- * the next one extends the run at either end. The slots are off the free
- * list; what the caller does not use goes back with req_free().
+ * The run at the head of the free list: up to `want` (>= 1, <= free_reqs)
+ * of its first slots, for as long as each extends the run of indices at
+ * either end. Nothing is taken. Returns its length k; *lo: its lowest
+ * index (the run is [*lo, *lo + k)).
  */
-static unsigned take_run(struct vdev_blk *blk, unsigned want, uint32_t *lo)
+static unsigned peek_run(const struct vdev_blk *blk, unsigned want, uint32_t *lo)
 {
-	uint32_t first = blk->P(free_head), hi = first;
-	unsigned k = 0;
+	uint32_t i = blk->P(free_head), hi = i;
+	unsigned k = 1;
 
-	*lo = first;
-	while (k < want && blk->P(free_reqs) > 0) {
-		uint32_t i = blk->P(free_head);
-
-		if (k > 0 && i != hi + 1u && i + 1u != *lo)
-			break;
-		if (i > hi)
+	*lo = i;
+	while (k < want) {
+		i = blk->P(reqs)[i].P(next_free);
+		if (i == hi + 1u)
 			hi = i;
-		if (i < *lo)
+		else if (i + 1u == *lo)
 			*lo = i;
-		blk->P(free_head) = blk->P(reqs)[i].P(next_free);
-		blk->P(free_reqs)--;
+		else
+			break;
 		k++;
 	}
 	return k;
+}
+
+/* Take slots [lo, lo + m) off the free list, all among its first k. */
+static void take_slots(struct vdev_blk *blk, unsigned k, uint32_t lo, unsigned m)
+{
+	uint32_t *link = &blk->P(free_head);
+
+	for (unsigned j = 0; j < k; j++) {
+		uint32_t i = *link;
+
+		if (i - lo < m)
+			*link = blk->P(reqs)[i].P(next_free); /* unlinked */
+		else
+			link = &blk->P(reqs)[i].P(next_free);
+	}
+	blk->P(free_reqs) -= m;
 }
 
 /* ---- completion -------------------------------------------------------------------- */
@@ -680,13 +693,11 @@ VDEV_API int vdev_blk_process(struct vdev_blk *blk, uint16_t q)
 			blk->P(stats).pool_full++;
 			break;
 		}
-		k = take_run(blk, VDEV__MIN(blk->P(free_reqs), BLK_BATCH), &lo);
+		k = peek_run(blk, VDEV__MIN(blk->P(free_reqs), BLK_BATCH), &lo);
 		rc = vdev_vq_pop_batch(vq, b.el, k, blk->P(iovs) + (size_t)lo * blk->P(iov_per_req),
 				       blk->P(iov_per_req));
-		/* The slots not needed go back, highest first: the free list
-		 * then starts with the lowest, in order. */
-		for (i = k; i-- > (rc > 0 ? (unsigned)rc : 0u);)
-			req_free(blk, &blk->P(reqs)[lo + i]);
+		if (rc > 0)
+			take_slots(blk, k, lo, (unsigned)rc);
 		if (rc <= 0) {
 			if (rc < 0 && taken == 0)
 				taken = rc;
