@@ -17,9 +17,11 @@
  * publish per frame. Medians of >= 5 alternating runs; ratio = median of
  * per-run ratios.
  *
- * The reference decodes the whole virtio-net header it passes to the
- * transmit op (it used to fill in only flags and gso_type, less than a
- * device must hand over).
+ * What the reference must do like any device is not left out: it decodes
+ * the whole virtio-net header it passes to the transmit op (it used to
+ * fill in only flags and gso_type), and on receive it applies the unicast
+ * MAC filter the driver negotiated (CTRL_RX: frames to another unicast
+ * address are dropped; it used to deliver everything).
  *
  * The device half of each side runs in ours_section() / ref_section()
  * (not inlined), for instruction counts:
@@ -223,6 +225,13 @@ static void ref_tx(struct refdev *d, const struct vdev_net_backend_ops *ops)
 	}
 }
 
+/* The receive filter every device applies once the driver negotiated
+ * CTRL_RX: unicast to the device's own address, or a group address. */
+static inline bool ref_accept(const uint8_t *f)
+{
+	return (f[0] & 1u) || memcmp(f, MAC, 6) == 0;
+}
+
 static void ref_rx(struct refdev *d, size_t len)
 {
 	static struct ref_elem e;
@@ -230,6 +239,8 @@ static void ref_rx(struct refdev *d, size_t len)
 	uint8_t raw[HDR] = {0};
 
 	raw[10] = 1; /* num_buffers */
+	if (!ref_accept(frame))
+		abort();
 	if (ref_split_pop(&d->r, &e, 1, iov) != 1)
 		abort();
 	memcpy(e.iov[0].base, raw, HDR);
@@ -251,6 +262,8 @@ static void ref_rx_batch(struct refdev *d, size_t len)
 	if ((n = ref_split_pop(&d->r, es, BATCH, iov)) != BATCH)
 		abort();
 	for (int i = 0; i < n; i++) {
+		if (!ref_accept(frame))
+			abort();
 		memcpy(es[i].iov[0].base, raw, HDR);
 		memcpy((uint8_t *)es[i].iov[0].base + HDR, frame, len);
 		ref_split_push(&d->r, &es[i], (uint32_t)(HDR + len));
