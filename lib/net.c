@@ -369,7 +369,7 @@ static struct tx_feat tx_features(const struct vdev_net *net)
 
 /* One transmit chain. Returns VDEV_EAGAIN if the backend pushed back. */
 static int tx_one(struct vdev_net *net, uint16_t pair, const struct tx_feat *f,
-		  struct vdev_vq_elem *e)
+		  const struct vdev_vq_elem *e)
 {
 	uint8_t raw[VDEV_NET_HDR_LEN];
 	struct vdev_net_hdr h;
@@ -399,7 +399,12 @@ static int tx_one(struct vdev_net *net, uint16_t pair, const struct tx_feat *f,
 		net->P(stats).tx_bad++;
 		return 0;
 	}
-	n = iov_skip_front(&iov, e->n_out, VDEV_NET_HDR_LEN);
+	if (VDEV__LIKELY(iov[0].len == VDEV_NET_HDR_LEN)) { /* the header in its own segment */
+		iov++;
+		n = e->n_out - 1u;
+	} else {
+		n = iov_skip_front(&iov, e->n_out, VDEV_NET_HDR_LEN);
+	}
 	rc = net->P(ops)->transmit(net->P(opaque), pair, &h, iov, n, len);
 	if (rc == VDEV_EAGAIN)
 		return rc;
@@ -451,12 +456,9 @@ VDEV_API int vdev_net_process_tx(struct vdev_net *net, uint16_t pair)
 		}
 		n = (unsigned)rc;
 		for (done = 0; done < n; done++) {
-			/* The frame's segments are the chain's own: the skip in
-			 * tx_one works on this copy of the element, the push and
-			 * the unpop use el[]. */
-			struct vdev_vq_elem work = el[done];
-
-			if (tx_one(net, pair, &f, &work) == VDEV_EAGAIN) {
+			/* tx_one leaves el[] as it is (the push and the unpop
+			 * use it); it may trim the chain's segments in place. */
+			if (tx_one(net, pair, &f, &el[done]) == VDEV_EAGAIN) {
 				/* Keep this frame and the rest of the batch on the
 				 * ring, in order, for vdev_net_tx_resume(). */
 				vdev_vq_unpop(vq, &el[done], n - done);
