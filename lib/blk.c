@@ -432,7 +432,10 @@ static void do_read_write(struct vdev_blk *blk, struct vdev_blk_req *r, uint32_t
 		/* data: every writable byte but the status byte */
 		v = e->iov + e->n_out;
 		len = e->in_bytes - 1u;
-		n = iov_cut_back(v, e->n_in, 1);
+		if (VDEV__LIKELY(v[e->n_in - 1u].len == 1)) /* the status in its own segment */
+			n = e->n_in - 1u;
+		else
+			n = iov_cut_back(v, e->n_in, 1);
 		io->type = VDEV_BLK_IO_READ;
 		blk->P(stats).reads++;
 	} else {
