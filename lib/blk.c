@@ -446,7 +446,12 @@ static void do_read_write(struct vdev_blk *blk, struct vdev_blk_req *r, uint32_t
 		/* data: every readable byte after the header */
 		v = e->iov;
 		len = e->out_bytes - REQ_HEADER_BYTES;
-		n = iov_skip_front(&v, e->n_out, REQ_HEADER_BYTES);
+		if (VDEV__LIKELY(v[0].len == REQ_HEADER_BYTES)) { /* the header in its own segment */
+			v++;
+			n = e->n_out - 1u;
+		} else {
+			n = iov_skip_front(&v, e->n_out, REQ_HEADER_BYTES);
+		}
 		io->type = VDEV_BLK_IO_WRITE;
 		io->flags = vdev_blk_writeback(blk) ? 0 : VDEV_BLK_IO_FUA;
 		blk->P(stats).writes++;
