@@ -246,14 +246,17 @@ static unsigned peek_run(const struct vdev_blk *blk, unsigned want, uint32_t *lo
 static void take_slots(struct vdev_blk *blk, unsigned k, uint32_t lo, unsigned m)
 {
 	uint32_t *link = &blk->P(free_head);
+	unsigned left = m;
 
-	for (unsigned j = 0; j < k; j++) {
+	for (unsigned j = 0; j < k && left > 0; j++) {
 		uint32_t i = *link;
 
-		if (i - lo < m)
+		if (i - lo < m) {
 			*link = blk->P(reqs)[i].P(next_free); /* unlinked */
-		else
+			left--;
+		} else {
 			link = &blk->P(reqs)[i].P(next_free);
+		}
 	}
 	blk->P(free_reqs) -= m;
 }
@@ -679,6 +682,7 @@ VDEV_API int vdev_blk_process(struct vdev_blk *blk, uint16_t q)
 {
 	struct vdev_blk_batch b;
 	struct vdev_vq *vq;
+	unsigned want = BLK_BATCH;
 	int taken = 0;
 
 	if (q >= blk->P(num_queues))
@@ -701,11 +705,15 @@ VDEV_API int vdev_blk_process(struct vdev_blk *blk, uint16_t q)
 			blk->P(stats).pool_full++;
 			break;
 		}
-		k = peek_run(blk, VDEV__MIN(blk->P(free_reqs), BLK_BATCH), &lo);
+		k = peek_run(blk, VDEV__MIN(blk->P(free_reqs), want), &lo);
 		rc = vdev_vq_pop_batch(vq, b.el, k, blk->P(iovs) + (size_t)lo * blk->P(iov_per_req),
 				       blk->P(iov_per_req));
 		if (rc > 0)
 			take_slots(blk, k, lo, (unsigned)rc);
+		/* A pop short of what it was offered found the ring drained:
+		 * the next one (which re-arms notifications if it is empty)
+		 * most likely finds little; it looks at one slot, not a run. */
+		want = rc >= 0 && (unsigned)rc < k ? 1u : BLK_BATCH;
 		if (rc <= 0) {
 			if (rc < 0 && taken == 0)
 				taken = rc;
