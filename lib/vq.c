@@ -546,20 +546,20 @@ static inline __attribute__((always_inline)) int push_n(struct vdev_vq *vq,
 		if (VDEV__UNLIKELY(descs > vq->P(inflight_descs)))
 			return VDEV_EINVAL;
 	}
-	/* Only buffers the queue holds, each once: test and clear, undone
-	 * if one of the batch is not held (all or nothing). */
-	for (unsigned i = 0; i < n; i++) {
-		uint16_t id = elems[i].id;
-		uint64_t *w = &held[id >> 6];
-
-		if (VDEV__UNLIKELY(id >= size || !(*w & vq_held_bit(id)))) {
-			while (i-- > 0)
-				vq_hold(held, elems[i].id);
-			return VDEV_EINVAL;
-		}
-		*w &= ~vq_held_bit(id);
-	}
 	if (vq_is_packed(vq)) {
+		/* Only buffers the queue holds, each once: test and clear,
+		 * undone if one of the batch is not held (all or nothing). */
+		for (unsigned i = 0; i < n; i++) {
+			uint16_t id = elems[i].id;
+			uint64_t *w = &held[id >> 6];
+
+			if (VDEV__UNLIKELY(id >= size || !(*w & vq_held_bit(id)))) {
+				while (i-- > 0)
+					vq_hold(held, elems[i].id);
+				return VDEV_EINVAL;
+			}
+			*w &= ~vq_held_bit(id);
+		}
 		vq_packed_push_batch(vq, elems, written, n, descs);
 		if (VDEV__UNLIKELY(vq->P(inflight_log) != NULL))
 			vdev__inflight_packed_pushed(vq->P(inflight_log), elems, n);
@@ -567,11 +567,23 @@ static inline __attribute__((always_inline)) int push_n(struct vdev_vq *vq,
 		struct virtq_used_elem *ring = ((struct virtq_used *)vq->P(device))->ring;
 		uint16_t used = vq->P(used_idx);
 
+		/* The same test and clear, in one pass with the used entries:
+		 * those past used_idx are the driver's to read only after
+		 * publish, so a batch refused half-way leaves nothing behind
+		 * but its bits, restored. */
 		for (unsigned i = 0; i < n; i++) {
 			struct virtq_used_elem *ue = &ring[(uint16_t)(used + i) & mask];
+			uint16_t id = elems[i].id;
+			uint64_t *hw = &held[id >> 6], bit = vq_held_bit(id);
 			uint32_t w = written[i];
 
-			vdev__wr32(&ue->id, elems[i].id);
+			if (VDEV__UNLIKELY(id >= size || !(*hw & bit))) {
+				while (i-- > 0)
+					vq_hold(held, elems[i].id);
+				return VDEV_EINVAL;
+			}
+			*hw &= ~bit;
+			vdev__wr32(&ue->id, id);
 			vdev__wr32(&ue->len, w < elems[i].in_bytes ? w : elems[i].in_bytes);
 		}
 		if (VDEV__UNLIKELY(vq->P(inflight_log) != NULL))

@@ -7,7 +7,10 @@
 # qemu-storage-daemon, and the 3D GPU model's share of each command beside
 # virglrenderer's (bench_gpu3d, when built). Arguments go to every
 # benchmark (e.g. --runs 7). The 3D guest's frame rate is a separate, slow
-# run: tests/bench/bench-gpu3d-guest.sh --daemon <vhost-user-gpu>.
+# run: tests/bench/bench-gpu3d-guest.sh --daemon <vhost-user-gpu>. With
+# valgrind installed, last the instruction counts of the device models
+# beside their references (scripts/bench-callgrind.sh), which do not move
+# with the machine's load as times do.
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,4 +32,8 @@ fi
 if [ -x "$build/tests/bench/bench_vhost_user" ]; then
 	echo
 	"$build/tests/bench/bench_vhost_user" --daemon "$build/examples/vhost-user-blk/vhost-user-blk" "$@"
+fi
+if command -v valgrind >/dev/null; then
+	echo
+	VDEV_BENCH_BUILD=$build "$src/scripts/bench-callgrind.sh"
 fi

@@ -246,7 +246,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			struct vdev_iov v[2] = {{frame, len < cut ? len : cut}, {frame + cut, 0}};
 			if (len > cut)
 				v[1].len = len - cut;
-			int rc = vdev_net_receive(&net, (uint16_t)take(&in), take(&in) & 1 ? &h : NULL,
+			uint8_t how = take(&in);
+			if (how & 0x80) {
+				/* a batch: the frame cut to several lengths */
+				struct vdev_net_frame fr[4];
+				struct vdev_iov bv[4];
+				int res[4];
+				unsigned k = 1u + (how & 3u);
+				for (unsigned i = 0; i < k; i++) {
+					size_t l = len - (len * i) / (k + 1u);
+					bv[i] = (struct vdev_iov){frame, l};
+					fr[i] = (struct vdev_net_frame){how & 4 ? &h : NULL, &bv[i], 1, l};
+				}
+				int rc = vdev_net_receive_batch(&net, (uint16_t)take(&in), fr, k, res);
+				FUZZ_CHECK(rc == VDEV_EAGAIN || rc == VDEV_EPERM ||
+					   (rc >= 1 && rc <= (int)k));
+				for (int i = 0; i < rc; i++)
+					FUZZ_CHECK(res[i] == 0 || res[i] == VDEV_ENOENT ||
+						   res[i] == VDEV_EMSGSIZE || res[i] == VDEV_ENOTSUP ||
+						   res[i] == VDEV_EPROTO || res[i] == VDEV_EINVAL);
+				break;
+			}
+			int rc = vdev_net_receive(&net, (uint16_t)take(&in), how & 1 ? &h : NULL,
 						  v, 2, len);
 			FUZZ_CHECK(rc == 0 || rc == VDEV_EAGAIN || rc == VDEV_ENOENT ||
 				   rc == VDEV_EMSGSIZE || rc == VDEV_ENOTSUP || rc == VDEV_EPROTO ||

@@ -146,6 +146,8 @@ struct vdev_blk_backend_ops {
 };
 
 /* A request slot. Caller-allocated (an array handed to vdev_blk_init). */
+struct vdev_blk_batch;
+
 struct vdev_blk_req {
 	struct vdev_blk_io VDEV_PRIV(io);
 	struct vdev_vq_elem VDEV_PRIV(elem);
@@ -241,6 +243,7 @@ struct vdev_blk {
 	bool VDEV_PRIV(writeback_default);
 	bool VDEV_PRIV(reset_pending);
 	bool VDEV_PRIV(commit_pending);
+	struct vdev_blk_batch *VDEV_PRIV(batch); /* vdev_blk_process()'s, while it runs */
 	char VDEV_PRIV(serial)[VDEV_BLK_ID_BYTES];
 	uint8_t VDEV_PRIV(config)[VDEV_BLK_CONFIG_SIZE];
 };

@@ -28,7 +28,8 @@
  * a rejected chain) are dropped and counted; every chain gets its used
  * entry.
  *
- * Receive: the host delivers a frame with vdev_net_receive(). The device
+ * Receive: the host delivers a frame with vdev_net_receive(), or several
+ * with vdev_net_receive_batch() (one publish and notification). The device
  * filters it (MAC, MAC table, rx mode, VLAN table), places it in the
  * guest's receive buffers (mergeable or one big buffer) behind a header
  * whose offload fields the guest negotiated, or answers VDEV_EAGAIN when
@@ -314,6 +315,45 @@ VDEV_API struct vdev_dev *vdev_net_dev(struct vdev_net *net);
  */
 VDEV_API int vdev_net_receive(struct vdev_net *net, uint16_t pair, const struct vdev_net_hdr *hdr,
 			      const struct vdev_iov *iov, unsigned iovcnt, size_t len);
+
+/* One frame for vdev_net_receive_batch(): what vdev_net_receive() takes. */
+struct vdev_net_frame {
+	const struct vdev_net_hdr *hdr; /* may be NULL: no offloads */
+	const struct vdev_iov *iov;     /* the frame's host segments */
+	unsigned iovcnt;
+	size_t len; /* bytes of Ethernet frame, >= 14 */
+};
+
+/*
+ * vdev_net_receive_batch() - deliver frames[0..n) from the host to the
+ * guest on queue pair `pair` (taken modulo the active pairs), in order:
+ * what n calls of vdev_net_receive() do, with one notification at most.
+ * Receive buffers are popped up to rx_bufs at a time (vdev_net_config:
+ * the pair's receive scratch, so rx_bufs >= 32 batches best), the frames
+ * copied into them, the used buffers completed with batch pushes and the
+ * used ring published once at the end (then the guest is notified if it
+ * asked). Buffers popped but not used are put back (unpopped) in order.
+ *
+ * Each frame is handled as vdev_net_receive() handles it, with the same
+ * checks and counters, and is either consumed (delivered, or dropped:
+ * results[i] = 0 or that function's VDEV_ENOENT, VDEV_EMSGSIZE,
+ * VDEV_ENOTSUP, VDEV_EPROTO, or VDEV_EINVAL for a frame shorter than 14
+ * bytes or with fewer bytes in iov than len) or, when the guest has not
+ * posted enough buffer space (or the queue broke), not consumed, and then
+ * neither is any frame after it (rx_ready is called when the guest posts
+ * more, as for vdev_net_receive()).
+ *
+ * frames, their headers and segments stay the caller's; everything is
+ * copied before the call returns. results: n ints, or NULL.
+ * Returns the number of frames consumed (1..n; results[0..return) say
+ * how each went), 0 if n is 0, or, if not even the first frame was
+ * consumed, why: VDEV_EAGAIN (no room; nothing consumed), VDEV_EPERM
+ * (device not running, receive queue not live or broken), VDEV_EINVAL
+ * (frames NULL).
+ * Context: the pair's queue context, like vdev_net_receive().
+ */
+VDEV_API int vdev_net_receive_batch(struct vdev_net *net, uint16_t pair,
+				    const struct vdev_net_frame *frames, unsigned n, int *results);
 
 /*
  * vdev_net_process_tx() - transmit what the guest queued on `pair`, until
