@@ -199,22 +199,15 @@ static void req_free(struct vdev_blk *blk, struct vdev_blk_req *r)
  * element was already copied into its request (completions never outrun
  * the requests handled).
  */
-#define BLK_BATCH 8u
-
-struct vdev_blk_batch {
-	struct vdev_vq_elem el[BLK_BATCH];
-	uint32_t written[BLK_BATCH];
-	unsigned n; /* completions staged */
-	uint16_t q;
-};
+#define BLK_BATCH VDEV_BLK_BATCH
 
 /* Push the staged completions, in the order they came. */
 static void batch_push(struct vdev_blk *blk, struct vdev_blk_batch *b)
 {
-	if (b->n == 0)
+	if (b->P(n) == 0)
 		return;
-	(void)vdev_vq_push_batch(&blk->P(queues)[b->q], b->el, b->written, b->n);
-	b->n = 0;
+	(void)vdev_vq_push_batch(&blk->P(queues)[b->P(q)], b->P(el), b->P(written), b->P(n));
+	b->P(n) = 0;
 }
 
 /*
@@ -282,11 +275,11 @@ static void finish(struct vdev_blk *blk, struct vdev_blk_req *r, unsigned status
 		blk->P(stats).ioerr++;
 	else if (status == VIRTIO_BLK_S_UNSUPP)
 		blk->P(stats).unsupp++;
-	if (blk->P(batch) != NULL && blk->P(batch)->q == r->P(io).queue) {
+	if (blk->P(batch) != NULL && blk->P(batch)->P(q) == r->P(io).queue) {
 		struct vdev_blk_batch *b = blk->P(batch);
 
-		b->el[b->n] = r->P(elem);
-		b->written[b->n++] = written;
+		b->P(el)[b->P(n)] = r->P(elem);
+		b->P(written)[b->P(n)++] = written;
 	} else {
 		(void)vdev_vq_push(vq, &r->P(elem), written);
 	}
@@ -680,7 +673,7 @@ static int process_one_by_one(struct vdev_blk *blk, uint16_t q)
 
 VDEV_API int vdev_blk_process(struct vdev_blk *blk, uint16_t q)
 {
-	struct vdev_blk_batch b;
+	struct vdev_blk_batch *b = &blk->P(batch_store);
 	struct vdev_vq *vq;
 	unsigned want = BLK_BATCH;
 	int taken = 0;
@@ -689,12 +682,13 @@ VDEV_API int vdev_blk_process(struct vdev_blk *blk, uint16_t q)
 		return VDEV_ENOENT;
 	/* A backend op that calls vdev_blk_process() again (for another
 	 * queue) runs unbatched inside ours. */
-	if (blk->P(batch) != NULL)
+	if (blk->P(processing))
 		return process_one_by_one(blk, q);
 	vq = &blk->P(queues)[q];
-	b.n = 0;
-	b.q = q;
-	blk->P(batch) = &b;
+	b->P(n) = 0;
+	b->P(q) = q;
+	blk->P(processing) = true;
+	blk->P(batch) = b;
 	for (;;) {
 		/* Pop only what can be completed: one free slot per chain. */
 		uint32_t lo;
@@ -706,7 +700,7 @@ VDEV_API int vdev_blk_process(struct vdev_blk *blk, uint16_t q)
 			break;
 		}
 		k = peek_run(blk, VDEV__MIN(blk->P(free_reqs), want), &lo);
-		rc = vdev_vq_pop_batch(vq, b.el, k, blk->P(iovs) + (size_t)lo * blk->P(iov_per_req),
+		rc = vdev_vq_pop_batch(vq, b->P(el), k, blk->P(iovs) + (size_t)lo * blk->P(iov_per_req),
 				       blk->P(iov_per_req));
 		if (rc > 0)
 			take_slots(blk, k, lo, (unsigned)rc);
@@ -722,13 +716,14 @@ VDEV_API int vdev_blk_process(struct vdev_blk *blk, uint16_t q)
 		for (i = 0; i < (unsigned)rc; i++) {
 			struct vdev_blk_req *r = &blk->P(reqs)[lo + i];
 
-			r->P(elem) = b.el[i];
+			r->P(elem) = b->P(el)[i];
 			handle(blk, r, q);
 		}
-		batch_push(blk, &b);
+		batch_push(blk, b);
 		taken += rc;
 	}
 	blk->P(batch) = NULL;
+	blk->P(processing) = false;
 	vdev_vq_flush(vq);
 	if (blk->P(commit_pending)) {
 		blk->P(commit_pending) = false;
