@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Preloaded into the 3D daemon by run-guest-gpu3d.sh: dlclose() keeps
+ * Preloaded into the 3D daemon by run-guest-gpu3d.sh and into the
+ * gpu3d_virgl_render tests (tests/CMakeLists.txt): dlclose() keeps
  * every shared object loaded. When virglrenderer shuts EGL down, Mesa
  * unloads its llvmpipe driver while memory it still owns is referenced
  * only from that driver's globals; LeakSanitizer, scanning at exit, can
