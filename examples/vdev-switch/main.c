@@ -59,7 +59,7 @@
 #define AGE_SECONDS 300
 #define IOV_PER_CHAIN 64
 #define RX_BUFS 64
-#define MAX_SEGS 64 /* segments of a frame sent to a socket port */
+#define MAX_SEGS IOV_PER_CHAIN /* segments of a frame sent to a socket port */
 
 enum { TAG_LISTEN = 1, TAG_SOCK, TAG_VU };
 
@@ -79,9 +79,20 @@ struct vu_port {
 	struct vdev_vhost_user *vu;
 };
 
+/* A frame on its way: segments borrowed from the sender until the flush. */
+struct staged {
+	const struct vdev_iov *iov;
+	unsigned n;
+	size_t len;
+};
+
 struct port {
 	int fd;              /* socket port: its connection, -1: free */
 	struct vu_port *vu;  /* vhost-user port, or NULL */
+	/* frames for this port from the sender's current batch */
+	struct staged stage[VDEV_NET_TX_BATCH_MAX];
+	unsigned nstaged;
+	bool pending; /* on the pending list */
 	/* from the port / to the port / lost on the way to it */
 	uint64_t in, out, dropped, no_room, filtered, spoofed, bad;
 };
@@ -93,6 +104,7 @@ struct entry {
 };
 
 static struct port *ports;
+static unsigned *pending, npending; /* ports with staged frames */
 static unsigned max_ports = 64, nvu;
 static struct vu_port *vus;
 static struct entry table[MAC_TABLE];
@@ -144,47 +156,111 @@ static void forget_port(int port)
 			table[i].port = -1;
 }
 
-/* ---- delivery ---- */
-
-/*
- * Give a frame to a VM: the one place the device's receive API is called,
- * so that a batch receive can take its place. Copies the frame into the
- * VM's receive buffers (the only copy on the way).
+/* ---- delivery ----
+ *
+ * forward() only stages a frame (its segments stay the sender's: guest
+ * memory of the sending VM, or the switch's receive buffer of a socket
+ * port); flush() then hands each destination its frames in one go: a VM
+ * gets them copied into its receive buffers (the only copy on the way)
+ * with one used-ring update and at most one interrupt per batch where the
+ * device has a batch receive, a socket port gets them with one sendmmsg().
  */
-static int vu_deliver(struct vu_port *v, const struct vdev_iov *iov, unsigned n, size_t len)
+
+#ifdef VDEV_SWITCH_RX_BATCH
+/* Give frames to a VM. Returns how many it consumed (delivered or dropped
+ * by its filter; counted); the rest found no room. */
+static unsigned vu_deliver(struct port *p, const struct staged *st, unsigned n)
 {
-	return vdev_net_receive(&v->net, 0, NULL, iov, n, len);
+	struct vdev_net_frame f[VDEV_NET_TX_BATCH_MAX];
+	int res[VDEV_NET_TX_BATCH_MAX];
+
+	for (unsigned i = 0; i < n; i++)
+		f[i] = (struct vdev_net_frame){NULL, st[i].iov, st[i].n, st[i].len};
+	int rc = vdev_net_receive_batch(&p->vu->net, 0, f, n, res);
+	if (rc == VDEV_EAGAIN)
+		return 0; /* no room for the first */
+	if (rc < 0) {
+		p->dropped += n; /* the VM is not running */
+		return n;
+	}
+	for (int i = 0; i < rc; i++) {
+		if (res[i] == 0)
+			p->out++;
+		else if (res[i] == VDEV_ENOENT)
+			p->filtered++; /* the guest's own receive filter */
+		else
+			p->dropped++;
+	}
+	return (unsigned)rc;
+}
+#else
+/* The same with the device's one-frame receive (a publish per frame). */
+static unsigned vu_deliver(struct port *p, const struct staged *st, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		int rc = vdev_net_receive(&p->vu->net, 0, NULL, st[i].iov, st[i].n, st[i].len);
+		if (rc == VDEV_EAGAIN)
+			return i; /* no room: this and the rest */
+		if (rc == 0)
+			p->out++;
+		else if (rc == VDEV_ENOENT)
+			p->filtered++;
+		else
+			p->dropped++;
+	}
+	return n;
+}
+#endif
+
+static unsigned sock_deliver(struct port *p, const struct staged *st, unsigned n)
+{
+	struct iovec v[VDEV_NET_TX_BATCH_MAX][MAX_SEGS];
+	struct mmsghdr m[VDEV_NET_TX_BATCH_MAX];
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (st[i].n > MAX_SEGS) {
+			p->dropped++;
+			continue;
+		}
+		for (unsigned j = 0; j < st[i].n; j++)
+			v[k][j] = (struct iovec){st[i].iov[j].base, st[i].iov[j].len};
+		m[k] = (struct mmsghdr){.msg_hdr = {.msg_iov = v[k], .msg_iovlen = st[i].n}};
+		k++;
+	}
+	int sent = k > 0 ? sendmmsg(p->fd, m, k, MSG_DONTWAIT | MSG_NOSIGNAL) : 0;
+	if (sent < 0)
+		sent = 0;
+	p->out += (unsigned)sent;
+	return n - (k - (unsigned)sent); /* the rest found no room */
 }
 
-static void deliver(unsigned to, const struct vdev_iov *iov, unsigned n, size_t len)
+static void flush(void)
+{
+	for (unsigned i = 0; i < npending; i++) {
+		struct port *p = &ports[pending[i]];
+		unsigned n = p->nstaged;
+		unsigned took = p->vu != NULL ? vu_deliver(p, p->stage, n)
+					      : sock_deliver(p, p->stage, n);
+		p->dropped += n - took;
+		p->no_room += n - took;
+		p->nstaged = 0;
+		p->pending = false;
+	}
+	npending = 0;
+}
+
+static void stage(unsigned to, const struct vdev_iov *iov, unsigned n, size_t len)
 {
 	struct port *p = &ports[to];
 
-	if (p->vu != NULL) {
-		int rc = vu_deliver(p->vu, iov, n, len);
-		if (rc == 0) {
-			p->out++;
-		} else if (rc == VDEV_ENOENT) {
-			p->filtered++; /* the guest's own receive filter */
-		} else {
-			p->dropped++;
-			if (rc == VDEV_EAGAIN)
-				p->no_room++;
-		}
-		return;
+	if (p->nstaged == VDEV_NET_TX_BATCH_MAX)
+		flush(); /* not from a VM's batch: one frame at a time anyway */
+	if (!p->pending) {
+		p->pending = true;
+		pending[npending++] = to;
 	}
-	struct iovec v[MAX_SEGS];
-	if (n > MAX_SEGS) {
-		p->dropped++;
-		return;
-	}
-	for (unsigned i = 0; i < n; i++)
-		v[i] = (struct iovec){iov[i].base, iov[i].len};
-	struct msghdr m = {.msg_iov = v, .msg_iovlen = n};
-	if (sendmsg(p->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-		p->dropped++, p->no_room++;
-	else
-		p->out++;
+	p->stage[p->nstaged++] = (struct staged){iov, n, len};
 }
 
 static bool port_used(unsigned i)
@@ -222,13 +298,13 @@ static void forward(unsigned src, const struct vdev_iov *iov, unsigned n, size_t
 			local++; /* for a station on the port it came from */
 			return;
 		}
-		deliver((unsigned)to, iov, n, len);
+		stage((unsigned)to, iov, n, len);
 		forwarded++;
 		return;
 	}
 	for (unsigned p = 0; p < max_ports; p++)
 		if (p != src && port_used(p))
-			deliver(p, iov, n, len);
+			stage(p, iov, n, len);
 	flooded++;
 }
 
@@ -241,6 +317,12 @@ static int vu_transmit(void *opaque, uint16_t pair, const struct vdev_net_hdr *h
 	(void)pair, (void)hdr; /* no offloads are offered: hdr is plain */
 	forward(v->index, iov, n, len);
 	return 0;
+}
+
+static void vu_transmit_flush(void *opaque, uint16_t pair)
+{
+	(void)opaque, (void)pair;
+	flush();
 }
 
 static bool vu_allow_mac(void *opaque, const uint8_t mac[6])
@@ -261,6 +343,7 @@ static const struct vdev_net_backend_ops vu_ops = {
 	.transmit = vu_transmit,
 	.allow_mac_change = vu_allow_mac,
 	.allow_promisc = vu_allow_promisc,
+	.transmit_flush = vu_transmit_flush,
 };
 
 static void vu_connected(void *opaque)
@@ -516,8 +599,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	ports = calloc(max_ports, sizeof(*ports));
+	pending = calloc(max_ports, sizeof(*pending));
 	uint8_t *frame = malloc(MAX_FRAME);
-	if (ports == NULL || frame == NULL)
+	if (ports == NULL || pending == NULL || frame == NULL)
 		return 1;
 	for (unsigned i = 0; i < max_ports; i++)
 		ports[i].fd = -1;
@@ -615,6 +699,7 @@ int main(int argc, char **argv)
 			}
 			struct vdev_iov v = {frame, (size_t)len};
 			forward(id, &v, 1, (size_t)len);
+			flush(); /* before the buffer is reused */
 		}
 		if (poll_mode)
 			for (unsigned i = 0; i < nvu; i++)
@@ -635,6 +720,7 @@ out:
 		vu_close(&vus[i]);
 	close(ep);
 	free(ports);
+	free(pending);
 	free(vus);
 	free(frame);
 	return rc;
