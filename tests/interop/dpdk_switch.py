@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """
-Three DPDK virtio drivers (dpdk-testpmd, net_virtio_user) as VMs A, B and C
-on vdev-switch's in-process vhost-user ports, with exact counts.
+Four DPDK virtio drivers (dpdk-testpmd, net_virtio_user) as VMs A, B, C
+and D on vdev-switch's in-process vhost-user ports, with exact counts.
 
   testpmd A --vhost-user--+
   testpmd B --vhost-user--+-- vdev-switch --vhost-user=a --vhost-user=b ...
   testpmd C --vhost-user--+
+  testpmd D --vhost-user--+   (port policy lock-src; D's driver uses another MAC)
 
 Every testpmd runs rxonly; a VM sends with "start tx_first 1" in txonly
 bursts to the MAC set with "set eth-peer". After each step the sender
@@ -14,11 +15,13 @@ sends one broadcast marker; once every other VM has counted it, every
 earlier frame has arrived (the switch and the rings keep order), so the
 counts are compared for equality, not waited on with a sleep:
 
-  1 A -> B before B sent anything: unknown unicast, flooded to B and C
+  1 A -> B before B sent anything: unknown unicast, flooded to B, C, D
   2 B -> A: A was learned in 1, so only A gets them
-  3 A -> B: B was learned in 2, so only B gets them (C gets none)
+  3 A -> B: B was learned in 2, so only B gets them (C and D get none)
   4 A <-> B both ways at once, rounds of bursts: only A and B
-  5 C -> a multicast group: flooded to A and B
+  5 C -> a multicast group: flooded to A, B and D
+  6 D -> broadcast with a source MAC other than its port's: dropped by the
+    port's lock-src policy (counted as spoofed), nobody gets them
 At the end the switch's own counters (--stats on SIGTERM) must agree:
 per-port frames in and out, forwarded and flooded, nothing dropped.
 Exit 0 pass, 1 fail.
@@ -34,7 +37,10 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dpdk_net import Fail, Testpmd, wait_for  # noqa: E402
 
-MACS = {"A": "02:00:00:00:00:0a", "B": "02:00:00:00:00:0b", "C": "02:00:00:00:00:0c"}
+# the switch gives each VM its MAC; D's driver overrides it (mac= devarg)
+MACS = {"A": "02:00:00:00:00:0a", "B": "02:00:00:00:00:0b", "C": "02:00:00:00:00:0c",
+        "D": "02:00:00:00:00:0d"}
+DRIVER_MACS = dict(MACS, D="02:00:00:00:00:0e")
 BCAST = "ff:ff:ff:ff:ff:ff"
 MCAST = "01:00:5e:00:00:01"
 BURST = 32
@@ -119,7 +125,7 @@ def run(args):
     name = "%s%s mrg_rxbuf=%d" % (args.layout, " --poll" if args.poll else "", args.mrg)
     log("--- " + name)
     d = tempfile.mkdtemp(prefix="vdev-dpdksw.")
-    socks = {n: os.path.join(d, n + ".sock") for n in "ABC"}
+    socks = {n: os.path.join(d, n + ".sock") for n in "ABCD"}
     swlog = open(os.path.join(d, "switch.log"), "w+")
     tlogs = []
     sw = None
@@ -128,16 +134,18 @@ def run(args):
     try:
         argv = [args.switch, "--stats", "--queue-size=1024"]
         argv += ["--vhost-user=%s,mac=%s" % (socks[n], MACS[n]) for n in "ABC"]
+        argv += ["--vhost-user=%s,mac=%s,lock-src" % (socks["D"], MACS["D"])]
         if args.poll:
             argv.append("--poll")
         log("switch: " + " ".join(argv))
         sw = subprocess.Popen(argv, stderr=swlog)
         wait_for("the switch's sockets", lambda: all(os.path.exists(s) for s in
                                                       socks.values()), 30)
-        for n in "ABC":
+        for n in "ABCD":
             vdev = ("net_virtio_user0,path=%s,queues=1,cq=0,packed_vq=%d,mrg_rxbuf=%d,"
                     "in_order=1,queue_size=256,mac=%s" % (
-                        socks[n], 1 if args.layout == "packed" else 0, args.mrg, MACS[n]))
+                        socks[n], 1 if args.layout == "packed" else 0, args.mrg,
+                        DRIVER_MACS[n]))
             tl = open(os.path.join(d, "testpmd-%s.log" % n), "w")
             tlogs.append(tl)
             targv = [args.testpmd, "-l", "0,1", "--no-huge", "-m", "512", "--no-pci",
@@ -147,25 +155,25 @@ def run(args):
             if n == "A":
                 log("testpmd: " + " ".join(targv))
             vms.append(VM(n, Testpmd(targv, tl)))
-        A, B, C = vms
+        A, B, C, D = vms
         for vm in vms:
             vm.tp.expect(re.escape(Testpmd.PROMPT), 120)
             out = vm.tp.cmd("show port info 0")
             if "Link status: up" not in out:
                 raise Fail("%s: port 0 is not up:\n%s" % (vm.name, out))
-            if MACS[vm.name].upper() not in out.upper():
-                raise Fail("%s: port 0 does not have MAC %s:\n%s" % (vm.name, MACS[vm.name],
-                                                                     out))
+            if DRIVER_MACS[vm.name].upper() not in out.upper():
+                raise Fail("%s: port 0 does not have MAC %s:\n%s" % (
+                    vm.name, DRIVER_MACS[vm.name], out))
             vm.tp.cmd("set fwd rxonly")
             vm.tp.cmd("start")
         check(vms, "start (nothing sent)")
 
         # 1: B unknown: flooded
         A.send(MACS["B"], BURST)
-        B.want_rx += BURST
-        C.want_rx += BURST
+        for vm in (B, C, D):
+            vm.want_rx += BURST
         marker(A, vms)
-        check(vms, "1 A->B, B not learned yet: flooded to B and C")
+        check(vms, "1 A->B, B not learned yet: flooded to B, C and D")
         # 2: A learned from 1
         B.send(MACS["A"], BURST)
         A.want_rx += BURST
@@ -187,10 +195,14 @@ def run(args):
         check(vms, "4 A<->B both ways, %d rounds" % args.rounds)
         # 5: multicast from C
         C.send(MCAST, BURST)
-        A.want_rx += BURST
-        B.want_rx += BURST
+        for vm in (A, B, D):
+            vm.want_rx += BURST
         marker(C, vms)
-        check(vms, "5 C->multicast: flooded to A and B")
+        check(vms, "5 C->multicast: flooded to A, B and D")
+        # 6: D's frames carry a source other than its port's MAC
+        D.send(BCAST, BURST)
+        marker(A, vms)
+        check(vms, "6 D->broadcast from a foreign source: dropped at D's port")
 
         sw.send_signal(signal.SIGTERM)
         sw.wait(timeout=30)
@@ -207,10 +219,11 @@ def run(args):
             p = st["ports"].get(i)
             if p is None:
                 raise Fail("no counters for port %d" % i)
+            spoofed = BURST if vm is D else 0
             if p["in"] != vm.want_tx or p["out"] != vm.want_rx or p["dropped"] or \
-                    p["filtered"] or p["spoofed"] or p["bad"]:
-                raise Fail("switch port %d (%s): %s, want in %d out %d and no losses" % (
-                    i, vm.name, p, vm.want_tx, vm.want_rx))
+                    p["filtered"] or p["spoofed"] != spoofed or p["bad"]:
+                raise Fail("switch port %d (%s): %s, want in %d out %d, %d spoofed and no "
+                           "losses" % (i, vm.name, p, vm.want_tx, vm.want_rx, spoofed))
         log("PASS " + name)
         ok = True
     finally:
