@@ -194,6 +194,7 @@ def main():
         "middle -> testpmd VM B (rxonly); A on CPU %s, B on CPU %s, middle on CPU %s; %d runs "
         "of %.1f s" % (args.layout, args.qsize, args.cpu_a, args.cpu_b, args.cpu_mid,
                        args.runs, args.seconds))
+    log("load average before: %.2f %.2f %.2f" % os.getloadavg())
     res = {m: [] for m in modes}
     printed = set()
     try:
@@ -207,6 +208,7 @@ def main():
     except Fail as e:
         log("bench-dpdk-switch: FAIL: %s" % e)
         return 1
+    log("load average after: %.2f %.2f %.2f" % os.getloadavg())
     med = {m: {k: statistics.median(x[k] for x in res[m]) for k in res[m][0]} for m in modes}
     log("medians:")
     for m in modes:
