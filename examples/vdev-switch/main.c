@@ -9,12 +9,15 @@
  *
  *   --vhost-user=PATH[,OPTIONS]   the switch itself is the vhost-user-net
  *       back-end of a VM on PATH (libvdev's virtio-net device model, one
- *       queue pair). A frame goes from the sending VM's transmit ring
- *       straight into the receiving VM's receive buffers: one copy, no
- *       syscall of its own; the transmit side takes up to 32 chains per
- *       pass and completes them with one used-ring update and at most one
- *       interrupt, and the driver's notifications are suppressed while the
- *       device is busy (EVENT_IDX). OPTIONS (comma-separated):
+ *       queue pair, no offloads). A frame goes from the sending VM's
+ *       transmit ring straight into the receiving VM's receive buffers: one
+ *       copy, no syscall of its own. The sender's ring is taken up to 32
+ *       chains at a time and completed with one used-ring update; each
+ *       destination gets that batch's frames for it in one delivery (with
+ *       the device's batch receive, where the library has it: one used-ring
+ *       update and at most one interrupt per batch); the drivers' kicks are
+ *       suppressed while a ring is being worked on (EVENT_IDX), or entirely
+ *       with --poll. OPTIONS (comma-separated):
  *         mac=XX:XX:XX:XX:XX:XX  the MAC the VM is given (default: derived
  *                                from PATH)
  *         deny-mac-change        refuse the guest's MAC_ADDR_SET
@@ -31,7 +34,9 @@
  * --poll busy-polls the VMs' transmit rings with their notifications off
  * (one CPU at 100 %, as a DPDK forwarder does) instead of sleeping until
  * a VM kicks. Ends on SIGTERM/SIGINT; --stats then prints the counters.
- * One thread runs everything.
+ * One thread runs everything. A VM that is not running (no driver, or
+ * not yet DRIVER_OK) is left out of floods; frames for it by a learned
+ * unicast entry are dropped and counted. PATH may not contain commas.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -268,6 +273,14 @@ static bool port_used(unsigned i)
 	return ports[i].vu != NULL || ports[i].fd >= 0;
 }
 
+/* A port that floods reach: a connected socket, a VM whose driver runs. */
+static bool port_up(unsigned i)
+{
+	if (ports[i].vu != NULL)
+		return vdev_dev_is_running(vdev_net_dev(&ports[i].vu->net));
+	return ports[i].fd >= 0;
+}
+
 /* A frame from port `src`: learn, look up, forward or flood. */
 static void forward(unsigned src, const struct vdev_iov *iov, unsigned n, size_t len)
 {
@@ -303,7 +316,7 @@ static void forward(unsigned src, const struct vdev_iov *iov, unsigned n, size_t
 		return;
 	}
 	for (unsigned p = 0; p < max_ports; p++)
-		if (p != src && port_used(p))
+		if (p != src && port_up(p))
 			stage(p, iov, n, len);
 	flooded++;
 }
