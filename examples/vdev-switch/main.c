@@ -103,8 +103,8 @@ struct port {
 };
 
 struct entry {
-	uint8_t mac[6];
-	int port; /* index into ports, -1: free */
+	uint64_t mac; /* the 6 bytes, little-endian in the low 48 bits */
+	int port;     /* index into ports, -1: free */
 	time_t seen;
 };
 
@@ -125,31 +125,38 @@ static void on_signal(int sig)
 
 /* ---- the L2 table ---- */
 
-static unsigned hash(const uint8_t *mac)
+static uint64_t mac_key(const uint8_t *mac)
 {
-	unsigned h = 2166136261u;
-	for (int i = 0; i < 6; i++)
-		h = (h ^ mac[i]) * 16777619u;
-	return h % MAC_TABLE;
+	uint64_t k = 0;
+	for (unsigned i = 0; i < 6; i++)
+		k |= (uint64_t)mac[i] << (8 * i);
+	return k;
 }
 
-static void learn(const uint8_t *mac, int port)
+/* The top 10 bits of a Fibonacci hash. */
+_Static_assert(MAC_TABLE == 1024, "slot() takes 10 bits");
+static struct entry *slot(uint64_t key)
 {
-	struct entry *e = &table[hash(mac)];
-	if (mac[0] & 1)
+	return &table[(key * 0x9e3779b97f4a7c15ull) >> 54];
+}
+
+static void learn(uint64_t key, int port)
+{
+	struct entry *e = slot(key);
+	if (key & 1)
 		return; /* a multicast source is bogus */
-	if (e->port != port || memcmp(e->mac, mac, 6) != 0) {
-		memcpy(e->mac, mac, 6);
+	if (e->port != port || e->mac != key) {
+		e->mac = key;
 		e->port = port;
 	}
 	if (e->seen != now)
 		e->seen = now;
 }
 
-static int lookup(const uint8_t *mac)
+static int lookup(uint64_t key)
 {
-	const struct entry *e = &table[hash(mac)];
-	if (e->port >= 0 && memcmp(e->mac, mac, 6) == 0 && now - e->seen < AGE_SECONDS)
+	const struct entry *e = slot(key);
+	if (e->port >= 0 && e->mac == key && now - e->seen < AGE_SECONDS)
 		return e->port;
 	return -1;
 }
@@ -296,16 +303,17 @@ static void forward(unsigned src, const struct vdev_iov *iov, unsigned n, size_t
 	else
 		(void)vdev_iov_to_buf(iov, n, 0, eth, sizeof(eth));
 	sp->in++;
+	uint64_t dst = mac_key(eth), from = mac_key(eth + 6);
 	if (sp->vu != NULL && sp->vu->lock_src) {
 		uint8_t own[6];
 		vdev_net_mac(&sp->vu->net, own);
-		if (memcmp(eth + 6, own, 6) != 0) {
+		if (from != mac_key(own)) {
 			sp->spoofed++;
 			return;
 		}
 	}
-	learn(eth + 6, (int)src);
-	int to = (eth[0] & 1) ? -1 : lookup(eth);
+	learn(from, (int)src);
+	int to = (dst & 1) ? -1 : lookup(dst);
 	if (to >= 0) {
 		if ((unsigned)to == src) {
 			local++; /* for a station on the port it came from */

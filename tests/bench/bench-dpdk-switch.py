@@ -71,22 +71,57 @@ def mbufs(args):
     return max(16384, 4 * args.qsize + 4096)
 
 
-def mid_argv(args, kind, socks):
+# --callgrind: what each middle executes per frame, independent of the
+# machine's load: the functions that move frames, counted by callgrind
+TOGGLE = {"dpdk": ["rte_vhost_dequeue_burst", "rte_vhost_enqueue_burst"],
+          "ours": ["vdev_net_process_tx"], "ours-poll": ["vdev_net_process_tx"]}
+
+
+def valgrind(args, kind, d):
+    if not args.callgrind:
+        return []
+    return ["valgrind", "--tool=callgrind", "--callgrind-out-file=%s/cg.out" % d] + [
+        "--toggle-collect=%s" % f for f in TOGGLE[kind]]
+
+
+def callgrind_ir(d):
+    with open(os.path.join(d, "cg.out")) as f:
+        for line in f:
+            if line.startswith("totals:") or line.startswith("summary:"):
+                return int(line.split()[1])
+    raise Fail("no totals in callgrind's output")
+
+
+def mid_argv(args, kind, socks, d):
+    vg = valgrind(args, kind, d)
     if kind == "dpdk":
-        return ["taskset", "-c", args.cpu_mid, args.testpmd,
+        return ["taskset", "-c", args.cpu_mid] + vg + [args.testpmd,
                 "--lcores=0@%s,1@%s" % (args.cpu_mid, args.cpu_mid), "--no-huge", "-m", "512",
                 "--no-pci", "--no-shconf", "--file-prefix=vdevbenchmid%d" % os.getpid(),
                 "--vdev=net_vhost0,iface=%s,queues=1" % socks[0],
                 "--vdev=net_vhost1,iface=%s,queues=1" % socks[1], "--", "-i",
                 "--forward-mode=io", "--nb-cores=1", "--rxd=%d" % args.qsize,
                 "--txd=%d" % args.qsize, "--total-num-mbufs=%d" % mbufs(args), "--burst=32"]
-    argv = ["taskset", "-c", args.cpu_mid, args.switch,
+    argv = ["taskset", "-c", args.cpu_mid] + vg + [args.switch,
             "--vhost-user=%s,mac=%s" % (socks[0], MAC_A),
             "--vhost-user=%s,mac=%s" % (socks[1], MAC_B), "--queue-size=%d" % args.qsize,
             "--stats"]
     if kind == "ours-poll":
         argv.append("--poll")
     return argv
+
+
+def drained(A, B):
+    """Wait until B has what A sent, or its count stops moving (a benchmark)."""
+    sent = A.stats()["TX-packets"]
+    last, still = -1, 0
+    while still < 6:
+        got = B.stats()["RX-packets"]
+        if got >= sent:
+            return
+        still = still + 1 if got == last else 0
+        last = got
+        time.sleep(0.5)
 
 
 def one_run(args, kind, printed):
@@ -96,17 +131,17 @@ def one_run(args, kind, printed):
     procs = []
     mid = mid_tp = None
     try:
-        margv = mid_argv(args, kind, socks)
+        margv = mid_argv(args, kind, socks, d)
         ml = open(os.path.join(d, "mid.log"), "w+")
         logs.append(ml)
         if kind == "dpdk":
             mid_tp = Testpmd(margv, ml)
-            mid_tp.expect(re.escape(Testpmd.PROMPT), 120)
+            mid_tp.expect(re.escape(Testpmd.PROMPT), 600)
             mid_pid = mid_tp.p.pid
         else:
             mid = subprocess.Popen(margv, stderr=ml)
             mid_pid = mid.pid
-        wait_for("the middle's sockets", lambda: all(os.path.exists(s) for s in socks), 60)
+        wait_for("the middle's sockets", lambda: all(os.path.exists(s) for s in socks), 600)
         vms = []
         for name, sock, mac in (("A", socks[0], MAC_A), ("B", socks[1], MAC_B)):
             vl = open(os.path.join(d, "vm%s.log" % name), "w")
@@ -142,6 +177,25 @@ def one_run(args, kind, printed):
         time.sleep(args.seconds)
         s1, a1, c1, t1 = B.stats(), A.stats(), cpu_seconds(mid_pid), time.monotonic()
         A.cmd("stop")
+        if args.callgrind:
+            # Ir per frame the middle took from A over the whole run
+            drained(A, B)
+            sent = A.stats()["TX-packets"]
+            if mid_tp is not None:
+                out = mid_tp.cmd("show port stats 0")
+                took = int(re.search(r"RX-packets:\s+(\d+)", out).group(1))
+                mid_tp.quit()
+                mid_tp = None
+            else:
+                mid.send_signal(signal.SIGTERM)
+                mid.wait(timeout=300)
+                mid = None
+                ml.seek(0)
+                took = int(re.search(r"port 0 \([^)]*\): in (\d+)", ml.read()).group(1))
+            if took <= 0:
+                raise Fail("%s took no frames" % kind)
+            return {"ir": callgrind_ir(d) / took, "frames": took,
+                    "loss": max(0.0, 1.0 - took / sent) if sent else 0.0}
         rx = s1["RX-packets"] - s0["RX-packets"]
         tx = a1["TX-packets"] - a0["TX-packets"]
         if rx <= 0:
@@ -163,7 +217,10 @@ def one_run(args, kind, printed):
                 mid.wait()
         for f in logs:
             f.close()
-        shutil.rmtree(d, ignore_errors=True)
+        if args.keep:
+            log("  kept %s" % d)
+        else:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def main():
@@ -181,8 +238,16 @@ def main():
     ap.add_argument("--layout", choices=["split", "packed"], default="split")
     ap.add_argument("--qsize", type=int, default=4096)
     ap.add_argument("--modes", default="ours,ours-poll,dpdk")
+    ap.add_argument("--keep", action="store_true", help="keep each run's directory (logs, "
+                    "callgrind output)")
+    ap.add_argument("--callgrind", action="store_true",
+                    help="instead of rates: instructions per frame of each middle under "
+                    "callgrind (the functions that move frames: %s)" % TOGGLE)
     args, _ = ap.parse_known_args()  # bench.sh passes its arguments to every benchmark
     args.runs = max(args.runs, 5)
+    if args.callgrind and not shutil.which("valgrind"):
+        log("bench-dpdk-switch: SKIPPED: --callgrind needs valgrind")
+        return 0
     tp = shutil.which(args.testpmd) or (args.testpmd if os.access(args.testpmd, os.X_OK)
                                         else None)
     if tp is None:
@@ -202,6 +267,10 @@ def main():
             for m in modes:
                 v = one_run(args, m, printed)
                 res[m].append(v)
+                if args.callgrind:
+                    log("  run %d %-9s %8.1f instructions/frame over %d frames, loss %4.1f %%"
+                        % (r + 1, m, v["ir"], v["frames"], 100 * v["loss"]))
+                    continue
                 log("  run %d %-9s %6.3f Mpps  %7.1f ns CPU/frame (middle at %5.1f %% CPU)  "
                     "loss %4.1f %%" % (r + 1, m, v["mpps"], v["cpu_ns"], v["cpu_pct"],
                                        100 * v["loss"]))
@@ -210,6 +279,16 @@ def main():
         return 1
     log("load average after: %.2f %.2f %.2f" % os.getloadavg())
     med = {m: {k: statistics.median(x[k] for x in res[m]) for k in res[m][0]} for m in modes}
+    if args.callgrind:
+        log("medians (instructions per frame):")
+        for m in modes:
+            log("  %-9s %8.1f" % (m, med[m]["ir"]))
+        if "dpdk" in med:
+            for m in modes:
+                if m != "dpdk":
+                    log("  %s / DPDK: %.2fx the instructions per frame" % (
+                        m, med[m]["ir"] / med["dpdk"]["ir"]))
+        return 0
     log("medians:")
     for m in modes:
         log("  %-9s %6.3f Mpps  %7.1f ns CPU/frame  loss %4.1f %%" % (
