@@ -499,7 +499,8 @@ static void vu_poll(struct vu_port *v)
 		vdev_vq_disable_notify(txq);
 		v->notify_off = true;
 	}
-	(void)vdev_net_process_tx(&v->net, 0);
+	if (vdev_vq_has_work(txq)) /* a peek at the ring: an empty one costs little */
+		(void)vdev_net_process_tx(&v->net, 0);
 }
 
 static void vu_close(struct vu_port *v)
