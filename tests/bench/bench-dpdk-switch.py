@@ -74,7 +74,8 @@ def mbufs(args):
 # --callgrind: what each middle executes per frame, independent of the
 # machine's load: the functions that move frames, counted by callgrind
 TOGGLE = {"dpdk": ["rte_vhost_dequeue_burst", "rte_vhost_enqueue_burst"],
-          "ours": ["vdev_net_process_tx"], "ours-poll": ["vdev_net_process_tx"]}
+          "ours": ["vdev_net_process_tx"],
+          "ours-poll": ["vdev_net_process_tx", "vdev_vq_has_work"]}
 
 
 def valgrind(args, kind, d):
