@@ -8,6 +8,8 @@ and D on vdev-switch's in-process vhost-user ports, with exact counts.
   testpmd B --vhost-user--+-- vdev-switch --vhost-user=a --vhost-user=b ...
   testpmd C --vhost-user--+
   testpmd D --vhost-user--+   (port policy lock-src; D's driver uses another MAC)
+  this test E --socket-----+   (a --socket-path port, as a vhost-user-net
+                                daemon in another process would use)
 
 Every testpmd runs rxonly; a VM sends with "start tx_first 1" in txonly
 bursts to the MAC set with "set eth-peer". After each step the sender
@@ -22,6 +24,8 @@ counts are compared for equality, not waited on with a sleep:
   5 C -> a multicast group: flooded to A, B and D
   6 D -> broadcast with a source MAC other than its port's: dropped by the
     port's lock-src policy (counted as spoofed), nobody gets them
+  7 E -> A (A learned): only A; then A -> E (E learned): only E
+Every flood reaches E too.
 At the end the switch's own counters (--stats on SIGTERM) must agree:
 per-port frames in and out, forwarded and flooded, nothing dropped.
 Exit 0 pass, 1 fail.
@@ -30,6 +34,9 @@ import argparse
 import os
 import re
 import signal
+import socket
+import struct
+import threading
 import subprocess
 import sys
 import tempfile
@@ -39,8 +46,8 @@ from dpdk_net import Fail, Testpmd, wait_for  # noqa: E402
 
 # the switch gives each VM its MAC; D's driver overrides it (mac= devarg)
 MACS = {"A": "02:00:00:00:00:0a", "B": "02:00:00:00:00:0b", "C": "02:00:00:00:00:0c",
-        "D": "02:00:00:00:00:0d"}
-DRIVER_MACS = dict(MACS, D="02:00:00:00:00:0e")
+        "D": "02:00:00:00:00:0d", "E": "02:00:00:00:00:0e"}
+DRIVER_MACS = dict(MACS, D="02:00:00:00:00:1d")
 BCAST = "ff:ff:ff:ff:ff:ff"
 MCAST = "01:00:5e:00:00:01"
 BURST = 32
@@ -49,6 +56,54 @@ MARKERS = [0]
 
 def log(*a):
     print("dpdk_switch:", *a, flush=True)
+
+
+class SockVM:
+    """Port E: a socket port of the switch, driven by this test."""
+
+    def __init__(self, path):
+        self.name = "E"
+        self.want_rx = self.want_tx = 0
+        self.rx = 0
+        self.bad = 0
+        self.lock = threading.Lock()
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.s.connect(path)
+        self.stop = False
+        self.t = threading.Thread(target=self._reader, daemon=True)
+        self.t.start()
+
+    def _reader(self):
+        while not self.stop:
+            try:
+                self.s.settimeout(0.2)
+                data = self.s.recv(70000)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            with self.lock:
+                self.rx += 1
+                if len(data) < 60:
+                    self.bad += 1
+
+    def stats(self):
+        with self.lock:
+            return {"RX-packets": self.rx, "TX-packets": self.want_tx, "RX-errors": self.bad,
+                    "RX-missed": 0, "RX-nombuf": 0, "TX-errors": 0}
+
+    def send(self, dst, burst, rounds=1):
+        d = bytes.fromhex(dst.replace(":", ""))
+        src = bytes.fromhex(MACS["E"].replace(":", ""))
+        for i in range(burst * rounds):
+            self.s.send(d + src + struct.pack(">HI", 0x88b5, i) + bytes(44))
+        self.want_tx += burst * rounds
+
+    def close(self):
+        self.stop = True
+        self.s.close()
 
 
 class VM:
@@ -135,12 +190,15 @@ def run(args):
         argv = [args.switch, "--stats", "--queue-size=1024"]
         argv += ["--vhost-user=%s,mac=%s" % (socks[n], MACS[n]) for n in "ABC"]
         argv += ["--vhost-user=%s,mac=%s,lock-src" % (socks["D"], MACS["D"])]
+        swsock = os.path.join(d, "sw.sock")
+        argv += ["--socket-path=" + swsock]
         if args.poll:
             argv.append("--poll")
         log("switch: " + " ".join(argv))
         sw = subprocess.Popen(argv, stderr=swlog)
         wait_for("the switch's sockets", lambda: all(os.path.exists(s) for s in
-                                                      socks.values()), 30)
+                                                      list(socks.values()) + [swsock]), 30)
+        E = SockVM(swsock)
         for n in "ABCD":
             vdev = ("net_virtio_user0,path=%s,queues=1,cq=0,packed_vq=%d,mrg_rxbuf=%d,"
                     "in_order=1,queue_size=256,mac=%s" % (
@@ -156,7 +214,8 @@ def run(args):
                 log("testpmd: " + " ".join(targv))
             vms.append(VM(n, Testpmd(targv, tl)))
         A, B, C, D = vms
-        for vm in vms:
+        vms.append(E)
+        for vm in vms[:4]:
             vm.tp.expect(re.escape(Testpmd.PROMPT), 120)
             out = vm.tp.cmd("show port info 0")
             if "Link status: up" not in out:
@@ -170,10 +229,10 @@ def run(args):
 
         # 1: B unknown: flooded
         A.send(MACS["B"], BURST)
-        for vm in (B, C, D):
+        for vm in (B, C, D, E):
             vm.want_rx += BURST
         marker(A, vms)
-        check(vms, "1 A->B, B not learned yet: flooded to B, C and D")
+        check(vms, "1 A->B, B not learned yet: flooded to B, C, D and E")
         # 2: A learned from 1
         B.send(MACS["A"], BURST)
         A.want_rx += BURST
@@ -195,20 +254,29 @@ def run(args):
         check(vms, "4 A<->B both ways, %d rounds" % args.rounds)
         # 5: multicast from C
         C.send(MCAST, BURST)
-        for vm in (A, B, D):
+        for vm in (A, B, D, E):
             vm.want_rx += BURST
         marker(C, vms)
-        check(vms, "5 C->multicast: flooded to A, B and D")
+        check(vms, "5 C->multicast: flooded to A, B, D and E")
         # 6: D's frames carry a source other than its port's MAC
         D.send(BCAST, BURST)
         marker(A, vms)
         check(vms, "6 D->broadcast from a foreign source: dropped at D's port")
+        # 7: the socket port both ways
+        E.send(MACS["A"], BURST)
+        A.want_rx += BURST
+        marker(E, vms)
+        check(vms, "7 E (socket port)->A, A learned: only A")
+        A.send(MACS["E"], BURST)
+        E.want_rx += BURST
+        marker(A, vms)
+        check(vms, "7 A->E, E learned: only E")
 
         sw.send_signal(signal.SIGTERM)
         sw.wait(timeout=30)
         swlog.seek(0)
         st = switch_stats(swlog.read())
-        unicast = 2 * BURST + 2 * args.rounds * 4 * BURST  # steps 2, 3, 4
+        unicast = 4 * BURST + 2 * args.rounds * 4 * BURST  # steps 2, 3, 4, 7
         flooded = BURST + BURST + MARKERS[0]  # steps 1 and 5, the markers
         log("switch: %d forwarded, %d flooded; ports %s" % (st["forwarded"], st["flooded"],
                                                              st["ports"]))
@@ -228,7 +296,10 @@ def run(args):
         ok = True
     finally:
         for vm in vms:
-            vm.tp.quit()
+            if isinstance(vm, SockVM):
+                vm.close()
+            else:
+                vm.tp.quit()
         if sw is not None and sw.poll() is None:
             sw.kill()
             sw.wait()
