@@ -598,9 +598,11 @@ static void tx_flush(bool packed)
 	setup_with((struct opts){.packed = packed, .ops = &keep_ops});
 	uint8_t h[VDEV_NET_HDR_LEN];
 	put_hdr(h, 0, 0, 0, 0, 0);
+	/* the header in its own segment, split, sharing the frame's, indirect */
+	static const enum tx_layout Ls[] = {TX_PLAIN, TX_SPLIT_HDR, TX_MERGED, TX_INDIRECT};
 	for (unsigned i = 0; i < 20; i++) {
 		size_t len = make_frame(F.frame, OTHER_MAC, 100 + i, (uint8_t)i);
-		queue_tx(0, (int)i, h, F.frame, len, i % 2 ? TX_SPLIT_HDR : TX_PLAIN);
+		queue_tx(0, (int)i, h, F.frame, len, Ls[i % 4]);
 	}
 	kick(1);
 	/* the default batch is 16: two batches, two flushes */
