@@ -473,6 +473,9 @@ VDEV_API int vdev_net_process_tx(struct vdev_net *net, uint16_t pair)
 				break;
 			}
 		}
+		/* The backend may have kept the batch's segments until now. */
+		if (done > 0 && HAS_OP(net->P(ops), transmit_flush))
+			net->P(ops)->transmit_flush(net->P(opaque), pair);
 		/* Every chain before the push-back is complete (sent, dropped
 		 * by the backend or malformed): one used entry each. */
 		(void)vdev_vq_push_batch(vq, el, unwritten, done);

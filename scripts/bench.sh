@@ -5,7 +5,9 @@
 # device model beside their in-binary reference devices, the io_uring
 # backend beside raw io_uring, and our vhost-user-blk daemon beside
 # qemu-storage-daemon, and the 3D GPU model's share of each command beside
-# virglrenderer's (bench_gpu3d, when built). Arguments go to every
+# virglrenderer's (bench_gpu3d, when built), and two dpdk-testpmd VMs
+# through vdev-switch beside DPDK's vhost io forward (bench-dpdk-switch.py,
+# when dpdk-testpmd is installed). Arguments go to every
 # benchmark (e.g. --runs 7). The 3D guest's frame rate is a separate, slow
 # run: tests/bench/bench-gpu3d-guest.sh --daemon <vhost-user-gpu>. With
 # valgrind installed, last the instruction counts of the device models
@@ -16,7 +18,7 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${VDEV_BENCH_BUILD:-$src/build-bench}
 
-"$src/scripts/deps.sh" cmake ninja-build gcc pkg-config liburing-dev libcriterion-dev
+"$src/scripts/deps.sh" cmake ninja-build gcc pkg-config liburing-dev libcriterion-dev python3 dpdk
 cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVDEV_BUILD_BENCH=ON \
 	-DVDEV_BUILD_EXAMPLES=ON >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
@@ -29,6 +31,11 @@ if [ -x "$build/tests/bench/bench_gpu3d" ]; then
 	echo
 	"$build/tests/bench/bench_gpu3d" "$@"
 fi
+# Inter-VM switching: two dpdk-testpmd VMs through vdev-switch beside
+# DPDK's own two-vhost-port io forward (SKIPPED without dpdk-testpmd).
+echo
+python3 "$src/tests/bench/bench-dpdk-switch.py" \
+	--switch "$build/examples/vdev-switch/vdev-switch" "$@"
 if [ -x "$build/tests/bench/bench_vhost_user" ]; then
 	echo
 	"$build/tests/bench/bench_vhost_user" --daemon "$build/examples/vhost-user-blk/vhost-user-blk" "$@"

@@ -120,6 +120,7 @@ struct opts {
 			     * VDEV_NET_TX_STACK_BATCH at a time on the stack) */
 	unsigned rx_bufs;   /* 0: RX_BUFS; at most RX_BUFS_MAX */
 	bool frontend;      /* negotiated by a vhost-user-like front-end */
+	const struct vdev_net_backend_ops *ops; /* NULL: rec_ops */
 };
 
 static void setup_with(struct opts o)
@@ -142,7 +143,7 @@ static void setup_with(struct opts o)
 		.iovs = F.iovs,
 		.rx_bufs = o.rx_bufs ? o.rx_bufs : RX_BUFS,
 		.iov_per_chain = IOVS,
-		.backend = &rec_ops,
+		.backend = o.ops != NULL ? o.ops : &rec_ops,
 		.backend_opaque = &F.rec,
 		.tx_iovs = o.unbatched ? NULL : F.tx_iovs,
 		.tx_batch = o.tx_batch,
@@ -548,6 +549,79 @@ static void tx_backpressure(bool packed)
 	cr_expect_eq(reap(1, NULL), &tok[1]);
 	cr_expect_eq(F.rec.transmitted, 2);
 }
+/*
+ * transmit_flush: a backend keeps the segments it got in transmit and uses
+ * them at the end of the batch (an in-process switch delivering the batch
+ * to other devices). Each flush sees exactly its batch's frames, each
+ * still readable through its own segments, and none of them completed yet.
+ */
+static struct {
+	const struct vdev_iov *iov[VDEV_NET_TX_BATCH_MAX];
+	unsigned n[VDEV_NET_TX_BATCH_MAX];
+	size_t len[VDEV_NET_TX_BATCH_MAX];
+	unsigned kept, seen, flushes, sizes[8];
+} K;
+
+static int keep_transmit(void *o, uint16_t pair, const struct vdev_net_hdr *h,
+			 const struct vdev_iov *iov, unsigned n, size_t len)
+{
+	cr_assert_eq(rec_transmit(o, pair, h, iov, n, len), 0);
+	cr_assert_lt(K.kept, VDEV_NET_TX_BATCH_MAX);
+	K.iov[K.kept] = iov, K.n[K.kept] = n, K.len[K.kept] = len;
+	K.kept++;
+	return 0;
+}
+
+static void keep_flush(void *o, uint16_t pair)
+{
+	uint8_t buf[400], want[400];
+	(void)o;
+	cr_assert_eq(pair, 0);
+	cr_assert_lt(K.flushes, 8);
+	cr_expect_null(reap(1, NULL), "a chain was completed before the flush");
+	for (unsigned i = 0; i < K.kept; i++, K.seen++) {
+		size_t len = make_frame(want, OTHER_MAC, 100 + K.seen, (uint8_t)K.seen);
+		cr_assert_eq(K.len[i], len, "frame %u", K.seen);
+		cr_assert_eq(vdev_iov_to_buf(K.iov[i], K.n[i], 0, buf, sizeof(buf)), len);
+		cr_expect_arr_eq(buf, want, len, "frame %u's segments changed before the flush",
+				 K.seen);
+	}
+	K.sizes[K.flushes++] = K.kept;
+	K.kept = 0;
+}
+
+static const struct vdev_net_backend_ops keep_ops = {
+	.size = sizeof(struct vdev_net_backend_ops),
+	.transmit = keep_transmit,
+	.transmit_flush = keep_flush,
+};
+
+static void tx_flush(bool packed)
+{
+	teardown();
+	memset(&K, 0, sizeof(K));
+	setup_with((struct opts){.packed = packed, .ops = &keep_ops});
+	uint8_t h[VDEV_NET_HDR_LEN];
+	put_hdr(h, 0, 0, 0, 0, 0);
+	/* the header in its own segment, split, sharing the frame's, indirect */
+	static const enum tx_layout Ls[] = {TX_PLAIN, TX_SPLIT_HDR, TX_MERGED, TX_INDIRECT};
+	for (unsigned i = 0; i < 20; i++) {
+		size_t len = make_frame(F.frame, OTHER_MAC, 100 + i, (uint8_t)i);
+		queue_tx(0, (int)i, h, F.frame, len, Ls[i % 4]);
+	}
+	kick(1);
+	/* the default batch is 16: two batches, two flushes */
+	cr_assert_eq(K.flushes, 2);
+	cr_expect_eq(K.sizes[0], VDEV_NET_TX_BATCH_DEFAULT);
+	cr_expect_eq(K.sizes[1], 20 - VDEV_NET_TX_BATCH_DEFAULT);
+	cr_expect_eq(K.seen, 20);
+	for (unsigned i = 0; i < 20; i++)
+		cr_expect_eq(reap(1, NULL), &tok[i]);
+	cr_expect_eq(F.rec.transmitted, 20);
+}
+Test(net, tx_flush_after_each_batch_split) { tx_flush(false); }
+Test(net, tx_flush_after_each_batch_packed) { tx_flush(true); }
+
 Test(net, tx_backpressure_keeps_frames_split) { tx_backpressure(false); }
 Test(net, tx_backpressure_keeps_frames_packed) { tx_backpressure(true); }
 

@@ -176,6 +176,19 @@ struct vdev_net_backend_ops {
 	 * CTRL_GUEST_OFFLOADS_SET, reset): VDEV_BIT(VDEV_NET_F_GUEST_*) bits.
 	 * A TAP backend passes them to TUNSETOFFLOAD. Optional. */
 	void (*set_guest_offloads)(void *opaque, uint64_t offloads);
+	/*
+	 * The end of a transmit batch (optional): after the transmit op was
+	 * called for the frames of one popped batch (see tx_batch) and before
+	 * their chains are completed, the device calls this once. Until it
+	 * returns, the segments (iov arrays and the guest memory they point
+	 * to) of every frame the batch passed to transmit stay valid, so a
+	 * backend may keep the pointers and send the whole batch here, e.g.
+	 * one vdev_net_receive() batch per destination device of an in-process
+	 * switch. The hdr pointers are not kept valid (copy what is needed).
+	 * Context: as transmit; must not call vdev_net_process_tx() or
+	 * vdev_net_tx_resume() for the same pair.
+	 */
+	void (*transmit_flush)(void *opaque, uint16_t pair);
 };
 
 struct vdev_net_config {

@@ -168,6 +168,20 @@ VDEV_API void vdev_vhost_user_stop(struct vdev_vhost_user *vu);
 VDEV_API int vdev_vhost_user_attach(struct vdev_vhost_user *vu, int fd);
 VDEV_API int vdev_vhost_user_process(struct vdev_vhost_user *vu);
 
+/*
+ * vdev_vhost_user_poll_fd() - for an integrator that serves several
+ * adapters from one thread of its own (e.g. a switch serving several
+ * guests' sockets): an fd that polls readable whenever
+ * vdev_vhost_user_process() has something to do (a front-end to accept on
+ * the listening socket, a message, a kick, a watched fd). Wait on it with
+ * poll()/epoll beside the others, then call vdev_vhost_user_process(),
+ * which with a listening socket also accepts the next front-end after a
+ * session ends (its VDEV_EPROTO return then only means "no session now").
+ * Returns -1 with thread_per_queue (the rings have loops of their own).
+ * The adapter owns the fd; valid until vdev_vhost_user_destroy().
+ */
+VDEV_API int vdev_vhost_user_poll_fd(const struct vdev_vhost_user *vu);
+
 /* Counters, for diagnostics. */
 struct vdev_vhost_user_stats {
 	uint64_t sessions, messages, bad_messages, kicks, calls;

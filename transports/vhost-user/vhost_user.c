@@ -1406,6 +1406,11 @@ VDEV_API int vdev_vhost_user_process(struct vdev_vhost_user *vu)
 	return vu->conn_fd >= 0 ? 0 : VDEV_EPROTO;
 }
 
+VDEV_API int vdev_vhost_user_poll_fd(const struct vdev_vhost_user *vu)
+{
+	return vu->cfg.thread_per_queue ? -1 : vu->epfd;
+}
+
 VDEV_API int vdev_vhost_user_run(struct vdev_vhost_user *vu)
 {
 	struct epoll_event evs[16];
