@@ -600,7 +600,7 @@ static void tx_flush(bool packed)
 {
 	teardown();
 	memset(&K, 0, sizeof(K));
-	setup_with((struct opts){.packed = packed, .ops = &keep_ops});
+	setup_with((struct opts){.packed = packed, .ops = &keep_ops, .tx_elems = true});
 	uint8_t h[VDEV_NET_HDR_LEN];
 	put_hdr(h, 0, 0, 0, 0, 0);
 	/* the header in its own segment, split, sharing the frame's, indirect */
