@@ -419,7 +419,7 @@ VDEV_API int vdev_net_process_tx(struct vdev_net *net, uint16_t pair)
 	struct vdev_vq *vq;
 	struct vdev_iov *iov;
 	struct tx_feat f;
-	unsigned batch, cap;
+	unsigned batch, cap, handed = 0;
 	int taken = 0;
 
 	if (pair >= net->P(max_pairs))
@@ -467,7 +467,11 @@ VDEV_API int vdev_net_process_tx(struct vdev_net *net, uint16_t pair)
 		 * by the backend or malformed): one used entry each. */
 		(void)vdev_vq_push_batch(vq, el, unwritten, done);
 		taken += (int)done;
+		handed += done;
 	}
+	/* The backend sends what it queued before the guest hears of it. */
+	if (handed > 0 && HAS_OP(net->P(ops), transmit_flush))
+		net->P(ops)->transmit_flush(net->P(opaque), pair);
 	vdev_vq_flush(vq);
 	return taken;
 }

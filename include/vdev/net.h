@@ -169,6 +169,15 @@ struct vdev_net_backend_ops {
 	 * CTRL_GUEST_OFFLOADS_SET, reset): VDEV_BIT(VDEV_NET_F_GUEST_*) bits.
 	 * A TAP backend passes them to TUNSETOFFLOAD. Optional. */
 	void (*set_guest_offloads)(void *opaque, uint64_t offloads);
+	/*
+	 * The end of a transmit pass on `pair` (vdev_net_process_tx() or
+	 * vdev_net_tx_resume()) that completed at least one chain: a backend
+	 * that queues frames in its transmit op (copying them: the segments
+	 * are still only borrowed for that call), such as an AF_PACKET
+	 * transmit ring, sends what it queued now, with one kick. Called
+	 * before the pass's used entries are published. Optional.
+	 */
+	void (*transmit_flush)(void *opaque, uint16_t pair);
 };
 
 struct vdev_net_config {
