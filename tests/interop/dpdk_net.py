@@ -26,6 +26,15 @@ on a fixed sleep:
                  socket's buffer, so a slow reader cannot make the daemon
                  drop.
 At the end the daemon's own counters (--stats) must agree as well.
+
+With --packet ring|syscall the daemon runs --packet on one end of a veth
+pair (vdA; its AF_PACKET rings, or one system call per frame) and this
+helper is a raw socket on the other end (vdB), in a network namespace of
+its own (run-dpdk-net.sh starts it under unshare --net) with IPv6 off, so
+no frame but the test's crosses the pair. Frames to the guest go out in
+chunks, each awaited at testpmd (a receive ring, unlike a socket, does not
+push back on the sender). VLAN-tagged frames must reach the guest with
+their tag (the kernel takes it off; the port puts it back).
 Exit 0 pass, 1 fail.
 """
 import argparse
@@ -136,6 +145,43 @@ class Port:
                 s.close()
 
 
+SOL_PACKET = 263
+PACKET_IGNORE_OUTGOING = 23
+ETH_P_ALL = 3
+
+
+class VethPort(Port):
+    """A raw socket on vdB; the daemon serves vdA. Same interface as Port."""
+
+    def __init__(self, a, b, mtu):
+        for key in ("all", "default"):
+            with open("/proc/sys/net/ipv6/conf/%s/disable_ipv6" % key, "w") as f:
+                f.write("1")
+        subprocess.run(["ip", "link", "add", a, "type", "veth", "peer", "name", b], check=True)
+        for dev in (a, b):
+            subprocess.run(["ip", "link", "set", dev, "mtu", str(mtu), "up"], check=True)
+        self.a, self.b = a, b
+        self.conn = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        self.conn.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+        self.conn.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)  # SO_RCVBUFFORCE
+        self.conn.bind((b, 0))
+        self.ls = None
+        self.lock = threading.Lock()
+        self.frames = 0
+        self.lengths = {}
+        self.bad = []
+        self.stop = False
+        self.thread = None
+
+    def accept(self, timeout):
+        self.thread = threading.Thread(target=self._reader, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        super().close()
+        subprocess.run(["ip", "link", "del", self.a], check=False)
+
+
 class Testpmd:
     """dpdk-testpmd in interactive mode on a pty."""
 
@@ -221,7 +267,7 @@ def eth(dst, ethertype, payload_len, seq, vlan=None):
     return hdr + body
 
 
-def host_to_guest(tp, port, jumbo):
+def host_to_guest(tp, port, jumbo, chunk=0):
     """Frames of every kind to the guest; testpmd must count them exactly."""
     kinds = [("to the guest's MAC", GUEST_MAC, None, 100),
              ("foreign unicast", FOREIGN_MAC, None, 100),
@@ -238,8 +284,12 @@ def host_to_guest(tp, port, jumbo):
     base = tp.stats()
     tp.cmd("set fwd rxonly")
     tp.cmd("start")
-    for f in frames:
+    for i, f in enumerate(frames):
         port.send(f)
+        if chunk and (i + 1) % chunk == 0:
+            # the chunk must have arrived before the next goes
+            wait_for("testpmd to receive %d frames" % (i + 1),
+                     lambda: tp.stats()["RX-packets"] >= base["RX-packets"] + i + 1, 120)
     want_pkts = base["RX-packets"] + len(frames)
     want_bytes = base["RX-bytes"] + sum(len(f) for f in frames)
     last = {}
@@ -311,9 +361,16 @@ def daemon_stats(text):
     if not m:
         raise Fail("no statistics from the daemon:\n" + text[-2000:])
     w = re.search(r"(\d+) transmit chains marked writable", text)
+    pm = re.search(r"port: (\d+) sent, (\d+) dropped, (\d+) received, (\d+) transmit kicks, "
+                   r"(\d+) too big", text)
+    if pm:
+        log("daemon's port: %s sent, %s dropped, %s received, %s transmit kicks, %s too big" %
+            pm.groups())
     return {"tx": int(m.group(1)), "tx_bad": int(m.group(2)), "rx": int(m.group(3)),
             "rx_filtered": int(m.group(4)), "rx_dropped": int(m.group(5)),
-            "write_as_read": int(w.group(1)) if w else -1}
+            "write_as_read": int(w.group(1)) if w else -1,
+            "port": [int(x) for x in pm.groups()] if pm else None,
+            "warning": "warning:" in text}
 
 
 def run(args, layout, mrg, cq, queues, in_order):
@@ -321,14 +378,20 @@ def run(args, layout, mrg, cq, queues, in_order):
     log("--- " + name)
     d = tempfile.mkdtemp(prefix="vdev-dpdk.")
     swp, vup = os.path.join(d, "sw.sock"), os.path.join(d, "vu.sock")
-    port = Port(swp)
+    if args.packet:
+        name += " --packet (%s)" % args.packet
+        port = VethPort("vdA", "vdB", MTU)
+        where = ["--packet=vdA"] + (["--no-packet-rings"] if args.packet == "syscall" else [])
+    else:
+        port = Port(swp)
+        where = ["--switch=" + swp]
     daemon = tp = None
     derr = open(os.path.join(d, "daemon.log"), "w+")
     tlog = open(os.path.join(d, "testpmd.log"), "w")
     ok = False
     try:
-        daemon = subprocess.Popen([args.daemon, "--socket-path=" + vup, "--switch=" + swp,
-                                   "--mac=52:54:00:12:34:56", "--mtu=%d" % MTU,
+        daemon = subprocess.Popen([args.daemon, "--socket-path=" + vup] + where +
+                                  ["--mac=52:54:00:12:34:56", "--mtu=%d" % MTU,
                                    "--queue-pairs=%d" % queues, "--queue-size=1024",
                                    "--stats", "--quiet"], stderr=derr)
         port.accept(30)
@@ -351,7 +414,7 @@ def run(args, layout, mrg, cq, queues, in_order):
         out = tp.cmd("show port info 0")
         if "Link status: up" not in out:
             raise Fail("port 0 is not up:\n" + out)
-        rx = host_to_guest(tp, port, jumbo=True)
+        rx = host_to_guest(tp, port, jumbo=True, chunk=64 if args.packet else 0)
         tx = guest_to_host(tp, port, queues, [64], burst=32, rounds=4)
         multiseg = guest_to_host(tp, port, queues, [60, 100, 200], burst=32, rounds=4)
         multiseg += guest_to_host(tp, port, queues, [2000, 2000, 2000, 2000, 1000], burst=4,
@@ -369,6 +432,19 @@ def run(args, layout, mrg, cq, queues, in_order):
         if ds["tx"] != tx or ds["tx_bad"] or ds["rx"] != rx or ds["rx_filtered"] or \
                 ds["rx_dropped"]:
             raise Fail("the daemon's counts disagree: %s, want tx %d rx %d" % (ds, tx, rx))
+        if args.packet:
+            # the port itself: everything sent and received, nothing too
+            # big; the ring sends in batches (a kick per pass), the
+            # fallback does not kick at all
+            sent, dropped, received, kicks, big = ds["port"] or [-1] * 5
+            if (sent, dropped, received, big) != (tx, 0, rx, 0):
+                raise Fail("the daemon's port counts %s, want %d sent, %d received" % (
+                    ds["port"], tx, rx))
+            if args.packet == "ring" and (ds["warning"] or not 0 < kicks < sent):
+                raise Fail("the rings were not used (warning: %s, %d kicks for %d frames)" % (
+                    ds["warning"], kicks, sent))
+            if args.packet == "syscall" and kicks != 0:
+                raise Fail("%d ring kicks without rings" % kicks)
         # DPDK 22.11 sends multi-segment frames on a packed ring through an
         # indirect table whose entries are all marked writable; on a split
         # ring its tables are right.
@@ -406,6 +482,8 @@ def main():
     ap.add_argument("--queues", type=int, choices=[1, 2], default=1)
     ap.add_argument("--mrg", default="0,1", help="mrg_rxbuf values to run")
     ap.add_argument("--in-order", default="1", help="in_order values to run")
+    ap.add_argument("--packet", choices=["ring", "syscall"],
+                    help="the daemon on a veth (AF_PACKET) instead of a switch port")
     args = ap.parse_args()
     try:
         for mrg in [int(x) for x in args.mrg.split(",")]:
