@@ -19,6 +19,11 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#ifdef VDEV_HAVE_LIBURING
+#include <liburing.h>
+#include <stdlib.h>
+#endif
+
 #define VNET_HDR_LEN 12 /* struct virtio_net_hdr_v1 (with num_buffers) */
 #define MAX_IOV 64
 
@@ -221,8 +226,137 @@ int net_port_open_switch(struct net_port *p, const char *path, char *err, size_t
 	return 0;
 }
 
+/* ---- TAP writes batched through io_uring ---- */
+
+#define TAP_SLOTS 256u
+#define TAP_SLOT 2048u
+
+#ifdef VDEV_HAVE_LIBURING
+struct tap_uring {
+	struct io_uring ring;
+	uint8_t *buf; /* TAP_SLOTS slots of TAP_SLOT bytes */
+	unsigned queued;
+};
+
+int net_port_tap_batch(struct net_port *p, char *err, size_t errlen)
+{
+	struct tap_uring *u = calloc(1, sizeof(*u));
+	int rc;
+
+	if (p->kind != NET_PORT_TAP || u == NULL) {
+		snprintf(err, errlen, "batched writes: %s",
+			 u == NULL ? "out of memory" : "not a TAP port");
+		free(u);
+		return -1;
+	}
+	u->buf = malloc((size_t)TAP_SLOTS * TAP_SLOT);
+	rc = u->buf == NULL ? -ENOMEM : io_uring_queue_init(TAP_SLOTS, &u->ring, 0);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: io_uring: %s; one write per frame", p->name,
+			 strerror(-rc));
+		free(u->buf);
+		free(u);
+		return -1;
+	}
+	p->tap_uring = u;
+	return 0;
+}
+
+/* Write the queued frames: one submission, and wait for them all (a TAP
+ * takes a write at once), so every slot is free again. */
+static void tap_flush(struct net_port *p)
+{
+	struct tap_uring *u = p->tap_uring;
+	struct io_uring_cqe *cqe;
+	unsigned left = u->queued;
+
+	if (left == 0)
+		return;
+	(void)io_uring_submit_and_wait(&u->ring, left);
+	p->tx_kicks++;
+	while (left > 0) {
+		unsigned head, seen = 0;
+		io_uring_for_each_cqe(&u->ring, head, cqe) {
+			if (cqe->res < 0) {
+				p->tx_frames--;
+				p->tx_dropped++;
+			}
+			seen++;
+		}
+		io_uring_cq_advance(&u->ring, seen);
+		left -= seen < left ? seen : left;
+		if (left > 0 && io_uring_wait_cqe(&u->ring, &cqe) != 0)
+			break; /* not expected */
+	}
+	u->queued = 0;
+}
+
+/* Queue a frame; -1 if it does not fit a slot (write it directly). */
+static int tap_queue(struct net_port *p, const uint8_t *raw, const struct vdev_iov *iov,
+		     unsigned n)
+{
+	struct tap_uring *u = p->tap_uring;
+	size_t len = VNET_HDR_LEN;
+	struct io_uring_sqe *sqe;
+
+	for (unsigned i = 0; i < n; i++)
+		len += iov[i].len;
+	if (len > TAP_SLOT) {
+		tap_flush(p); /* keep the order */
+		return -1;
+	}
+	if (u->queued == TAP_SLOTS)
+		tap_flush(p);
+	sqe = io_uring_get_sqe(&u->ring);
+	if (sqe == NULL) {
+		tap_flush(p);
+		sqe = io_uring_get_sqe(&u->ring);
+		if (sqe == NULL)
+			return -1;
+	}
+	uint8_t *slot = u->buf + (size_t)u->queued * TAP_SLOT, *d = slot + VNET_HDR_LEN;
+	memcpy(slot, raw, VNET_HDR_LEN);
+	for (unsigned i = 0; i < n; i++) {
+		memcpy(d, iov[i].base, iov[i].len);
+		d += iov[i].len;
+	}
+	io_uring_prep_write(sqe, p->fd, slot, (unsigned)len, (uint64_t)-1);
+	u->queued++;
+	p->tx_frames++;
+	return 0;
+}
+
+static void tap_batch_close(struct net_port *p)
+{
+	struct tap_uring *u = p->tap_uring;
+
+	tap_flush(p);
+	io_uring_queue_exit(&u->ring);
+	free(u->buf);
+	free(u);
+	p->tap_uring = NULL;
+}
+#else
+int net_port_tap_batch(struct net_port *p, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s: batched writes need liburing (not in this build); one write "
+		 "per frame", p->name);
+	return -1;
+}
+static void tap_flush(struct net_port *p) { (void)p; }
+static int tap_queue(struct net_port *p, const uint8_t *raw, const struct vdev_iov *iov,
+		     unsigned n)
+{
+	(void)p, (void)raw, (void)iov, (void)n;
+	return -1;
+}
+static void tap_batch_close(struct net_port *p) { (void)p; }
+#endif
+
 void net_port_close(struct net_port *p)
 {
+	if (p->tap_uring != NULL)
+		tap_batch_close(p);
 	if (p->ring != NULL)
 		munmap(p->ring, p->ring_len);
 	p->ring = NULL;
@@ -282,6 +416,8 @@ static void slot_give(struct tpacket2_hdr *h, uint32_t status)
 
 void net_port_flush(struct net_port *p)
 {
+	if (p->tap_uring != NULL)
+		tap_flush(p);
 	if (p->ring == NULL || p->tx_queued == 0)
 		return;
 	/* One call sends every slot marked SEND_REQUEST. */
@@ -410,6 +546,8 @@ int net_port_send(struct net_port *p, const struct vdev_net_hdr *hdr,
 	}
 	if (p->kind == NET_PORT_TAP) {
 		hdr_put(raw, hdr);
+		if (p->tap_uring != NULL && tap_queue(p, raw, iov, n) == 0)
+			return 0;
 		v[k++] = (struct iovec){raw, VNET_HDR_LEN};
 	}
 	for (unsigned i = 0; i < n; i++)

@@ -46,10 +46,20 @@ struct net_port {
 	unsigned rx_head, tx_head;         /* next slot to look at */
 	unsigned tx_queued;                /* slots filled since the last kick */
 	uint64_t tx_kicks, rx_truncated;
+	void *tap_uring; /* TAP with batched writes (net_port_tap_batch) */
 };
 
 /* Open a port; on error returns -1 with a message in err. */
 int net_port_open_tap(struct net_port *p, const char *ifname, char *err, size_t errlen);
+
+/*
+ * TAP: queue transmitted frames of up to 2 KiB (copied) and write each
+ * batch with one io_uring submission at net_port_flush() (the kernel still
+ * takes them one write each; larger frames are written at once, after the
+ * queued ones). Returns 0, or -1 with the reason in err (no liburing in
+ * this build, io_uring refused): the port keeps one writev per frame.
+ */
+int net_port_tap_batch(struct net_port *p, char *err, size_t errlen);
 /*
  * A PACKET port on host interface ifname for frames of up to max_frame
  * bytes (Ethernet header included; the rings' slots are sized for it,

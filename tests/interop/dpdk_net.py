@@ -35,6 +35,10 @@ no frame but the test's crosses the pair. Frames to the guest go out in
 chunks, each awaited at testpmd (a receive ring, unlike a socket, does not
 push back on the sender). VLAN-tagged frames must reach the guest with
 their tag (the kernel takes it off; the port puts it back).
+With --tap writev|uring the daemon runs --tap=vdT (one writev per frame,
+or --tap-uring: a batch per io_uring submission) and the raw socket is
+on vdT itself: what the daemon writes to the TAP arrives on it, what the
+socket sends out of vdT the daemon reads.
 Exit 0 pass, 1 fail.
 """
 import argparse
@@ -151,20 +155,20 @@ ETH_P_ALL = 3
 
 
 class VethPort(Port):
-    """A raw socket on vdB; the daemon serves vdA. Same interface as Port."""
+    """A raw socket on vdB; the daemon serves vdA (a = None: the daemon's
+    TAP b, which exists once the daemon runs). Same interface as Port."""
 
     def __init__(self, a, b, mtu):
         for key in ("all", "default"):
             with open("/proc/sys/net/ipv6/conf/%s/disable_ipv6" % key, "w") as f:
                 f.write("1")
-        subprocess.run(["ip", "link", "add", a, "type", "veth", "peer", "name", b], check=True)
-        for dev in (a, b):
-            subprocess.run(["ip", "link", "set", dev, "mtu", str(mtu), "up"], check=True)
-        self.a, self.b = a, b
-        self.conn = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-        self.conn.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
-        self.conn.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)  # SO_RCVBUFFORCE
-        self.conn.bind((b, 0))
+        if a is not None:
+            subprocess.run(["ip", "link", "add", a, "type", "veth", "peer", "name", b],
+                           check=True)
+            for dev in (a, b):
+                subprocess.run(["ip", "link", "set", dev, "mtu", str(mtu), "up"], check=True)
+        self.a, self.b, self.mtu = a, b, mtu
+        self.conn = None
         self.ls = None
         self.lock = threading.Lock()
         self.frames = 0
@@ -174,12 +178,23 @@ class VethPort(Port):
         self.thread = None
 
     def accept(self, timeout):
+        if self.a is None:
+            wait_for("the daemon's TAP " + self.b,
+                     lambda: subprocess.run(["ip", "link", "show", self.b],
+                                            capture_output=True).returncode == 0, timeout)
+            subprocess.run(["ip", "link", "set", self.b, "mtu", str(self.mtu), "up"],
+                           check=True)
+        self.conn = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        self.conn.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+        self.conn.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)  # SO_RCVBUFFORCE
+        self.conn.bind((self.b, 0))
         self.thread = threading.Thread(target=self._reader, daemon=True)
         self.thread.start()
 
     def close(self):
         super().close()
-        subprocess.run(["ip", "link", "del", self.a], check=False)
+        if self.a is not None:
+            subprocess.run(["ip", "link", "del", self.a], check=False)
 
 
 class Testpmd:
@@ -382,6 +397,10 @@ def run(args, layout, mrg, cq, queues, in_order):
         name += " --packet (%s)" % args.packet
         port = VethPort("vdA", "vdB", MTU)
         where = ["--packet=vdA"] + (["--no-packet-rings"] if args.packet == "syscall" else [])
+    elif args.tap:
+        name += " --tap (%s)" % args.tap
+        port = VethPort(None, "vdT", MTU)
+        where = ["--tap=vdT"] + (["--tap-uring"] if args.tap == "uring" else [])
     else:
         port = Port(swp)
         where = ["--switch=" + swp]
@@ -414,7 +433,7 @@ def run(args, layout, mrg, cq, queues, in_order):
         out = tp.cmd("show port info 0")
         if "Link status: up" not in out:
             raise Fail("port 0 is not up:\n" + out)
-        rx = host_to_guest(tp, port, jumbo=True, chunk=64 if args.packet else 0)
+        rx = host_to_guest(tp, port, jumbo=True, chunk=64 if args.packet or args.tap else 0)
         tx = guest_to_host(tp, port, queues, [64], burst=32, rounds=4)
         multiseg = guest_to_host(tp, port, queues, [60, 100, 200], burst=32, rounds=4)
         multiseg += guest_to_host(tp, port, queues, [2000, 2000, 2000, 2000, 1000], burst=4,
@@ -445,6 +464,18 @@ def run(args, layout, mrg, cq, queues, in_order):
                     ds["warning"], kicks, sent))
             if args.packet == "syscall" and kicks != 0:
                 raise Fail("%d ring kicks without rings" % kicks)
+        if args.tap:
+            # every frame written (big ones directly, the rest in batches
+            # with --tap-uring) and read
+            sent, dropped, received, kicks, big = ds["port"] or [-1] * 5
+            if (sent, dropped, received) != (tx, 0, rx):
+                raise Fail("the daemon's port counts %s, want %d sent, %d received" % (
+                    ds["port"], tx, rx))
+            if args.tap == "uring" and (ds["warning"] or not 0 < kicks < sent):
+                raise Fail("no batched writes (warning: %s, %d submissions for %d frames)" % (
+                    ds["warning"], kicks, sent))
+            if args.tap == "writev" and kicks != 0:
+                raise Fail("%d submissions without --tap-uring" % kicks)
         # DPDK 22.11 sends multi-segment frames on a packed ring through an
         # indirect table whose entries are all marked writable; on a split
         # ring its tables are right.
@@ -484,6 +515,8 @@ def main():
     ap.add_argument("--in-order", default="1", help="in_order values to run")
     ap.add_argument("--packet", choices=["ring", "syscall"],
                     help="the daemon on a veth (AF_PACKET) instead of a switch port")
+    ap.add_argument("--tap", choices=["writev", "uring"],
+                    help="the daemon on a TAP instead of a switch port")
     args = ap.parse_args()
     try:
         for mrg in [int(x) for x in args.mrg.split(",")]:

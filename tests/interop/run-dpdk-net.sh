@@ -4,9 +4,9 @@
 # vhost-user-net daemon, with exact counts from both ends; see dpdk_net.py.
 #   run-dpdk-net.sh --daemon PATH --layout split|packed --cq 0|1
 #                   [--queues 1|2] [--mrg 0,1] [--in-order 0,1]
-#                   [--packet ring|syscall]
-# SKIPPED (77) without dpdk-testpmd or python3, and with --packet (a veth
-# pair in a network namespace of the test's own) when not root or without
+#                   [--packet ring|syscall] [--tap writev|uring]
+# SKIPPED (77) without dpdk-testpmd or python3, and with --packet or --tap
+# (a veth pair or TAP in a network namespace of the test's own) when not root or without
 # ip/unshare; with VDEV_REQUIRE_ALL=1 a missing tool fails instead.
 # VDEV_TESTPMD overrides the testpmd binary.
 set -euo pipefail
@@ -19,7 +19,7 @@ testpmd=${VDEV_TESTPMD:-$(command -v dpdk-testpmd || true)}
 command -v python3 >/dev/null || skip "python3 not found"
 ns=()
 case " $* " in
-*" --packet "*)
+*" --packet "* | *" --tap "*)
 	[ "$(id -u)" = 0 ] || skip "--packet needs root (a veth pair in a network namespace)"
 	command -v ip >/dev/null || skip "ip (iproute2) not found"
 	command -v unshare >/dev/null || skip "unshare (util-linux) not found"
