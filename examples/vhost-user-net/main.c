@@ -15,7 +15,9 @@
  *
  *   linux.uml mem=256M initrd=... virtio_uml.device=/tmp/net.sock:1
  *
- * (UML's rings have 256 entries: keep --queue-size at 256 or more.) Frames go to a TAP interface (--tap),
+ * (UML's rings have 256 entries: keep --queue-size at 256 or more.) Frames go to a TAP interface (--tap;
+ * each transmit batch written with one io_uring submission, --tap-writev
+ * for one writev per frame),
  * a dedicated host interface (--packet, AF_PACKET through mapped TPACKET
  * rings: a batch of transmitted frames costs one system call, received
  * ones none; --no-packet-rings for one call per frame), or the inter-VM switch
@@ -49,7 +51,7 @@ struct options {
 	int fd;
 	uint8_t mac[6];
 	bool have_mac, deny_mac, deny_promisc, link_down, quiet, stats, no_packed, no_rings,
-		tap_uring;
+		tap_writev;
 	struct pcidev_opts pcidev;
 	unsigned pairs, queue_size, mtu, rx_bufs;
 };
@@ -86,8 +88,8 @@ static void usage(FILE *out)
 		"  --packet=IFNAME        give this host interface to the guest (AF_PACKET)\n"
 		"  --no-packet-rings      --packet with one system call per frame instead of\n"
 		"                         mapped TPACKET_V2 rings\n"
-		"  --tap-uring            --tap: write each transmit batch with one io_uring\n"
-		"                         submission (frames up to 2 KiB)\n"
+		"  --tap-writev           --tap with one writev per frame instead of one\n"
+		"                         io_uring submission per transmit batch\n"
 		"  --switch=PATH          a port on the vdev-switch listening at PATH\n"
 		"  --mac=XX:XX:XX:XX:XX:XX the guest's MAC (default: derived from the socket path)\n"
 		"  --mtu=N                68..65535 (default 1500)\n"
@@ -132,14 +134,14 @@ static int parse(int argc, char **argv, struct options *o)
 {
 	enum { O_SOCKET = 1, O_FD, O_TAP, O_PACKET, O_SWITCH, O_MAC, O_MTU, O_PAIRS, O_QS, O_RXB,
 	       O_DENY_MAC, O_DENY_PROMISC, O_LINK_DOWN, O_QUIET, O_STATS, O_CAPS, O_HELP,
-	       O_NO_PACKED, O_PCIDEV, O_MMIO_IRQ, O_NO_RINGS, O_TAP_URING };
+	       O_NO_PACKED, O_PCIDEV, O_MMIO_IRQ, O_NO_RINGS, O_TAP_WRITEV };
 	static const struct option longopts[] = {
 		{"socket-path", required_argument, NULL, O_SOCKET},
 		{"fd", required_argument, NULL, O_FD},
 		{"tap", required_argument, NULL, O_TAP},
 		{"packet", required_argument, NULL, O_PACKET},
 		{"no-packet-rings", no_argument, NULL, O_NO_RINGS},
-		{"tap-uring", no_argument, NULL, O_TAP_URING},
+		{"tap-writev", no_argument, NULL, O_TAP_WRITEV},
 		{"switch", required_argument, NULL, O_SWITCH},
 		{"mac", required_argument, NULL, O_MAC},
 		{"mtu", required_argument, NULL, O_MTU},
@@ -172,7 +174,7 @@ static int parse(int argc, char **argv, struct options *o)
 		case O_TAP: o->tap = optarg; break;
 		case O_PACKET: o->packet = optarg; break;
 		case O_NO_RINGS: o->no_rings = true; break;
-		case O_TAP_URING: o->tap_uring = true; break;
+		case O_TAP_WRITEV: o->tap_writev = true; break;
 		case O_SWITCH: o->sw = optarg; break;
 		case O_MAC:
 			if (parse_mac(optarg, o->mac) != 0) {
@@ -386,7 +388,7 @@ int main(int argc, char **argv)
 	}
 	if (eb[0] != '\0')
 		fprintf(stderr, "vhost-user-net: warning: %s\n", eb);
-	if (D.o.tap && D.o.tap_uring && net_port_tap_batch(&D.port, eb, sizeof(eb)) != 0)
+	if (D.o.tap && !D.o.tap_writev && net_port_tap_batch(&D.port, eb, sizeof(eb)) != 0)
 		fprintf(stderr, "vhost-user-net: warning: %s\n", eb);
 	D.link_fd = vu_daemon_signal_fd(SIGUSR1); /* before any thread */
 	unsigned nq = 2 * D.o.pairs + 1;

@@ -5,8 +5,8 @@ One hop from a virtio driver to a host interface, ours beside DPDK's, in
 one run: 64-byte frames, guest to host, medians of --runs runs.
 
   tap      dpdk-testpmd (net_virtio_user, txonly) -> our vhost-user-net
-           --tap (one writev per frame; and --tap-uring: a batch per
-           io_uring submission) -> a TAP interface
+           --tap (a batch per io_uring submission; and --tap-writev: one
+           writev per frame) -> a TAP interface
    vs      dpdk-testpmd (net_tap, txonly) -> a TAP interface
   packet   dpdk-testpmd (net_virtio_user, txonly) -> our vhost-user-net
            --packet on vA (TPACKET rings; and --no-packet-rings) -> vB
@@ -92,7 +92,8 @@ def testpmd_argv(args, prefix, vdev, lcores):
     return [args.testpmd, "--lcores=" + lcores, "--no-huge", "-m", "512", "--no-pci",
             "--no-shconf", "--file-prefix=" + prefix, "--log-level=5", "--vdev=" + vdev, "--",
             "--forward-mode=txonly", "--txpkts=64", "--burst=32", "--nb-cores=1",
-            "--rxd=256", "--txd=256", "--total-num-mbufs=8192", "--stats-period=1"]
+            "--rxd=%d" % args.ring, "--txd=%d" % args.ring, "--total-num-mbufs=8192",
+            "--stats-period=1"]
 
 
 class Config:
@@ -144,6 +145,9 @@ def main():
     ap.add_argument("--cpu-a", default="0", help="our front-end's CPU")
     ap.add_argument("--cpu-b", default="1", help="the device side's CPU")
     ap.add_argument("--only", choices=["tap", "packet"], help="one of the two comparisons")
+    ap.add_argument("--ring", type=int, default=1024,
+                    help="ring size: virtio-user queue_size and our --queue-size; "
+                    "testpmd's --rxd/--txd for every port")
     args = ap.parse_args()
     a, b = args.cpu_a, args.cpu_b
 
@@ -159,13 +163,14 @@ def main():
     def ours(port_args, sink_setup):
         def build(tmp, n):
             sock = os.path.join(tmp, "vu%d.sock" % n)
-            d = Proc([args.daemon, "--socket-path=" + sock, "--quiet"] + port_args, log, b)
+            d = Proc([args.daemon, "--socket-path=" + sock, "--quiet",
+                      "--queue-size=%d" % args.ring] + port_args, log, b)
             wait_for("the daemon's socket", lambda: os.path.exists(sock) or not d.alive(), 30)
             if not d.alive():
                 raise RuntimeError("the daemon exited: %s" % d.argv)
             sink_setup()
-            t = Proc(testpmd_argv(args, "vbo%d" % n, "net_virtio_user0,path=%s,queue_size=256"
-                                  % sock, "0@%s,1@%s" % (a, a)), log)
+            t = Proc(testpmd_argv(args, "vbo%d" % n, "net_virtio_user0,path=%s,queue_size=%d"
+                                  % (sock, args.ring), "0@%s,1@%s" % (a, a)), log)
             procs = [("daemon", d), ("front-end", t)]
             return procs, procs
         return build
@@ -187,9 +192,10 @@ def main():
 
     configs = []
     if args.only in (None, "tap"):
-        configs += [Config("ours --tap", "vtap0", ours(["--tap=vtap0"], tap_up("vtap0"))),
-                    Config("ours --tap --tap-uring", "vtap2",
-                           ours(["--tap=vtap2", "--tap-uring"], tap_up("vtap2"))),
+        configs += [Config("ours --tap (io_uring)", "vtap0",
+                           ours(["--tap=vtap0"], tap_up("vtap0"))),
+                    Config("ours --tap --tap-writev", "vtap2",
+                           ours(["--tap=vtap2", "--tap-writev"], tap_up("vtap2"))),
                     Config("DPDK net_tap", "vtap1",
                            dpdk("net_tap0,iface=vtap1", tap_up("vtap1")))]
     if args.only in (None, "packet"):

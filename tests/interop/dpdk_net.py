@@ -35,8 +35,8 @@ no frame but the test's crosses the pair. Frames to the guest go out in
 chunks, each awaited at testpmd (a receive ring, unlike a socket, does not
 push back on the sender). VLAN-tagged frames must reach the guest with
 their tag (the kernel takes it off; the port puts it back).
-With --tap writev|uring the daemon runs --tap=vdT (one writev per frame,
-or --tap-uring: a batch per io_uring submission) and the raw socket is
+With --tap writev|uring the daemon runs --tap=vdT (--tap-writev: one
+writev per frame, or by default a batch per io_uring submission) and the raw socket is
 on vdT itself: what the daemon writes to the TAP arrives on it, what the
 socket sends out of vdT the daemon reads.
 Exit 0 pass, 1 fail.
@@ -400,7 +400,7 @@ def run(args, layout, mrg, cq, queues, in_order):
     elif args.tap:
         name += " --tap (%s)" % args.tap
         port = VethPort(None, "vdT", MTU)
-        where = ["--tap=vdT"] + (["--tap-uring"] if args.tap == "uring" else [])
+        where = ["--tap=vdT"] + (["--tap-writev"] if args.tap == "writev" else [])
     else:
         port = Port(swp)
         where = ["--switch=" + swp]
@@ -466,7 +466,7 @@ def run(args, layout, mrg, cq, queues, in_order):
                 raise Fail("%d ring kicks without rings" % kicks)
         if args.tap:
             # every frame written (big ones directly, the rest in batches
-            # with --tap-uring) and read
+            # without --tap-writev) and read
             sent, dropped, received, kicks, big = ds["port"] or [-1] * 5
             if (sent, dropped, received) != (tx, 0, rx):
                 raise Fail("the daemon's port counts %s, want %d sent, %d received" % (
@@ -475,7 +475,7 @@ def run(args, layout, mrg, cq, queues, in_order):
                 raise Fail("no batched writes (warning: %s, %d submissions for %d frames)" % (
                     ds["warning"], kicks, sent))
             if args.tap == "writev" and kicks != 0:
-                raise Fail("%d submissions without --tap-uring" % kicks)
+                raise Fail("%d io_uring submissions with --tap-writev" % kicks)
         # DPDK 22.11 sends multi-segment frames on a packed ring through an
         # indirect table whose entries are all marked writable; on a split
         # ring its tables are right.
