@@ -204,6 +204,7 @@ def main():
                            ours(["--packet=vA", "--no-packet-rings"], lambda: None)),
                     Config("DPDK net_af_packet", "vB",
                            dpdk("net_af_packet0,iface=vA,qpairs=1,qdisc_bypass=1"))]
+    load0 = os.getloadavg()[0]
     try:
         for r in range(args.runs):
             for i, c in enumerate(configs):
@@ -216,6 +217,8 @@ def main():
 
     print("one hop to a host interface, 64-byte frames, guest to host; median of %d runs of "
           "%.1f s" % (args.runs, args.seconds))
+    print("load average %.1f at the start, %.1f at the end, on %d CPUs" % (
+        load0, os.getloadavg()[0], os.cpu_count()))
     print("placement: DPDK testpmd lcores 0@%s,1@%s (forwarding on CPU %s); ours: front-end "
           "testpmd lcores 0@%s,1@%s, daemon taskset -c %s" % (a, b, b, a, a, b))
     print("command lines (first run):")
