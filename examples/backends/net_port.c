@@ -137,6 +137,12 @@ static int packet_rings(struct net_port *p, size_t max_frame, const char **what)
 		*what = "PACKET_VERSION TPACKET_V2";
 		return errno;
 	}
+	/* A frame the kernel refuses (larger than the interface's MTU) is
+	 * skipped, not left to stop the transmit ring (before the rings). */
+	if (setsockopt(p->fd, SOL_PACKET, PACKET_LOSS, &one, sizeof(one)) != 0) {
+		*what = "PACKET_LOSS";
+		return errno;
+	}
 	if (setsockopt(p->fd, SOL_PACKET, PACKET_RX_RING, &rx, sizeof(rx)) != 0) {
 		*what = "PACKET_RX_RING";
 		return errno;
@@ -159,6 +165,7 @@ static int packet_rings(struct net_port *p, size_t max_frame, const char **what)
 	/* A dedicated interface: its frames skip the qdisc (a kernel without
 	 * it just queues them). */
 	(void)setsockopt(p->fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
+
 	return 0;
 }
 
@@ -436,6 +443,11 @@ static int ring_send(struct net_port *p, const struct vdev_iov *iov, unsigned n)
 	if (len > cap) {
 		p->tx_dropped++;
 		return -1;
+	}
+	if (slot_status(h) & TP_STATUS_WRONG_FORMAT) {
+		/* refused by the kernel (PACKET_LOSS unsupported): reclaim it */
+		p->tx_dropped++;
+		slot_give(h, TP_STATUS_AVAILABLE);
 	}
 	for (int attempt = 0; slot_status(h) != TP_STATUS_AVAILABLE; attempt++) {
 		/* full: send what is queued, wait a little for the kernel,
