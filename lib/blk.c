@@ -190,6 +190,70 @@ static void req_free(struct vdev_blk *blk, struct vdev_blk_req *r)
 	blk->P(free_reqs)++;
 }
 
+/*
+ * Batching in vdev_blk_process(): chains are popped BLK_BATCH at a time
+ * into slots with consecutive indices (so that their segments land in
+ * place in `iovs`), and the requests the backend completes at once are
+ * pushed together at the end of the batch. The batch's elements are
+ * popped into `el`; a completion is staged in el[] at an index whose
+ * element was already copied into its request (completions never outrun
+ * the requests handled).
+ */
+#define BLK_BATCH VDEV_BLK_BATCH
+
+/* Push the staged completions, in the order they came. */
+static void batch_push(struct vdev_blk *blk, struct vdev_blk_batch *b)
+{
+	if (b->P(n) == 0)
+		return;
+	(void)vdev_vq_push_batch(&blk->P(queues)[b->P(q)], b->P(el), b->P(written), b->P(n));
+	b->P(n) = 0;
+}
+
+/*
+ * The run at the head of the free list: up to `want` (>= 1, <= free_reqs)
+ * of its first slots, for as long as each extends the run of indices at
+ * either end. Nothing is taken. Returns its length k; *lo: its lowest
+ * index (the run is [*lo, *lo + k)).
+ */
+static unsigned peek_run(const struct vdev_blk *blk, unsigned want, uint32_t *lo)
+{
+	uint32_t i = blk->P(free_head), hi = i;
+	unsigned k = 1;
+
+	*lo = i;
+	while (k < want) {
+		i = blk->P(reqs)[i].P(next_free);
+		if (i == hi + 1u)
+			hi = i;
+		else if (i + 1u == *lo)
+			*lo = i;
+		else
+			break;
+		k++;
+	}
+	return k;
+}
+
+/* Take slots [lo, lo + m) off the free list, all among its first k. */
+static void take_slots(struct vdev_blk *blk, unsigned k, uint32_t lo, unsigned m)
+{
+	uint32_t *link = &blk->P(free_head);
+	unsigned left = m;
+
+	for (unsigned j = 0; j < k && left > 0; j++) {
+		uint32_t i = *link;
+
+		if (i - lo < m) {
+			*link = blk->P(reqs)[i].P(next_free); /* unlinked */
+			left--;
+		} else {
+			link = &blk->P(reqs)[i].P(next_free);
+		}
+	}
+	blk->P(free_reqs) -= m;
+}
+
 /* ---- completion -------------------------------------------------------------------- */
 
 /*
@@ -211,7 +275,14 @@ static void finish(struct vdev_blk *blk, struct vdev_blk_req *r, unsigned status
 		blk->P(stats).ioerr++;
 	else if (status == VIRTIO_BLK_S_UNSUPP)
 		blk->P(stats).unsupp++;
-	(void)vdev_vq_push(vq, &r->P(elem), written);
+	if (blk->P(batch) != NULL && blk->P(batch)->P(q) == r->P(io).queue) {
+		struct vdev_blk_batch *b = blk->P(batch);
+
+		b->P(el)[b->P(n)] = r->P(elem);
+		b->P(written)[b->P(n)++] = written;
+	} else {
+		(void)vdev_vq_push(vq, &r->P(elem), written);
+	}
 	req_free(blk, r);
 }
 
@@ -267,7 +338,16 @@ VDEV_API void vdev_blk_complete(struct vdev_blk *blk, struct vdev_blk_io *io, in
 	}
 	if (io->type == VDEV_BLK_IO_READ)
 		vdev_blk_io_set_done(io, bytes);
+	/* Completed from inside a backend op of vdev_blk_process(): after
+	 * what that batch completed so far, and not staged (the slot that
+	 * would take it may hold an element not handled yet). */
+	struct vdev_blk_batch *b = blk->P(batch);
+	if (b != NULL) {
+		batch_push(blk, b);
+		blk->P(batch) = NULL;
+	}
 	finish(blk, r, result_status(blk, r, result));
+	blk->P(batch) = b;
 	vdev_vq_flush(&blk->P(queues)[io->queue]);
 }
 
@@ -348,7 +428,10 @@ static void do_read_write(struct vdev_blk *blk, struct vdev_blk_req *r, uint32_t
 		/* data: every writable byte but the status byte */
 		v = e->iov + e->n_out;
 		len = e->in_bytes - 1u;
-		n = iov_cut_back(v, e->n_in, 1);
+		if (VDEV__LIKELY(v[e->n_in - 1u].len == 1)) /* the status in its own segment */
+			n = e->n_in - 1u;
+		else
+			n = iov_cut_back(v, e->n_in, 1);
 		io->type = VDEV_BLK_IO_READ;
 		blk->P(stats).reads++;
 	} else {
@@ -359,7 +442,12 @@ static void do_read_write(struct vdev_blk *blk, struct vdev_blk_req *r, uint32_t
 		/* data: every readable byte after the header */
 		v = e->iov;
 		len = e->out_bytes - REQ_HEADER_BYTES;
-		n = iov_skip_front(&v, e->n_out, REQ_HEADER_BYTES);
+		if (VDEV__LIKELY(v[0].len == REQ_HEADER_BYTES)) { /* the header in its own segment */
+			v++;
+			n = e->n_out - 1u;
+		} else {
+			n = iov_skip_front(&v, e->n_out, REQ_HEADER_BYTES);
+		}
 		io->type = VDEV_BLK_IO_WRITE;
 		io->flags = vdev_blk_writeback(blk) ? 0 : VDEV_BLK_IO_FUA;
 		blk->P(stats).writes++;
@@ -484,7 +572,10 @@ static void handle(struct vdev_blk *blk, struct vdev_blk_req *r, uint16_t q)
 		finish(blk, r, VIRTIO_BLK_S_IOERR);
 		return;
 	}
-	vdev_iov_to_buf(e->iov, e->n_out, 0, hdr, sizeof(hdr));
+	if (VDEV__LIKELY(e->iov[0].len >= sizeof(hdr))) /* n_out >= 1: out_bytes >= 16 */
+		memcpy(hdr, e->iov[0].base, sizeof(hdr));
+	else
+		vdev_iov_to_buf(e->iov, e->n_out, 0, hdr, sizeof(hdr));
 	type = vdev__get_le32(hdr);
 	sector = vdev__get_le64(hdr + 8);
 
@@ -540,16 +631,17 @@ static void handle(struct vdev_blk *blk, struct vdev_blk_req *r, uint16_t q)
 
 /* ---- the queue loop -------------------------------------------------------------------- */
 
-VDEV_API int vdev_blk_process(struct vdev_blk *blk, uint16_t q)
+/* One chain at a time, completions pushed as they come (no batch). */
+static int process_one_by_one(struct vdev_blk *blk, uint16_t q)
 {
-	struct vdev_vq *vq;
+	struct vdev_vq *vq = &blk->P(queues)[q];
+	struct vdev_blk_batch *outer = blk->P(batch);
 	int taken = 0;
 
-	if (q >= blk->P(num_queues))
-		return VDEV_ENOENT;
-	vq = &blk->P(queues)[q];
+	if (outer != NULL)
+		batch_push(blk, outer); /* what it completed comes first */
+	blk->P(batch) = NULL;
 	for (;;) {
-		/* Pop only what can be completed: one free slot per chain. */
 		struct vdev_blk_req *r = req_alloc(blk);
 		int rc;
 
@@ -569,6 +661,69 @@ VDEV_API int vdev_blk_process(struct vdev_blk *blk, uint16_t q)
 		handle(blk, r, q);
 		taken++;
 	}
+	blk->P(batch) = outer;
+	vdev_vq_flush(vq);
+	if (blk->P(commit_pending)) {
+		blk->P(commit_pending) = false;
+		if (HAS_OP(blk->P(ops), commit))
+			blk->P(ops)->commit(blk->P(opaque), q);
+	}
+	return taken;
+}
+
+VDEV_API int vdev_blk_process(struct vdev_blk *blk, uint16_t q)
+{
+	struct vdev_blk_batch *b = &blk->P(batch_store);
+	struct vdev_vq *vq;
+	unsigned want = BLK_BATCH;
+	int taken = 0;
+
+	if (q >= blk->P(num_queues))
+		return VDEV_ENOENT;
+	/* A backend op that calls vdev_blk_process() again (for another
+	 * queue) runs unbatched inside ours. */
+	if (blk->P(processing))
+		return process_one_by_one(blk, q);
+	vq = &blk->P(queues)[q];
+	b->P(n) = 0;
+	b->P(q) = q;
+	blk->P(processing) = true;
+	blk->P(batch) = b;
+	for (;;) {
+		/* Pop only what can be completed: one free slot per chain. */
+		uint32_t lo;
+		unsigned k, i;
+		int rc;
+
+		if (blk->P(free_reqs) == 0) {
+			blk->P(stats).pool_full++;
+			break;
+		}
+		k = peek_run(blk, VDEV__MIN(blk->P(free_reqs), want), &lo);
+		rc = vdev_vq_pop_batch(vq, b->P(el), k, blk->P(iovs) + (size_t)lo * blk->P(iov_per_req),
+				       blk->P(iov_per_req));
+		if (rc > 0)
+			take_slots(blk, k, lo, (unsigned)rc);
+		/* A pop short of what it was offered found the ring drained:
+		 * the next one (which re-arms notifications if it is empty)
+		 * most likely finds little; it looks at one slot, not a run. */
+		want = rc >= 0 && (unsigned)rc < k ? 1u : BLK_BATCH;
+		if (rc <= 0) {
+			if (rc < 0 && taken == 0)
+				taken = rc;
+			break;
+		}
+		for (i = 0; i < (unsigned)rc; i++) {
+			struct vdev_blk_req *r = &blk->P(reqs)[lo + i];
+
+			r->P(elem) = b->P(el)[i];
+			handle(blk, r, q);
+		}
+		batch_push(blk, b);
+		taken += rc;
+	}
+	blk->P(batch) = NULL;
+	blk->P(processing) = false;
 	vdev_vq_flush(vq);
 	if (blk->P(commit_pending)) {
 		blk->P(commit_pending) = false;

@@ -7,6 +7,7 @@
 #ifndef VDEV_LIB_COMPILER_H
 #define VDEV_LIB_COMPILER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -132,6 +133,93 @@ static inline void vdev__rmb(void) { __atomic_thread_fence(__ATOMIC_ACQUIRE); }
 static inline void vdev__wmb(void) { __atomic_thread_fence(__ATOMIC_RELEASE); }
 static inline void vdev__mb(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 
+/* ---- read-modify-write atomics ---------------------------------------------
+ * Loads, stores and fences are inline instructions on every target. A
+ * read-modify-write (fetch_add/or/and, exchange, compare-exchange) is too
+ * where the CPU has one (x86, ARMv7-A/R, ARMv7-M and later, AArch64 with
+ * -mno-outline-atomics); the core uses them through these macros:
+ *   vdev__atomic_fetch_add/or/and(p, v, order), vdev__atomic_exchange(p, v,
+ *   order), vdev__atomic_cas(p, &expected, desired, order, fail_order)
+ * on uint8_t, uint16_t and uint32_t objects.
+ *
+ * ARMv6-M (Cortex-M0/M0+/M1) has no exclusive loads/stores: gcc would call
+ * __atomic_*_N library functions, which a bare-metal image does not have.
+ * There each RMW is a critical section with interrupts masked (PRIMASK
+ * saved, CPSID I, restored), between full fences (DMB) that give every
+ * memory order. That is atomic on a single-core part against the
+ * integrator's interrupt handlers, as long as the library runs privileged
+ * (unprivileged, CPSID is ignored: then every call into one device and its
+ * transport must come from one execution context, as on any target without
+ * threads). gcc only: clang turns even atomic loads and stores into
+ * library calls on ARMv6-M. No other target without lock-free RMW is
+ * supported.
+ */
+#if __GCC_ATOMIC_CHAR_LOCK_FREE == 2 && __GCC_ATOMIC_SHORT_LOCK_FREE == 2 &&                  \
+	__GCC_ATOMIC_INT_LOCK_FREE == 2
+#define vdev__atomic_fetch_add(p, v, mo) __atomic_fetch_add((p), (v), (mo))
+#define vdev__atomic_fetch_or(p, v, mo) __atomic_fetch_or((p), (v), (mo))
+#define vdev__atomic_fetch_and(p, v, mo) __atomic_fetch_and((p), (v), (mo))
+#define vdev__atomic_exchange(p, v, mo) __atomic_exchange_n((p), (v), (mo))
+#define vdev__atomic_cas(p, expected, desired, mo, mo_fail)                                  \
+	__atomic_compare_exchange_n((p), (expected), (desired), false, (mo), (mo_fail))
+#elif defined(__ARM_ARCH_6M__) && defined(__clang__)
+#error "ARMv6-M: build the core with gcc (clang makes every atomic load and store an __atomic_* library call there)"
+#elif defined(__ARM_ARCH_6M__)
+static inline uint32_t vdev__irq_save(void)
+{
+	uint32_t primask;
+
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	__asm__ volatile("mrs %0, primask\n\tcpsid i" : "=r"(primask) : : "memory");
+	return primask;
+}
+static inline void vdev__irq_restore(uint32_t primask)
+{
+	__asm__ volatile("msr primask, %0" : : "r"(primask) : "memory");
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+#define VDEV__RMW(name, T, expr)                                                             \
+	static inline T vdev__rmw_##name(T *p, T v)                                          \
+	{                                                                                    \
+		uint32_t s = vdev__irq_save();                                               \
+		T old = *(volatile T *)p;                                                    \
+		*(volatile T *)p = (T)(expr);                                                \
+		vdev__irq_restore(s);                                                        \
+		return old;                                                                  \
+	}
+#define VDEV__RMW_ALL(n, T)                                                                  \
+	VDEV__RMW(add##n, T, old + v)                                                        \
+	VDEV__RMW(or##n, T, old | v)                                                         \
+	VDEV__RMW(and##n, T, old & v)                                                        \
+	VDEV__RMW(xchg##n, T, v)                                                             \
+	static inline bool vdev__rmw_cas##n(T *p, T *expected, T desired)                    \
+	{                                                                                    \
+		uint32_t s = vdev__irq_save();                                               \
+		T cur = *(volatile T *)p;                                                    \
+		bool ok = cur == *expected;                                                  \
+		if (ok)                                                                      \
+			*(volatile T *)p = desired;                                          \
+		else                                                                         \
+			*expected = cur;                                                     \
+		vdev__irq_restore(s);                                                        \
+		return ok;                                                                   \
+	}
+VDEV__RMW_ALL(8, uint8_t)
+VDEV__RMW_ALL(16, uint16_t)
+VDEV__RMW_ALL(32, uint32_t)
+#define VDEV__RMW_PICK(p, op)                                                                \
+	_Generic((p), uint8_t *: vdev__rmw_##op##8, uint16_t *: vdev__rmw_##op##16,          \
+		 uint32_t *: vdev__rmw_##op##32)
+#define vdev__atomic_fetch_add(p, v, mo) VDEV__RMW_PICK(p, add)((p), (v))
+#define vdev__atomic_fetch_or(p, v, mo) VDEV__RMW_PICK(p, or)((p), (v))
+#define vdev__atomic_fetch_and(p, v, mo) VDEV__RMW_PICK(p, and)((p), (v))
+#define vdev__atomic_exchange(p, v, mo) VDEV__RMW_PICK(p, xchg)((p), (v))
+#define vdev__atomic_cas(p, expected, desired, mo, mo_fail)                                  \
+	VDEV__RMW_PICK(p, cas)((p), (expected), (desired))
+#else
+#error "libvdev needs lock-free 8/16/32-bit atomic read-modify-write (or ARMv6-M, see compiler.h)"
+#endif
+
 /* Small atomics for flags shared between a device's threads. */
 static inline uint8_t vdev__atomic_load8(const uint8_t *p)
 {
@@ -143,7 +231,7 @@ static inline void vdev__atomic_store8(uint8_t *p, uint8_t v)
 }
 static inline uint8_t vdev__atomic_xchg8(uint8_t *p, uint8_t v)
 {
-	return __atomic_exchange_n(p, v, __ATOMIC_ACQ_REL);
+	return vdev__atomic_exchange(p, v, __ATOMIC_ACQ_REL);
 }
 
 /* ---- misc ---------------------------------------------------------------- */

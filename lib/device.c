@@ -14,6 +14,11 @@
 #define RESERVED_FEATURES (((VDEV_BIT(41) - 1) & ~(VDEV_BIT(24) - 1)) | \
 			   ((VDEV_BIT(50) - 1) & ~(VDEV_BIT(43) - 1)))
 
+/* Ring features this build leaves out (vdev/config.h): never offered. */
+#define TRIMMED_FEATURES                                                              \
+	((VDEV_CONFIG_PACKED ? 0 : VDEV_BIT(VDEV_F_RING_PACKED)) |                     \
+	 (VDEV_CONFIG_INDIRECT ? 0 : VDEV_BIT(VDEV_F_INDIRECT_DESC)))
+
 static bool has_status(const struct vdev_dev *dev, uint8_t bits)
 {
 	return (vdev__atomic_load8(&dev->P(status)) & bits) == bits;
@@ -48,7 +53,7 @@ VDEV_API int vdev_dev_init(struct vdev_dev *dev, const struct vdev_dev_config *c
 	dev->P(shm) = cfg->shm;
 	dev->P(num_shm) = cfg->num_shm;
 	dev->P(mem) = cfg->mem;
-	dev->P(offered) = cfg->features;
+	dev->P(offered) = cfg->features & ~TRIMMED_FEATURES;
 	dev->P(device_id) = cfg->device_id;
 	for (uint16_t i = 0; i < cfg->num_queues; i++) {
 		int rc = vdev_vq_init(&cfg->queues[i], i, cfg->queue_max_size,
@@ -366,7 +371,7 @@ VDEV_API void vdev_dev_queue_reset_hold(struct vdev_dev *dev, uint32_t qidx)
 	struct vdev_vq *vq = vdev_dev_queue(dev, qidx);
 
 	if (vq != NULL)
-		__atomic_fetch_add(&vq->P(reset_holds), 1, __ATOMIC_ACQ_REL);
+		vdev__atomic_fetch_add(&vq->P(reset_holds), 1, __ATOMIC_ACQ_REL);
 }
 
 VDEV_API void vdev_dev_queue_reset_complete(struct vdev_dev *dev, uint32_t qidx)
@@ -379,9 +384,8 @@ VDEV_API void vdev_dev_queue_reset_complete(struct vdev_dev *dev, uint32_t qidx)
 	/* Never below zero: a stray complete must not cancel a real hold's
 	 * count on the next reset. */
 	cur = __atomic_load_n(&vq->P(reset_holds), __ATOMIC_ACQUIRE);
-	while (cur != 0 && !__atomic_compare_exchange_n(&vq->P(reset_holds), &cur,
-							(uint16_t)(cur - 1), false,
-							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+	while (cur != 0 && !vdev__atomic_cas(&vq->P(reset_holds), &cur, (uint16_t)(cur - 1),
+						     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		;
 }
 
@@ -433,7 +437,7 @@ static void notify_config(struct vdev_dev *dev)
 
 VDEV_API void vdev_dev_config_changed(struct vdev_dev *dev)
 {
-	__atomic_fetch_add(&dev->P(generation), 1u, __ATOMIC_ACQ_REL);
+	vdev__atomic_fetch_add(&dev->P(generation), 1u, __ATOMIC_ACQ_REL);
 	notify_config(dev);
 }
 

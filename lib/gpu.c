@@ -136,7 +136,9 @@ enum {
 	((ops) != NULL && (ops)->size >= offsetof(type, op) + sizeof((ops)->op) &&           \
 	 (ops)->op != NULL)
 #define SINK_HAS(gpu, op) HAS_OP((gpu)->P(sink), struct vdev_gpu_sink_ops, op)
-#define RENDERER_HAS(gpu, op) HAS_OP((gpu)->P(renderer), struct vdev_gpu_renderer_ops, op)
+/* Constant false without the 3D mode (VDEV_CONFIG_GPU_3D 0: no renderer). */
+#define RENDERER_HAS(gpu, op)                                                             \
+	(VDEV_CONFIG_GPU_3D && HAS_OP((gpu)->P(renderer), struct vdev_gpu_renderer_ops, op))
 #define REND(gpu) ((gpu)->P(renderer))
 #define ROP(gpu) ((gpu)->P(renderer_opaque))
 
@@ -833,7 +835,7 @@ oom:
 
 static bool virgl_on(const struct vdev_gpu *gpu)
 {
-	return gpu->P(virgl) && negotiated(gpu, VDEV_GPU_F_VIRGL);
+	return VDEV_CONFIG_GPU_3D && gpu->P(virgl) && negotiated(gpu, VDEV_GPU_F_VIRGL);
 }
 
 
@@ -2023,8 +2025,11 @@ static uint32_t dispatch(struct vdev_gpu *gpu, uint16_t qidx, const struct req *
 	}
 }
 
-static void chain_one(struct vdev_gpu *gpu, uint16_t qidx, struct vdev_vq *vq,
-		      const struct vdev_vq_elem *e)
+/* Out of line: its frame (the command's copy, the commands' locals) is
+ * not under the pop's (the stack budget, scripts/stack-budget.py). */
+static __attribute__((noinline)) void chain_one(struct vdev_gpu *gpu, uint16_t qidx,
+						struct vdev_vq *vq,
+						const struct vdev_vq_elem *e)
 {
 	uint8_t cmd[MAX_REQ];
 	uint32_t type = 0, flags = 0, ctx_id = 0, rtype, len, need, room = e->in_bytes;
@@ -2116,19 +2121,14 @@ static void chain_one(struct vdev_gpu *gpu, uint16_t qidx, struct vdev_vq *vq,
 	vdev_vq_push(vq, e, need);
 }
 
-VDEV_API int vdev_gpu_process(struct vdev_gpu *gpu, uint16_t q)
+/* Take chains from queue q until it is empty (or the controlq stalls). */
+static int process_queue(struct vdev_gpu *gpu, uint16_t q)
 {
-	struct vdev_vq *vq;
-	struct vdev_iov *iov;
+	struct vdev_vq *vq = &gpu->P(queues)[q];
+	struct vdev_iov *iov = gpu->P(iovs) + (size_t)q * gpu->P(iov_per_chain);
 	struct vdev_vq_elem e;
 	int taken = 0;
 
-	if (q >= VDEV_GPU_NUM_QUEUES)
-		return VDEV_ENOENT;
-	vq = &gpu->P(queues)[q];
-	iov = gpu->P(iovs) + (size_t)q * gpu->P(iov_per_chain);
-	if (gpu->P(busy))
-		return 0; /* re-entered from a renderer op: the outer loop goes on */
 	gpu->P(busy) = true;
 	if (q == VDEV_GPU_CONTROLQ)
 		gpu->P(stalled) = false;
@@ -2153,13 +2153,26 @@ VDEV_API int vdev_gpu_process(struct vdev_gpu *gpu, uint16_t q)
 	}
 	vdev_vq_flush(vq);
 	gpu->P(busy) = false;
+	return taken;
+}
+
+VDEV_API int vdev_gpu_process(struct vdev_gpu *gpu, uint16_t q)
+{
+	int taken;
+
+	if (q >= VDEV_GPU_NUM_QUEUES)
+		return VDEV_ENOENT;
+	if (gpu->P(busy))
+		return 0; /* re-entered from a renderer op: the outer loop goes on */
+	taken = process_queue(gpu, q);
 	/* Fences retired meanwhile (a renderer op retiring synchronously):
-	 * publish their answers, and take up a stalled controlq. */
-	if (gpu->P(deferred)) {
+	 * publish their answers, and take up a stalled controlq (a loop, not
+	 * a recursion: the stack stays bounded). */
+	while (gpu->P(deferred)) {
 		gpu->P(deferred) = false;
 		(void)vdev_vq_flush(&gpu->P(queues)[VDEV_GPU_CONTROLQ]);
 		if (gpu->P(stalled))
-			(void)vdev_gpu_process(gpu, VDEV_GPU_CONTROLQ);
+			(void)process_queue(gpu, VDEV_GPU_CONTROLQ);
 	}
 	return taken;
 }
@@ -2350,6 +2363,8 @@ VDEV_API int vdev_gpu_init(struct vdev_gpu *gpu, const struct vdev_gpu_config *c
 	    cfg->queues == NULL || cfg->queue_held == NULL || cfg->iovs == NULL ||
 	    cfg->resources == NULL)
 		return VDEV_EINVAL;
+	if (!VDEV_CONFIG_GPU_3D && cfg->renderer != NULL)
+		return VDEV_ENOTSUP; /* 3D mode left out of this build (vdev/config.h) */
 	virgl = renderer_full(cfg->renderer);
 	features = cfg->features != 0 ? cfg->features
 				      : VDEV_GPU_SUPPORTED_FEATURES | (virgl ? BIT(VIRGL) : 0);

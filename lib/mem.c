@@ -53,8 +53,11 @@ VDEV_API void vdev_mem_set_translate(struct vdev_mem *mem, vdev_mem_translate_fn
 	mem->P(translate_opaque) = opaque;
 }
 
-/* The region containing gpa, or NULL. Binary search over the sorted table. */
-static const struct vdev_mem_region *find_region(const struct vdev_mem *mem, uint64_t gpa)
+/* The region containing gpa, or NULL. Binary search over the sorted table.
+ * Inlined where one frame fewer counts (vdev__map_slow); elsewhere through
+ * find_region(), as the compiler sees fit. */
+static inline __attribute__((always_inline)) const struct vdev_mem_region *
+find_region_inl(const struct vdev_mem *mem, uint64_t gpa)
 {
 	const struct vdev_mem_region *r = mem->P(regions);
 	uint32_t lo = 0, hi = mem->P(nregions);
@@ -74,15 +77,22 @@ static const struct vdev_mem_region *find_region(const struct vdev_mem *mem, uin
 	return NULL;
 }
 
-VDEV__INTERNAL uint32_t vdev__mem_region_index(const struct vdev_mem *mem, uint64_t gpa)
+static const struct vdev_mem_region *find_region(const struct vdev_mem *mem, uint64_t gpa)
 {
-	const struct vdev_mem_region *r = find_region(mem, gpa);
-
-	return r != NULL ? (uint32_t)(r - mem->P(regions)) : UINT32_MAX;
+	return find_region_inl(mem, gpa);
 }
 
-VDEV_API int vdev_mem_map(const struct vdev_mem *mem, uint64_t gpa, uint64_t len,
-			  unsigned access, void **hva, uint64_t *mapped)
+/*
+ * vdev_mem_map()'s body, inlined into vdev__map_slow() too (with the region
+ * lookup, inline_lookup true): a chain's buffer outside the queue's hinted
+ * region is translated in one frame, not four (the stack budget,
+ * scripts/stack-budget.py).
+ */
+static inline __attribute__((always_inline)) int mem_map(const struct vdev_mem *mem,
+							 uint64_t gpa, uint64_t len,
+							 unsigned access, void **hva,
+							 uint64_t *mapped, bool inline_lookup,
+							 const struct vdev_mem_region **hit)
 {
 	const struct vdev_mem_region *r;
 	uint64_t last;
@@ -91,7 +101,9 @@ VDEV_API int vdev_mem_map(const struct vdev_mem *mem, uint64_t gpa, uint64_t len
 		return VDEV_EINVAL;
 	if (VDEV__ADD_OVERFLOW(gpa, len - 1, &last))
 		return VDEV_EOVERFLOW;
-	r = find_region(mem, gpa);
+	r = inline_lookup ? find_region_inl(mem, gpa) : find_region(mem, gpa);
+	if (hit != NULL)
+		*hit = r;
 	if (VDEV__LIKELY(r != NULL)) {
 		uint64_t off = gpa - r->gpa;
 		uint64_t avail = r->size - off;
@@ -116,6 +128,12 @@ VDEV_API int vdev_mem_map(const struct vdev_mem *mem, uint64_t gpa, uint64_t len
 		return 0;
 	}
 	return VDEV_EFAULT;
+}
+
+VDEV_API int vdev_mem_map(const struct vdev_mem *mem, uint64_t gpa, uint64_t len,
+			  unsigned access, void **hva, uint64_t *mapped)
+{
+	return mem_map(mem, gpa, len, access, hva, mapped, false, NULL);
 }
 
 VDEV_API int vdev_mem_to_iov(const struct vdev_mem *mem, uint64_t gpa, uint64_t len,
@@ -143,6 +161,49 @@ VDEV_API int vdev_mem_to_iov(const struct vdev_mem *mem, uint64_t gpa, uint64_t 
 		len -= got;
 	}
 	*n = used;
+	return 0;
+}
+
+/*
+ * The queues' slow path (vq_internal.h): vdev_mem_to_iov() with the
+ * translation inlined, then the region of the buffer's first byte becomes
+ * the queue's hint. Here rather than in vq.c so that it is one frame.
+ */
+VDEV__INTERNAL int vdev__map_slow(struct vdev_vq *vq, uint64_t addr, uint32_t len,
+				  uint32_t write, struct vdev_iov *iov, uint32_t room,
+				  unsigned *got)
+{
+	const struct vdev_mem *mem = vq->P(mem);
+	const unsigned access = write ? VDEV_MEM_WRITE : VDEV_MEM_READ;
+	const struct vdev_mem_region *r = NULL, *first = NULL;
+	uint64_t gpa = addr, left = len;
+	unsigned used = 0;
+
+	while (left > 0) {
+		void *p;
+		uint64_t n;
+		int rc = mem_map(mem, gpa, left, access, &p, &n, true, &r);
+
+		if (rc < 0)
+			return rc;
+		if (used == 0)
+			first = r; /* the region of addr, if any */
+		if (used == room)
+			return VDEV_E2BIG;
+		iov[used].base = p;
+		iov[used].len = (size_t)n; /* n <= len < 2^32 */
+		used++;
+		gpa += n; /* cannot wrap: gpa + len - 1 was checked */
+		left -= n;
+	}
+	*got = used;
+	/* Remember the region for the next buffer; most land in the same one. */
+	if (first != NULL) {
+		vq->P(fast_gpa) = first->gpa;
+		vq->P(fast_size) = first->size;
+		vq->P(fast_hva) = first->hva;
+		vq->P(fast_ro) = (first->flags & VDEV_MEM_F_READONLY) ? 1u : 0u;
+	}
 	return 0;
 }
 

@@ -230,29 +230,30 @@ static bool mac_in(const uint8_t (*table)[6], unsigned n, const uint8_t *mac)
 	return false;
 }
 
-static bool vlan_allowed(const struct vdev_net *net, const uint8_t *eth, size_t len)
+static bool vlan_allowed(const struct vdev_net *net, uint64_t f, const uint8_t *eth, size_t len)
 {
 	uint16_t vid;
 
-	if (!negotiated(net, VDEV_NET_F_CTRL_VLAN) || len < ETH_VLAN_HLEN ||
+	if (!(f & BIT(CTRL_VLAN)) || len < ETH_VLAN_HLEN ||
 	    ((unsigned)eth[12] << 8 | eth[13]) != ETH_P_8021Q)
 		return true; /* untagged frames are not filtered */
 	vid = (uint16_t)(((unsigned)eth[14] << 8 | eth[15]) & 0xfffu);
 	return ((unsigned)net->P(vlans)[vid >> 3] >> (vid & 7u)) & 1u;
 }
 
-/* Spec "Packet Receive Filtering" and "Setting MAC Address Filtering". */
-static bool rx_accept(const struct vdev_net *net, const uint8_t *eth, size_t len)
+/* Spec "Packet Receive Filtering" and "Setting MAC Address Filtering".
+ * `f`: effective_features(), looked up once per delivery. */
+static bool rx_accept(const struct vdev_net *net, uint64_t f, const uint8_t *eth, size_t len)
 {
 	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 	const uint8_t *dst = eth;
 
-	if (!vlan_allowed(net, eth, len))
+	if (!vlan_allowed(net, f, eth, len))
 		return false;
 	/* Without CTRL_RX (or without CTRL_VQ, which makes CTRL_RX inert) the
 	 * driver cannot program a filter, and a vhost-user front-end that
 	 * runs the control queue filters itself: take all. */
-	if (net->P(promisc) || !negotiated(net, VDEV_NET_F_CTRL_RX))
+	if (net->P(promisc) || !(f & BIT(CTRL_RX)))
 		return true;
 	if (memcmp(dst, bcast, 6) == 0)
 		return !net->P(nobcast);
@@ -368,7 +369,7 @@ static struct tx_feat tx_features(const struct vdev_net *net)
 
 /* One transmit chain. Returns VDEV_EAGAIN if the backend pushed back. */
 static int tx_one(struct vdev_net *net, uint16_t pair, const struct tx_feat *f,
-		  struct vdev_vq_elem *e)
+		  const struct vdev_vq_elem *e)
 {
 	uint8_t raw[VDEV_NET_HDR_LEN];
 	struct vdev_net_hdr h;
@@ -398,7 +399,12 @@ static int tx_one(struct vdev_net *net, uint16_t pair, const struct tx_feat *f,
 		net->P(stats).tx_bad++;
 		return 0;
 	}
-	n = iov_skip_front(&iov, e->n_out, VDEV_NET_HDR_LEN);
+	if (VDEV__LIKELY(iov[0].len == VDEV_NET_HDR_LEN)) { /* the header in its own segment */
+		iov++;
+		n = e->n_out - 1u;
+	} else {
+		n = iov_skip_front(&iov, e->n_out, VDEV_NET_HDR_LEN);
+	}
 	rc = net->P(ops)->transmit(net->P(opaque), pair, &h, iov, n, len);
 	if (rc == VDEV_EAGAIN)
 		return rc;
@@ -414,7 +420,10 @@ static int tx_one(struct vdev_net *net, uint16_t pair, const struct tx_feat *f,
 VDEV_API int vdev_net_process_tx(struct vdev_net *net, uint16_t pair)
 {
 	static const uint32_t unwritten[VDEV_NET_TX_BATCH_MAX]; /* transmit writes nothing */
-	struct vdev_vq_elem el[VDEV_NET_TX_BATCH_MAX];
+	/* Without the caller's tx_elems, a few at a time: the frame stays
+	 * small (the stack budget, scripts/stack-budget.py). */
+	struct vdev_vq_elem stack_el[VDEV_NET_TX_STACK_BATCH];
+	struct vdev_vq_elem *el = stack_el;
 	struct vdev_net_pair *pp;
 	struct vdev_vq *vq;
 	struct vdev_iov *iov;
@@ -438,6 +447,10 @@ VDEV_API int vdev_net_process_tx(struct vdev_net *net, uint16_t pair)
 		iov = net->P(tx_iovs) + (size_t)pair * batch * cap;
 	else
 		iov = net->P(iovs) + ((size_t)pair * (net->P(rx_bufs) + 1u) + net->P(rx_bufs)) * cap;
+	if (net->P(tx_elems) != NULL)
+		el = net->P(tx_elems) + (size_t)pair * batch;
+	else if (batch > VDEV_NET_TX_STACK_BATCH)
+		batch = VDEV_NET_TX_STACK_BATCH;
 	f = tx_features(net);
 	while (!pp->P(tx_blocked)) {
 		int rc = vdev_vq_pop_batch(vq, el, batch, iov, cap);
@@ -450,12 +463,9 @@ VDEV_API int vdev_net_process_tx(struct vdev_net *net, uint16_t pair)
 		}
 		n = (unsigned)rc;
 		for (done = 0; done < n; done++) {
-			/* The frame's segments are the chain's own: the skip in
-			 * tx_one works on this copy of the element, the push and
-			 * the unpop use el[]. */
-			struct vdev_vq_elem work = el[done];
-
-			if (tx_one(net, pair, &f, &work) == VDEV_EAGAIN) {
+			/* tx_one leaves el[] as it is (the push and the unpop
+			 * use it); it may trim the chain's segments in place. */
+			if (tx_one(net, pair, &f, &el[done]) == VDEV_EAGAIN) {
 				/* Keep this frame and the rest of the batch on the
 				 * ring, in order, for vdev_net_tx_resume(). */
 				vdev_vq_unpop(vq, &el[done], n - done);
@@ -503,147 +513,271 @@ static size_t copy_into(const struct vdev_vq_elem *e, size_t dst_off, const stru
 			continue;
 		}
 		take = VDEV__MIN(seg - dst_off, len - done);
-		take = vdev_iov_to_buf(src, nsrc, src_off + done, (uint8_t *)d[i].base + dst_off,
-				       take);
+		if (VDEV__LIKELY(nsrc == 1)) /* the frame in one piece (len checked) */
+			memcpy((uint8_t *)d[i].base + dst_off,
+			       (const uint8_t *)src[0].base + src_off + done, take);
+		else
+			take = vdev_iov_to_buf(src, nsrc, src_off + done,
+					       (uint8_t *)d[i].base + dst_off, take);
 		done += take;
 		dst_off = 0;
 	}
 	return done;
 }
 
-/* Put the chains back on the ring and report why the frame did not go. */
-static int rx_abort(struct vdev_net *net, struct vdev_vq *vq, struct vdev_vq_elem *el,
-		    unsigned n, int why)
-{
-	if (why == VDEV_EPROTO) {
-		/* A malformed buffer is the guest's: every chain taken for
-		 * this frame goes back to it empty. */
-		for (unsigned i = 0; i < n; i++)
-			vdev_vq_push(vq, &el[i], 0);
-		vdev_vq_flush(vq);
-		net->P(stats).rx_bad_buffer++;
-	} else {
-		vdev_vq_unpop(vq, el, n);
-	}
-	return why;
-}
-
-VDEV_API int vdev_net_receive(struct vdev_net *net, uint16_t pair, const struct vdev_net_hdr *hdr,
-			      const struct vdev_iov *iov, unsigned iovcnt, size_t len)
-{
-	struct vdev_net_hdr h = {0};
-	uint8_t eth[ETH_VLAN_HLEN];
-	uint8_t raw[VDEV_NET_HDR_LEN];
+/*
+ * The receive window of one delivery: buffers popped from the pair's
+ * receive queue into its scratch (el[0..have), at most rx_bufs), of which
+ * el[0..done) are complete (a frame placed in them, or a malformed one
+ * returned empty), their bytes written in out_bytes. Completed buffers are
+ * pushed in pop order, the rest unpopped, so the guest sees its buffers
+ * used in the order it posted them (IN_ORDER holds) and nothing it posted
+ * is lost.
+ */
+struct rx_win {
 	struct vdev_vq *vq;
 	struct vdev_vq_elem *el;
 	struct vdev_iov *iovs;
-	uint64_t go = net->P(guest_offloads);
-	bool merge = negotiated(net, VDEV_NET_F_MRG_RXBUF);
-	size_t total = len + VDEV_NET_HDR_LEN, placed = 0;
-	unsigned n = 0, limit;
+	unsigned ipc;  /* iov_per_chain */
+	unsigned cap;  /* rx_bufs */
+	unsigned have; /* popped */
+	unsigned done; /* complete */
+};
 
-	if (len < ETH_HLEN || (iovcnt > 0 && iov == NULL) || vdev_iov_length(iov, iovcnt) < len)
+/* Push the complete buffers, unpop the others: the window is empty. */
+static void rx_settle(struct rx_win *w)
+{
+	uint32_t written[RX_PUSH_CHUNK];
+
+	for (unsigned i = 0; i < w->done; i += RX_PUSH_CHUNK) {
+		unsigned k = VDEV__MIN(w->done - i, RX_PUSH_CHUNK);
+
+		for (unsigned j = 0; j < k; j++)
+			written[j] = w->el[i + j].out_bytes;
+		(void)vdev_vq_push_batch(w->vq, &w->el[i], written, k);
+	}
+	if (w->have > w->done)
+		(void)vdev_vq_unpop(w->vq, &w->el[w->done], w->have - w->done);
+	w->have = w->done = 0;
+}
+
+/*
+ * Take the buffers for one frame of `total` bytes (header included) from
+ * el[done] on, popping more (about `more` of them) as needed. Returns how
+ * many it takes (> 0), or why the frame cannot go:
+ *   VDEV_EAGAIN   the ring has too little (the window holds only this
+ *                 frame's buffers, which the caller unpops)
+ *   VDEV_EMSGSIZE more than rx_bufs buffers (likewise)
+ *   VDEV_EPROTO   a malformed buffer: the frame's buffers are complete,
+ *                 empty
+ *   VDEV_EPERM    the queue refused a pop (broken, or not live)
+ * Receive buffers are device-writable only; the first must hold the whole
+ * header, and without MRG_RXBUF (`merge`) the whole frame.
+ */
+static int rx_take(struct vdev_net *net, struct rx_win *w, size_t total, bool merge,
+		   unsigned more)
+{
+retry:;
+	unsigned k = w->done;
+	size_t placed = 0;
+
+	while (placed < total) {
+		struct vdev_vq_elem *e;
+
+		if (k == w->have) {
+			if (w->have < w->cap) {
+				int rc = vdev_vq_pop_batch(w->vq, w->el + w->have,
+							   VDEV__MIN(w->cap - w->have, more),
+							   w->iovs + (size_t)w->have * w->ipc, w->ipc);
+				if (rc < 0)
+					return VDEV_EPERM;
+				if (rc > 0) {
+					w->have += (unsigned)rc;
+					continue;
+				}
+			}
+			/* The window is full or the ring dry: start the frame
+			 * at the front of a fresh window, or give up. */
+			if (w->done > 0) {
+				rx_settle(w);
+				goto retry;
+			}
+			return w->have < w->cap ? VDEV_EAGAIN : VDEV_EMSGSIZE;
+		}
+		e = &w->el[k++];
+		if (e->error != 0 || e->n_out != 0 || e->in_bytes == 0 ||
+		    (k == w->done + 1 && e->in_bytes < VDEV_NET_HDR_LEN) ||
+		    (!merge && e->in_bytes < total)) {
+			if (!merge && e->error == 0 && e->n_out == 0 && e->in_bytes >= VDEV_NET_HDR_LEN)
+				net->P(stats).rx_too_big++;
+			net->P(stats).rx_bad_buffer++;
+			for (unsigned i = w->done; i < k; i++)
+				w->el[i].out_bytes = 0; /* back to the guest empty */
+			w->done = k;
+			return VDEV_EPROTO;
+		}
+		placed += VDEV__MIN((size_t)e->in_bytes, total - placed);
+		/* If the frame needs more: about what it still needs in
+		 * buffers like this one, besides one for each frame after it
+		 * (`more` counted this frame's first). */
+		if (placed < total)
+			more = (unsigned)VDEV__MIN((total - placed) / e->in_bytes + more,
+						   (size_t)UINT16_MAX);
+	}
+	return (int)(k - w->done);
+}
+
+/* Whether a frame may be delivered at all (before any buffer is taken):
+ * 0, or the reason it is dropped, counted. *h: its header, checked. */
+static inline __attribute__((always_inline)) int rx_check(struct vdev_net *net, uint64_t f,
+							   uint64_t go,
+							   const struct vdev_net_frame *fr,
+							   struct vdev_net_hdr *h)
+{
+	uint8_t eth[ETH_VLAN_HLEN];
+	const struct vdev_iov *iov = fr->iov;
+	size_t len = fr->len;
+
+	if (len < ETH_HLEN || (fr->iovcnt > 0 && iov == NULL))
 		return VDEV_EINVAL;
-	if (!vdev_dev_is_running(&net->P(dev)))
-		return VDEV_EPERM;
-	pair = (uint16_t)(pair % net->P(active_pairs));
-	vq = &net->P(queues)[rxq(pair)];
-	if (!vdev_vq_is_live(vq))
-		return VDEV_EPERM;
-	if (VDEV__LIKELY(iovcnt > 0 && iov[0].len >= sizeof(eth)))
+	if (VDEV__LIKELY(fr->iovcnt == 1) ? iov[0].len < len : vdev_iov_length(iov, fr->iovcnt) < len)
+		return VDEV_EINVAL;
+	if (VDEV__LIKELY(fr->iovcnt > 0 && iov[0].len >= sizeof(eth)))
 		memcpy(eth, iov[0].base, sizeof(eth));
 	else
-		vdev_iov_to_buf(iov, iovcnt, 0, eth, sizeof(eth));
-	if (!rx_accept(net, eth, len)) {
+		vdev_iov_to_buf(iov, fr->iovcnt, 0, eth, sizeof(eth));
+	if (!rx_accept(net, f, eth, len)) {
 		net->P(stats).rx_filtered++;
 		return VDEV_ENOENT;
 	}
-	if (hdr != NULL)
-		h = *hdr;
-	if (len > max_frame(net, (h.gso_type & 0x7fu) != 0) || len > VDEV_NET_MAX_FRAME) {
+	if (fr->hdr != NULL)
+		*h = *fr->hdr;
+	else
+		*h = (struct vdev_net_hdr){0};
+	if (len > max_frame(net, (h->gso_type & 0x7fu) != 0) || len > VDEV_NET_MAX_FRAME) {
 		net->P(stats).rx_too_big++;
 		return VDEV_EMSGSIZE;
 	}
-	if (!hdr_check(&h, len, (go & BIT(GUEST_CSUM)) != 0, (go & BIT(GUEST_TSO4)) != 0,
+	if (!hdr_check(h, len, (go & BIT(GUEST_CSUM)) != 0, (go & BIT(GUEST_TSO4)) != 0,
 		       (go & BIT(GUEST_TSO6)) != 0, (go & BIT(GUEST_ECN)) != 0,
 		       (go & BIT(GUEST_UFO)) != 0, true)) {
 		net->P(stats).rx_bad_offload++;
 		return VDEV_ENOTSUP;
 	}
+	return 0;
+}
 
-	/* Take buffers until the header and the frame fit: one buffer
-	 * without MRG_RXBUF, up to rx_bufs with it. */
-	el = net->P(elems) + (size_t)pair * net->P(rx_bufs);
-	iovs = net->P(iovs) + (size_t)pair * (net->P(rx_bufs) + 1u) * net->P(iov_per_chain);
-	limit = merge ? net->P(rx_bufs) : 1u;
-	while (placed < total) {
-		struct vdev_vq_elem *e;
-		int rc;
+/* Copy a frame into the `cnt` buffers from el[done], header last
+ * (num_buffers is known then); each buffer's bytes go to out_bytes. */
+static inline __attribute__((always_inline)) void rx_place(struct rx_win *w, unsigned cnt,
+							     const struct vdev_net_frame *fr,
+							     struct vdev_net_hdr *h)
+{
+	struct vdev_vq_elem *el = w->el + w->done;
+	uint8_t raw[VDEV_NET_HDR_LEN];
+	size_t placed = 0;
 
-		if (n == limit) {
-			net->P(stats).rx_too_big++;
-			return rx_abort(net, vq, el, n, VDEV_EMSGSIZE);
-		}
-		e = &el[n];
-		rc = vdev_vq_pop(vq, e, iovs + (size_t)n * net->P(iov_per_chain),
-				 net->P(iov_per_chain));
-		if (rc < 0)
-			return rx_abort(net, vq, el, n, VDEV_EPERM);
-		if (rc == 0) {
-			/* No room: nothing is consumed; rx_ready when the guest
-			 * posts buffers (its notification, see net_queue_notify). */
-			net->P(pairs)[pair].P(rx_waiting) = true;
-			net->P(stats).rx_no_room++;
-			return rx_abort(net, vq, el, n, VDEV_EAGAIN);
-		}
-		n++;
-		/* Receive buffers are device-writable only; the first must hold
-		 * the whole header, and without MRG_RXBUF the whole frame. */
-		if (e->error != 0 || e->n_out != 0 || e->in_bytes == 0 ||
-		    (n == 1 && e->in_bytes < VDEV_NET_HDR_LEN))
-			return rx_abort(net, vq, el, n, VDEV_EPROTO);
-		if (!merge && e->in_bytes < total) {
-			net->P(stats).rx_too_big++;
-			return rx_abort(net, vq, el, n, VDEV_EPROTO);
-		}
-		placed += VDEV__MIN((size_t)e->in_bytes, total - placed);
+	if (VDEV__LIKELY(cnt == 1 && el[0].n_in == 1 && fr->iovcnt == 1)) {
+		/* one buffer, one segment, the frame in one piece: rx_take
+		 * checked that header and frame fit */
+		memcpy((uint8_t *)el[0].iov[0].base + VDEV_NET_HDR_LEN, fr->iov[0].base, fr->len);
+		el[0].out_bytes = (uint32_t)(VDEV_NET_HDR_LEN + fr->len);
+		placed = fr->len;
+		cnt = 0; /* nothing more to copy */
 	}
-
-	/* Copy the frame behind the header, then the header (num_buffers is
-	 * known now), then hand the buffers over with what each holds. */
-	placed = 0;
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; i < cnt; i++) {
 		size_t room = el[i].in_bytes, skip = i == 0 ? VDEV_NET_HDR_LEN : 0;
-		size_t take = VDEV__MIN(room - skip, len - placed);
+		size_t take = VDEV__MIN(room - skip, fr->len - placed);
 
-		copy_into(&el[i], skip, iov, iovcnt, placed, take);
+		copy_into(&el[i], skip, fr->iov, fr->iovcnt, placed, take);
 		placed += take;
 		el[i].out_bytes = (uint32_t)(take + skip); /* reused: bytes written */
 	}
-	h.num_buffers = (uint16_t)n;
-	hdr_encode(&h, raw);
+	h->num_buffers = (uint16_t)(cnt ? cnt : 1u);
+	hdr_encode(h, raw);
 	if (VDEV__LIKELY(el[0].iov[el[0].n_out].len >= sizeof(raw)))
 		memcpy(el[0].iov[el[0].n_out].base, raw, sizeof(raw));
 	else
 		vdev_iov_from_buf(el[0].iov + el[0].n_out, el[0].n_in, 0, raw, sizeof(raw));
-	if (n == 1) {
-		vdev_vq_push(vq, &el[0], el[0].out_bytes);
-	} else {
-		/* Mergeable buffers: complete them RX_PUSH_CHUNK at a time. */
-		uint32_t written[RX_PUSH_CHUNK];
+	w->done += h->num_buffers;
+}
 
-		for (unsigned i = 0; i < n; i += RX_PUSH_CHUNK) {
-			unsigned k = VDEV__MIN(n - i, RX_PUSH_CHUNK);
+VDEV_API int vdev_net_receive_batch(struct vdev_net *net, uint16_t pair,
+				    const struct vdev_net_frame *frames, unsigned n, int *results)
+{
+	struct rx_win w;
+	uint64_t f, go;
+	bool merge;
+	unsigned i;
+	int stop = 0;
 
-			for (unsigned j = 0; j < k; j++)
-				written[j] = el[i + j].out_bytes;
-			(void)vdev_vq_push_batch(vq, &el[i], written, k);
+	if (n == 0)
+		return 0;
+	if (frames == NULL)
+		return VDEV_EINVAL;
+	if (!vdev_dev_is_running(&net->P(dev)))
+		return VDEV_EPERM;
+	pair = (uint16_t)(pair % net->P(active_pairs));
+	w.vq = &net->P(queues)[rxq(pair)];
+	if (!vdev_vq_is_live(w.vq))
+		return VDEV_EPERM;
+	/* Looked up once: nothing here changes them. */
+	f = effective_features(net);
+	go = net->P(guest_offloads);
+	merge = (f & BIT(MRG_RXBUF)) != 0;
+	w.el = net->P(elems) + (size_t)pair * net->P(rx_bufs);
+	w.ipc = net->P(iov_per_chain);
+	w.iovs = net->P(iovs) + (size_t)pair * (net->P(rx_bufs) + 1u) * w.ipc;
+	w.cap = net->P(rx_bufs);
+	w.have = w.done = 0;
+
+	for (i = 0; i < n; i++) {
+		const struct vdev_net_frame *fr = &frames[i];
+		struct vdev_net_hdr h;
+		int rc = rx_check(net, f, go, fr, &h);
+
+		if (rc == 0) {
+			rc = rx_take(net, &w, fr->len + VDEV_NET_HDR_LEN, merge, n - i);
+			if (rc > 0) {
+				rx_place(&w, (unsigned)rc, fr, &h);
+				net->P(stats).rx_frames++;
+				net->P(stats).rx_bytes += fr->len;
+				rc = 0;
+			} else if (rc == VDEV_EMSGSIZE) {
+				net->P(stats).rx_too_big++;
+				rx_settle(&w); /* the frame's buffers, unpopped */
+			} else if (rc == VDEV_EAGAIN || rc == VDEV_EPERM) {
+				if (rc == VDEV_EAGAIN) {
+					/* No room: this frame and the rest are not
+					 * consumed; rx_ready when the guest posts
+					 * buffers (its notification, see
+					 * net_queue_notify). */
+					net->P(pairs)[pair].P(rx_waiting) = true;
+					net->P(stats).rx_no_room++;
+				}
+				stop = rc;
+				break;
+			}
 		}
+		if (results != NULL)
+			results[i] = rc;
 	}
-	vdev_vq_flush(vq);
-	net->P(stats).rx_frames++;
-	net->P(stats).rx_bytes += len;
-	return 0;
+	rx_settle(&w);
+	vdev_vq_flush(w.vq);
+	return i > 0 ? (int)i : stop;
+}
+
+VDEV_API int vdev_net_receive(struct vdev_net *net, uint16_t pair, const struct vdev_net_hdr *hdr,
+			      const struct vdev_iov *iov, unsigned iovcnt, size_t len)
+{
+	const struct vdev_net_frame fr = {.hdr = hdr, .iov = iov, .iovcnt = iovcnt, .len = len};
+	int result = 0, rc;
+
+	/* Bad arguments first, as always, whatever the device's state. */
+	if (len < ETH_HLEN || (iovcnt > 0 && iov == NULL) || vdev_iov_length(iov, iovcnt) < len)
+		return VDEV_EINVAL;
+	rc = vdev_net_receive_batch(net, pair, &fr, 1, &result);
+	return rc == 1 ? result : rc;
 }
 
 /* ---- the control queue ------------------------------------------------------------ */
@@ -1018,6 +1152,7 @@ VDEV_API int vdev_net_init(struct vdev_net *net, const struct vdev_net_config *c
 	net->P(elems) = cfg->elems;
 	net->P(iovs) = cfg->iovs;
 	net->P(tx_iovs) = cfg->tx_iovs;
+	net->P(tx_elems) = cfg->tx_iovs != NULL ? cfg->tx_elems : NULL;
 	net->P(tx_batch) = cfg->tx_iovs == NULL ? 1u
 			   : cfg->tx_batch != 0 ? cfg->tx_batch
 						: VDEV_NET_TX_BATCH_DEFAULT;

@@ -120,7 +120,7 @@ VDEV_API bool vdev_vq_is_broken(const struct vdev_vq *vq)
 
 VDEV_API enum vdev_vq_layout vdev_vq_layout(const struct vdev_vq *vq)
 {
-	return vq->P(layout) == VDEV_VQ_PACKED ? VDEV_VQ_PACKED : VDEV_VQ_SPLIT;
+	return vq_is_packed(vq) ? VDEV_VQ_PACKED : VDEV_VQ_SPLIT;
 }
 
 VDEV__INTERNAL int vdev__vq_map_area(const struct vdev_vq *vq, uint64_t gpa, uint64_t len,
@@ -145,7 +145,7 @@ VDEV__INTERNAL int vdev__vq_map_area(const struct vdev_vq *vq, uint64_t gpa, uin
 
 static int map_rings(struct vdev_vq *vq)
 {
-	return vq->P(layout) == VDEV_VQ_PACKED ? vdev__packed_map(vq) : vdev__split_map(vq);
+	return vq_is_packed(vq) ? vdev__packed_map(vq) : vdev__split_map(vq);
 }
 
 static void set_notify(struct vdev_vq *vq, bool enable)
@@ -154,7 +154,7 @@ static void set_notify(struct vdev_vq *vq, bool enable)
 		vq->P(state) &= (uint8_t)~VQ_NOTIFY_OFF;
 	else
 		vq->P(state) |= VQ_NOTIFY_OFF;
-	if (vq->P(layout) == VDEV_VQ_PACKED)
+	if (vq_is_packed(vq))
 		vdev__packed_set_notify(vq, enable);
 	else
 		vdev__split_set_notify(vq, enable);
@@ -169,12 +169,14 @@ VDEV_API int vdev_vq_start(struct vdev_vq *vq, const struct vdev_mem *mem, uint6
 		return VDEV_EBUSY;
 	if (mem == NULL)
 		return VDEV_EINVAL;
+	if (!VDEV_CONFIG_PACKED && (features & VDEV_BIT(VDEV_F_RING_PACKED)))
+		return VDEV_ENOTSUP; /* left out of this build (vdev/config.h) */
 	vq->P(layout) = (features & VDEV_BIT(VDEV_F_RING_PACKED)) ? VDEV_VQ_PACKED : VDEV_VQ_SPLIT;
 	if (size == 0 || size > vq->P(max_size))
 		return VDEV_EINVAL;
 	if (vq->P(layout) == VDEV_VQ_SPLIT && !vdev__is_pow2(size))
 		return VDEV_EINVAL;
-	if (vq->P(layout) == VDEV_VQ_PACKED &&
+	if (vq_is_packed(vq) &&
 	    (vq->P(last_avail) >= size || vq->P(used_idx) >= size))
 		return VDEV_EINVAL; /* positions from set_state do not fit */
 	vq->P(mem) = mem;
@@ -274,52 +276,37 @@ VDEV__INTERNAL int vdev__vq_break(struct vdev_vq *vq)
 	return VDEV_EPROTO;
 }
 
-VDEV__INTERNAL int vdev__map_slow(struct vdev_vq *vq, uint64_t addr, uint32_t len,
-				  uint32_t write, struct vdev_iov *iov, uint32_t room,
-				  unsigned *got)
-{
-	const struct vdev_mem *mem = vq->P(mem);
-	uint32_t idx;
-	int rc;
+/* vdev__map_slow() is in mem.c. */
 
-	rc = vdev_mem_to_iov(mem, addr, len, write ? VDEV_MEM_WRITE : VDEV_MEM_READ, iov, room,
-			     got);
-	if (rc < 0)
-		return rc;
-	/* Remember the region for the next buffer; most land in the same one. */
-	idx = vdev__mem_region_index(mem, addr);
-	if (idx != UINT32_MAX) {
-		const struct vdev_mem_region *r = &mem->P(regions)[idx];
-		vq->P(fast_gpa) = r->gpa;
-		vq->P(fast_size) = r->size;
-		vq->P(fast_hva) = r->hva;
-		vq->P(fast_ro) = (r->flags & VDEV_MEM_F_READONLY) ? 1u : 0u;
-	}
-	return 0;
-}
-
+#if VDEV_CONFIG_INDIRECT
 VDEV__INTERNAL int vdev__read_indirect(const struct vdev_vq *vq, uint64_t table, uint32_t i,
 				       void *desc16)
 {
 	/* table + 16 * i cannot wrap: the whole table was range-checked. */
 	return vdev_mem_read(vq->P(mem), table + 16u * (uint64_t)i, desc16, 16);
 }
+#endif
 
 /* --- processing ----------------------------------------------------------- */
 
 /*
  * A split queue with an in-flight log: chains a recovery found come first
  * (from their heads, not the avail ring), then the ring's; every chain
- * taken is logged before the caller sees it.
+ * taken is logged before the caller sees it. In two steps around the
+ * ring's pop, which the caller makes, so that the log's frame is not
+ * under the pop's (the stack budget, scripts/stack-budget.py).
+ *
+ * pop_resubmitted() takes up to max chains from the log's list and
+ * returns their number.
  */
-static __attribute__((noinline)) int pop_logged(struct vdev_vq *vq, struct vdev_vq_elem *elems,
-						unsigned max, struct vdev_iov *iov,
-						unsigned iov_per_elem)
+static __attribute__((noinline)) unsigned pop_resubmitted(struct vdev_vq *vq,
+							  struct vdev_vq_elem *elems,
+							  unsigned max, struct vdev_iov *iov,
+							  unsigned iov_per_elem)
 {
 	struct vdev_vq_inflight *log = vq->P(inflight_log);
 	unsigned n = 0;
 	uint16_t head;
-	int rc;
 
 	while (n < max && vdev__inflight_next(log, vq->P(size), &head)) {
 		/* A head the queue holds already (a log that names one twice,
@@ -337,24 +324,86 @@ static __attribute__((noinline)) int pop_logged(struct vdev_vq *vq, struct vdev_
 		log->P(ring_pops) = 0;
 		n++;
 	}
-	if (n < max) {
-		rc = vdev__split_pop(vq, elems + n, max - n, iov + (size_t)n * iov_per_elem,
-				     iov_per_elem);
-		if (rc < 0 && n == 0)
-			return rc;
-		if (rc > 0) {
-			uint32_t r = log->P(ring_pops) + (unsigned)rc;
+	return n;
+}
 
-			n += (unsigned)rc;
-			log->P(ring_pops) = (uint16_t)(r < UINT16_MAX ? r : UINT16_MAX);
-		}
+/* The pop's end: `rc` is the ring's pop's result after `n` resubmitted. */
+static __attribute__((noinline)) int pop_logged_done(struct vdev_vq *vq,
+						     struct vdev_vq_elem *elems, unsigned n,
+						     int rc)
+{
+	struct vdev_vq_inflight *log = vq->P(inflight_log);
+
+	if (rc < 0 && n == 0)
+		return rc;
+	if (rc > 0) {
+		uint32_t r = log->P(ring_pops) + (unsigned)rc;
+
+		n += (unsigned)rc;
+		log->P(ring_pops) = (uint16_t)(r < UINT16_MAX ? r : UINT16_MAX);
 	}
 	vdev__inflight_popped(log, elems, n);
 	return (int)n;
 }
 
-VDEV_API int vdev_vq_pop_batch(struct vdev_vq *vq, struct vdev_vq_elem *elems, unsigned max,
-			       struct vdev_iov *iov, unsigned iov_per_elem)
+static __attribute__((noinline)) int pop_logged(struct vdev_vq *vq, struct vdev_vq_elem *elems,
+						unsigned max, struct vdev_iov *iov,
+						unsigned iov_per_elem)
+{
+	unsigned n = pop_resubmitted(vq, elems, max, iov, iov_per_elem);
+	int rc = 0;
+
+	if (n < max)
+		rc = vdev__split_pop(vq, elems + n, max - n, iov + (size_t)n * iov_per_elem,
+				     iov_per_elem);
+	return pop_logged_done(vq, elems, n, rc);
+}
+
+/*
+ * A packed queue with a log: buffers a recovery found first (from the
+ * log's copies of their descriptors), then the ring's (vdev__packed_pop,
+ * called by vdev_vq_pop_batch itself so that these are not on its stack),
+ * each copied into the log before the caller sees it.
+ */
+static __attribute__((noinline)) unsigned resubmit_packed(struct vdev_vq *vq,
+							  struct vdev_vq_elem *elems, unsigned max,
+							  struct vdev_iov *iov, unsigned iov_per_elem)
+{
+	struct vdev_vq_inflight *log = vq->P(inflight_log);
+	unsigned n = 0;
+
+	while (n < max && vdev__inflight_packed_next(log, vq, &elems[n],
+						     iov + (size_t)n * iov_per_elem, iov_per_elem)) {
+		log->P(ring_pops) = 0;
+		n++;
+	}
+	return n;
+}
+
+/* After the ring's pop of rc chains from slot pos, at elems[n]. */
+static __attribute__((noinline)) int log_packed_pops(struct vdev_vq *vq,
+						     struct vdev_vq_elem *elems, unsigned n,
+						     int rc, uint16_t pos)
+{
+	struct vdev_vq_inflight *log = vq->P(inflight_log);
+
+	if (rc < 0)
+		return n > 0 ? (int)n : rc;
+	if (rc > 0) {
+		uint32_t r = log->P(ring_pops) + (unsigned)rc;
+
+		vdev__inflight_packed_popped(log, vq, elems + n, (unsigned)rc, pos);
+		log->P(ring_pops) = (uint16_t)(r < UINT16_MAX ? r : UINT16_MAX);
+	}
+	return (int)n + rc;
+}
+
+/* vdev_vq_pop_batch()'s body, in vdev_vq_pop() too: a frame less under
+ * every device's pop (the stack budget, scripts/stack-budget.py). */
+static inline __attribute__((always_inline)) int pop_batch(struct vdev_vq *vq,
+							   struct vdev_vq_elem *elems,
+							   unsigned max, struct vdev_iov *iov,
+							   unsigned iov_per_elem)
 {
 	uint8_t st = vq->P(state);
 
@@ -367,22 +416,39 @@ VDEV_API int vdev_vq_pop_batch(struct vdev_vq *vq, struct vdev_vq_elem *elems, u
 	if (max == 0)
 		return 0;
 	/* The layouts mark what they take as held (vq_hold). */
-	if (vq->P(layout) == VDEV_VQ_PACKED)
+	if (vq_is_packed(vq)) {
+		if (VDEV__UNLIKELY(vq->P(inflight_log) != NULL)) {
+			unsigned n = resubmit_packed(vq, elems, max, iov, iov_per_elem);
+			uint16_t pos = vq->P(last_avail);
+			int rc = 0;
+
+			if (n < max)
+				rc = vdev__packed_pop(vq, elems + n, max - n,
+						      iov + (size_t)n * iov_per_elem, iov_per_elem);
+			return log_packed_pops(vq, elems, n, rc, pos);
+		}
 		return vdev__packed_pop(vq, elems, max, iov, iov_per_elem);
+	}
 	if (VDEV__UNLIKELY(vq->P(inflight_log) != NULL))
 		return pop_logged(vq, elems, max, iov, iov_per_elem);
 	return vdev__split_pop(vq, elems, max, iov, iov_per_elem);
 }
 
+VDEV_API int vdev_vq_pop_batch(struct vdev_vq *vq, struct vdev_vq_elem *elems, unsigned max,
+			       struct vdev_iov *iov, unsigned iov_per_elem)
+{
+	return pop_batch(vq, elems, max, iov, iov_per_elem);
+}
+
 VDEV_API int vdev_vq_pop(struct vdev_vq *vq, struct vdev_vq_elem *elem, struct vdev_iov *iov,
 			 unsigned iov_cap)
 {
-	return vdev_vq_pop_batch(vq, elem, 1, iov, iov_cap);
+	return pop_batch(vq, elem, 1, iov, iov_cap);
 }
 
 VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems, unsigned n)
 {
-	uint32_t descs = 0;
+	uint32_t descs = 0, ring_descs = 0;
 	unsigned resub = 0;
 
 	if (!(vq->P(state) & VQ_LIVE))
@@ -411,18 +477,20 @@ VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
 		if (id >= vq->P(size) || !vq_is_held(vq->P(held), id))
 			return VDEV_EINVAL;
 		descs += elems[i].ndescs;
+		if (i >= resub)
+			ring_descs += elems[i].ndescs; /* resubmissions took no slots now */
 	}
-	if (vq->P(layout) == VDEV_VQ_PACKED) {
+	if (vq_is_packed(vq)) {
 		uint16_t size = vq->P(size);
 		uint32_t pos = vq->P(last_avail);
 
 		if (descs == 0 || descs > vq->P(inflight_descs) || descs > size)
 			return VDEV_EINVAL;
 		/* Step the position (and the wrap counter) back over the slots. */
-		if (pos >= descs) {
-			pos -= descs;
+		if (pos >= ring_descs) {
+			pos -= ring_descs;
 		} else {
-			pos = pos + size - descs;
+			pos = pos + size - ring_descs;
 			vq->P(state) ^= VQ_AVAIL_WRAP;
 		}
 		vq->P(last_avail) = (uint16_t)pos;
@@ -434,7 +502,9 @@ VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
 		vq->P(stats).rejected -= elems[i].error != 0; /* counted again when re-popped */
 		vq->P(held)[elems[i].id >> 6] &= ~vq_held_bit(elems[i].id); /* not ours now */
 	}
-	if (vq->P(inflight_log) != NULL)
+	if (vq->P(inflight_log) != NULL && vq_is_packed(vq))
+		vdev__inflight_packed_unpopped(vq->P(inflight_log), elems, n, resub);
+	else if (vq->P(inflight_log) != NULL)
 		vdev__inflight_unpopped(vq->P(inflight_log), elems, n, resub);
 	vq->P(inflight) = (uint16_t)(vq->P(inflight) - n);
 	vq->P(pop_seq) = (uint16_t)(vq->P(pop_seq) - n);
@@ -467,7 +537,7 @@ static inline __attribute__((always_inline)) int push_n(struct vdev_vq *vq,
 			if (elems[i].seq != (uint16_t)(seq + i))
 				return VDEV_EINVAL;
 	}
-	if (vq->P(layout) == VDEV_VQ_PACKED) {
+	if (vq_is_packed(vq)) {
 		for (unsigned i = 0; i < n; i++) {
 			if (VDEV__UNLIKELY(elems[i].ndescs == 0))
 				return VDEV_EINVAL;
@@ -476,30 +546,44 @@ static inline __attribute__((always_inline)) int push_n(struct vdev_vq *vq,
 		if (VDEV__UNLIKELY(descs > vq->P(inflight_descs)))
 			return VDEV_EINVAL;
 	}
-	/* Only buffers the queue holds, each once: test and clear, undone
-	 * if one of the batch is not held (all or nothing). */
-	for (unsigned i = 0; i < n; i++) {
-		uint16_t id = elems[i].id;
-		uint64_t *w = &held[id >> 6];
+	if (vq_is_packed(vq)) {
+		/* Only buffers the queue holds, each once: test and clear,
+		 * undone if one of the batch is not held (all or nothing). */
+		for (unsigned i = 0; i < n; i++) {
+			uint16_t id = elems[i].id;
+			uint64_t *w = &held[id >> 6];
 
-		if (VDEV__UNLIKELY(id >= size || !(*w & vq_held_bit(id)))) {
-			while (i-- > 0)
-				vq_hold(held, elems[i].id);
-			return VDEV_EINVAL;
+			if (VDEV__UNLIKELY(id >= size || !(*w & vq_held_bit(id)))) {
+				while (i-- > 0)
+					vq_hold(held, elems[i].id);
+				return VDEV_EINVAL;
+			}
+			*w &= ~vq_held_bit(id);
 		}
-		*w &= ~vq_held_bit(id);
-	}
-	if (vq->P(layout) == VDEV_VQ_PACKED) {
 		vq_packed_push_batch(vq, elems, written, n, descs);
+		if (VDEV__UNLIKELY(vq->P(inflight_log) != NULL))
+			vdev__inflight_packed_pushed(vq->P(inflight_log), elems, n);
 	} else {
 		struct virtq_used_elem *ring = ((struct virtq_used *)vq->P(device))->ring;
 		uint16_t used = vq->P(used_idx);
 
+		/* The same test and clear, in one pass with the used entries:
+		 * those past used_idx are the driver's to read only after
+		 * publish, so a batch refused half-way leaves nothing behind
+		 * but its bits, restored. */
 		for (unsigned i = 0; i < n; i++) {
 			struct virtq_used_elem *ue = &ring[(uint16_t)(used + i) & mask];
+			uint16_t id = elems[i].id;
+			uint64_t *hw = &held[id >> 6], bit = vq_held_bit(id);
 			uint32_t w = written[i];
 
-			vdev__wr32(&ue->id, elems[i].id);
+			if (VDEV__UNLIKELY(id >= size || !(*hw & bit))) {
+				while (i-- > 0)
+					vq_hold(held, elems[i].id);
+				return VDEV_EINVAL;
+			}
+			*hw &= ~bit;
+			vdev__wr32(&ue->id, id);
 			vdev__wr32(&ue->len, w < elems[i].in_bytes ? w : elems[i].in_bytes);
 		}
 		if (VDEV__UNLIKELY(vq->P(inflight_log) != NULL))
@@ -530,8 +614,15 @@ VDEV_API bool vdev_vq_publish(struct vdev_vq *vq)
 
 	if (!(vq->P(state) & VQ_LIVE) || vq->P(staged) == 0)
 		return false;
-	if (vq->P(layout) == VDEV_VQ_PACKED) {
+	if (vq_is_packed(vq)) {
+		struct vdev_vq_inflight *log = vq->P(inflight_log);
+		bool wrap = (vq->P(state) & VQ_USED_WRAP) != 0;
+
+		if (VDEV__UNLIKELY(log != NULL))
+			vdev__inflight_packed_publish_begin(log, vq->P(used_idx), wrap);
 		notify = vdev__packed_publish(vq);
+		if (VDEV__UNLIKELY(log != NULL))
+			vdev__inflight_packed_publish_end(log, vq->P(used_idx), wrap);
 	} else {
 		uint16_t batch = vq->P(staged);
 		notify = vdev__split_publish(vq);
@@ -578,7 +669,7 @@ VDEV_API bool vdev_vq_has_work(struct vdev_vq *vq)
 {
 	if (!(vq->P(state) & VQ_LIVE) || (vq->P(state) & VQ_BROKEN))
 		return false;
-	if (vq->P(layout) == VDEV_VQ_PACKED)
+	if (vq_is_packed(vq))
 		return vdev__packed_has_work(vq);
 	return vdev__split_has_work(vq);
 }
@@ -590,7 +681,7 @@ VDEV_API void vdev_vq_note_notification(struct vdev_vq *vq, uint16_t data)
 	vq->P(notify_hint) = data;
 	if (!(vq->P(state) & VQ_LIVE))
 		return;
-	if (vq->P(layout) == VDEV_VQ_PACKED) {
+	if (vq_is_packed(vq)) {
 		if ((data & 0x7fffu) >= size)
 			vq->P(stats).bad_notify_data++;
 	} else if ((uint16_t)(data - vq->P(last_avail)) > size) {

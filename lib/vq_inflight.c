@@ -96,6 +96,10 @@ VDEV_API int vdev_vq_inflight_init(struct vdev_vq_inflight *log, void *region, u
 	log->errors = 0;
 	log->resubmitted = 0;
 	log->P(fresh) = false;
+	log->P(packed) = false;
+	log->P(lost) = false;
+	log->P(head_of) = NULL;
+	log->P(pend_count) = 0;
 	h = hdr(log);
 	version = ld16(&h->version);
 	num = ld16(&h->desc_num);
@@ -266,10 +270,17 @@ VDEV_API int vdev_vq_set_inflight(struct vdev_vq *vq, struct vdev_vq_inflight *l
 {
 	if (!(vq->P(state) & VQ_LIVE))
 		return VDEV_EPERM;
-	if (log != NULL && vq->P(layout) != VDEV_VQ_SPLIT)
+	if (log != NULL && log->P(packed) != (vq->P(layout) == VDEV_VQ_PACKED))
 		return VDEV_ENOTSUP;
 	if (log != NULL && vq->P(size) > log->P(desc_num))
 		return VDEV_EINVAL;
+	if (log != NULL && log->P(packed)) {
+		if (vq->P(inflight) != 0 || vq->P(staged) != 0)
+			return VDEV_EBUSY;
+		log->P(pend_count) = 0;
+		vq->P(inflight_log) = log;
+		return 0;
+	}
 	if (log != NULL && log->P(resubmit_next) < log->P(resubmit_count) &&
 	    vq->P(pop_seq) == 0 && vq->P(inflight) == 0)
 		drop_offered_again(vq, log);

@@ -27,7 +27,17 @@
 
 static inline int vq_has(const struct vdev_vq *vq, unsigned bit)
 {
+	/* A feature left out of the build (vdev/config.h) is never
+	 * negotiated; a constant here drops the code that serves it. */
+	if (!VDEV_CONFIG_INDIRECT && bit == VDEV_F_INDIRECT_DESC)
+		return 0;
 	return (vq->P(features) >> bit) & 1u;
+}
+
+/* The queue uses the packed layout (never, when the build leaves it out). */
+static inline bool vq_is_packed(const struct vdev_vq *vq)
+{
+	return VDEV_CONFIG_PACKED && vq->P(layout) == VDEV_VQ_PACKED;
 }
 
 /*
@@ -110,6 +120,8 @@ static inline void chain_fail(struct vq_chain *c, int err)
  * most `room` segments at `iov`, stores their number in *got, updates the
  * queue's hint (the caller reloads it) and returns 0 or a VDEV_E* code.
  * Deliberately not given the chain: the chain's state stays in registers.
+ * In mem.c, where the translation inlines into it (one frame: the stack
+ * budget, scripts/stack-budget.py).
  */
 VDEV__INTERNAL int vdev__map_slow(struct vdev_vq *vq, uint64_t addr, uint32_t len,
 				  uint32_t write, struct vdev_iov *iov, uint32_t room,
@@ -243,6 +255,27 @@ VDEV__INTERNAL void vdev__inflight_published(struct vdev_vq_inflight *log, uint1
 					     uint16_t ring_size, uint16_t used_idx);
 VDEV__INTERNAL bool vdev__inflight_next(struct vdev_vq_inflight *log, uint16_t ring_size,
 					uint16_t *head);
+/* Packed logs (vq_inflight_packed.c). `pos`: the ring slot the first of
+ * elems was taken from. */
+VDEV__INTERNAL void vdev__inflight_packed_popped(struct vdev_vq_inflight *log,
+						 const struct vdev_vq *vq,
+						 const struct vdev_vq_elem *elems, unsigned n,
+						 uint16_t pos);
+/* The next buffer to hand out again, built from the log's copies of its
+ * descriptors and held; false when there is none. */
+VDEV__INTERNAL bool vdev__inflight_packed_next(struct vdev_vq_inflight *log, struct vdev_vq *vq,
+					       struct vdev_vq_elem *out, struct vdev_iov *iov,
+					       unsigned cap);
+VDEV__INTERNAL void vdev__inflight_packed_unpopped(struct vdev_vq_inflight *log,
+						   const struct vdev_vq_elem *elems, unsigned n,
+						   unsigned resub);
+VDEV__INTERNAL void vdev__inflight_packed_pushed(struct vdev_vq_inflight *log,
+						 const struct vdev_vq_elem *elems, unsigned n);
+/* Around the store of the ring's flags, with the used position after it. */
+VDEV__INTERNAL void vdev__inflight_packed_publish_begin(struct vdev_vq_inflight *log,
+							uint16_t used_idx, bool used_wrap);
+VDEV__INTERNAL void vdev__inflight_packed_publish_end(struct vdev_vq_inflight *log,
+						      uint16_t used_idx, bool used_wrap);
 /* Take the chain at descriptor `head` (< size, not held) as popped, without
  * the avail ring; the queue holds it from then on. */
 VDEV__INTERNAL void vdev__split_pop_head(struct vdev_vq *vq, uint16_t head,
@@ -257,12 +290,40 @@ VDEV__INTERNAL bool vdev__split_publish(struct vdev_vq *vq);
 VDEV__INTERNAL void vdev__split_set_notify(struct vdev_vq *vq, bool enable);
 VDEV__INTERNAL bool vdev__split_has_work(struct vdev_vq *vq);
 
+#if VDEV_CONFIG_PACKED
+/* A packed indirect table into the chain (vq_packed.c). */
+VDEV__INTERNAL void vdev__packed_indirect(struct vdev_vq *vq, struct vq_fast *f,
+					  struct vq_chain *c, uint64_t addr, uint32_t len);
 VDEV__INTERNAL int vdev__packed_map(struct vdev_vq *vq);
 VDEV__INTERNAL int vdev__packed_pop(struct vdev_vq *vq, struct vdev_vq_elem *elems,
 				    unsigned max, struct vdev_iov *iov, unsigned iov_per_elem);
 VDEV__INTERNAL bool vdev__packed_publish(struct vdev_vq *vq);
 VDEV__INTERNAL void vdev__packed_set_notify(struct vdev_vq *vq, bool enable);
 VDEV__INTERNAL bool vdev__packed_has_work(struct vdev_vq *vq);
+#else
+/* vq_packed.c is left out (VDEV_CONFIG_PACKED 0): vq_is_packed() is a
+ * constant false, so these are never called; they keep the callers free
+ * of #if. */
+static inline int vdev__packed_map(struct vdev_vq *vq) { (void)vq; return VDEV_ENOTSUP; }
+static inline int vdev__packed_pop(struct vdev_vq *vq, struct vdev_vq_elem *elems,
+				   unsigned max, struct vdev_iov *iov, unsigned iov_per_elem)
+{
+	(void)vq, (void)elems, (void)max, (void)iov, (void)iov_per_elem;
+	return VDEV_ENOTSUP;
+}
+static inline bool vdev__packed_publish(struct vdev_vq *vq) { (void)vq; return false; }
+static inline void vdev__packed_set_notify(struct vdev_vq *vq, bool enable)
+{
+	(void)vq, (void)enable;
+}
+static inline bool vdev__packed_has_work(struct vdev_vq *vq) { (void)vq; return false; }
+/* Reached only from a packed queue's log (vq_inflight_packed.c). */
+static inline void vdev__packed_indirect(struct vdev_vq *vq, struct vq_fast *f,
+					 struct vq_chain *c, uint64_t addr, uint32_t len)
+{
+	(void)vq, (void)f, (void)c, (void)addr, (void)len;
+}
+#endif
 
 /*
  * Stage n used elements (packed), already checked (ndescs != 0, `descs`
@@ -317,17 +378,25 @@ VDEV__INTERNAL int vdev__vq_map_area(const struct vdev_vq *vq, uint64_t gpa, uin
 				     uint32_t align, unsigned access, void **out);
 
 /* Read one 16-byte descriptor of an indirect table that is not mapped
- * in one aligned piece. */
+ * in one aligned piece. (Never called when VDEV_CONFIG_INDIRECT is 0:
+ * vq_has() says the feature is off.) */
+#if VDEV_CONFIG_INDIRECT
 VDEV__INTERNAL int vdev__read_indirect(const struct vdev_vq *vq, uint64_t table, uint32_t i,
 				       void *desc16);
+#else
+static inline int vdev__read_indirect(const struct vdev_vq *vq, uint64_t table, uint32_t i,
+				      void *desc16)
+{
+	(void)vq, (void)table, (void)i, (void)desc16;
+	return VDEV_ENOTSUP;
+}
+#endif
 
 /* 0 if every byte of [gpa, gpa+len) is accessible for `access`, else the
  * error of the first part that is not (mem.c). */
 VDEV__INTERNAL int vdev__mem_check(const struct vdev_mem *mem, uint64_t gpa, uint64_t len,
 				   unsigned access);
 
-/* Index of the region containing gpa, or UINT32_MAX (mem.c). */
-VDEV__INTERNAL uint32_t vdev__mem_region_index(const struct vdev_mem *mem, uint64_t gpa);
 
 /* Device core hook (device.c). */
 VDEV__INTERNAL void vdev__dev_queue_broken(struct vdev_dev *dev, struct vdev_vq *vq);

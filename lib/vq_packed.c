@@ -121,6 +121,12 @@ static void walk_indirect(struct vdev_vq *vq, struct vq_fast *f, struct vq_chain
 	}
 }
 
+VDEV__INTERNAL void vdev__packed_indirect(struct vdev_vq *vq, struct vq_fast *f,
+					  struct vq_chain *c, uint64_t addr, uint32_t len)
+{
+	walk_indirect(vq, f, c, addr, len);
+}
+
 /*
  * Walk the list starting at last_avail, whose head flags were read (once)
  * by the caller. The list's extent in the ring is given by the NEXT flags

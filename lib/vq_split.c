@@ -359,9 +359,14 @@ static __attribute__((noinline)) unsigned pop_single_run(struct vdev_vq *vq,
 		uint64_t addr, off;
 		uint32_t len, write;
 		uint16_t flags;
+		uint64_t *hw, bit;
 
-		if (VDEV__UNLIKELY(head > mask || vq_is_held(held, head)))
+		if (VDEV__UNLIKELY(head > mask))
 			break; /* the dispatcher breaks the ring */
+		hw = &held[head >> 6];
+		bit = vq_held_bit(head);
+		if (VDEV__UNLIKELY(*hw & bit))
+			break; /* likewise */
 		d = &tbl[head];
 		flags = vdev__rd16(&d->flags);
 		if (flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT))
@@ -375,7 +380,7 @@ static __attribute__((noinline)) unsigned pop_single_run(struct vdev_vq *vq,
 			break;
 		elem_single(e, v, (void *)(bias + (uintptr_t)addr), len, write, head,
 			    (uint16_t)(seq + n));
-		vq_hold(held, head);
+		*hw |= bit; /* held */
 	}
 	return n;
 }
@@ -410,16 +415,21 @@ static __attribute__((noinline)) unsigned pop_multi_run(struct vdev_vq *vq,
 	for (; n < cnt; n++) {
 		uint16_t head = vdev__rd16(&av->ring[(uint16_t)(last + n) & mask]);
 		uint16_t flags;
+		uint64_t *hw, bit;
 
-		if (VDEV__UNLIKELY(head > mask || vq_is_held(held, head)))
+		if (VDEV__UNLIKELY(head > mask))
 			break; /* the dispatcher breaks the ring */
+		hw = &held[head >> 6];
+		bit = vq_held_bit(head);
+		if (VDEV__UNLIKELY(*hw & bit))
+			break; /* likewise */
 		flags = vdev__rd16(&x.tbl[head].flags);
 		if ((flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)) != VIRTQ_DESC_F_NEXT)
 			break;
 		if (fast_multi(&x, head, &elems[n], iov + (size_t)n * iov_per_elem,
 			       (uint16_t)(seq + n)) < 0)
 			break;
-		vq_hold(held, head);
+		*hw |= bit; /* held */
 	}
 	return n;
 }
@@ -448,10 +458,13 @@ static __attribute__((noinline)) int take_multi(const struct vdev_vq *vq, uint16
  * A chain the fast paths declined: the full walk, which re-reads every
  * descriptor and uses only its own reads. Counts a rejected chain in the
  * queue's stats; the caller reloads the region hint, which may move.
+ * Inline: walk_chain() is out of line already, and a frame less is on
+ * the deepest path (the stack budget, scripts/stack-budget.py).
  */
-static __attribute__((noinline)) void pop_slow(struct vdev_vq *vq, uint16_t head,
-					       struct vdev_vq_elem *e, struct vdev_iov *iov,
-					       unsigned iov_per_elem, uint16_t seq)
+static inline __attribute__((always_inline)) void pop_slow(struct vdev_vq *vq, uint16_t head,
+							   struct vdev_vq_elem *e,
+							   struct vdev_iov *iov,
+							   unsigned iov_per_elem, uint16_t seq)
 {
 	vq->P(stats).rejected += (unsigned)walk_chain(vq, head, e, iov, iov_per_elem, seq);
 }

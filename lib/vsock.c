@@ -356,17 +356,36 @@ static void hdr_for(const struct vdev_vsock *vs, struct hdr *h, uint32_t host_po
 	h->op = op;
 }
 
-/* Write a header-only packet into a fresh rx buffer. */
-static int rx_send_hdr(struct vdev_vsock *vs, const struct hdr *h)
+/*
+ * Write a header-only packet into a fresh rx buffer: an RST for a port
+ * pair without a connection (c NULL), or a control packet of connection
+ * c carrying our credit. The header is encoded straight into the device's
+ * scratch once the buffer is there (no struct hdr on this deep path: the
+ * stack budget, scripts/stack-budget.py).
+ */
+static int rx_send_hdr(struct vdev_vsock *vs, struct vdev_vsock_conn *c, uint32_t host_port,
+		       uint32_t guest_port, uint16_t type, uint16_t op, uint32_t flags)
 {
+	uint8_t *raw = vs->P(hdr_raw);
 	struct vdev_vq_elem e;
-	uint8_t raw[VDEV_VSOCK_HDR_LEN];
 	int rc = rx_pop(vs, &e);
 
 	if (rc < 0)
 		return rc;
-	hdr_encode(h, raw);
-	vdev_iov_from_buf(e.iov + e.n_out, e.n_in, 0, raw, sizeof(raw));
+	memset(raw, 0, VDEV_VSOCK_HDR_LEN);
+	vdev__put_le64(raw + H_SRC_CID, VDEV_VSOCK_HOST_CID);
+	vdev__put_le64(raw + H_DST_CID, vs->P(guest_cid));
+	vdev__put_le32(raw + H_SRC_PORT, host_port);
+	vdev__put_le32(raw + H_DST_PORT, guest_port);
+	vdev__put_le16(raw + H_TYPE, type);
+	vdev__put_le16(raw + H_OP, op);
+	if (c != NULL) {
+		vdev__put_le32(raw + H_FLAGS, flags);
+		vdev__put_le32(raw + H_BUF_ALLOC, vs->P(buf_alloc));
+		vdev__put_le32(raw + H_FWD_CNT, c->P(fwd_cnt));
+		c->P(fwd_sent) = c->P(fwd_cnt);
+	}
+	vdev_iov_from_buf(e.iov + e.n_out, e.n_in, 0, raw, VDEV_VSOCK_HDR_LEN);
 	vdev_vq_push(&vs->P(queues)[RXQ], &e, VDEV_VSOCK_HDR_LEN);
 	vs->P(stats).rx_packets++;
 	return 0;
@@ -376,17 +395,7 @@ static int rx_send_hdr(struct vdev_vsock *vs, const struct hdr *h)
 static int rx_send_ctrl(struct vdev_vsock *vs, struct vdev_vsock_conn *c, uint16_t op,
 			uint32_t flags)
 {
-	struct hdr h;
-	int rc;
-
-	hdr_for(vs, &h, c->P(host_port), c->P(guest_port), c->P(type), op);
-	h.flags = flags;
-	h.buf_alloc = vs->P(buf_alloc);
-	h.fwd_cnt = c->P(fwd_cnt);
-	rc = rx_send_hdr(vs, &h);
-	if (rc == 0)
-		c->P(fwd_sent) = h.fwd_cnt;
-	return rc;
+	return rx_send_hdr(vs, c, c->P(host_port), c->P(guest_port), c->P(type), op, flags);
 }
 
 /* Send what one connection owes, in protocol order. */
@@ -437,10 +446,8 @@ static int flush_pending(struct vdev_vsock *vs)
 	vs->P(rx_waiting) = false;
 	while (vs->P(rst_count) > 0) {
 		const struct vdev_vsock_rst *r = &vs->P(rstq)[vs->P(rst_head)];
-		struct hdr h;
-
-		hdr_for(vs, &h, r->P(src_port), r->P(dst_port), r->P(type), VIRTIO_VSOCK_OP_RST);
-		rc = rx_send_hdr(vs, &h);
+		rc = rx_send_hdr(vs, NULL, r->P(src_port), r->P(dst_port), r->P(type),
+				 VIRTIO_VSOCK_OP_RST, 0);
 		if (rc < 0)
 			goto out;
 		vs->P(stats).rst_sent++;
@@ -692,7 +699,6 @@ static void tx_request(struct vdev_vsock *vs, const struct hdr *h)
 
 static enum tx_result tx_one(struct vdev_vsock *vs, struct vdev_vq_elem *e)
 {
-	uint8_t raw[VDEV_VSOCK_HDR_LEN];
 	struct vdev_vsock_conn *c;
 	struct hdr h;
 
@@ -702,8 +708,8 @@ static enum tx_result tx_one(struct vdev_vsock *vs, struct vdev_vq_elem *e)
 		return TX_DONE;
 	}
 	/* The header, copied out once (it may span descriptors). */
-	vdev_iov_to_buf(e->iov, e->n_out, 0, raw, sizeof(raw));
-	hdr_decode(raw, &h);
+	vdev_iov_to_buf(e->iov, e->n_out, 0, vs->P(hdr_raw), VDEV_VSOCK_HDR_LEN);
+	hdr_decode(vs->P(hdr_raw), &h);
 	/* Only the guest's own address to the host (upper 32 bits included). */
 	if (h.src_cid != vs->P(guest_cid) || h.dst_cid != VDEV_VSOCK_HOST_CID) {
 		vs->P(stats).bad_addr++;
@@ -903,7 +909,6 @@ VDEV_API int vdev_vsock_send(struct vdev_vsock *vs, uint32_t conn, const struct 
 	}
 	do {
 		struct vdev_vq_elem e;
-		uint8_t raw[VDEV_VSOCK_HDR_LEN];
 		uint32_t credit = peer_credit(c), chunk;
 		struct hdr h;
 		size_t room;
@@ -928,8 +933,8 @@ VDEV_API int vdev_vsock_send(struct vdev_vsock *vs, uint32_t conn, const struct 
 		h.buf_alloc = vs->P(buf_alloc);
 		h.fwd_cnt = c->P(fwd_cnt);
 		copy_into(&e, VDEV_VSOCK_HDR_LEN, iov, iovcnt, done, chunk);
-		hdr_encode(&h, raw);
-		vdev_iov_from_buf(e.iov + e.n_out, e.n_in, 0, raw, sizeof(raw));
+		hdr_encode(&h, vs->P(hdr_raw));
+		vdev_iov_from_buf(e.iov + e.n_out, e.n_in, 0, vs->P(hdr_raw), VDEV_VSOCK_HDR_LEN);
 		vdev_vq_push(vq, &e, VDEV_VSOCK_HDR_LEN + chunk);
 		c->P(fwd_sent) = h.fwd_cnt;
 		c->P(tx_cnt) += chunk;

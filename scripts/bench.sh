@@ -6,9 +6,12 @@
 # backend beside raw io_uring, and our vhost-user-blk daemon beside
 # qemu-storage-daemon, and the 3D GPU model's share of each command beside
 # virglrenderer's (bench_gpu3d, when built), and vhost-user-net to a TAP and
-# to a veth beside DPDK's net_tap and net_af_packet (bench-net-host.sh). Arguments go to every
-# benchmark (e.g. --runs 7). The 3D guest's frame rate is a separate, slow
-# run: tests/bench/bench-gpu3d-guest.sh --daemon <vhost-user-gpu>.
+# to a veth beside DPDK's net_tap and net_af_packet (bench-net-host.sh).
+# Arguments go to every benchmark (e.g. --runs 7). The 3D guest's frame rate is a separate, slow
+# run: tests/bench/bench-gpu3d-guest.sh --daemon <vhost-user-gpu>. With
+# valgrind installed, last the instruction counts of the device models
+# beside their references (scripts/bench-callgrind.sh), which do not move
+# with the machine's load as times do.
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,4 +48,8 @@ if command -v dpdk-testpmd >/dev/null; then
 	done
 	"$src/tests/bench/bench-net-host.sh" --daemon "$build/examples/vhost-user-net/vhost-user-net" \
 		${runs[@]+"${runs[@]}"}
+fi
+if command -v valgrind >/dev/null; then
+	echo
+	VDEV_BENCH_BUILD=$build "$src/scripts/bench-callgrind.sh"
 fi

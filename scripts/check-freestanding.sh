@@ -10,6 +10,13 @@
 #          our own mem* and _start
 #   arm:   arm-none-eabi-gcc -ffreestanding for Cortex-R5 (ARM state) and
 #          Cortex-M7 (Thumb-2), same symbol check and link
+#   m0:    Cortex-M0 (ARMv6-M, Thumb-1, -Os): no divide instruction, no
+#          64-bit shifts, no exclusive loads/stores. Allowed beyond mem*:
+#          libgcc's arithmetic helpers (__aeabi_uidiv/uidivmod/lmul/llsl/
+#          llsr/...) and its Thumb-1 switch-table helpers
+#          (__gnu_thumb1_case_*; -fno-jump-tables removes them); never an
+#          __atomic_* or __sync_* call (lib/compiler.h: RMW atomics are
+#          PRIMASK critical sections there). Linked with -lgcc.
 #
 # Usage: check-freestanding.sh [source-dir]
 # Exit 0 pass, 1 fail, 77 skipped (arm-none-eabi-gcc missing) unless
@@ -53,6 +60,7 @@ void _start(void)
 STUB
 
 # check <label> <cc> <extra flags...>
+# ($allowed: the undefined symbols permitted; $libs: added to the link)
 check() {
 	local label=$1 cc=$2
 	shift 2
@@ -76,7 +84,7 @@ check() {
 	fi
 	# And it links into a program with nothing else.
 	"$cc" "${flags[@]}" "$@" -nostdlib -nostartfiles -static -Wl,-e,_start \
-		-o "$dir/link-test.elf" "$dir/core.o" "$work/stub.c" ||
+		-o "$dir/link-test.elf" "$dir/core.o" "$work/stub.c" ${libs:-} ||
 		{ echo "FAIL [$label]: the core does not link with only mem* and _start" >&2; return 1; }
 	echo "ok   [$label]: ${#sources[@]} sources, undefined: $(nm -u "$dir/core.o" | awk '{print $2}' | tr '\n' ' ')"
 }
@@ -88,6 +96,9 @@ check host "${CC:-cc}" -fno-stack-protector || status=1
 if command -v arm-none-eabi-gcc >/dev/null 2>&1; then
 	check cortex-r5 arm-none-eabi-gcc -mcpu=cortex-r5 -marm -mfloat-abi=soft || status=1
 	check cortex-m7 arm-none-eabi-gcc -mcpu=cortex-m7 -mthumb -mfloat-abi=soft || status=1
+	allowed_m0='^(memcpy|memmove|memset|memcmp|__aeabi_(u?idiv|u?idivmod|lmul|llsl|llsr|lasr|u?ldivmod|lcmp|ulcmp)|__gnu_thumb1_case_(uqi|sqi|uhi|shi|si))$'
+	allowed=$allowed_m0 libs=-lgcc check cortex-m0 arm-none-eabi-gcc -mcpu=cortex-m0 -mthumb \
+		-mfloat-abi=soft -Os || status=1
 else
 	echo "SKIPPED [arm]: arm-none-eabi-gcc not installed (apt-get install gcc-arm-none-eabi)"
 	if [ "${VDEV_REQUIRE_ALL:-0}" = 1 ]; then

@@ -4,7 +4,8 @@
 # The whole test suite, from a fresh Debian 12 machine:
 #   1. installs what it needs with apt-get (idempotent);
 #   2. builds everything with gcc under ASan+UBSan and runs ctest: unit
-#      tests, public headers as C/C++, the freestanding check, the
+#      tests, public headers as C/C++, the freestanding check, the stack
+#      budget (stack_budget, arm-none-eabi-gcc), the
 #      installed-consumer check, fuzz corpus replays, the Linux
 #      virtio_ring conformance runs, DPDK's virtio driver against the
 #      net daemon (dpdk_net_*) and the real-guest runs (QEMU, and the
@@ -29,10 +30,13 @@ step "dependencies"
 	libpng-dev python3 make patch bc flex bison libelf-dev dpdk dpdk-dev iproute2 util-linux \
 	libvirglrenderer-dev libegl-dev libegl-mesa0 libgl1-mesa-dri \
 	gcc-s390x-linux-gnu libc6-dev-s390x-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross \
-	qemu-user-static
+	qemu-user-static gcc-aarch64-linux-gnu
 
 step "real-guest rig: QEMU from bookworm-backports and host tools"
 "$src/tests/guest/setup-host.sh"
+# qemu-system-arm/-aarch64 for the firmware runs, from the same suite as
+# qemu-system-common (installed by setup-host.sh from bookworm-backports)
+VDEV_APT_SUITE=bookworm-backports "$src/scripts/deps.sh" qemu-system-arm
 
 step "build (gcc, ASan+UBSan, warnings as errors)"
 cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug \

@@ -60,6 +60,8 @@ struct opts {
 	uint64_t features;    /* device features; 0 = default */
 	uint64_t drop;        /* features the driver declines */
 	uint32_t seg_max;
+	uint64_t ring_features; /* 0: the device's default */
+	const struct vdev_blk_backend_ops *ops; /* NULL: the RAM disk */
 };
 
 static void setup_with(struct opts o)
@@ -98,7 +100,8 @@ static void setup_with(struct opts o)
 		.iovs = F.iovs,
 		.iov_per_req = IOV_PER_REQ,
 		.ranges = F.ranges,
-		.backend = o.lifetime ? &ram_blk_ops_lifetime : &ram_blk_ops,
+		.backend = o.ops ? o.ops : o.lifetime ? &ram_blk_ops_lifetime : &ram_blk_ops,
+		.ring_features = o.ring_features,
 		.backend_opaque = &F.ram,
 	};
 	cr_assert_eq(vdev_blk_init(&F.blk, &c), 0);
@@ -652,6 +655,58 @@ Test(blk, async_completions_in_any_order)
 	}
 	cr_expect_null(drv_get_used(&F.q[0], &(uint32_t){0}));
 	cr_expect_eq(vdev_blk_inflight(&F.blk), 0);
+}
+
+/*
+ * A backend that, in each op, first completes the request it holds (from
+ * inside vdev_blk_process(), in the middle of a batch), then holds this
+ * one (every other op) or completes it at once. With IN_ORDER the device
+ * must push in completion order, which is pop order here: a completion
+ * staged behind a later one would be refused and lost.
+ */
+static struct {
+	struct vdev_blk_io *held;
+	unsigned ops;
+} ALT;
+static int alt_op(void *o, struct vdev_blk_io *io)
+{
+	(void)o;
+	if (ALT.held != NULL) {
+		struct vdev_blk_io *h = ALT.held;
+		ALT.held = NULL;
+		vdev_blk_complete(&F.blk, h, 0, (uint32_t)h->len);
+	}
+	if (ALT.ops++ % 2 == 1) { /* so that op 7, the last of a batch of 8, is held */
+		ALT.held = io;
+		return VDEV_BLK_ASYNC;
+	}
+	return 0;
+}
+static const struct vdev_blk_backend_ops alt_ops = {
+	.size = sizeof(struct vdev_blk_backend_ops), .read = alt_op, .write = alt_op};
+
+Test(blk, completions_inside_a_batch_keep_their_order)
+{
+	memset(&ALT, 0, sizeof(ALT));
+	setup_with((struct opts){.ops = &alt_ops, .queue_size = 128,
+				 .ring_features = VDEV_BIT(VDEV_F_IN_ORDER) | VDEV_BIT(VDEV_F_EVENT_IDX)});
+	cr_assert(F.neg & F(IN_ORDER));
+	for (int t = 0; t < 22; t++)
+		queue_req(0, t, T_IN, (uint64_t)t * 8, 512, true, L_PLAIN);
+	kick(0);
+	cr_assert_eq(ALT.ops, 22);
+	cr_assert_not_null(ALT.held, "the last one is held");
+	vdev_blk_complete(&F.blk, ALT.held, 0, (uint32_t)ALT.held->len);
+	for (int t = 0; t < 22; t++) {
+		uint32_t len;
+		cr_assert_eq(reap(0, t, &len, L_PLAIN, 0), S_OK);
+		cr_expect_eq(len, 513);
+	}
+	cr_expect_null(drv_get_used(&F.q[0], &(uint32_t){0}));
+	cr_expect_eq(vdev_blk_inflight(&F.blk), 0);
+	struct vdev_vq_stats st;
+	vdev_vq_get_stats(&F.queues[0], &st);
+	cr_expect_eq(st.pushed, 22);
 }
 
 Test(blk, full_pool_stops_popping_until_completions)

@@ -107,6 +107,7 @@ static struct {
 	struct vdev_vq_elem elems[PAIRS * RX_BUFS_MAX];
 	struct vdev_iov iovs[(PAIRS * (RX_BUFS_MAX + 1) + 1) * IOVS];
 	struct vdev_iov tx_iovs[PAIRS * VDEV_NET_TX_BATCH_MAX * IOVS];
+	struct vdev_vq_elem tx_elems[PAIRS * VDEV_NET_TX_BATCH_MAX];
 	struct vdev_mmio mmio;
 	struct drv_mmio dm;
 	struct drv_transport tr;
@@ -126,6 +127,8 @@ struct opts {
 	uint16_t mtu;       /* default 1500 */
 	bool unbatched;     /* no tx_iovs: one transmit chain at a time */
 	unsigned tx_batch;  /* with tx_iovs; 0: the default */
+	bool tx_elems;      /* with tx_iovs: the batch in the caller's elements (else
+			     * VDEV_NET_TX_STACK_BATCH at a time on the stack) */
 	unsigned rx_bufs;   /* 0: RX_BUFS; at most RX_BUFS_MAX */
 	bool frontend;      /* negotiated by a vhost-user-like front-end */
 };
@@ -154,8 +157,10 @@ static void setup_with(struct opts o)
 		.backend_opaque = &F.rec,
 		.tx_iovs = o.unbatched ? NULL : F.tx_iovs,
 		.tx_batch = o.tx_batch,
+		.tx_elems = o.tx_elems ? F.tx_elems : NULL,
 	};
 	memcpy(c.mac, HOST_MAC, 6);
+	memset(F.tx_elems, 0, sizeof(F.tx_elems));
 	cr_assert_eq(vdev_net_init(&F.net, &c), 0);
 	vdev_dev_set_frontend_negotiates(vdev_net_dev(&F.net), o.frontend);
 	struct vdev_mmio_config mc = {.irq = drv_mmio_irq, .irq_opaque = &F.dm};
@@ -255,7 +260,7 @@ Test(net, config_space_and_features)
 /* FEATURES_OK with a set that breaks the spec's dependencies reads back clear. */
 static void try_features(uint64_t f, bool expect_ok)
 {
-	F.tr.ops->set_status(F.tr.t, 0);
+	cr_assert_eq(drv_virtio_reset(&F.tr), 0);
 	F.tr.ops->set_status(F.tr.t, VDEV_STATUS_ACKNOWLEDGE | VDEV_STATUS_DRIVER);
 	F.tr.ops->set_features(F.tr.t, f | F(VERSION_1));
 	F.tr.ops->set_status(F.tr.t, VDEV_STATUS_ACKNOWLEDGE | VDEV_STATUS_DRIVER |
@@ -709,6 +714,11 @@ static void tx_batches(struct opts o)
 	cr_expect_eq(st.tx_frames, (uint64_t)good_total);
 	cr_expect_eq(st.tx_bad, (uint64_t)bad_total);
 	cr_expect_eq(st.tx_dropped, 0);
+	/* The batches went through the caller's elements, and only then. */
+	bool used = false;
+	for (size_t i = 0; i < sizeof(F.tx_elems) / sizeof(F.tx_elems[0]); i++)
+		used |= F.tx_elems[i].out_bytes != 0;
+	cr_expect_eq(used, o.tx_elems && !o.unbatched);
 }
 Test(net, tx_batches_unbatched_split) { tx_batches((struct opts){.unbatched = true}); }
 Test(net, tx_batches_unbatched_packed)
@@ -724,6 +734,27 @@ Test(net, tx_batches_of_max_split) { tx_batches((struct opts){.tx_batch = VDEV_N
 Test(net, tx_batches_of_max_packed)
 {
 	tx_batches((struct opts){.tx_batch = VDEV_NET_TX_BATCH_MAX, .packed = true});
+}
+Test(net, tx_batches_of_5_elems_split)
+{
+	tx_batches((struct opts){.tx_batch = 5, .tx_elems = true});
+}
+Test(net, tx_batches_default_elems_packed)
+{
+	tx_batches((struct opts){.packed = true, .tx_elems = true});
+}
+Test(net, tx_batches_of_max_elems_split)
+{
+	tx_batches((struct opts){.tx_batch = VDEV_NET_TX_BATCH_MAX, .tx_elems = true});
+}
+Test(net, tx_batches_of_max_elems_packed)
+{
+	tx_batches((struct opts){.tx_batch = VDEV_NET_TX_BATCH_MAX, .packed = true, .tx_elems = true});
+}
+Test(net, tx_batches_unbatched_ignores_elems)
+{
+	/* tx_elems without tx_iovs: one chain at a time, the elements unused */
+	tx_batches((struct opts){.unbatched = true, .tx_elems = true});
 }
 
 /* ---- receive ---- */
@@ -809,6 +840,230 @@ Test(net, rx_mergeable_spans_buffers_packed) { rx_mergeable(true); }
 /* 34 buffers: more than one batch push of completions */
 Test(net, rx_mergeable_spans_34_buffers_split) { rx_mergeable_into(false, RX_BUFS_MAX, 40, 30); }
 Test(net, rx_mergeable_spans_34_buffers_packed) { rx_mergeable_into(true, RX_BUFS_MAX, 40, 30); }
+
+/* ---- batch receive ---- */
+
+/* Frames k = 0.. of the batch tests: to `dst`, `len` bytes, payload seeded k. */
+static uint8_t bframe[8][1600];
+
+static struct vdev_net_frame bfr(int k, const uint8_t *dst, size_t len, struct vdev_iov *v)
+{
+	make_frame(bframe[k], dst, len, (uint8_t)k);
+	v->base = bframe[k];
+	v->len = len;
+	return (struct vdev_net_frame){.iov = v, .iovcnt = 1, .len = len};
+}
+
+/* Reap one used buffer of pair 0's receive queue: token t, holding `len`
+ * bytes of frame k behind a header with num_buffers 1. */
+static void expect_delivered(int t, int k, size_t len)
+{
+	uint32_t ul;
+	cr_assert_eq(reap(0, &ul), &tok[t]);
+	cr_assert_eq(ul, VDEV_NET_HDR_LEN + len);
+	cr_expect_eq(ptr(t)[10] | ptr(t)[11] << 8, 1);
+	cr_assert_arr_eq(ptr(t) + VDEV_NET_HDR_LEN, bframe[k], len);
+}
+
+/* Eight frames, one buffer each, in one call: one publish, one interrupt. */
+static void rx_batch_one_publish(bool packed, bool merge)
+{
+	teardown();
+	setup_with((struct opts){.packed = packed, .drop = merge ? 0 : N(MRG_RXBUF)});
+	struct vdev_iov v[8];
+	struct vdev_net_frame fr[8];
+	int res[8];
+	post_rx(0, 0, 10, 1600);
+	for (int k = 0; k < 8; k++)
+		fr[k] = bfr(k, HOST_MAC, 60 + 100u * (unsigned)k, v + k);
+	struct vdev_vq_stats before, after;
+	vdev_vq_get_stats(&F.queues[0], &before);
+	memset(res, 0x55, sizeof(res));
+	cr_assert_eq(vdev_net_receive_batch(&F.net, 0, fr, 8, res), 8);
+	vdev_vq_get_stats(&F.queues[0], &after);
+	for (int k = 0; k < 8; k++)
+		cr_expect_eq(res[k], 0, "frame %d: %d", k, res[k]);
+	cr_expect_eq(after.publishes - before.publishes, 1, "one publish for the batch");
+	cr_expect_eq(after.pushed - before.pushed, 8);
+	cr_expect_eq(after.popped - before.popped, 8, "no buffer popped beyond the batch's");
+	for (int k = 0; k < 8; k++)
+		expect_delivered(k, k, fr[k].len);
+	cr_expect_null(reap(0, NULL));
+	cr_expect_eq(drv_outstanding(&F.q[0]), 2, "the two spare buffers stay posted");
+	struct vdev_net_stats st;
+	vdev_net_get_stats(&F.net, &st);
+	cr_expect_eq(st.rx_frames, 8);
+}
+Test(net, rx_batch_one_publish_split) { rx_batch_one_publish(false, true); }
+Test(net, rx_batch_one_publish_packed) { rx_batch_one_publish(true, true); }
+Test(net, rx_batch_big_buffers_split) { rx_batch_one_publish(false, false); }
+Test(net, rx_batch_big_buffers_packed) { rx_batch_one_publish(true, false); }
+
+/* Dropped frames are consumed without a buffer, the others delivered in
+ * order; a malformed buffer returns empty and costs only its frame. */
+static void rx_batch_drops(bool packed)
+{
+	teardown();
+	setup_with((struct opts){.packed = packed});
+	/* a filter that takes only our MAC (and broadcast): nouni off, no alluni */
+	struct vdev_iov v[8];
+	struct vdev_net_frame fr[7];
+	int res[7];
+	fr[0] = bfr(0, HOST_MAC, 100, v + 0);
+	fr[1] = bfr(1, HOST_MAC, 10, v + 1); /* too short: bad argument */
+	fr[1].len = 10;
+	fr[2] = bfr(2, HOST_MAC, 1500 + 18 + 1, v + 2); /* above the MTU */
+	fr[3] = bfr(3, HOST_MAC, 200, v + 3);           /* into the readable buffer */
+	fr[4] = bfr(4, HOST_MAC, 300, v + 4);
+	struct vdev_net_hdr gso = {.flags = 0, .gso_type = 0x33}; /* unknown GSO type */
+	fr[5] = bfr(5, HOST_MAC, 120, v + 5);
+	fr[5].hdr = &gso;
+	fr[6] = bfr(6, BCAST, 80, v + 6);
+	/* buffers: good, readable (malformed), good, good */
+	struct drv_buf b = {gpa(0), 1600, true};
+	cr_assert_eq(drv_add(&F.q[0], &b, 1, false, &tok[0]), 0);
+	b = (struct drv_buf){gpa(1), 1600, false};
+	cr_assert_eq(drv_add(&F.q[0], &b, 1, false, &tok[1]), 0);
+	for (int t = 2; t < 4; t++) {
+		b = (struct drv_buf){gpa(t), 1600, true};
+		cr_assert_eq(drv_add(&F.q[0], &b, 1, false, &tok[t]), 0);
+	}
+	kick(0);
+	memset(res, 0x55, sizeof(res));
+	cr_assert_eq(vdev_net_receive_batch(&F.net, 0, fr, 7, res), 7);
+	cr_expect_eq(res[0], 0);
+	cr_expect_eq(res[1], VDEV_EINVAL);
+	cr_expect_eq(res[2], VDEV_EMSGSIZE);
+	cr_expect_eq(res[3], VDEV_EPROTO);
+	cr_expect_eq(res[4], 0);
+	cr_expect_eq(res[5], VDEV_ENOTSUP);
+	cr_expect_eq(res[6], 0);
+	expect_delivered(0, 0, 100);
+	uint32_t ul = 99;
+	cr_assert_eq(reap(0, &ul), &tok[1]);
+	cr_expect_eq(ul, 0, "the malformed buffer goes back empty");
+	expect_delivered(2, 4, 300);
+	expect_delivered(3, 6, 80);
+	cr_expect_null(reap(0, NULL));
+	struct vdev_net_stats st;
+	vdev_net_get_stats(&F.net, &st);
+	cr_expect_eq(st.rx_frames, 3);
+	cr_expect_eq(st.rx_bad_buffer, 1);
+	cr_expect_eq(st.rx_too_big, 1);
+	cr_expect_eq(st.rx_bad_offload, 1);
+}
+Test(net, rx_batch_drops_split) { rx_batch_drops(false); }
+Test(net, rx_batch_drops_packed) { rx_batch_drops(true); }
+
+/* The filter drops in a batch too (CTRL_RX: unicast to another MAC). */
+Test(net, rx_batch_filtered)
+{
+	cr_assert(F.neg & N(CTRL_RX));
+	struct vdev_iov v[3];
+	struct vdev_net_frame fr[3] = {bfr(0, OTHER_MAC, 90, v), bfr(1, HOST_MAC, 91, v + 1),
+				       bfr(2, OTHER_MAC, 92, v + 2)};
+	int res[3];
+	post_rx(0, 0, 3, 1600);
+	cr_assert_eq(vdev_net_receive_batch(&F.net, 0, fr, 3, res), 3);
+	cr_expect_eq(res[0], VDEV_ENOENT);
+	cr_expect_eq(res[1], 0);
+	cr_expect_eq(res[2], VDEV_ENOENT);
+	expect_delivered(0, 1, 91);
+	cr_expect_null(reap(0, NULL));
+	cr_expect_eq(drv_outstanding(&F.q[0]), 2);
+	struct vdev_net_stats st;
+	vdev_net_get_stats(&F.net, &st);
+	cr_expect_eq(st.rx_filtered, 2);
+}
+
+/* Fewer buffers than frames: the frames that fit go, the rest are not
+ * consumed (the count says where it stopped), rx_ready when more come. */
+static void rx_batch_no_room(bool packed)
+{
+	teardown();
+	setup_with((struct opts){.packed = packed});
+	struct vdev_iov v[6];
+	struct vdev_net_frame fr[6];
+	int res[6];
+	for (int k = 0; k < 6; k++)
+		fr[k] = bfr(k, HOST_MAC, 64, v + k);
+	cr_expect_eq(vdev_net_receive_batch(&F.net, 0, fr, 6, res), VDEV_EAGAIN, "nothing posted");
+	post_rx(0, 0, 4, 1600);
+	cr_assert_eq(vdev_net_receive_batch(&F.net, 0, fr, 6, res), 4);
+	for (int k = 0; k < 4; k++)
+		expect_delivered(k, k, 64);
+	cr_expect_null(reap(0, NULL));
+	post_rx(0, 4, 2, 1600);
+	cr_expect_eq(F.rec.rx_ready[0], 2, "rx_ready after each refusal");
+	cr_assert_eq(vdev_net_receive_batch(&F.net, 0, fr + 4, 2, res), 2);
+	expect_delivered(4, 4, 64);
+	expect_delivered(5, 5, 64);
+	struct vdev_net_stats st;
+	vdev_net_get_stats(&F.net, &st);
+	cr_expect_eq(st.rx_no_room, 2);
+	cr_expect_eq(st.rx_frames, 6);
+}
+Test(net, rx_batch_no_room_split) { rx_batch_no_room(false); }
+Test(net, rx_batch_no_room_packed) { rx_batch_no_room(true); }
+
+/* Mergeable frames of 3 buffers each through a window of rx_bufs 4: the
+ * window is completed and refilled between frames, the buffers used in
+ * posting order; one that needs more than rx_bufs is refused whole. */
+static void rx_batch_mergeable_window(bool packed)
+{
+	teardown();
+	setup_with((struct opts){.packed = packed, .rx_bufs = 4});
+	struct vdev_iov v[5];
+	struct vdev_net_frame fr[5];
+	int res[5];
+	/* 3 buffers of 100 for 12 + 250 bytes */
+	for (int k = 0; k < 5; k++)
+		fr[k] = bfr(k, HOST_MAC, 250, v + k);
+	fr[2] = bfr(2, HOST_MAC, 600, v + 2); /* 7 buffers: more than rx_bufs */
+	post_rx(0, 0, 20, 100);
+	cr_assert_eq(vdev_net_receive_batch(&F.net, 0, fr, 5, res), 5);
+	cr_expect_eq(res[0], 0);
+	cr_expect_eq(res[1], 0);
+	cr_expect_eq(res[2], VDEV_EMSGSIZE);
+	cr_expect_eq(res[3], 0);
+	cr_expect_eq(res[4], 0);
+	int t = 0;
+	for (int k = 0; k < 5; k++) {
+		if (k == 2)
+			continue;
+		uint8_t got[300];
+		size_t off = 0;
+		cr_expect_eq(ptr(t)[10] | ptr(t)[11] << 8, 3, "frame %d: num_buffers", k);
+		for (int i = 0; i < 3; i++, t++) {
+			uint32_t ul;
+			size_t skip = i == 0 ? VDEV_NET_HDR_LEN : 0;
+			cr_assert_eq(reap(0, &ul), &tok[t], "frame %d buffer %d", k, i);
+			cr_assert_eq(ul, i < 2 ? 100u : 62u);
+			memcpy(got + off, ptr(t) + skip, ul - skip);
+			off += ul - skip;
+		}
+		cr_assert_eq(off, 250);
+		cr_assert_arr_eq(got, bframe[k], 250);
+	}
+	cr_expect_null(reap(0, NULL));
+	cr_expect_eq(drv_outstanding(&F.q[0]), 8, "the unused buffers stay posted");
+}
+Test(net, rx_batch_mergeable_window_split) { rx_batch_mergeable_window(false); }
+Test(net, rx_batch_mergeable_window_packed) { rx_batch_mergeable_window(true); }
+
+Test(net, rx_batch_arguments_and_state)
+{
+	struct vdev_iov v;
+	struct vdev_net_frame fr = bfr(0, HOST_MAC, 64, &v);
+	cr_expect_eq(vdev_net_receive_batch(&F.net, 0, &fr, 0, NULL), 0);
+	cr_expect_eq(vdev_net_receive_batch(&F.net, 0, NULL, 1, NULL), VDEV_EINVAL);
+	post_rx(0, 0, 1, 1600);
+	cr_expect_eq(vdev_net_receive_batch(&F.net, 0, &fr, 1, NULL), 1, "results may be NULL");
+	expect_delivered(0, 0, 64);
+	/* after a device reset: not running */
+	cr_assert_eq(drv_virtio_reset(&F.tr), 0);
+	cr_expect_eq(vdev_net_receive_batch(&F.net, 0, &fr, 1, NULL), VDEV_EPERM);
+}
 
 static void rx_no_room(bool packed)
 {

@@ -42,6 +42,7 @@ static struct {
 	struct vdev_vhost_user *vu;
 	struct vu_front fe;
 	bool inflight;
+	bool packed;
 	char log[512];
 	uint64_t arena;
 } F;
@@ -119,8 +120,8 @@ static bool session_alive(void) { return vdev_vhost_user_process(F.vu) == 0; }
 
 static void start(void)
 {
-	cr_assert_eq(vu_front_start(&F.fe, &F.m, ~F(RING_PACKED), 1, QSIZE), 0, "%s",
-		     F.fe.last_error);
+	cr_assert_eq(vu_front_start(&F.fe, &F.m, F.packed ? ~0ull : ~F(RING_PACKED), 1, QSIZE), 0,
+		     "%s", F.fe.last_error);
 }
 
 /* Submit a block request t (type 1 write / 0 read) without waiting. */
@@ -203,13 +204,14 @@ Test(vhost_user_inflight, not_offered_unless_configured)
 	teardown();
 }
 
-Test(vhost_user_inflight, requests_in_flight_survive_a_back_end_restart, .init = setup,
-     .fini = teardown)
+static void survive(bool packed)
 {
 	int seen[64] = {0};
 	uint8_t *status[6];
 
+	F.packed = packed;
 	start();
+	cr_assert_eq((F.fe.features & F(RING_PACKED)) != 0, packed);
 	F.ram.async = true;
 	for (int t = 0; t < 5; t++)
 		status[t] = submit(t, 1, (uint64_t)t);
@@ -235,10 +237,23 @@ Test(vhost_user_inflight, requests_in_flight_survive_a_back_end_restart, .init =
 	cr_expect_eq(st.bad_messages, 0);
 }
 
-Test(vhost_user_inflight, restart_with_nothing_in_flight, .init = setup, .fini = teardown)
+Test(vhost_user_inflight, requests_in_flight_survive_a_back_end_restart, .init = setup,
+     .fini = teardown)
+{
+	survive(false);
+}
+
+Test(vhost_user_inflight, packed_requests_in_flight_survive_a_back_end_restart, .init = setup,
+     .fini = teardown)
+{
+	survive(true);
+}
+
+static void nothing_in_flight(bool packed)
 {
 	int seen[64] = {0};
 
+	F.packed = packed;
 	start();
 	F.ram.async = false;
 	for (int t = 0; t < 3; t++)
@@ -252,6 +267,54 @@ Test(vhost_user_inflight, restart_with_nothing_in_flight, .init = setup, .fini =
 	vdev_vhost_user_get_stats(F.vu, &st);
 	cr_expect_eq(st.inflight_resubmitted, 0);
 	cr_expect_eq(st.inflight_errors, 0);
+}
+
+Test(vhost_user_inflight, restart_with_nothing_in_flight, .init = setup, .fini = teardown)
+{
+	nothing_in_flight(false);
+}
+
+Test(vhost_user_inflight, packed_restart_with_nothing_in_flight, .init = setup, .fini = teardown)
+{
+	nothing_in_flight(true);
+}
+
+/* Packed: several restarts with requests in flight each time, completed
+ * out of order in between; every request once, on the disk. */
+Test(vhost_user_inflight, packed_repeated_restarts, .init = setup, .fini = teardown)
+{
+	int seen[64] = {0};
+	uint8_t *status[40];
+	int t = 0;
+
+	F.packed = true;
+	start();
+	cr_expect_eq(F.fe.inflight_size % 64, 0);
+	cr_expect_geq(F.fe.inflight_size, 32 + 32 * QSIZE, "a packed region");
+	for (int round = 0; round < 8; round++) {
+		F.ram.async = true;
+		for (int k = 0; k < 5; k++, t++)
+			status[t] = submit(t, 1, (uint64_t)t);
+		(void)ram_blk_complete_some(&F.ram, (unsigned)(round % 4), (unsigned)(round * 7 + 1));
+		(void)reap(seen);
+		backend_dies();
+		F.ram.async = round % 2 == 0; /* held again by the new one, or completed */
+		backend_restarts();
+		(void)reap(seen);
+	}
+	F.ram.async = false;
+	while (F.ram.nheld > 0 && ram_blk_complete_some(&F.ram, F.ram.nheld, 3) > 0)
+		;
+	(void)reap(seen);
+	for (int i = 0; i < t; i++) {
+		cr_expect_eq(seen[i], 1, "request %d completed %d times", i, seen[i]);
+		cr_expect_eq(*status[i], 0, "request %d: status %u", i, *status[i]);
+		cr_expect_eq(F.ram.data[i * 512], 0x40 + i, "request %d's data on the disk", i);
+	}
+	struct vdev_vhost_user_stats st;
+	vdev_vhost_user_get_stats(F.vu, &st);
+	cr_expect_eq(st.inflight_errors, 0);
+	cr_expect_eq(st.bad_messages, 0);
 }
 
 /* ---- a hostile front-end ------------------------------------------------------------- */
@@ -325,6 +388,37 @@ static void desc(uint8_t *d, uint64_t size, uint64_t off, uint16_t nq, uint16_t 
 }
 
 static uint64_t qlen(unsigned qs) { return (16u + 16u * qs + 63u) / 64u * 64u; }
+static uint64_t pqlen(unsigned qs) { return (32u + 32u * qs + 63u) / 64u * 64u; }
+
+/* A region of the split or the packed layout's size is taken back (a
+ * front-end hands back what GET_INFLIGHT_FD made, for either layout). */
+Test(vhost_user_inflight, regions_of_either_layouts_size_are_taken, .init = setup,
+     .fini = teardown)
+{
+	uint64_t sizes[2] = {qlen(QSIZE), pqlen(QSIZE)};
+	uint64_t pf = PF_INFLIGHT | (1ull << 3);
+
+	cr_assert_eq(vu_front_send(&F.fe, 16, 1, &pf, 8, NULL, 0, false, NULL, NULL), 0);
+	for (unsigned i = 0; i < 2; i++) {
+		uint8_t d[24];
+		int fd = memfd_create("region", MFD_CLOEXEC);
+		cr_assert_eq(ftruncate(fd, (off_t)sizes[i]), 0);
+		memset(d, 0, sizeof(d));
+		memcpy(d, &sizes[i], 8);
+		uint16_t nq = 1, qs = QSIZE;
+		memcpy(d + 16, &nq, 2);
+		memcpy(d + 18, &qs, 2);
+		/* REPLY_ACK: the back-end's answer (0) says it took it */
+		uint64_t ack = 1;
+		uint32_t len = 8;
+		cr_expect_eq(vu_front_send(&F.fe, SET_INFLIGHT_FD, 1 | 8, d, 24, &fd, 1, true, &ack,
+					   &len),
+			     0, "size %llu", (unsigned long long)sizes[i]);
+		cr_expect_eq(ack, 0, "size %llu refused", (unsigned long long)sizes[i]);
+		close(fd);
+		cr_expect(session_alive());
+	}
+}
 
 Test(vhost_user_inflight, bad_inflight_descriptions_close_the_session, .init = setup,
      .fini = teardown)
@@ -348,6 +442,8 @@ Test(vhost_user_inflight, bad_inflight_descriptions_close_the_session, .init = s
 	expect_bad_set(d, 24, 1, "region smaller than its queues");
 	desc(d, qlen(QSIZE) + 64, 0, 1, QSIZE);
 	expect_bad_set(d, 24, 1, "region of another size");
+	desc(d, pqlen(QSIZE) - 64, 0, 1, QSIZE);
+	expect_bad_set(d, 24, 1, "region smaller than packed queues, larger than split ones");
 	desc(d, qlen(QSIZE), 4096, 1, QSIZE);
 	expect_bad_set(d, 24, 1, "region past the end of its file");
 	desc(d, qlen(QSIZE), UINT64_MAX - 100, 1, QSIZE);

@@ -2,15 +2,17 @@
 /*
  * The vhost-user-blk daemon killed with requests in flight: the in-process
  * front-end (with INFLIGHT_SHMFD, keeping the region as QEMU does) puts a
- * burst of writes on a split ring, the daemon gets SIGKILL at once, a new
- * daemon is started on the same socket and image, the front-end
- * reconnects (rings resumed at their used index) and every request must
+ * burst of writes on a split (or, with --packed, a packed) ring, the
+ * daemon gets SIGKILL at once, a new daemon is started on the same socket
+ * and image, the front-end reconnects (split rings resumed at their used
+ * index, packed ones at the positions of the first start, as QEMU does:
+ * the region decides) and every request must
  * complete exactly once (the driver simulator flags a second completion),
  * with status OK and its data in the image file. Cycles go on until
  * three restarts found requests in flight (the daemon logs them), at most
  * 30; at least one must have.
  *
- * usage: vu_blk_kill_check DAEMON [daemon args...]
+ * usage: vu_blk_kill_check [--packed] DAEMON [daemon args...]
  * Exit 0 passed, 1 failed.
  */
 #include <fcntl.h>
@@ -119,8 +121,11 @@ int main(int argc, char **argv)
 {
 	int fd, resumed = 0, cycle;
 	uint64_t arena;
+	bool packed = argc >= 2 && strcmp(argv[1], "--packed") == 0;
 
-	CHECK(argc >= 2, "usage: vu_blk_kill_check DAEMON [args...]");
+	if (packed)
+		argc--, argv++;
+	CHECK(argc >= 2, "usage: vu_blk_kill_check [--packed] DAEMON [args...]");
 	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(sock, sizeof(sock), "%s/blk.sock", dir);
@@ -132,8 +137,10 @@ int main(int argc, char **argv)
 	start_daemon(argc - 1, argv + 1);
 	CHECK(vu_front_connect(&fe, sock, 5000) == 0, "connect: %s", fe.last_error);
 	fe.want_inflight = true;
-	CHECK(vu_front_start(&fe, &m, ~VDEV_BIT(VDEV_F_RING_PACKED), 1, 128) == 0, "start: %s",
-	      fe.last_error);
+	CHECK(vu_front_start(&fe, &m, packed ? ~0ull : ~VDEV_BIT(VDEV_F_RING_PACKED), 1, 128) == 0,
+	      "start: %s", fe.last_error);
+	CHECK(((fe.features & VDEV_BIT(VDEV_F_RING_PACKED)) != 0) == packed,
+	      "the ring layout asked for was not negotiated");
 	CHECK(fe.inflight_fd >= 0, "the daemon did not offer INFLIGHT_SHMFD");
 	for (cycle = 0; cycle < 30 && resumed < 3; cycle++) {
 		int seen[NREQ] = {0}, done = 0;
@@ -199,8 +206,11 @@ int main(int argc, char **argv)
 			resumed++;
 		CHECK(!log_says(ndaemons, "inconsistencies"), "daemon %d found an inconsistent region",
 		      ndaemons);
+		CHECK(!log_says(ndaemons, "not covered by the inflight region"),
+		      "daemon %d did not track the ring", ndaemons);
 	}
-	printf("vu_blk_kill_check: %d kills, %d restarts found requests in flight\n", cycle, resumed);
+	printf("vu_blk_kill_check: %s ring, %d kills, %d restarts found requests in flight\n",
+	       packed ? "packed" : "split", cycle, resumed);
 	CHECK(resumed >= 1, "no kill caught a request in flight (%d kills)", cycle);
 	vu_front_close(&fe);
 	int st;

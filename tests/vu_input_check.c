@@ -33,31 +33,12 @@
 
 #include "drvsim.h"
 #include "vdev/device.h"
+#include "vu_check.h"
 #include "vu_front.h"
 
-#define CHECK(c, ...)                                                                     \
-	do {                                                                              \
-		if (!(c)) {                                                               \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);              \
-			fprintf(stderr, __VA_ARGS__);                                     \
-			fputc('\n', stderr);                                              \
-			cleanup();                                                        \
-			exit(1);                                                          \
-		}                                                                         \
-	} while (0)
+#define CHECK VU_CHECK
 
-static char dir[] = "/tmp/vdev-vu-input-XXXXXX";
-static char sock[96], events[96], log_path[160];
-static pid_t daemon_pid = -1;
-
-static void cleanup(void)
-{
-	char cmd[160];
-	if (daemon_pid > 0)
-		kill(daemon_pid, SIGKILL);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	(void)!system(cmd);
-}
+static char sock[96], events[96];
 
 static struct sim_mem m;
 static struct vu_front fe;
@@ -150,23 +131,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+	const char *dir = vu_check_dir("vu-input");
 	snprintf(sock, sizeof(sock), "%s/in.sock", dir);
 	snprintf(events, sizeof(events), "%s/in.events", dir);
-	snprintf(log_path, sizeof(log_path), "%s/daemon.log", dir);
 	char sockarg[160], evarg[160];
 	snprintf(sockarg, sizeof(sockarg), "--socket=%s", sock);
 	snprintf(evarg, sizeof(evarg), "--events=%s", events);
 	char *args[] = {argv[1], sockarg, evarg, "--profile=touch", "--name=check touch",
 			"--slots=3", "--backlog=128", "--quiet", "--stats", NULL};
-	daemon_pid = fork();
-	if (daemon_pid == 0) {
-		int lf = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		dup2(lf, 2);
-		execv(args[0], args);
-		perror("execv");
-		_exit(127);
-	}
+	const char *log_path = vu_check_spawn(args, 0);
 	CHECK(vu_front_connect(&fe, sock, 5000) == 0, "%s", fe.last_error);
 	sim_mem_init_memfd(&m, 1u << 20);
 	CHECK(vu_front_start(&fe, &m, ~(uint64_t)0 & ~VDEV_BIT(VDEV_F_RING_PACKED), 2, 4) == 0,
@@ -259,10 +232,7 @@ int main(int argc, char **argv)
 	close(c2);
 
 	vu_front_close(&fe);
-	kill(daemon_pid, SIGTERM);
-	int stt;
-	CHECK(waitpid(daemon_pid, &stt, 0) == daemon_pid, "waitpid");
-	daemon_pid = -1;
+	int stt = vu_check_stop();
 	CHECK(WIFEXITED(stt) && WEXITSTATUS(stt) == 0, "daemon exit status %d", stt);
 	FILE *lf = fopen(log_path, "r");
 	CHECK(lf != NULL, "daemon log");
@@ -273,7 +243,7 @@ int main(int argc, char **argv)
 	fclose(lf);
 	CHECK(counted, "the daemon's stats: %s", line);
 	printf("vu_input_check: config, order, backlog, drops, bad lines, status, clients: ok\n");
-	cleanup();
+	vu_check_cleanup();
 	sim_mem_destroy(&m);
 	return 0;
 }

@@ -29,35 +29,16 @@
 
 #include "drvsim.h"
 #include "vdev/device.h"
+#include "vu_check.h"
 #include "vu_front.h"
 
-#define CHECK(c, ...)                                                                     \
-	do {                                                                              \
-		if (!(c)) {                                                               \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);              \
-			fprintf(stderr, __VA_ARGS__);                                     \
-			fputc('\n', stderr);                                              \
-			cleanup();                                                        \
-			exit(1);                                                          \
-		}                                                                         \
-	} while (0)
+#define CHECK VU_CHECK
 
 #define STREAM (64u << 10)
 #define WANT_MAX 16384u
 #define BUF 64u
 
-static char dir[] = "/tmp/vdev-vu-rng-XXXXXX";
-static pid_t daemon_pid = -1;
 static uint8_t stream[STREAM];
-
-static void cleanup(void)
-{
-	char cmd[160];
-	if (daemon_pid > 0)
-		kill(daemon_pid, SIGKILL);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	(void)!system(cmd);
-}
 
 static struct sim_mem m;
 static struct vu_front fe;
@@ -89,7 +70,7 @@ static uint32_t one(uint64_t gpa, uint32_t len, bool writable)
 
 int main(int argc, char **argv)
 {
-	char src[160], log_path[160], sock[160], sockarg[180], srcarg[180], ratearg[64];
+	char src[160], sock[160], sockarg[180], srcarg[180], ratearg[64];
 
 	if (argc < 3 || argc > 4 ||
 	    (argc == 4 && strcmp(argv[3], "--short-answers") != 0 && strcmp(argv[3], "--drain") != 0)) {
@@ -103,10 +84,9 @@ int main(int argc, char **argv)
 	unsigned want = short_answers || drain ? 4096u : WANT_MAX;
 	double burst = short_answers ? rate / 10.0 : 4096.0;
 	signal(SIGPIPE, SIG_IGN);
-	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+	const char *dir = vu_check_dir("vu-rng");
 	snprintf(sock, sizeof(sock), "%s/rng.sock", dir);
 	snprintf(src, sizeof(src), "%s/stream", dir);
-	snprintf(log_path, sizeof(log_path), "%s/daemon.log", dir);
 	uint32_t x = 12345;
 	for (unsigned i = 0; i < STREAM; i++) {
 		x = x * 1103515245u + 12345u;
@@ -120,14 +100,7 @@ int main(int argc, char **argv)
 	snprintf(ratearg, sizeof(ratearg), "--rate=%u", rate);
 	char *args[] = {argv[1], sockarg, srcarg, ratearg, "--quiet", "--stats",
 			short_answers ? "--short-answers" : NULL, NULL};
-	daemon_pid = fork();
-	if (daemon_pid == 0) {
-		int lf = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		dup2(lf, 2);
-		execv(args[0], args);
-		perror("execv");
-		_exit(127);
-	}
+	const char *log_path = vu_check_spawn(args, 0);
 	CHECK(vu_front_connect(&fe, sock, 5000) == 0, "%s", fe.last_error);
 	sim_mem_init_memfd(&m, 1u << 20);
 	CHECK(vu_front_start(&fe, &m, ~(uint64_t)0 & ~VDEV_BIT(VDEV_F_RING_PACKED), 1, 4) == 0,
@@ -185,10 +158,7 @@ int main(int argc, char **argv)
 		printf("vu_rng_check: the waiting buffer was answered when the ring stopped\n");
 	}
 	vu_front_close(&fe);
-	kill(daemon_pid, SIGTERM);
-	int st;
-	CHECK(waitpid(daemon_pid, &st, 0) == daemon_pid, "waitpid");
-	daemon_pid = -1;
+	int st = vu_check_stop();
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "daemon exit status %d", st);
 	char line[512] = "";
 	FILE *lf = fopen(log_path, "r");
@@ -198,7 +168,7 @@ int main(int argc, char **argv)
 		counted = counted || strstr(line, " 1 bad buffers") != NULL;
 	fclose(lf);
 	CHECK(counted, "the daemon's stats must count the readable buffer: %s", line);
-	cleanup();
+	vu_check_cleanup();
 	sim_mem_destroy(&m);
 	return 0;
 }

@@ -39,18 +39,10 @@
 
 #include "drvsim.h"
 #include "vdev/device.h"
+#include "vu_check.h"
 #include "vu_front.h"
 
-#define CHECK(c, ...)                                                                     \
-	do {                                                                              \
-		if (!(c)) {                                                               \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);              \
-			fprintf(stderr, __VA_ARGS__);                                     \
-			fputc('\n', stderr);                                              \
-			cleanup();                                                        \
-			exit(1);                                                          \
-		}                                                                         \
-	} while (0)
+#define CHECK VU_CHECK
 
 enum { OP_REQUEST = 1, OP_RESPONSE, OP_RST, OP_SHUTDOWN, OP_RW, OP_CREDIT_UPDATE };
 #define CID 3u
@@ -61,25 +53,13 @@ enum { OP_REQUEST = 1, OP_RESPONSE, OP_RST, OP_SHUTDOWN, OP_RW, OP_CREDIT_UPDATE
 #define TXSZ 8192u
 #define EOM 1u
 
-static char dir[] = "/tmp/vdev-vu-vsock-XXXXXX";
 static char sock[128], uds[128];
-static pid_t daemon_pid = -1;
-
-static void cleanup(void)
-{
-	char cmd[160];
-	if (daemon_pid > 0)
-		kill(daemon_pid, SIGKILL);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	(void)!system(cmd);
-}
 
 static struct sim_mem m;
 static struct vu_front fe;
 static uint64_t rx_arena, tx_arena;
 static int rx_tok[RXN], tx_tok[TXN];
 static bool tx_busy[TXN];
-static char log_path[160];
 
 struct pkt {
 	uint64_t src_cid, dst_cid;
@@ -254,10 +234,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+	const char *dir = vu_check_dir("vu-vsock");
 	snprintf(sock, sizeof(sock), "%s/vs.sock", dir);
 	snprintf(uds, sizeof(uds), "%s/vm", dir);
-	snprintf(log_path, sizeof(log_path), "%s/daemon.log", dir);
 	char sockarg[160], udsarg[160];
 	snprintf(sockarg, sizeof(sockarg), "--socket=%s", sock);
 	snprintf(udsarg, sizeof(udsarg), "--uds-path=%s", uds);
@@ -267,14 +246,7 @@ int main(int argc, char **argv)
 	int n = 8;
 	for (int i = a + 1; i < argc && n < 30; i++)
 		args[n++] = argv[i];
-	daemon_pid = fork();
-	if (daemon_pid == 0) {
-		int lf = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		dup2(lf, 2);
-		execv(args[0], args);
-		perror("execv");
-		_exit(127);
-	}
+	const char *log_path = vu_check_spawn(args, 0);
 	CHECK(vu_front_connect(&fe, sock, 5000) == 0, "%s", fe.last_error);
 	sim_mem_init_memfd(&m, 8u << 20);
 	uint64_t want = ~(uint64_t)0;
@@ -536,10 +508,7 @@ int main(int argc, char **argv)
 	reap_tx();
 	CHECK(vu_front_stop_ring(&fe, 0) >= 0 && vu_front_stop_ring(&fe, 1) >= 0, "GET_VRING_BASE");
 	vu_front_close(&fe);
-	int st;
-	kill(daemon_pid, SIGTERM);
-	CHECK(waitpid(daemon_pid, &st, 0) == daemon_pid, "waitpid");
-	daemon_pid = -1;
+	int st = vu_check_stop();
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "daemon exit status %d", st);
 	/* its account: 6 bad lines, packets buffered for the peer that did not read */
 	char line[1024] = "";
@@ -555,6 +524,6 @@ int main(int argc, char **argv)
 	      strstr(line, " 0 over credit;") != NULL && strstr(line, " 0 closes timed out") == NULL,
 	      "daemon stats: %s", line);
 	printf("vhost-user-vsock check (%s ring): ok\n", packed ? "packed" : "split");
-	cleanup();
+	vu_check_cleanup();
 	return 0;
 }

@@ -66,6 +66,7 @@ static struct {
 	struct vdev_vq_elem *elems;
 	struct vdev_iov *iovs;
 	struct vdev_iov *tx_iovs; /* transmit batches (default batch size) */
+	struct vdev_vq_elem *tx_elems; /* the batches' elements */
 	struct pcidev bus; /* --pcidev */
 	int link_fd;       /* SIGUSR1 */
 	struct vdev_vhost_user *vu;
@@ -399,9 +400,10 @@ int main(int argc, char **argv)
 			 sizeof(*D.iovs));
 	D.tx_iovs = calloc((size_t)D.o.pairs * VDEV_NET_TX_BATCH_DEFAULT * IOV_PER_CHAIN,
 			   sizeof(*D.tx_iovs));
+	D.tx_elems = calloc((size_t)D.o.pairs * VDEV_NET_TX_BATCH_DEFAULT, sizeof(*D.tx_elems));
 	D.frame = malloc(VDEV_NET_MAX_FRAME);
 	if (D.queues == NULL || D.queue_held == NULL || D.elems == NULL || D.iovs == NULL ||
-	    D.tx_iovs == NULL || D.frame == NULL) {
+	    D.tx_iovs == NULL || D.tx_elems == NULL || D.frame == NULL) {
 		fprintf(stderr, "vhost-user-net: out of memory\n");
 		return 1;
 	}
@@ -427,6 +429,7 @@ int main(int argc, char **argv)
 		.iov_per_chain = IOV_PER_CHAIN,
 		.backend = &d_ops,
 		.tx_iovs = D.tx_iovs, /* tx_batch 0: VDEV_NET_TX_BATCH_DEFAULT */
+		.tx_elems = D.tx_elems,
 	};
 	memcpy(c.mac, D.o.mac, 6);
 	if ((err = vdev_net_init(&D.net, &c)) != 0) {

@@ -38,6 +38,7 @@ static uint64_t queue_held[NQ * VDEV_VQ_HELD_WORDS(32)];
 static struct vdev_vq_elem elems[PAIRS * RX_BUFS];
 static struct vdev_iov iovs[(PAIRS * (RX_BUFS + 1) + 1) * IOVS];
 static struct vdev_iov tx_iovs[PAIRS * VDEV_NET_TX_BATCH_MAX * IOVS];
+static struct vdev_vq_elem tx_elems[PAIRS * VDEV_NET_TX_BATCH_MAX];
 static struct vdev_mmio mmio;
 static struct drv_mmio dm;
 static struct drv_vq q[NQ];
@@ -175,7 +176,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	eagain = 0;
 	fuzz_mem_reset(&m, REGION, false);
 	/* One byte: rx_bufs (low bits) and the transmit batch (above them):
-	 * the default, none (one chain at a time in iovs), 3, the largest. */
+	 * the default, none (one chain at a time in iovs), 3, the largest;
+	 * the top bit: the batch in tx_elems (else a few at a time). */
 	uint8_t sizes = take(&in);
 	static const unsigned tx_batches[4] = {0, 0, 3, VDEV_NET_TX_BATCH_MAX};
 	unsigned tx_sel = (unsigned)(sizes / RX_BUFS) % 4u;
@@ -195,6 +197,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.backend = &fz_ops,
 		.tx_iovs = tx_sel == 1 ? NULL : tx_iovs,
 		.tx_batch = tx_batches[tx_sel],
+		.tx_elems = (sizes & 0x80u) ? tx_elems : NULL,
 	};
 	memcpy(c.mac, host_mac, 6);
 	FUZZ_CHECK(vdev_net_init(&net, &c) == 0);
@@ -243,7 +246,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			struct vdev_iov v[2] = {{frame, len < cut ? len : cut}, {frame + cut, 0}};
 			if (len > cut)
 				v[1].len = len - cut;
-			int rc = vdev_net_receive(&net, (uint16_t)take(&in), take(&in) & 1 ? &h : NULL,
+			uint8_t how = take(&in);
+			if (how & 0x80) {
+				/* a batch: the frame cut to several lengths */
+				struct vdev_net_frame fr[4];
+				struct vdev_iov bv[4];
+				int res[4];
+				unsigned k = 1u + (how & 3u);
+				for (unsigned i = 0; i < k; i++) {
+					size_t l = len - (len * i) / (k + 1u);
+					bv[i] = (struct vdev_iov){frame, l};
+					fr[i] = (struct vdev_net_frame){how & 4 ? &h : NULL, &bv[i], 1, l};
+				}
+				int rc = vdev_net_receive_batch(&net, (uint16_t)take(&in), fr, k, res);
+				FUZZ_CHECK(rc == VDEV_EAGAIN || rc == VDEV_EPERM ||
+					   (rc >= 1 && rc <= (int)k));
+				for (int i = 0; i < rc; i++)
+					FUZZ_CHECK(res[i] == 0 || res[i] == VDEV_ENOENT ||
+						   res[i] == VDEV_EMSGSIZE || res[i] == VDEV_ENOTSUP ||
+						   res[i] == VDEV_EPROTO || res[i] == VDEV_EINVAL);
+				break;
+			}
+			int rc = vdev_net_receive(&net, (uint16_t)take(&in), how & 1 ? &h : NULL,
 						  v, 2, len);
 			FUZZ_CHECK(rc == 0 || rc == VDEV_EAGAIN || rc == VDEV_ENOENT ||
 				   rc == VDEV_EMSGSIZE || rc == VDEV_ENOTSUP || rc == VDEV_EPROTO ||

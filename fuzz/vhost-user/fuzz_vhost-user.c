@@ -9,8 +9,10 @@
  * closed session (bad message) is followed by a new one.
  *
  * INFLIGHT_SHMFD is offered: GET/SET_INFLIGHT_FD messages, with a second
- * memfd as the region a front-end hands back, whose contents the input
- * writes too (a hostile front-end's log, read when a ring starts).
+ * memfd as the region a front-end hands back (sized for the split or the
+ * packed layout; the features the input sets pick the rings'), whose
+ * contents the input writes too (a hostile front-end's log, read when a
+ * ring starts). fuzz/inflight drives the logs themselves.
  *
  * Invariants: no crash or out-of-bounds access (ASan), the adapter keeps
  * serving new sessions, and the device's guest memory never maps beyond
@@ -31,10 +33,11 @@
 #define RAM (256u * 1024u)
 #define UVA_BASE 0x7f0000000000ull /* the front-end's mapping, as it claims */
 #define NREQ 8
-/* The inflight region for 2 queues of 64 (64-byte aligned per queue), and
- * some file beyond it. */
+/* The inflight region for 2 queues of 64 (64-byte aligned per queue), in
+ * the split and the packed layout, and some file beyond it. */
 #define INFLIGHT_QLEN ((16u + 16u * 64u + 63u) / 64u * 64u)
-#define INFLIGHT_FILE (2u * INFLIGHT_QLEN + 4096u)
+#define INFLIGHT_QLEN_PACKED ((32u + 32u * 64u + 63u) / 64u * 64u)
+#define INFLIGHT_FILE (2u * INFLIGHT_QLEN_PACKED + 4096u)
 
 static struct ram_blk ram;
 static struct vdev_mem mem;
@@ -159,7 +162,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			/* inflight descriptions: mostly one that fits the region */
 			if (req == 32 && len >= 20 && (take(&in) & 3)) {
-				uint64_t d[2] = {2u * INFLIGHT_QLEN, 0};
+				uint64_t d[2] = {2u * ((payload[0] & 1) ? INFLIGHT_QLEN_PACKED
+								       : INFLIGHT_QLEN), 0};
 				uint16_t q[2] = {2, 64};
 				memcpy(payload, d, 16);
 				memcpy(payload + 16, q, 4);
@@ -180,7 +184,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 4: { /* the front-end scribbles on the inflight region */
-			uint32_t off = (uint32_t)take(&in) | (uint32_t)(take(&in) & 0xf) << 8;
+			uint32_t off = (uint32_t)take(&in) | (uint32_t)(take(&in) & 0x1f) << 8;
 			inflight[off % INFLIGHT_FILE] = take(&in);
 			break;
 		}

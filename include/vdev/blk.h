@@ -31,6 +31,10 @@
 #ifndef VDEV_BLK_H
 #define VDEV_BLK_H
 
+/* Absent from a build with VDEV_CONFIG_DEV_BLK 0 (vdev/config.h): the
+ * functions below are declared there but not defined (a call does not
+ * link). */
+
 #include "vdev/common.h"
 #include "vdev/device.h"
 
@@ -141,7 +145,19 @@ struct vdev_blk_backend_ops {
 	void (*commit)(void *opaque, uint16_t queue);
 };
 
+/* vdev_blk_process()'s batch of popped chains and staged completions.
+ * Private; it lives in struct vdev_blk rather than on the stack (the
+ * stack budget of scripts/stack-budget.py). */
+#define VDEV_BLK_BATCH 8u
+struct vdev_blk_batch {
+	struct vdev_vq_elem VDEV_PRIV(el)[VDEV_BLK_BATCH];
+	uint32_t VDEV_PRIV(written)[VDEV_BLK_BATCH];
+	unsigned VDEV_PRIV(n); /* completions staged */
+	uint16_t VDEV_PRIV(q);
+};
+
 /* A request slot. Caller-allocated (an array handed to vdev_blk_init). */
+
 struct vdev_blk_req {
 	struct vdev_blk_io VDEV_PRIV(io);
 	struct vdev_vq_elem VDEV_PRIV(elem);
@@ -237,6 +253,9 @@ struct vdev_blk {
 	bool VDEV_PRIV(writeback_default);
 	bool VDEV_PRIV(reset_pending);
 	bool VDEV_PRIV(commit_pending);
+	bool VDEV_PRIV(processing);               /* inside vdev_blk_process() */
+	struct vdev_blk_batch *VDEV_PRIV(batch); /* batch_store while it stages */
+	struct vdev_blk_batch VDEV_PRIV(batch_store);
 	char VDEV_PRIV(serial)[VDEV_BLK_ID_BYTES];
 	uint8_t VDEV_PRIV(config)[VDEV_BLK_CONFIG_SIZE];
 };

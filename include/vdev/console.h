@@ -58,6 +58,10 @@
 #ifndef VDEV_CONSOLE_H
 #define VDEV_CONSOLE_H
 
+/* Absent from a build with VDEV_CONFIG_DEV_CONSOLE 0 (vdev/config.h): the
+ * functions below are declared there but not defined (a call does not
+ * link). */
+
 #include "vdev/common.h"
 #include "vdev/device.h"
 

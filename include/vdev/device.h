@@ -179,7 +179,10 @@ struct vdev_dev {
  * Initialises every queue in cfg->queues (vdev_vq_init) and attaches it.
  * Returns 0 or VDEV_EINVAL (no VERSION_1 in features, ring features the
  * core does not implement, num_queues or config_len or queue_max_size out
- * of range, NULL ops, queues or queue_held).
+ * of range, NULL ops, queues or queue_held). Ring features the build
+ * leaves out (VDEV_CONFIG_PACKED / VDEV_CONFIG_INDIRECT 0, vdev/config.h)
+ * are dropped from the offer: vdev_dev_offered_features() is what the
+ * driver sees.
  * Ownership: cfg is copied; the arrays and buffers it points to are
  * borrowed for the life of the device.
  * Context: before the transport is set up.

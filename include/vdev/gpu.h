@@ -133,6 +133,10 @@
 #ifndef VDEV_GPU_H
 #define VDEV_GPU_H
 
+/* Absent from a build with VDEV_CONFIG_DEV_GPU 0 (vdev/config.h): the
+ * functions below are declared there but not defined (a call does not
+ * link). */
+
 #include "vdev/common.h"
 #include "vdev/device.h"
 
@@ -766,6 +770,8 @@ struct vdev_gpu {
  * complete out of order); host_visible_size not a page multiple, or set without shm ops or
  * the renderer's blob_create/blob_map/blob_unmap; a capset list with an id
  * 0, a duplicate id or a max_size of 0 or above VDEV_GPU_MAX_CAPSET_SIZE.
+ * VDEV_ENOTSUP: a renderer in a build without the 3D mode
+ * (VDEV_CONFIG_GPU_3D 0, vdev/config.h).
  * Budget charged per renderer resource (estimates: the renderer's memory is
  * not seen): a 3D resource width * height * depth * array_size * 4 bytes
  * (a buffer: width), times max(1, nr_samples), doubled if it has mip

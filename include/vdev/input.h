@@ -37,6 +37,10 @@
 #ifndef VDEV_INPUT_H
 #define VDEV_INPUT_H
 
+/* Absent from a build with VDEV_CONFIG_DEV_INPUT 0 (vdev/config.h): the
+ * functions below are declared there but not defined (a call does not
+ * link). */
+
 #include "vdev/common.h"
 #include "vdev/device.h"
 

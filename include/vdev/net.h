@@ -28,7 +28,8 @@
  * a rejected chain) are dropped and counted; every chain gets its used
  * entry.
  *
- * Receive: the host delivers a frame with vdev_net_receive(). The device
+ * Receive: the host delivers a frame with vdev_net_receive(), or several
+ * with vdev_net_receive_batch() (one publish and notification). The device
  * filters it (MAC, MAC table, rx mode, VLAN table), places it in the
  * guest's receive buffers (mergeable or one big buffer) behind a header
  * whose offload fields the guest negotiated, or answers VDEV_EAGAIN when
@@ -59,6 +60,10 @@
  */
 #ifndef VDEV_NET_H
 #define VDEV_NET_H
+
+/* Absent from a build with VDEV_CONFIG_DEV_NET 0 (vdev/config.h): the
+ * functions below are declared there but not defined (a call does not
+ * link). */
 
 #include "vdev/common.h"
 #include "vdev/device.h"
@@ -123,6 +128,8 @@ extern "C" {
  * batch taken when tx_iovs is given with tx_batch 0. */
 #define VDEV_NET_TX_BATCH_MAX 32u
 #define VDEV_NET_TX_BATCH_DEFAULT 16u
+/* The most chains one pop takes without vdev_net_config.tx_elems. */
+#define VDEV_NET_TX_STACK_BATCH 4u
 
 /* config status bits */
 #define VDEV_NET_S_LINK_UP 1u
@@ -215,11 +222,17 @@ struct vdev_net_config {
 	 * max_pairs * tx_batch * iov_per_chain segments (pair p uses the
 	 * p-th run of tx_batch * iov_per_chain). tx_batch: 1..
 	 * VDEV_NET_TX_BATCH_MAX, or 0 for VDEV_NET_TX_BATCH_DEFAULT; without
-	 * tx_iovs it must be 0 or 1. The popped elements live on the stack of
-	 * vdev_net_process_tx() (VDEV_NET_TX_BATCH_MAX of them).
+	 * tx_iovs it must be 0 or 1.
+	 * tx_elems (optional, with tx_iovs): caller-owned, borrowed for the
+	 * life of the device, max_pairs * tx_batch elements (pair p uses the
+	 * p-th run of tx_batch) that hold the popped batch. Without it a
+	 * pass pops at most VDEV_NET_TX_STACK_BATCH chains at a time, into
+	 * elements on the stack of vdev_net_process_tx() (a small stack
+	 * frame whatever tx_batch is: the library's stack budget).
 	 */
 	struct vdev_iov *tx_iovs;
 	unsigned tx_batch;
+	struct vdev_vq_elem *tx_elems;
 };
 
 struct vdev_net_stats {
@@ -244,6 +257,7 @@ struct vdev_net {
 	struct vdev_vq_elem *VDEV_PRIV(elems);
 	struct vdev_iov *VDEV_PRIV(iovs);
 	struct vdev_iov *VDEV_PRIV(tx_iovs);
+	struct vdev_vq_elem *VDEV_PRIV(tx_elems);
 	struct vdev_net_stats VDEV_PRIV(stats);
 	struct vdev_net_pair VDEV_PRIV(pairs)[VDEV_NET_MAX_PAIRS];
 	uint64_t VDEV_PRIV(guest_offloads);
@@ -311,12 +325,52 @@ VDEV_API struct vdev_dev *vdev_net_dev(struct vdev_net *net);
 VDEV_API int vdev_net_receive(struct vdev_net *net, uint16_t pair, const struct vdev_net_hdr *hdr,
 			      const struct vdev_iov *iov, unsigned iovcnt, size_t len);
 
+/* One frame for vdev_net_receive_batch(): what vdev_net_receive() takes. */
+struct vdev_net_frame {
+	const struct vdev_net_hdr *hdr; /* may be NULL: no offloads */
+	const struct vdev_iov *iov;     /* the frame's host segments */
+	unsigned iovcnt;
+	size_t len; /* bytes of Ethernet frame, >= 14 */
+};
+
+/*
+ * vdev_net_receive_batch() - deliver frames[0..n) from the host to the
+ * guest on queue pair `pair` (taken modulo the active pairs), in order:
+ * what n calls of vdev_net_receive() do, with one notification at most.
+ * Receive buffers are popped up to rx_bufs at a time (vdev_net_config:
+ * the pair's receive scratch, so rx_bufs >= 32 batches best), the frames
+ * copied into them, the used buffers completed with batch pushes and the
+ * used ring published once at the end (then the guest is notified if it
+ * asked). Buffers popped but not used are put back (unpopped) in order.
+ *
+ * Each frame is handled as vdev_net_receive() handles it, with the same
+ * checks and counters, and is either consumed (delivered, or dropped:
+ * results[i] = 0 or that function's VDEV_ENOENT, VDEV_EMSGSIZE,
+ * VDEV_ENOTSUP, VDEV_EPROTO, or VDEV_EINVAL for a frame shorter than 14
+ * bytes or with fewer bytes in iov than len) or, when the guest has not
+ * posted enough buffer space (or the queue broke), not consumed, and then
+ * neither is any frame after it (rx_ready is called when the guest posts
+ * more, as for vdev_net_receive()).
+ *
+ * frames, their headers and segments stay the caller's; everything is
+ * copied before the call returns. results: n ints, or NULL.
+ * Returns the number of frames consumed (1..n; results[0..return) say
+ * how each went), 0 if n is 0, or, if not even the first frame was
+ * consumed, why: VDEV_EAGAIN (no room; nothing consumed), VDEV_EPERM
+ * (device not running, receive queue not live or broken), VDEV_EINVAL
+ * (frames NULL).
+ * Context: the pair's queue context, like vdev_net_receive().
+ */
+VDEV_API int vdev_net_receive_batch(struct vdev_net *net, uint16_t pair,
+				    const struct vdev_net_frame *frames, unsigned n, int *results);
+
 /*
  * vdev_net_process_tx() - transmit what the guest queued on `pair`, until
  * the ring is empty or the backend pushes back; publish and notify. What a
  * transmit-queue notification does. Chains are popped tx_batch at a time
- * (see vdev_net_config), handed to the transmit op in ring order and
- * completed together; the used ring is published once at the end. When
+ * (at most VDEV_NET_TX_STACK_BATCH without tx_elems; see vdev_net_config),
+ * handed to the transmit op in ring order and completed together; the used
+ * ring is published once at the end. When
  * the op returns VDEV_EAGAIN, that frame and the rest of its batch go back
  * on the ring in order (nothing is completed or lost) until
  * vdev_net_tx_resume(). A pair at or beyond the active ones

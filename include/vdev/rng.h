@@ -27,6 +27,10 @@
 #ifndef VDEV_RNG_H
 #define VDEV_RNG_H
 
+/* Absent from a build with VDEV_CONFIG_DEV_RNG 0 (vdev/config.h): the
+ * functions below are declared there but not defined (a call does not
+ * link). */
+
 #include "vdev/common.h"
 #include "vdev/device.h"
 

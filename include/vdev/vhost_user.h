@@ -15,7 +15,7 @@
  * CALL/ERR/ENABLE, GET_VRING_BASE, split and packed rings, GET/SET_CONFIG
  * against the device's config space, GET_QUEUE_NUM, RESET_DEVICE, and
  * config-change notifications to the front-end over the back-end channel.
- * With cfg.inflight: INFLIGHT_SHMFD (GET/SET_INFLIGHT_FD), split rings.
+ * With cfg.inflight: INFLIGHT_SHMFD (GET/SET_INFLIGHT_FD), split and packed rings.
  * Not supported (not offered): dirty logging, IOMMU/IOTLB, postcopy,
  * in-band notifications, memory slots.
  * Requests it does not know go to the integrator's device_request
@@ -100,7 +100,9 @@ struct vdev_vhost_user_config {
 	 * Offer VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD: GET_INFLIGHT_FD creates
 	 * a zeroed region (memfd) for the queues the front-end names, which
 	 * the front-end keeps and hands back with SET_INFLIGHT_FD after a
-	 * reconnect. Every split ring then logs the chains it takes and
+	 * reconnect (sized for the packed layout when RING_PACKED is
+	 * negotiated or no features are set yet, else for the split one; a
+	 * region of either size is taken back). Every ring then logs the chains it takes and
 	 * completes (vdev/inflight.h); a new instance of the daemon finds
 	 * those a dead one had in flight and the device gets them again,
 	 * first, in the order they were taken. For devices whose requests
@@ -108,7 +110,9 @@ struct vdev_vhost_user_config {
 	 * (queue count above the device's, queue size 0 or above 32768, size
 	 * other than GET_INFLIGHT_FD would make, outside its file) is a bad
 	 * message; a region whose contents do not add up is counted in
-	 * stats.inflight_errors and ignored. Packed rings are not tracked.
+	 * stats.inflight_errors and ignored. A packed ring resumes where the
+	 * region says (the positions a front-end sends after a crash are
+	 * stale), not where SET_VRING_BASE does.
 	 */
 	bool inflight;
 };

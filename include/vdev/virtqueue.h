@@ -227,7 +227,9 @@ VDEV_API enum vdev_vq_layout vdev_vq_layout(const struct vdev_vq *vq);
  * vdev_vq_set_state() or are 0 after init/reset.
  * Returns 0, or VDEV_EINVAL (bad size or alignment), VDEV_EFAULT (an area
  * not in guest memory or not host-contiguous), VDEV_EROFS (used area
- * read-only), VDEV_EBUSY (already live). On error the queue is not live.
+ * read-only), VDEV_EBUSY (already live), VDEV_ENOTSUP (RING_PACKED in a
+ * build without the packed layout, VDEV_CONFIG_PACKED 0). On error the
+ * queue is not live.
  * Context: configuration.
  */
 VDEV_API int vdev_vq_start(struct vdev_vq *vq, const struct vdev_mem *mem,

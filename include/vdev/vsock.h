@@ -65,6 +65,10 @@
 #ifndef VDEV_VSOCK_H
 #define VDEV_VSOCK_H
 
+/* Absent from a build with VDEV_CONFIG_DEV_VSOCK 0 (vdev/config.h): the
+ * functions below are declared there but not defined (a call does not
+ * link). */
+
 #include "vdev/common.h"
 #include "vdev/device.h"
 
@@ -245,6 +249,10 @@ struct vdev_vsock {
 	bool VDEV_PRIV(rx_waiting);     /* something waits for rx buffers */
 	bool VDEV_PRIV(in_tx);          /* tx processing running (no recursion) */
 	uint8_t VDEV_PRIV(config)[VDEV_VSOCK_CONFIG_SIZE];
+	/* A packet header being encoded or decoded: scratch, filled and used
+	 * with no call out in between, so not on the stack of the deep rx
+	 * and tx paths (the library's stack budget). */
+	uint8_t VDEV_PRIV(hdr_raw)[VDEV_VSOCK_HDR_LEN];
 };
 
 /*

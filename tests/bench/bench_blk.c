@@ -143,6 +143,13 @@ static void reap_all(struct drv_vq *q, unsigned n)
 	}
 }
 
+/* The device half of ours (not inlined, for instruction counts:
+ * valgrind --tool=callgrind --toggle-collect='ours_section*'). */
+static __attribute__((noinline)) void ours_section(struct rig *g)
+{
+	vdev_blk_process(&g->blk, 0);
+}
+
 static double run_ours(struct rig *g, unsigned qd, uint32_t bytes, bool write, unsigned rounds)
 {
 	uint64_t total = 0;
@@ -150,7 +157,7 @@ static double run_ours(struct rig *g, unsigned qd, uint32_t bytes, bool write, u
 	for (unsigned r = 0; r < rounds; r++) {
 		fill(&g->q, &g->m, g->arena, qd, bytes, write);
 		uint64_t t0 = now_ns();
-		vdev_blk_process(&g->blk, 0);
+		ours_section(g);
 		total += now_ns() - t0;
 		reap_all(&g->q, qd);
 	}
@@ -177,7 +184,7 @@ static void refdev_init(struct refdev *d)
 	d->arena = sim_alloc(&d->p.m, (size_t)NREQ * 8192u, 4096);
 }
 
-static void refdev_process(struct refdev *d)
+static __attribute__((noinline)) void ref_section(struct refdev *d)
 {
 	static struct ref_elem es[32];
 	static struct vdev_iov iov[32 * 4];
@@ -213,12 +220,14 @@ static double run_ref(struct refdev *d, unsigned qd, uint32_t bytes, bool write,
 	for (unsigned r = 0; r < rounds; r++) {
 		fill(&d->p.drv, &d->p.m, d->arena, qd, bytes, write);
 		uint64_t t0 = now_ns();
-		refdev_process(d);
+		ref_section(d);
 		total += now_ns() - t0;
 		reap_all(&d->p.drv, qd);
 	}
 	return (double)total / ((double)rounds * qd);
 }
+
+static int only_qd = -1, only_size = -1, only_write = -1;
 
 static void model_table(unsigned runs, unsigned rounds)
 {
@@ -236,6 +245,10 @@ static void model_table(unsigned runs, unsigned rounds)
 		for (unsigned s = 0; s < 2; s++)
 			for (unsigned k = 0; k < 2; k++) {
 				double o[64], r[64], x[64];
+				if ((only_write >= 0 && only_write != w) ||
+				    (only_qd >= 0 && only_qd != (int)qds[k]) ||
+				    (only_size >= 0 && only_size != (int)sizes[s]))
+					continue;
 				run_ours(&g, qds[k], sizes[s], w, rounds / 4 + 1);
 				run_ref(&d, qds[k], sizes[s], w, rounds / 4 + 1);
 				for (unsigned i = 0; i < runs; i++) {
@@ -344,14 +357,26 @@ static void uring_table(unsigned runs)
 int main(int argc, char **argv)
 {
 	unsigned runs = 7, rounds = 2000;
+	bool model_only = false;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--runs") && i + 1 < argc)
 			runs = (unsigned)atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
 			rounds = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--qd") && i + 1 < argc)
+			only_qd = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--size") && i + 1 < argc)
+			only_size = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--op") && i + 1 < argc)
+			only_write = !strcmp(argv[++i], "write");
+		else if (!strcmp(argv[i], "--model-only"))
+			model_only = true;
 		else {
-			fprintf(stderr, "usage: %s [--runs N (5..64)] [--rounds R]\n", argv[0]);
+			fprintf(stderr,
+				"usage: %s [--runs N (5..64)] [--rounds R] [--qd 1|32]"
+				" [--size 1024|4096] [--op read|write] [--model-only]\n",
+				argv[0]);
 			return 2;
 		}
 	}
@@ -360,6 +385,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	model_table(runs, rounds);
+	if (model_only)
+		return 0;
 #ifdef VDEV_HAVE_LIBURING
 	uring_table(runs);
 #else

@@ -63,33 +63,72 @@ static unsigned reap(struct sim_pair *p)
 
 static volatile unsigned sink;
 
-/* Ours: ns per chain over `rounds` ring-fulls. */
-static double run_ours(struct sim_pair *p, uint64_t data, const struct config *c, unsigned rounds)
+/*
+ * The device half of one ring-full, ours and the reference's: not inlined,
+ * so that instruction counts can be taken of them alone (valgrind
+ * --tool=callgrind --toggle-collect='ours_section*', resp. ref_section*).
+ * Return the chains taken.
+ */
+static __attribute__((noinline)) unsigned ours_section(struct sim_pair *p, const struct config *c)
 {
 	static struct vdev_vq_elem es[MAXB];
 	static struct vdev_iov iov[MAXB * 4];
 	static uint32_t lens[MAXB];
+	unsigned chains = 0;
+	int n;
+
+	while ((n = vdev_vq_pop_batch(&p->vq, es, c->batch, iov, 4)) > 0) {
+		for (int i = 0; i < n; i++)
+			lens[i] = es[i].in_bytes;
+		if (vdev_vq_push_batch(&p->vq, es, lens, (unsigned)n) != 0) {
+			fprintf(stderr, "bench: push failed\n");
+			exit(1);
+		}
+		sink += vdev_vq_publish(&p->vq);
+		chains += (unsigned)n;
+	}
+	if (n < 0) {
+		fprintf(stderr, "bench: pop failed: %s\n", vdev_strerror(n));
+		exit(1);
+	}
+	return chains;
+}
+
+static __attribute__((noinline)) unsigned ref_section(struct ref *rf, const struct config *c)
+{
+	static struct ref_elem es[MAXB];
+	static struct vdev_iov iov[MAXB * 4];
+	unsigned chains = 0;
+	int n;
+
+	if (c->packed) {
+		while ((n = ref_packed_pop(rf, es, c->batch, iov)) > 0) {
+			for (int i = 0; i < n; i++)
+				ref_packed_push(rf, &es[i], es[i].in_bytes);
+			sink += ref_packed_publish(rf);
+			chains += (unsigned)n;
+		}
+	} else {
+		while ((n = ref_split_pop(rf, es, c->batch, iov)) > 0) {
+			for (int i = 0; i < n; i++)
+				ref_split_push(rf, &es[i], es[i].in_bytes);
+			sink += ref_split_publish(rf);
+			chains += (unsigned)n;
+		}
+	}
+	return chains;
+}
+
+/* Ours: ns per chain over `rounds` ring-fulls. */
+static double run_ours(struct sim_pair *p, uint64_t data, const struct config *c, unsigned rounds)
+{
 	uint64_t total = 0, chains = 0;
 
 	for (unsigned r = 0; r < rounds; r++) {
 		fill(p, data, c->descs);
 		uint64_t t0 = now_ns();
-		int n;
-		while ((n = vdev_vq_pop_batch(&p->vq, es, c->batch, iov, 4)) > 0) {
-			for (int i = 0; i < n; i++)
-				lens[i] = es[i].in_bytes;
-			if (vdev_vq_push_batch(&p->vq, es, lens, (unsigned)n) != 0) {
-				fprintf(stderr, "bench: push failed\n");
-				exit(1);
-			}
-			sink += vdev_vq_publish(&p->vq);
-			chains += (unsigned)n;
-		}
+		chains += ours_section(p, c);
 		total += now_ns() - t0;
-		if (n < 0) {
-			fprintf(stderr, "bench: pop failed: %s\n", vdev_strerror(n));
-			exit(1);
-		}
 		reap(p);
 	}
 	return (double)total / (double)chains;
@@ -98,29 +137,12 @@ static double run_ours(struct sim_pair *p, uint64_t data, const struct config *c
 static double run_ref(struct sim_pair *p, struct ref *rf, uint64_t data, const struct config *c,
 		      unsigned rounds)
 {
-	static struct ref_elem es[MAXB];
-	static struct vdev_iov iov[MAXB * 4];
 	uint64_t total = 0, chains = 0;
 
 	for (unsigned r = 0; r < rounds; r++) {
 		fill(p, data, c->descs);
 		uint64_t t0 = now_ns();
-		int n;
-		if (c->packed) {
-			while ((n = ref_packed_pop(rf, es, c->batch, iov)) > 0) {
-				for (int i = 0; i < n; i++)
-					ref_packed_push(rf, &es[i], es[i].in_bytes);
-				sink += ref_packed_publish(rf);
-				chains += (unsigned)n;
-			}
-		} else {
-			while ((n = ref_split_pop(rf, es, c->batch, iov)) > 0) {
-				for (int i = 0; i < n; i++)
-					ref_split_push(rf, &es[i], es[i].in_bytes);
-				sink += ref_split_publish(rf);
-				chains += (unsigned)n;
-			}
-		}
+		chains += ref_section(rf, c);
 		total += now_ns() - t0;
 		reap(p);
 	}

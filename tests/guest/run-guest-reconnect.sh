@@ -178,6 +178,8 @@ echo "run-guest-reconnect: $resumed of $killed restarts found requests in flight
 # How many kills caught requests inside the daemon is chance (they spend
 # microseconds there); vhost_user_blk_kill_inflight makes sure of it.
 hc no-inflight-inconsistencies sh -c "! grep -q 'inconsistencies in the inflight region' '$tmp'/daemon.*.log"
+# every ring logged (a packed one too): none left untracked
+hc rings-tracked sh -c "! grep -q 'not covered by the inflight region' '$tmp'/daemon.*.log"
 kill -TERM "$dpid" 2>/dev/null
 if wait "$dpid"; then
 	echo "PASS host/daemon-clean-exit"

@@ -246,10 +246,12 @@ static int start_common(struct vu_front *f, struct sim_mem *m, uint64_t want, un
 		vu_front_send(f, SET_BACKEND_REQ_FD, VERSION, NULL, 0, &sv[1], 1, false, NULL, NULL);
 		close(sv[1]);
 	}
-	if ((f->protocol_features & PF_INFLIGHT_SHMFD) && inflight_handover(f, nq, qsize) != 0)
-		return -1;
+	/* The features before the inflight region, as QEMU
+	 * (vhost_dev_prepare_inflight): its layout follows them. */
 	f->features = offered & want & ~F_PROTOCOL_FEATURES;
 	if (set_u64(f, SET_FEATURES, f->features | (offered & F_PROTOCOL_FEATURES), NULL, 0) != 0)
+		return -1;
+	if ((f->protocol_features & PF_INFLIGHT_SHMFD) && inflight_handover(f, nq, qsize) != 0)
 		return -1;
 	/* memory table: both regions of the memfd, user addresses = our mapping */
 	uint8_t mt[8 + 2 * 32] = {0};

@@ -67,7 +67,7 @@ static void update_irq(struct vdev_mmio *m)
 
 static void raise(struct vdev_mmio *m, uint32_t bits)
 {
-	uint32_t old = __atomic_fetch_or(&m->P(interrupt_status), bits, __ATOMIC_ACQ_REL);
+	uint32_t old = vdev__atomic_fetch_or(&m->P(interrupt_status), bits, __ATOMIC_ACQ_REL);
 
 	if ((old & bits) != bits)
 		update_irq(m);
@@ -288,7 +288,7 @@ static void write_reg(struct vdev_mmio *m, uint32_t reg, uint32_t v)
 		break;
 	}
 	case REG_INTERRUPT_ACK:
-		__atomic_fetch_and(&m->P(interrupt_status), ~v, __ATOMIC_ACQ_REL);
+		vdev__atomic_fetch_and(&m->P(interrupt_status), ~v, __ATOMIC_ACQ_REL);
 		update_irq(m);
 		break;
 	case REG_STATUS:

@@ -188,7 +188,7 @@ static void flush_pending(struct vdev_pci *p, uint16_t v)
 
 	if (!msix_on(p) || !entry_snapshot(p, e, &addr, &data))
 		return;
-	if (__atomic_exchange_n(&e->P(pending), 0, __ATOMIC_SEQ_CST) != 0)
+	if (vdev__atomic_exchange(&e->P(pending), 0, __ATOMIC_SEQ_CST) != 0)
 		send(p, addr, data);
 }
 
@@ -227,7 +227,7 @@ static void t_notify_queue(void *opaque, uint16_t qidx)
 			msix_signal(p, __atomic_load_n(&p->P(queue_vectors)[qidx], __ATOMIC_ACQUIRE));
 		return;
 	}
-	if (!(__atomic_fetch_or(&p->P(isr), VDEV_PCI_ISR_QUEUE, __ATOMIC_ACQ_REL) &
+	if (!(vdev__atomic_fetch_or(&p->P(isr), VDEV_PCI_ISR_QUEUE, __ATOMIC_ACQ_REL) &
 	      VDEV_PCI_ISR_QUEUE))
 		update_intx(p);
 }
@@ -238,7 +238,7 @@ static void t_notify_config(void *opaque)
 	uint8_t old;
 
 	/* The config bit is set before any notification, MSI-X or not (spec). */
-	old = __atomic_fetch_or(&p->P(isr), VDEV_PCI_ISR_CONFIG, __ATOMIC_ACQ_REL);
+	old = vdev__atomic_fetch_or(&p->P(isr), VDEV_PCI_ISR_CONFIG, __ATOMIC_ACQ_REL);
 	if (msix_on(p))
 		msix_signal(p, __atomic_load_n(&p->P(config_vector), __ATOMIC_ACQUIRE));
 	else if (!(old & VDEV_PCI_ISR_CONFIG))
@@ -642,7 +642,10 @@ static void write_queue_addr(struct vdev_pci *p, uint32_t off, unsigned size, ui
 	(void)vdev_dev_queue_set_addrs(p->P(dev), p->P(queue_sel), a[0], a[1], a[2]);
 }
 
-static void common_write(struct vdev_pci *p, uint32_t off, unsigned size, uint64_t v64)
+/* Out of line, as the other set-up registers below: a notification's path
+ * through vdev_pci_bar_write() carries small frames (the stack budget). */
+static __attribute__((noinline)) void common_write(struct vdev_pci *p, uint32_t off,
+						   unsigned size, uint64_t v64)
 {
 	struct vdev_dev *dev = p->P(dev);
 	uint32_t v = (uint32_t)v64;
@@ -752,7 +755,8 @@ static void msix_table_write_word(struct vdev_pci *p, uint16_t vec, unsigned w, 
 	}
 }
 
-static void msix_table_write(struct vdev_pci *p, uint32_t off, unsigned size, uint64_t v)
+static __attribute__((noinline)) void msix_table_write(struct vdev_pci *p, uint32_t off,
+						       unsigned size, uint64_t v)
 {
 	uint16_t vec = (uint16_t)(off / 16u);
 	unsigned w = (off % 16u) / 4u;
@@ -775,7 +779,7 @@ static uint64_t msix_pba_read(const struct vdev_pci *p, uint32_t off, unsigned s
 	return v;
 }
 
-static void msix_ctrl_write(struct vdev_pci *p, uint16_t v)
+static __attribute__((noinline)) void msix_ctrl_write(struct vdev_pci *p, uint16_t v)
 {
 	uint16_t old = p->P(msix_ctrl);
 	uint16_t now = v & (MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL);
@@ -820,7 +824,7 @@ VDEV_API uint64_t vdev_pci_bar_read(struct vdev_pci *pci, unsigned bar, uint64_t
 		return common_read(pci, off, size);
 	if (off == VDEV_PCI_ISR_OFFSET && size == 1) {
 		/* read-to-clear; deasserts INTx */
-		uint8_t isr = __atomic_exchange_n(&pci->P(isr), 0, __ATOMIC_ACQ_REL);
+		uint8_t isr = vdev__atomic_exchange(&pci->P(isr), 0, __ATOMIC_ACQ_REL);
 		if (isr != 0)
 			update_intx(pci);
 		return isr;
@@ -925,7 +929,7 @@ static uint32_t bar_reg_read(const struct vdev_pci *p, unsigned reg)
 	return (uint32_t)a | BAR_MEM_64 | (bar == VDEV_PCI_SHM_BAR ? BAR_PREFETCH : 0u);
 }
 
-static void bar_reg_write(struct vdev_pci *p, unsigned reg, uint32_t v)
+static __attribute__((noinline)) void bar_reg_write(struct vdev_pci *p, unsigned reg, uint32_t v)
 {
 	unsigned bar;
 	bool high;
@@ -965,7 +969,7 @@ static void bus_master_on(struct vdev_pci *p)
 	}
 }
 
-static void command_write(struct vdev_pci *p, uint16_t v)
+static __attribute__((noinline)) void command_write(struct vdev_pci *p, uint16_t v)
 {
 	uint16_t old = p->P(command), now = v & CMD_WRITABLE;
 

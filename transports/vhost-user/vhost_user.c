@@ -401,11 +401,21 @@ static int cmp_region(const void *a, const void *b)
 
 /* ---- in-flight region (INFLIGHT_SHMFD) ------------------------------------------------------- */
 
-/* Bytes of region per queue of `queue_size` entries (a multiple of 64). */
-static uint64_t inflight_queue_len(uint32_t queue_size)
+/* Bytes of region per queue of `queue_size` entries (a multiple of 64),
+ * for the split or the packed layout. */
+static uint64_t inflight_queue_len(uint32_t queue_size, bool packed)
 {
-	uint64_t n = VDEV_INFLIGHT_SPLIT_SIZE(queue_size);
+	uint64_t n = packed ? VDEV_INFLIGHT_PACKED_SIZE(queue_size)
+			    : VDEV_INFLIGHT_SPLIT_SIZE(queue_size);
 	return (n + VU_INFLIGHT_ALIGN - 1) / VU_INFLIGHT_ALIGN * VU_INFLIGHT_ALIGN;
+}
+
+/* The layout GET_INFLIGHT_FD makes a region for: QEMU sets the features
+ * first (vhost_dev_prepare_inflight); a front-end that did not gets one
+ * large enough for either. */
+static bool inflight_want_packed(const struct vdev_vhost_user *vu)
+{
+	return !vu->features_set || (vdev_dev_features(vu->dev) & VDEV_BIT(VDEV_F_RING_PACKED));
 }
 
 static void inflight_unmap(struct vdev_vhost_user *vu)
@@ -421,11 +431,13 @@ static void inflight_unmap(struct vdev_vhost_user *vu)
 /*
  * Check an inflight description against what this device can have and the
  * file it came with: 1..nrings queues of 1..32768 entries, exactly the size
- * GET_INFLIGHT_FD would have made for them, inside the file. Returns 0 or
- * VDEV_EINVAL with the reason logged.
+ * GET_INFLIGHT_FD would have made for them for one of the layouts (stored
+ * in *qlen), inside the file. Returns 0 or VDEV_EINVAL with the reason
+ * logged.
  */
 static int inflight_check(struct vdev_vhost_user *vu, uint64_t mmap_size, uint64_t mmap_offset,
-			  uint32_t num_queues, uint32_t queue_size, uint64_t file_size)
+			  uint32_t num_queues, uint32_t queue_size, uint64_t file_size,
+			  uint64_t *qlen)
 {
 	uint64_t end;
 
@@ -437,10 +449,15 @@ static int inflight_check(struct vdev_vhost_user *vu, uint64_t mmap_size, uint64
 		logf_(vu, "inflight region for queues of %u entries", queue_size);
 		return VDEV_EINVAL;
 	}
-	if (mmap_size != num_queues * inflight_queue_len(queue_size)) {
-		logf_(vu, "inflight region of %llu bytes, expected %llu",
+	if (mmap_size == num_queues * inflight_queue_len(queue_size, false)) {
+		*qlen = inflight_queue_len(queue_size, false);
+	} else if (mmap_size == num_queues * inflight_queue_len(queue_size, true)) {
+		*qlen = inflight_queue_len(queue_size, true);
+	} else {
+		logf_(vu, "inflight region of %llu bytes, expected %llu (split) or %llu (packed)",
 		      (unsigned long long)mmap_size,
-		      (unsigned long long)(num_queues * inflight_queue_len(queue_size)));
+		      (unsigned long long)(num_queues * inflight_queue_len(queue_size, false)),
+		      (unsigned long long)(num_queues * inflight_queue_len(queue_size, true)));
 		return VDEV_EINVAL;
 	}
 	if (__builtin_add_overflow(mmap_offset, mmap_size, &end) || end > SIZE_MAX ||
@@ -451,11 +468,12 @@ static int inflight_check(struct vdev_vhost_user *vu, uint64_t mmap_size, uint64
 	return 0;
 }
 
-/* Give every ring scratch for its recovery order (queue_size entries). */
+/* Give every ring scratch for its log (enough for either layout). */
 static int inflight_orders(struct vdev_vhost_user *vu, uint16_t queue_size)
 {
 	for (uint16_t i = 0; i < vu->nrings; i++) {
-		uint16_t *o = realloc(vu->rings[i].log_order, (size_t)queue_size * sizeof(*o));
+		uint16_t *o = realloc(vu->rings[i].log_order,
+				      (size_t)VDEV_INFLIGHT_PACKED_SCRATCH(queue_size) * sizeof(*o));
 		if (o == NULL)
 			return VDEV_ENOMEM;
 		vu->rings[i].log_order = o;
@@ -473,7 +491,8 @@ static bool any_ring_started(const struct vdev_vhost_user *vu)
 
 /* Map `fd` (not taken) as the region; 0 or a negative VDEV_E*. */
 static int inflight_install(struct vdev_vhost_user *vu, int fd, uint64_t mmap_size,
-			    uint64_t mmap_offset, uint16_t num_queues, uint16_t queue_size)
+			    uint64_t mmap_offset, uint16_t num_queues, uint16_t queue_size,
+			    uint64_t qlen)
 {
 	size_t len = (size_t)(mmap_offset + mmap_size);
 	void *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -492,7 +511,7 @@ static int inflight_install(struct vdev_vhost_user *vu, int fd, uint64_t mmap_si
 	vu->inflight_map = map;
 	vu->inflight_map_len = len;
 	vu->inflight_base = (uint8_t *)map + mmap_offset;
-	vu->inflight_qlen = inflight_queue_len(queue_size);
+	vu->inflight_qlen = qlen;
 	vu->inflight_nq = num_queues;
 	vu->inflight_qsize = queue_size;
 	return 0;
@@ -521,7 +540,7 @@ static int do_get_inflight(struct vdev_vhost_user *vu, struct vu_msg *m)
 {
 	uint16_t nq, qsize;
 	uint8_t out[VU_INFLIGHT_MSG];
-	uint64_t size;
+	uint64_t size, qlen;
 	int fd, rc;
 
 	if (!(vu->protocol_features & VDEV_BIT(VU_PF_INFLIGHT_SHMFD)))
@@ -532,8 +551,8 @@ static int do_get_inflight(struct vdev_vhost_user *vu, struct vu_msg *m)
 	memcpy(&qsize, m->payload + 18, 2);
 	if (any_ring_started(vu))
 		return VDEV_EBUSY;
-	size = (uint64_t)nq * inflight_queue_len(qsize);
-	if ((rc = inflight_check(vu, size, 0, nq, qsize, size)) < 0)
+	size = (uint64_t)nq * inflight_queue_len(qsize, inflight_want_packed(vu));
+	if ((rc = inflight_check(vu, size, 0, nq, qsize, size, &qlen)) < 0)
 		return rc;
 	fd = memfd_create("vdev-inflight", MFD_CLOEXEC);
 	if (fd < 0 || ftruncate(fd, (off_t)size) != 0) {
@@ -542,7 +561,7 @@ static int do_get_inflight(struct vdev_vhost_user *vu, struct vu_msg *m)
 			close(fd);
 		return VDEV_EIO;
 	}
-	rc = inflight_install(vu, fd, size, 0, nq, qsize);
+	rc = inflight_install(vu, fd, size, 0, nq, qsize, qlen);
 	if (rc == 0) {
 		put_inflight_desc(out, size, 0, nq, qsize);
 		rc = send_msg_fd(vu->conn_fd, m->request, VU_FLAG_VERSION | VU_FLAG_REPLY, out,
@@ -557,7 +576,7 @@ static int do_get_inflight(struct vdev_vhost_user *vu, struct vu_msg *m)
  * instance of us), checked before it is mapped. */
 static int do_set_inflight(struct vdev_vhost_user *vu, struct vu_msg *m)
 {
-	uint64_t mmap_size, mmap_offset;
+	uint64_t mmap_size, mmap_offset, qlen;
 	uint16_t nq, qsize;
 	struct stat st;
 	int rc;
@@ -577,10 +596,10 @@ static int do_set_inflight(struct vdev_vhost_user *vu, struct vu_msg *m)
 		return VDEV_EINVAL;
 	}
 	rc = inflight_check(vu, mmap_size, mmap_offset, nq, qsize,
-			    st.st_size < 0 ? 0 : (uint64_t)st.st_size);
+			    st.st_size < 0 ? 0 : (uint64_t)st.st_size, &qlen);
 	if (rc < 0)
 		return rc;
-	return inflight_install(vu, m->fds[0], mmap_size, mmap_offset, nq, qsize);
+	return inflight_install(vu, m->fds[0], mmap_size, mmap_offset, nq, qsize, qlen);
 }
 
 /*
@@ -605,6 +624,40 @@ static void inflight_ring_recover(struct vdev_vhost_user *vu, struct vu_ring *r,
 				  r->log_order, vu->inflight_qsize) < 0)
 		return;
 	n = vdev_vq_inflight_recover(&r->log, (uint16_t)r->num, used, avail_ring_idx, avail);
+	if (r->log.errors > 0)
+		logf_(vu, "ring %u: %llu inconsistencies in the inflight region, ignored", r->index,
+		      (unsigned long long)r->log.errors);
+	if (n > 0)
+		logf_(vu, "ring %u: %u requests in flight before the restart, submitted again",
+		      r->index, n);
+	vu->stats.inflight_errors += r->log.errors;
+	r->log.errors = 0;
+	r->logging = true;
+}
+
+/*
+ * A packed ring starting with a region: recover what a previous instance
+ * had in flight; *st (the front-end's positions, which after a crash are
+ * those of the last start) becomes where the ring resumes. Ring locked.
+ */
+static void inflight_ring_recover_packed(struct vdev_vhost_user *vu, struct vu_ring *r,
+					 uint64_t desc, struct vdev_vq_state *st)
+{
+	unsigned n;
+
+	r->logging = false;
+	if (vu->inflight_base == NULL || !(vu->protocol_features & VDEV_BIT(VU_PF_INFLIGHT_SHMFD)))
+		return;
+	if (r->index >= vu->inflight_nq || r->num > vu->inflight_qsize ||
+	    vu->inflight_qlen < VDEV_INFLIGHT_PACKED_SIZE(vu->inflight_qsize)) {
+		logf_(vu, "ring %u: not covered by the inflight region (packed)", r->index);
+		vu->stats.inflight_errors++;
+		return;
+	}
+	if (vdev_vq_inflight_init_packed(&r->log, vu->inflight_base + r->index * vu->inflight_qlen,
+					 r->log_order, vu->inflight_qsize) < 0)
+		return;
+	n = vdev_vq_inflight_recover_packed(&r->log, vu->cfg.mem, desc, (uint16_t)r->num, st);
 	if (r->log.errors > 0)
 		logf_(vu, "ring %u: %llu inconsistencies in the inflight region, ignored", r->index,
 		      (unsigned long long)r->log.errors);
@@ -723,9 +776,8 @@ static int ring_try_start(struct vdev_vhost_user *vu, struct vu_ring *r)
 				      r->index);
 			}
 		}
-		if (vu->inflight_base != NULL)
-			logf_(vu, "ring %u: packed ring: requests in flight are not tracked",
-			      r->index);
+		/* With a region, it decides where the ring resumes. */
+		inflight_ring_recover_packed(vu, r, desc, &st);
 	} else {
 		uint8_t idx[2], aidx[2];
 		st.avail_idx = (uint16_t)r->base;
