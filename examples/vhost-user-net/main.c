@@ -254,30 +254,47 @@ static void d_transmit_flush(void *opaque, uint16_t pair)
 	net_port_flush(&D.port);
 }
 
-/* The receive ring: frames go to the guest straight from their slots. */
+/* The receive ring: frames go to the guest straight from their slots, up
+ * to RX_BATCH per vdev_net_receive_batch() (one publish and notification). */
+#define RX_BATCH 32
 static void drain_ring(void)
 {
-	for (int budget = 0; budget < 256; budget++) {
+	struct vdev_net_frame fr[RX_BATCH];
+	struct vdev_iov seg[RX_BATCH];
+	int res[RX_BATCH];
+
+	for (int budget = 0; budget < 8; budget++) {
+		unsigned n = 0;
 		const uint8_t *f;
-		size_t len = net_port_rx_peek(&D.port, 0, &f);
-		if (len == 0)
-			break;
-		if (f != NULL) {
-			struct vdev_iov v = {(void *)(uintptr_t)f, len};
-			int rc = vdev_net_receive(&D.net, 0, NULL, &v, 1, len);
-			if (rc == VDEV_EAGAIN) {
-				/* the frame stays in its slot; rx_ready resumes us */
-				if (!D.paused &&
-				    vdev_vhost_user_watch_fd(D.vu, D.port.fd, false) == 0)
-					D.paused = true;
-				return;
-			}
-			if (rc != 0)
-				D.rx_dropped++; /* filtered, too big, or no guest running */
-		} else {
-			D.rx_dropped++; /* larger than a slot */
+		size_t len;
+
+		/* frames that did not fit a slot lead the batch: drop them */
+		while ((len = net_port_rx_peek(&D.port, 0, &f)) > 0 && f == NULL) {
+			D.rx_dropped++;
+			net_port_rx_release(&D.port, 1);
 		}
-		net_port_rx_release(&D.port, 1);
+		/* then whole frames, up to the next one that did not fit */
+		while (n < RX_BATCH && (len = net_port_rx_peek(&D.port, n, &f)) > 0 && f != NULL) {
+			seg[n] = (struct vdev_iov){(void *)(uintptr_t)f, len};
+			fr[n] = (struct vdev_net_frame){NULL, &seg[n], 1, len};
+			n++;
+		}
+		if (n == 0)
+			break;
+		int rc = vdev_net_receive_batch(&D.net, 0, fr, n, res);
+		if (rc == VDEV_EAGAIN) {
+			/* the frames stay in their slots; rx_ready resumes us */
+			if (!D.paused && vdev_vhost_user_watch_fd(D.vu, D.port.fd, false) == 0)
+				D.paused = true;
+			return;
+		}
+		unsigned done = rc > 0 ? (unsigned)rc : n; /* not running: all dropped */
+		for (unsigned i = 0; i < done; i++)
+			if (rc <= 0 || res[i] != 0)
+				D.rx_dropped++; /* filtered, too big, or no guest running */
+		/* a batch cut short (no room left) goes on with the next call,
+		 * which answers VDEV_EAGAIN (pause) or drops (queue gone) */
+		net_port_rx_release(&D.port, done);
 	}
 	if (D.paused && vdev_vhost_user_watch_fd(D.vu, D.port.fd, true) == 0)
 		D.paused = false;
