@@ -27,7 +27,7 @@ step() { printf '\n==== %s\n' "$*"; }
 step "dependencies"
 "$src/scripts/deps.sh" cmake ninja-build pkg-config gcc g++ clang libclang-rt-14-dev \
 	libcriterion-dev gcc-arm-none-eabi binutils xz-utils linux-source-6.1 liburing-dev \
-	libpng-dev python3 make patch bc flex bison libelf-dev dpdk dpdk-dev \
+	libpng-dev python3 make patch bc flex bison libelf-dev dpdk dpdk-dev iproute2 util-linux \
 	libvirglrenderer-dev libegl-dev libegl-mesa0 libgl1-mesa-dri \
 	gcc-s390x-linux-gnu libc6-dev-s390x-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross \
 	qemu-user-static gcc-aarch64-linux-gnu

@@ -38,6 +38,8 @@ struct rec {
 	bool allow_mac, allow_promisc;
 	uint64_t offloads;
 	int offload_calls;
+	int flushes, flushed_at[8]; /* transmit_flush calls; `transmitted` at each */
+	uint16_t flush_pair;
 };
 
 static int rec_transmit(void *o, uint16_t pair, const struct vdev_net_hdr *h,
@@ -72,6 +74,14 @@ static void rec_offloads(void *o, uint64_t f)
 	((struct rec *)o)->offloads = f;
 	((struct rec *)o)->offload_calls++;
 }
+static void rec_flush(void *o, uint16_t pair)
+{
+	struct rec *r = o;
+	if (r->flushes < 8)
+		r->flushed_at[r->flushes] = r->transmitted;
+	r->flushes++;
+	r->flush_pair = pair;
+}
 static const struct vdev_net_backend_ops rec_ops = {
 	.size = sizeof(struct vdev_net_backend_ops),
 	.transmit = rec_transmit,
@@ -79,6 +89,7 @@ static const struct vdev_net_backend_ops rec_ops = {
 	.allow_mac_change = rec_allow_mac,
 	.allow_promisc = rec_allow_promisc,
 	.set_guest_offloads = rec_offloads,
+	.transmit_flush = rec_flush,
 };
 
 static const uint8_t HOST_MAC[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
@@ -621,6 +632,46 @@ static void tx_flush(bool packed)
 }
 Test(net, tx_flush_after_each_batch_split) { tx_flush(false); }
 Test(net, tx_flush_after_each_batch_packed) { tx_flush(true); }
+
+/* transmit_flush with the recording backend: once per popped batch that
+ * handed frames over (after all of them), never for an empty pass, and
+ * for a batch cut short by a push-back after the frames it sent. */
+static void tx_flush_counts(bool packed)
+{
+	setup_with((struct opts){.packed = packed, .tx_batch = 4});
+	uint8_t h[VDEV_NET_HDR_LEN];
+	put_hdr(h, 0, 0, 0, 0, 0);
+	size_t len = make_frame(F.frame, OTHER_MAC, 100, 3);
+	for (int t = 0; t < 10; t++) /* three pops: 4, 4, 2 */
+		queue_tx(0, t, h, F.frame, len, TX_PLAIN);
+	kick(1);
+	cr_assert_eq(F.rec.transmitted, 10);
+	cr_assert_eq(F.rec.flushes, 3, "one flush per batch");
+	cr_expect_eq(F.rec.flushed_at[0], 4);
+	cr_expect_eq(F.rec.flushed_at[1], 8);
+	cr_expect_eq(F.rec.flushed_at[2], 10);
+	cr_expect_eq(F.rec.flush_pair, 0);
+	cr_assert_eq(vdev_net_process_tx(&F.net, 0), 0);
+	cr_expect_eq(F.rec.flushes, 3, "an empty pass does not flush");
+	/* pushed back at the third frame of a batch: the two sent are
+	 * flushed, then the resumed pass flushes the rest */
+	F.rec.block = true;
+	F.rec.block_at = 12;
+	for (int t = 10; t < 15; t++)
+		queue_tx(0, t, h, F.frame, len, TX_PLAIN);
+	kick(1);
+	cr_assert_eq(F.rec.transmitted, 12);
+	cr_assert_eq(F.rec.flushes, 4);
+	cr_expect_eq(F.rec.flushed_at[3], 12);
+	F.rec.block = false;
+	cr_assert_eq(vdev_net_tx_resume(&F.net, 0), 3);
+	cr_assert_eq(F.rec.flushes, 5);
+	cr_expect_eq(F.rec.flushed_at[4], 15);
+	for (int t = 0; t < 15; t++)
+		cr_expect_eq(reap(1, NULL), &tok[t]);
+}
+Test(net, tx_flush_counts_split) { tx_flush_counts(false); }
+Test(net, tx_flush_counts_packed) { tx_flush_counts(true); }
 
 Test(net, tx_backpressure_keeps_frames_split) { tx_backpressure(false); }
 Test(net, tx_backpressure_keeps_frames_packed) { tx_backpressure(true); }

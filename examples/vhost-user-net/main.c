@@ -15,8 +15,12 @@
  *
  *   linux.uml mem=256M initrd=... virtio_uml.device=/tmp/net.sock:1
  *
- * (UML's rings have 256 entries: keep --queue-size at 256 or more.) Frames go to a TAP interface (--tap),
- * a dedicated host interface (--packet, AF_PACKET), or the inter-VM switch
+ * (UML's rings have 256 entries: keep --queue-size at 256 or more.) Frames go to a TAP interface (--tap;
+ * each transmit batch written with one io_uring submission, --tap-writev
+ * for one writev per frame),
+ * a dedicated host interface (--packet, AF_PACKET through mapped TPACKET
+ * rings: a batch of transmitted frames costs one system call, received
+ * ones none; --no-packet-rings for one call per frame), or the inter-VM switch
  * (--switch=PATH of a running vdev-switch). The MAC is --mac, or derived
  * from the socket path so it stays the same across restarts. The host's
  * policy: --deny-mac-change refuses the guest's MAC_ADDR_SET,
@@ -46,7 +50,8 @@ struct options {
 	const char *socket_path, *tap, *packet, *sw;
 	int fd;
 	uint8_t mac[6];
-	bool have_mac, deny_mac, deny_promisc, link_down, quiet, stats, no_packed;
+	bool have_mac, deny_mac, deny_promisc, link_down, quiet, stats, no_packed, no_rings,
+		tap_writev;
 	struct pcidev_opts pcidev;
 	unsigned pairs, queue_size, mtu, rx_bufs;
 };
@@ -82,6 +87,10 @@ static void usage(FILE *out)
 		"  --fd=N                 use this already listening socket\n"
 		"  --tap=IFNAME           a TAP interface (created if missing), offloads on\n"
 		"  --packet=IFNAME        give this host interface to the guest (AF_PACKET)\n"
+		"  --no-packet-rings      --packet with one system call per frame instead of\n"
+		"                         mapped TPACKET_V2 rings\n"
+		"  --tap-writev           --tap with one writev per frame instead of one\n"
+		"                         io_uring submission per transmit batch\n"
 		"  --switch=PATH          a port on the vdev-switch listening at PATH\n"
 		"  --mac=XX:XX:XX:XX:XX:XX the guest's MAC (default: derived from the socket path)\n"
 		"  --mtu=N                68..65535 (default 1500)\n"
@@ -126,12 +135,14 @@ static int parse(int argc, char **argv, struct options *o)
 {
 	enum { O_SOCKET = 1, O_FD, O_TAP, O_PACKET, O_SWITCH, O_MAC, O_MTU, O_PAIRS, O_QS, O_RXB,
 	       O_DENY_MAC, O_DENY_PROMISC, O_LINK_DOWN, O_QUIET, O_STATS, O_CAPS, O_HELP,
-	       O_NO_PACKED, O_PCIDEV, O_MMIO_IRQ };
+	       O_NO_PACKED, O_PCIDEV, O_MMIO_IRQ, O_NO_RINGS, O_TAP_WRITEV };
 	static const struct option longopts[] = {
 		{"socket-path", required_argument, NULL, O_SOCKET},
 		{"fd", required_argument, NULL, O_FD},
 		{"tap", required_argument, NULL, O_TAP},
 		{"packet", required_argument, NULL, O_PACKET},
+		{"no-packet-rings", no_argument, NULL, O_NO_RINGS},
+		{"tap-writev", no_argument, NULL, O_TAP_WRITEV},
 		{"switch", required_argument, NULL, O_SWITCH},
 		{"mac", required_argument, NULL, O_MAC},
 		{"mtu", required_argument, NULL, O_MTU},
@@ -163,6 +174,8 @@ static int parse(int argc, char **argv, struct options *o)
 			break;
 		case O_TAP: o->tap = optarg; break;
 		case O_PACKET: o->packet = optarg; break;
+		case O_NO_RINGS: o->no_rings = true; break;
+		case O_TAP_WRITEV: o->tap_writev = true; break;
 		case O_SWITCH: o->sw = optarg; break;
 		case O_MAC:
 			if (parse_mac(optarg, o->mac) != 0) {
@@ -234,9 +247,66 @@ static int d_transmit(void *opaque, uint16_t pair, const struct vdev_net_hdr *hd
 	return 0;
 }
 
+/* The end of a transmit pass: a ring port sends its batch. */
+static void d_transmit_flush(void *opaque, uint16_t pair)
+{
+	(void)opaque, (void)pair;
+	net_port_flush(&D.port);
+}
+
+/* The receive ring: frames go to the guest straight from their slots, up
+ * to RX_BATCH per vdev_net_receive_batch() (one publish and notification). */
+#define RX_BATCH 32
+static void drain_ring(void)
+{
+	struct vdev_net_frame fr[RX_BATCH];
+	struct vdev_iov seg[RX_BATCH];
+	int res[RX_BATCH];
+
+	for (int budget = 0; budget < 8; budget++) {
+		unsigned n = 0;
+		const uint8_t *f;
+		size_t len;
+
+		/* frames that did not fit a slot lead the batch: drop them */
+		while ((len = net_port_rx_peek(&D.port, 0, &f)) > 0 && f == NULL) {
+			D.rx_dropped++;
+			net_port_rx_release(&D.port, 1);
+		}
+		/* then whole frames, up to the next one that did not fit */
+		while (n < RX_BATCH && (len = net_port_rx_peek(&D.port, n, &f)) > 0 && f != NULL) {
+			seg[n] = (struct vdev_iov){(void *)(uintptr_t)f, len};
+			fr[n] = (struct vdev_net_frame){NULL, &seg[n], 1, len};
+			n++;
+		}
+		if (n == 0)
+			break;
+		int rc = vdev_net_receive_batch(&D.net, 0, fr, n, res);
+		if (rc == VDEV_EAGAIN) {
+			/* the frames stay in their slots; rx_ready resumes us */
+			if (!D.paused && vdev_vhost_user_watch_fd(D.vu, D.port.fd, false) == 0)
+				D.paused = true;
+			return;
+		}
+		unsigned done = rc > 0 ? (unsigned)rc : n; /* not running: all dropped */
+		for (unsigned i = 0; i < done; i++)
+			if (rc <= 0 || res[i] != 0)
+				D.rx_dropped++; /* filtered, too big, or no guest running */
+		/* a batch cut short (no room left) goes on with the next call,
+		 * which answers VDEV_EAGAIN (pause) or drops (queue gone) */
+		net_port_rx_release(&D.port, done);
+	}
+	if (D.paused && vdev_vhost_user_watch_fd(D.vu, D.port.fd, true) == 0)
+		D.paused = false;
+}
+
 /* Deliver what the port has; stop reading while the guest has no room. */
 static void drain_port(void)
 {
+	if (D.port.ring != NULL) {
+		drain_ring();
+		return;
+	}
 	for (int budget = 0; budget < 256; budget++) {
 		if (D.pending == 0) {
 			ssize_t r = net_port_recv(&D.port, &D.pending_hdr, D.frame, VDEV_NET_MAX_FRAME);
@@ -306,6 +376,7 @@ static const struct vdev_net_backend_ops d_ops = {
 	.allow_mac_change = d_allow_mac,
 	.allow_promisc = d_allow_promisc,
 	.set_guest_offloads = d_offloads,
+	.transmit_flush = d_transmit_flush,
 };
 
 /* SIGUSR1: the operator pulls the cable, or plugs it back in. */
@@ -325,12 +396,18 @@ int main(int argc, char **argv)
 
 	if (parse(argc, argv, &D.o) != 0)
 		return 2;
+	eb[0] = '\0';
 	if ((D.o.tap ? net_port_open_tap(&D.port, D.o.tap, eb, sizeof(eb))
-	     : D.o.packet ? net_port_open_packet(&D.port, D.o.packet, eb, sizeof(eb))
+	     : D.o.packet ? net_port_open_packet(&D.port, D.o.packet, (size_t)D.o.mtu + 18u,
+						 !D.o.no_rings, eb, sizeof(eb))
 			  : net_port_open_switch(&D.port, D.o.sw, eb, sizeof(eb))) != 0) {
 		fprintf(stderr, "vhost-user-net: %s\n", eb);
 		return 1;
 	}
+	if (eb[0] != '\0')
+		fprintf(stderr, "vhost-user-net: warning: %s\n", eb);
+	if (D.o.tap && !D.o.tap_writev && net_port_tap_batch(&D.port, eb, sizeof(eb)) != 0)
+		fprintf(stderr, "vhost-user-net: warning: %s\n", eb);
 	D.link_fd = vu_daemon_signal_fd(SIGUSR1); /* before any thread */
 	unsigned nq = 2 * D.o.pairs + 1;
 	D.queues = calloc(nq, sizeof(*D.queues));
@@ -425,7 +502,8 @@ int main(int argc, char **argv)
 			"vhost-user-net: %s: tx %llu frames (%llu KiB), %llu bad; rx %llu frames "
 			"(%llu KiB), %llu filtered, %llu waits for buffers, %llu dropped; control "
 			"%llu ok, %llu err (%llu denied by policy); %llu sessions, %llu kicks, "
-			"%llu interrupts; %llu transmit chains marked writable\n", D.port.name,
+			"%llu interrupts; %llu transmit chains marked writable; port: %llu sent, "
+			"%llu dropped, %llu received, %llu transmit kicks, %llu too big\n", D.port.name,
 			(unsigned long long)st.tx_frames, (unsigned long long)(st.tx_bytes >> 10),
 			(unsigned long long)st.tx_bad, (unsigned long long)st.rx_frames,
 			(unsigned long long)(st.rx_bytes >> 10), (unsigned long long)st.rx_filtered,
@@ -433,7 +511,9 @@ int main(int argc, char **argv)
 			(unsigned long long)st.ctrl_ok, (unsigned long long)st.ctrl_err,
 			(unsigned long long)st.ctrl_denied, (unsigned long long)vs.sessions,
 			(unsigned long long)vs.kicks, (unsigned long long)vs.calls,
-			(unsigned long long)write_as_read);
+			(unsigned long long)write_as_read, (unsigned long long)D.port.tx_frames,
+			(unsigned long long)D.port.tx_dropped, (unsigned long long)D.port.rx_frames,
+			(unsigned long long)D.port.tx_kicks, (unsigned long long)D.port.rx_truncated);
 	}
 	/* A late SIGTERM must not reach the adapter once it is gone. */
 	vu_daemon_release_signals();

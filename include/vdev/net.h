@@ -178,15 +178,18 @@ struct vdev_net_backend_ops {
 	void (*set_guest_offloads)(void *opaque, uint64_t offloads);
 	/*
 	 * The end of a transmit batch (optional): after the transmit op was
-	 * called for the frames of one popped batch (see tx_batch) and before
-	 * their chains are completed, the device calls this once. Until it
-	 * returns, the segments (iov arrays and the guest memory they point
-	 * to) of every frame the batch passed to transmit stay valid, so a
-	 * backend may keep the pointers and send the whole batch here, e.g.
-	 * one vdev_net_receive() batch per destination device of an in-process
-	 * switch. The hdr pointers are not kept valid (copy what is needed).
-	 * Context: as transmit; must not call vdev_net_process_tx() or
-	 * vdev_net_tx_resume() for the same pair.
+	 * called for the frames of one popped batch (see tx_batch; at most
+	 * VDEV_NET_TX_STACK_BATCH without tx_elems) and before their chains
+	 * are completed, the device calls this once, if the batch handed the
+	 * backend at least one frame. Until it returns, the segments (iov
+	 * arrays and the guest memory they point to) of every frame the batch
+	 * passed to transmit stay valid, so a backend may keep the pointers
+	 * and send the whole batch here (e.g. one vdev_net_receive_batch()
+	 * per destination device of an in-process switch), or send with one
+	 * kick what it copied into a queue (an AF_PACKET transmit ring, one
+	 * io_uring submission to a TAP). The hdr pointers are not kept valid
+	 * (copy what is needed). Context: as transmit (vdev_net_process_tx()
+	 * or vdev_net_tx_resume()); must not call either for the same pair.
 	 */
 	void (*transmit_flush)(void *opaque, uint16_t pair);
 };

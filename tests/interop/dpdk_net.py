@@ -26,6 +26,19 @@ on a fixed sleep:
                  socket's buffer, so a slow reader cannot make the daemon
                  drop.
 At the end the daemon's own counters (--stats) must agree as well.
+
+With --packet ring|syscall the daemon runs --packet on one end of a veth
+pair (vdA; its AF_PACKET rings, or one system call per frame) and this
+helper is a raw socket on the other end (vdB), in a network namespace of
+its own (run-dpdk-net.sh starts it under unshare --net) with IPv6 off, so
+no frame but the test's crosses the pair. Frames to the guest go out in
+chunks, each awaited at testpmd (a receive ring, unlike a socket, does not
+push back on the sender). VLAN-tagged frames must reach the guest with
+their tag (the kernel takes it off; the port puts it back).
+With --tap writev|uring the daemon runs --tap=vdT (--tap-writev: one
+writev per frame, or by default a batch per io_uring submission) and the raw socket is
+on vdT itself: what the daemon writes to the TAP arrives on it, what the
+socket sends out of vdT the daemon reads.
 Exit 0 pass, 1 fail.
 """
 import argparse
@@ -136,6 +149,54 @@ class Port:
                 s.close()
 
 
+SOL_PACKET = 263
+PACKET_IGNORE_OUTGOING = 23
+ETH_P_ALL = 3
+
+
+class VethPort(Port):
+    """A raw socket on vdB; the daemon serves vdA (a = None: the daemon's
+    TAP b, which exists once the daemon runs). Same interface as Port."""
+
+    def __init__(self, a, b, mtu):
+        for key in ("all", "default"):
+            with open("/proc/sys/net/ipv6/conf/%s/disable_ipv6" % key, "w") as f:
+                f.write("1")
+        if a is not None:
+            subprocess.run(["ip", "link", "add", a, "type", "veth", "peer", "name", b],
+                           check=True)
+            for dev in (a, b):
+                subprocess.run(["ip", "link", "set", dev, "mtu", str(mtu), "up"], check=True)
+        self.a, self.b, self.mtu = a, b, mtu
+        self.conn = None
+        self.ls = None
+        self.lock = threading.Lock()
+        self.frames = 0
+        self.lengths = {}
+        self.bad = []
+        self.stop = False
+        self.thread = None
+
+    def accept(self, timeout):
+        if self.a is None:
+            wait_for("the daemon's TAP " + self.b,
+                     lambda: subprocess.run(["ip", "link", "show", self.b],
+                                            capture_output=True).returncode == 0, timeout)
+            subprocess.run(["ip", "link", "set", self.b, "mtu", str(self.mtu), "up"],
+                           check=True)
+        self.conn = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        self.conn.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+        self.conn.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)  # SO_RCVBUFFORCE
+        self.conn.bind((self.b, 0))
+        self.thread = threading.Thread(target=self._reader, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        super().close()
+        if self.a is not None:
+            subprocess.run(["ip", "link", "del", self.a], check=False)
+
+
 class Testpmd:
     """dpdk-testpmd in interactive mode on a pty."""
 
@@ -221,7 +282,7 @@ def eth(dst, ethertype, payload_len, seq, vlan=None):
     return hdr + body
 
 
-def host_to_guest(tp, port, jumbo):
+def host_to_guest(tp, port, jumbo, chunk=0):
     """Frames of every kind to the guest; testpmd must count them exactly."""
     kinds = [("to the guest's MAC", GUEST_MAC, None, 100),
              ("foreign unicast", FOREIGN_MAC, None, 100),
@@ -238,8 +299,12 @@ def host_to_guest(tp, port, jumbo):
     base = tp.stats()
     tp.cmd("set fwd rxonly")
     tp.cmd("start")
-    for f in frames:
+    for i, f in enumerate(frames):
         port.send(f)
+        if chunk and (i + 1) % chunk == 0:
+            # the chunk must have arrived before the next goes
+            wait_for("testpmd to receive %d frames" % (i + 1),
+                     lambda: tp.stats()["RX-packets"] >= base["RX-packets"] + i + 1, 120)
     want_pkts = base["RX-packets"] + len(frames)
     want_bytes = base["RX-bytes"] + sum(len(f) for f in frames)
     last = {}
@@ -305,15 +370,44 @@ def guest_to_host(tp, port, queues, segs, burst, rounds):
     return sent
 
 
+def oversize_then_small(tp, port, queues):
+    """--packet: frames over vdA's MTU are refused by the kernel; the port
+    must drop them and keep going (a refused frame must not stop a ring)."""
+    subprocess.run(["ip", "link", "set", port.a, "mtu", "1500"], check=True)
+    try:
+        tp.cmd("set fwd rxonly")
+        tp.cmd("set burst 32")
+        tp.cmd("set txpkts 2000")
+        base = tp.stats()
+        tp.cmd("start tx_first 1")
+        tp.cmd("stop")
+        n = tp.stats()["TX-packets"] - base["TX-packets"]
+        if n != 32 * queues:
+            raise Fail("oversize: testpmd sent %d of %d" % (n, 32 * queues))
+        sent = guest_to_host(tp, port, queues, [64], burst=32, rounds=2)
+    finally:
+        subprocess.run(["ip", "link", "set", port.a, "mtu", str(port.mtu)], check=True)
+    log("oversize: %d frames of 2000 bytes over an MTU of 1500 dropped, then %d small ones "
+        "arrived" % (n, sent))
+    return n, sent
+
+
 def daemon_stats(text):
     m = re.search(r"tx (\d+) frames \(\d+ KiB\), (\d+) bad; rx (\d+) frames \(\d+ KiB\), "
                   r"(\d+) filtered, \d+ waits for buffers, (\d+) dropped", text)
     if not m:
         raise Fail("no statistics from the daemon:\n" + text[-2000:])
     w = re.search(r"(\d+) transmit chains marked writable", text)
+    pm = re.search(r"port: (\d+) sent, (\d+) dropped, (\d+) received, (\d+) transmit kicks, "
+                   r"(\d+) too big", text)
+    if pm:
+        log("daemon's port: %s sent, %s dropped, %s received, %s transmit kicks, %s too big" %
+            pm.groups())
     return {"tx": int(m.group(1)), "tx_bad": int(m.group(2)), "rx": int(m.group(3)),
             "rx_filtered": int(m.group(4)), "rx_dropped": int(m.group(5)),
-            "write_as_read": int(w.group(1)) if w else -1}
+            "write_as_read": int(w.group(1)) if w else -1,
+            "port": [int(x) for x in pm.groups()] if pm else None,
+            "warning": "warning:" in text}
 
 
 def run(args, layout, mrg, cq, queues, in_order):
@@ -321,14 +415,24 @@ def run(args, layout, mrg, cq, queues, in_order):
     log("--- " + name)
     d = tempfile.mkdtemp(prefix="vdev-dpdk.")
     swp, vup = os.path.join(d, "sw.sock"), os.path.join(d, "vu.sock")
-    port = Port(swp)
+    if args.packet:
+        name += " --packet (%s)" % args.packet
+        port = VethPort("vdA", "vdB", MTU)
+        where = ["--packet=vdA"] + (["--no-packet-rings"] if args.packet == "syscall" else [])
+    elif args.tap:
+        name += " --tap (%s)" % args.tap
+        port = VethPort(None, "vdT", MTU)
+        where = ["--tap=vdT"] + (["--tap-writev"] if args.tap == "writev" else [])
+    else:
+        port = Port(swp)
+        where = ["--switch=" + swp]
     daemon = tp = None
     derr = open(os.path.join(d, "daemon.log"), "w+")
     tlog = open(os.path.join(d, "testpmd.log"), "w")
     ok = False
     try:
-        daemon = subprocess.Popen([args.daemon, "--socket-path=" + vup, "--switch=" + swp,
-                                   "--mac=52:54:00:12:34:56", "--mtu=%d" % MTU,
+        daemon = subprocess.Popen([args.daemon, "--socket-path=" + vup] + where +
+                                  ["--mac=52:54:00:12:34:56", "--mtu=%d" % MTU,
                                    "--queue-pairs=%d" % queues, "--queue-size=1024",
                                    "--stats", "--quiet"], stderr=derr)
         port.accept(30)
@@ -351,12 +455,16 @@ def run(args, layout, mrg, cq, queues, in_order):
         out = tp.cmd("show port info 0")
         if "Link status: up" not in out:
             raise Fail("port 0 is not up:\n" + out)
-        rx = host_to_guest(tp, port, jumbo=True)
+        rx = host_to_guest(tp, port, jumbo=True, chunk=64 if args.packet or args.tap else 0)
         tx = guest_to_host(tp, port, queues, [64], burst=32, rounds=4)
         multiseg = guest_to_host(tp, port, queues, [60, 100, 200], burst=32, rounds=4)
         multiseg += guest_to_host(tp, port, queues, [2000, 2000, 2000, 2000, 1000], burst=4,
                                   rounds=8)
         tx += multiseg
+        big = 0
+        if args.packet:
+            big, small = oversize_then_small(tp, port, queues)
+            tx += small
         tp.quit()
         tp = None
         daemon.send_signal(signal.SIGTERM)
@@ -366,9 +474,37 @@ def run(args, layout, mrg, cq, queues, in_order):
         log("daemon: tx %d frames (%d bad, %d marked writable), rx %d frames (%d filtered, "
             "%d dropped)" % (ds["tx"], ds["tx_bad"], ds["write_as_read"], ds["rx"],
                              ds["rx_filtered"], ds["rx_dropped"]))
-        if ds["tx"] != tx or ds["tx_bad"] or ds["rx"] != rx or ds["rx_filtered"] or \
+        if ds["tx"] != tx + big or ds["tx_bad"] or ds["rx"] != rx or ds["rx_filtered"] or \
                 ds["rx_dropped"]:
             raise Fail("the daemon's counts disagree: %s, want tx %d rx %d" % (ds, tx, rx))
+        if args.packet:
+            # the port itself: everything sent and received, nothing too
+            # big for a slot; the oversized frames: refused by sendmsg
+            # (dropped), or skipped by the kernel in the ring (sent); the
+            # ring sends in batches (a kick per pass), the fallback does
+            # not kick at all
+            sent, dropped, received, kicks, too_big = ds["port"] or [-1] * 5
+            want = (tx + big, 0) if args.packet == "ring" else (tx, big)
+            if (sent, dropped, received, too_big) != want + (rx, 0):
+                raise Fail("the daemon's port counts %s, want %d sent, %d dropped, %d received"
+                           % (ds["port"], want[0], want[1], rx))
+            if args.packet == "ring" and (ds["warning"] or not 0 < kicks < sent):
+                raise Fail("the rings were not used (warning: %s, %d kicks for %d frames)" % (
+                    ds["warning"], kicks, sent))
+            if args.packet == "syscall" and kicks != 0:
+                raise Fail("%d ring kicks without rings" % kicks)
+        if args.tap:
+            # every frame written (big ones directly, the rest in batches
+            # without --tap-writev) and read
+            sent, dropped, received, kicks, big = ds["port"] or [-1] * 5
+            if (sent, dropped, received) != (tx, 0, rx):
+                raise Fail("the daemon's port counts %s, want %d sent, %d received" % (
+                    ds["port"], tx, rx))
+            if args.tap == "uring" and (ds["warning"] or not 0 < kicks < sent):
+                raise Fail("no batched writes (warning: %s, %d submissions for %d frames)" % (
+                    ds["warning"], kicks, sent))
+            if args.tap == "writev" and kicks != 0:
+                raise Fail("%d io_uring submissions with --tap-writev" % kicks)
         # DPDK 22.11 sends multi-segment frames on a packed ring through an
         # indirect table whose entries are all marked writable; on a split
         # ring its tables are right.
@@ -406,6 +542,10 @@ def main():
     ap.add_argument("--queues", type=int, choices=[1, 2], default=1)
     ap.add_argument("--mrg", default="0,1", help="mrg_rxbuf values to run")
     ap.add_argument("--in-order", default="1", help="in_order values to run")
+    ap.add_argument("--packet", choices=["ring", "syscall"],
+                    help="the daemon on a veth (AF_PACKET) instead of a switch port")
+    ap.add_argument("--tap", choices=["writev", "uring"],
+                    help="the daemon on a TAP instead of a switch port")
     args = ap.parse_args()
     try:
         for mrg in [int(x) for x in args.mrg.split(",")]:
