@@ -602,6 +602,21 @@ static int do_set_inflight(struct vdev_vhost_user *vu, struct vu_msg *m)
 	return inflight_install(vu, m->fds[0], mmap_size, mmap_offset, nq, qsize, qlen);
 }
 
+/* After a ring's recovery from the region: say what it found, count the
+ * region's inconsistencies, and log the ring's requests from now on. */
+static void inflight_recovered(struct vdev_vhost_user *vu, struct vu_ring *r, unsigned n)
+{
+	if (r->log.errors > 0)
+		logf_(vu, "ring %u: %llu inconsistencies in the inflight region, ignored", r->index,
+		      (unsigned long long)r->log.errors);
+	if (n > 0)
+		logf_(vu, "ring %u: %u requests in flight before the restart, submitted again",
+		      r->index, n);
+	vu->stats.inflight_errors += r->log.errors;
+	r->log.errors = 0;
+	r->logging = true;
+}
+
 /*
  * A split ring starting with a region: recover what a previous instance
  * had in flight and where to resume the avail ring (*avail). The log is
@@ -624,15 +639,7 @@ static void inflight_ring_recover(struct vdev_vhost_user *vu, struct vu_ring *r,
 				  r->log_order, vu->inflight_qsize) < 0)
 		return;
 	n = vdev_vq_inflight_recover(&r->log, (uint16_t)r->num, used, avail_ring_idx, avail);
-	if (r->log.errors > 0)
-		logf_(vu, "ring %u: %llu inconsistencies in the inflight region, ignored", r->index,
-		      (unsigned long long)r->log.errors);
-	if (n > 0)
-		logf_(vu, "ring %u: %u requests in flight before the restart, submitted again",
-		      r->index, n);
-	vu->stats.inflight_errors += r->log.errors;
-	r->log.errors = 0;
-	r->logging = true;
+	inflight_recovered(vu, r, n);
 }
 
 /*
@@ -658,15 +665,7 @@ static void inflight_ring_recover_packed(struct vdev_vhost_user *vu, struct vu_r
 					 r->log_order, vu->inflight_qsize) < 0)
 		return;
 	n = vdev_vq_inflight_recover_packed(&r->log, vu->cfg.mem, desc, (uint16_t)r->num, st);
-	if (r->log.errors > 0)
-		logf_(vu, "ring %u: %llu inconsistencies in the inflight region, ignored", r->index,
-		      (unsigned long long)r->log.errors);
-	if (n > 0)
-		logf_(vu, "ring %u: %u requests in flight before the restart, submitted again",
-		      r->index, n);
-	vu->stats.inflight_errors += r->log.errors;
-	r->log.errors = 0;
-	r->logging = true;
+	inflight_recovered(vu, r, n);
 }
 
 /* ---- rings ---------------------------------------------------------------------------------- */
