@@ -62,6 +62,16 @@ void vdevcr_skip(const char *fmt, ...)
 	_exit(EXIT_SKIP);
 }
 
+void vdevcr_log(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "[----] ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 static const struct vdevcr_suite *suite_of(const struct vdevcr_test *t)
 {
 	for (const struct vdevcr_suite *s = suites; s; s = s->next)

@@ -48,6 +48,7 @@ void vdevcr_register_suite(struct vdevcr_suite *s);
 void vdevcr_check(bool fatal, bool ok, const char *file, int line, const char *expr,
 		  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void vdevcr_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void vdevcr_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #define Test(suite, name, ...)                                                           \
 	static void suite##_##name##_impl(void);                                         \
@@ -73,6 +74,7 @@ void vdevcr_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2), nore
 	vdevcr_check((fatal), (ok), __FILE__, __LINE__, expr, " " __VA_ARGS__)
 
 #define cr_skip_test(...) vdevcr_skip(" " __VA_ARGS__)
+#define cr_log_info(...) vdevcr_log(__VA_ARGS__)
 
 #define cr_assert(c, ...) VDEVCR_CHECK(true, (c) ? true : false, #c, __VA_ARGS__)
 #define cr_expect(c, ...) VDEVCR_CHECK(false, (c) ? true : false, #c, __VA_ARGS__)
