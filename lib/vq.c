@@ -502,6 +502,16 @@ VDEV_API int vdev_vq_unpop(struct vdev_vq *vq, const struct vdev_vq_elem *elems,
 		vq->P(stats).rejected -= elems[i].error != 0; /* counted again when re-popped */
 		vq->P(held)[elems[i].id >> 6] &= ~vq_held_bit(elems[i].id); /* not ours now */
 	}
+	if (vq->P(inflight_log) != NULL) {
+		/* The ring pops among them are no longer since the last
+		 * resubmission: a later unpop must not take a resubmission for
+		 * one (and step the ring back over slots it never took). A
+		 * saturated count (no resubmission pending) stays so. */
+		struct vdev_vq_inflight *log = vq->P(inflight_log);
+
+		if (log->P(ring_pops) != UINT16_MAX)
+			log->P(ring_pops) = (uint16_t)(log->P(ring_pops) - (n - resub));
+	}
 	if (vq->P(inflight_log) != NULL && vq_is_packed(vq))
 		vdev__inflight_packed_unpopped(vq->P(inflight_log), elems, n, resub);
 	else if (vq->P(inflight_log) != NULL)
