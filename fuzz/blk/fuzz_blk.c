@@ -181,7 +181,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		case 6: /* a hostile guest scribbles on the rings */
 			if (take(&in) % 4 == 0) {
-				((uint8_t *)q.desc)[take(&in) % (16u * q.size)] = take(&in);
+				unsigned at = take(&in) % (16u * q.size);
+				((uint8_t *)q.desc)[at] = take(&in);
 				scribbled = true;
 			}
 			break;

@@ -313,8 +313,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (take(&in) % 4 == 0) {
 				unsigned qi = take(&in) % NQ;
 				if (qup[qi]) {
-					((uint8_t *)q[qi].desc)[take(&in) % (16u * q[qi].size)] =
-						take(&in);
+					unsigned at = take(&in) % (16u * q[qi].size);
+					((uint8_t *)q[qi].desc)[at] = take(&in);
 					scribbled = true;
 				}
 			}
