@@ -631,6 +631,18 @@ static void handle(struct vdev_blk *blk, struct vdev_blk_req *r, uint16_t q)
 
 /* ---- the queue loop -------------------------------------------------------------------- */
 
+/* The end of a process pass on queue q: publish what it completed, and
+ * let a backend that batches submissions submit what it accepted. */
+static void pass_end(struct vdev_blk *blk, struct vdev_vq *vq, uint16_t q)
+{
+	vdev_vq_flush(vq);
+	if (blk->P(commit_pending)) {
+		blk->P(commit_pending) = false;
+		if (HAS_OP(blk->P(ops), commit))
+			blk->P(ops)->commit(blk->P(opaque), q);
+	}
+}
+
 /* One chain at a time, completions pushed as they come (no batch). */
 static int process_one_by_one(struct vdev_blk *blk, uint16_t q)
 {
@@ -662,12 +674,7 @@ static int process_one_by_one(struct vdev_blk *blk, uint16_t q)
 		taken++;
 	}
 	blk->P(batch) = outer;
-	vdev_vq_flush(vq);
-	if (blk->P(commit_pending)) {
-		blk->P(commit_pending) = false;
-		if (HAS_OP(blk->P(ops), commit))
-			blk->P(ops)->commit(blk->P(opaque), q);
-	}
+	pass_end(blk, vq, q);
 	return taken;
 }
 
@@ -724,12 +731,7 @@ VDEV_API int vdev_blk_process(struct vdev_blk *blk, uint16_t q)
 	}
 	blk->P(batch) = NULL;
 	blk->P(processing) = false;
-	vdev_vq_flush(vq);
-	if (blk->P(commit_pending)) {
-		blk->P(commit_pending) = false;
-		if (HAS_OP(blk->P(ops), commit))
-			blk->P(ops)->commit(blk->P(opaque), q);
-	}
+	pass_end(blk, vq, q);
 	return taken;
 }
 
