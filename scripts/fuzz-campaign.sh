@@ -2,33 +2,48 @@
 # SPDX-License-Identifier: MIT
 #
 # A fuzzing campaign (not run in CI): every libFuzzer target (or the ones
-# named) runs for --seconds (default 3600, one CPU-hour per target) from
-# its committed corpus and regressions; what it grows is merged into
-# fuzz/<target>/corpus (libFuzzer -merge=1: only inputs that add coverage
-# are kept), and line coverage per file of lib/ and transports/ is then
-# measured by replaying the corpora in a clang coverage build
+# named) runs until it has had --seconds of CPU time (default 3600, one
+# CPU-hour per target), counted across runs in the committed ledger
+# fuzz/campaign.tsv (one line per chunk: date, commit, target, wall and CPU
+# seconds, runs, corpus size, result), so a campaign can be spread over
+# several sittings and machines. Each chunk (--chunk wall seconds, default
+# 900) fuzzes from the committed corpus and regressions; what it grows is
+# merged into fuzz/<target>/corpus (libFuzzer -merge=1: only inputs that
+# add coverage are kept). Line coverage per file of lib/ and transports/
+# is then measured by replaying the corpora in a clang coverage build
 # (-fprofile-instr-generate -fcoverage-mapping, llvm-profdata-14,
 # llvm-cov-14) and printed as a table.
 #
-#   scripts/fuzz-campaign.sh                      all targets, an hour each
-#   scripts/fuzz-campaign.sh --seconds 60 vq blk  a short one
+#   scripts/fuzz-campaign.sh                      every target to an hour of CPU
+#   scripts/fuzz-campaign.sh -j 2 vq blk          two at a time
+#   scripts/fuzz-campaign.sh --more --seconds 60 vq   a minute more of vq
 #   scripts/fuzz-campaign.sh --seconds 0          coverage of the corpora only
+#   --no-coverage                                 skip the coverage report
 #
 # Needs: clang libclang-rt-14-dev llvm-14 (llvm-profdata-14, llvm-cov-14).
-# Crashes go to build-fuzz/artifacts/ and make the script fail (after the
-# coverage report); fix them and keep the input in fuzz/<target>/regress/.
+# Crashes go to build-fuzz/artifacts/ and stop that target (the script
+# fails after the coverage report); fix them and keep the input in
+# fuzz/<target>/regress/.
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
 fbuild=${VDEV_FUZZ_BUILD:-$src/build-fuzz}
 cbuild=${VDEV_COV_BUILD:-$src/build-cov}
 seconds=3600
+more=0
+chunk_s=900
+jobs=1
+coverage=1
 targets=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--seconds) seconds=$2; shift 2 ;;
 	--seconds=*) seconds=${1#*=}; shift ;;
-	-h|--help) sed -n 3,20p "$0"; exit 0 ;;
+	--more) more=1; shift ;;
+	--no-coverage) coverage=0; shift ;;
+	--chunk) chunk_s=$2; shift 2 ;;
+	-j) jobs=$2; shift 2 ;;
+	-h|--help) sed -n 3,25p "$0"; exit 0 ;;
 	*) targets+=("$1"); shift ;;
 	esac
 done
@@ -52,47 +67,103 @@ cmake --build "$fbuild" >/dev/null
 
 status=0
 mkdir -p "$fbuild/artifacts"
-if [ "$seconds" -gt 0 ]; then
-	for t in "${targets[@]}"; do
-		bin="$fbuild/fuzz/fuzz_$t"
-		[ -x "$bin" ] || { echo "fuzz-campaign: no target $t" >&2; exit 1; }
-		work=$(mktemp -d)
-		cp "$src/fuzz/$t/corpus/"* "$work/" 2>/dev/null || true
-		[ -d "$src/fuzz/$t/regress" ] && cp "$src/fuzz/$t/regress/"* "$work/" 2>/dev/null || true
-		dict=()
-		[ -f "$src/fuzz/$t/dict" ] && dict=(-dict="$src/fuzz/$t/dict")
-		before=$(ls "$src/fuzz/$t/corpus" | wc -l)
-		if "$bin" -max_total_time="$seconds" -print_final_stats=1 "${dict[@]}" \
-			-artifact_prefix="$fbuild/artifacts/$t-" "$work" >"$fbuild/campaign-$t.log" 2>&1; then
-			:
-		else
-			echo "fuzz-campaign: $t FAILED; see $fbuild/campaign-$t.log and $fbuild/artifacts/" >&2
-			status=1
-		fi
-		runs=$(awk '/stat::number_of_executed_units/ {print $2}' "$fbuild/campaign-$t.log")
-		# Minimise into the committed corpus: the named seeds stay; the
-		# hash-named inputs (earlier campaigns' and this one's) are
-		# replaced by a subset that covers the same edges (counters off,
-		# so the corpus stays small).
-		min=$(mktemp -d)
-		for f in "$src/fuzz/$t/corpus"/*; do
-			[[ $(basename "$f") =~ ^[0-9a-f]{40}$ ]] || cp "$f" "$min/"
-		done
-		if "$bin" -merge=1 -use_counters=0 -use_value_profile=0 "$min" "$work" \
-			>"$fbuild/merge-$t.log" 2>&1; then
-			find "$src/fuzz/$t/corpus" -regextype posix-extended \
-				-regex '.*/[0-9a-f]{40}' -delete
-			cp -n "$min"/* "$src/fuzz/$t/corpus/"
-		else
-			echo "fuzz-campaign: merge of $t failed; see $fbuild/merge-$t.log" >&2
-			status=1
-		fi
-		rm -rf "$min"
-		after=$(ls "$src/fuzz/$t/corpus" | wc -l)
-		echo "fuzz-campaign: $t ${seconds}s, ${runs:-?} runs ($(( ${runs:-0} / seconds ))/s), corpus $before -> $after"
-		rm -rf "$work"
+ledger=$src/fuzz/campaign.tsv
+[ -f "$ledger" ] || printf 'date\tcommit\ttarget\twall_s\tcpu_s\truns\tcorpus\tresult\n' >"$ledger"
+commit=$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+# CPU seconds the ledger holds for target $1
+spent() {
+	awk -F'\t' -v t="$1" 'NR > 1 && $3 == t { s += $5 } END { printf "%d\n", s }' "$ledger"
+}
+
+# One chunk of target $1 for at most $2 wall seconds: fuzz from the
+# committed corpus, minimise into it, append a ledger line. The CPU time
+# is the fuzzer's own (user + system, from wait4), so a chunk that shares
+# the machine counts what it got, not the wall time.
+chunk() {
+	local t=$1 wall=$2 bin="$fbuild/fuzz/fuzz_$1" work min before after runs cpu res
+	work=$(mktemp -d)
+	cp "$src/fuzz/$t/corpus/"* "$work/" 2>/dev/null || true
+	[ -d "$src/fuzz/$t/regress" ] && cp "$src/fuzz/$t/regress/"* "$work/" 2>/dev/null || true
+	local dict=()
+	[ -f "$src/fuzz/$t/dict" ] && dict=(-dict="$src/fuzz/$t/dict")
+	before=$(ls "$src/fuzz/$t/corpus" | wc -l)
+	res=ok
+	cpu=$(python3 -c '
+import os, sys
+pid = os.fork()
+if pid == 0:
+    fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1); os.dup2(fd, 2)
+    os.execv(sys.argv[2], sys.argv[2:])
+_, st, ru = os.wait4(pid, 0)
+print("%.0f %d" % (ru.ru_utime + ru.ru_stime, os.waitstatus_to_exitcode(st)))
+' "$fbuild/campaign-$t.log" "$bin" -max_total_time="$wall" -print_final_stats=1 "${dict[@]}" \
+		-artifact_prefix="$fbuild/artifacts/$t-" "$work")
+	if [ "${cpu#* }" != 0 ]; then
+		echo "fuzz-campaign: $t FAILED; see $fbuild/campaign-$t.log and $fbuild/artifacts/" >&2
+		res=crash
+	fi
+	cpu=${cpu% *}
+	runs=$(awk '/stat::number_of_executed_units/ {n = $2} END {print n + 0}' "$fbuild/campaign-$t.log")
+	# Minimise into the committed corpus: the named seeds stay; the
+	# hash-named inputs (earlier campaigns' and this one's) are replaced
+	# by a subset that covers the same edges (counters off, so the corpus
+	# stays small).
+	min=$(mktemp -d)
+	for f in "$src/fuzz/$t/corpus"/*; do
+		[[ $(basename "$f") =~ ^[0-9a-f]{40}$ ]] || cp "$f" "$min/"
 	done
+	if "$bin" -merge=1 -use_counters=0 -use_value_profile=0 "$min" "$work" \
+		>"$fbuild/merge-$t.log" 2>&1; then
+		find "$src/fuzz/$t/corpus" -regextype posix-extended \
+			-regex '.*/[0-9a-f]{40}' -delete
+		cp -n "$min"/* "$src/fuzz/$t/corpus/"
+	else
+		echo "fuzz-campaign: merge of $t failed; see $fbuild/merge-$t.log" >&2
+		res="$res,merge-failed"
+	fi
+	rm -rf "$min" "$work"
+	after=$(ls "$src/fuzz/$t/corpus" | wc -l)
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$commit" "$t" "$wall" \
+		"$cpu" "$runs" "$after" "$res" >>"$ledger"
+	echo "fuzz-campaign: $t chunk ${wall}s wall, ${cpu}s CPU, $runs runs, corpus $before -> $after ($res; $(spent "$t")s CPU in the ledger)"
+	[ "$res" = ok ]
+}
+
+# Target $1 until the ledger holds $goal CPU seconds for it (or, with
+# --more, $seconds more than when it started).
+campaign() {
+	local t=$1 want have
+	[ -x "$fbuild/fuzz/fuzz_$t" ] || { echo "fuzz-campaign: no target $t" >&2; return 1; }
+	have=$(spent "$t")
+	if [ "$more" = 1 ]; then want=$((have + seconds)); else want=$seconds; fi
+	while [ "$have" -lt "$want" ]; do
+		local left=$((want - have))
+		chunk "$t" $((left < chunk_s ? left : chunk_s)) || return 1
+		have=$(spent "$t")
+	done
+}
+
+if [ "$seconds" -gt 0 ]; then
+	running=0
+	for t in "${targets[@]}"; do
+		campaign "$t" &
+		running=$((running + 1))
+		if [ "$running" -ge "$jobs" ]; then
+			wait -n || status=1
+			running=$((running - 1))
+		fi
+	done
+	while [ "$running" -gt 0 ]; do
+		wait -n || status=1
+		running=$((running - 1))
+	done
+	echo "fuzz-campaign: CPU seconds per target in $ledger:"
+	for t in "${targets[@]}"; do printf '  %-12s %6s\n' "$t" "$(spent "$t")"; done
 fi
+
+[ "$coverage" = 1 ] || exit $status
 
 # coverage: replay every corpus in a coverage build
 CC=clang CXX=clang++ cmake -S "$src" -B "$cbuild" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
