@@ -601,6 +601,28 @@ VDEV__INTERNAL void vdev__split_set_notify(struct vdev_vq *vq, bool enable)
 	/* With EVENT_IDX, "disabled" just means avail_event is left behind. */
 }
 
+VDEV__INTERNAL void vdev__split_notify_on_next(struct vdev_vq *vq)
+{
+	const struct virtq_avail *av = avail_ring(vq);
+	uint16_t idx;
+
+	if (!vq_has(vq, VDEV_F_EVENT_IDX)) {
+		vdev__wr16(&used_ring(vq)->flags, 0);
+		return;
+	}
+	/* At the driver's newest index, so that its next buffer crosses it;
+	 * looked at again after the store (full barrier, as when the ring is
+	 * found empty), in case one came meanwhile. Bounded: a driver that
+	 * keeps adding is notifying anyway. */
+	for (unsigned tries = 0; tries < 4; tries++) {
+		idx = vdev__rd16(&av->idx);
+		vdev__wr16(avail_event(vq), idx);
+		vdev__mb();
+		if (vdev__rd16(&av->idx) == idx)
+			break;
+	}
+}
+
 VDEV__INTERNAL bool vdev__split_has_work(struct vdev_vq *vq)
 {
 	if (vq->P(avail_shadow) != vq->P(last_avail))
