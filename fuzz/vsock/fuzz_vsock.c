@@ -55,6 +55,10 @@ static struct drv_vq q[3];
 static bool qup[3];
 static int tok[3][256];
 static unsigned queued[3], reaped[3];
+/* receive buffers outstanding per slot: after NRX posts without a reap
+ * two buffers share a slot's memory, and the later packet overwrites the
+ * earlier one's before it is reaped */
+static unsigned rx_out[SLOTS];
 static uint64_t arena, guest_cid;
 static unsigned max_conns;
 static bool hoard;        /* recv keeps data unconsumed (a peer that does not read) */
@@ -176,6 +180,7 @@ static bool bring_up(struct drv_transport *tr, uint64_t want, uint16_t qsize)
 	memset(qup, 0, sizeof(qup));
 	memset(queued, 0, sizeof(queued));
 	memset(reaped, 0, sizeof(reaped));
+	memset(rx_out, 0, sizeof(rx_out));
 	if (drv_virtio_negotiate(tr, want, &neg) != 0)
 		return false;
 	for (uint16_t i = 0; i < 3; i++)
@@ -215,7 +220,7 @@ static void reap_all(void)
 		while ((t = drv_get_used(&q[i], &len)) != NULL) {
 			unsigned slot = (unsigned)(t - tok[i]);
 			reaped[i]++;
-			if (i == 0)
+			if (i == 0 && rx_out[slot] > 0 && --rx_out[slot] == 0)
 				check_rx_packet(sim_ptr(&m, arena + slot * SLOT), len);
 		}
 	}
@@ -305,6 +310,8 @@ static void post_buffers(struct input *in, unsigned qi, unsigned *next)
 		if (drv_add(&q[qi], b, n, false, &tok[qi][s]) != 0)
 			break;
 		queued[qi]++;
+		if (qi == 0)
+			rx_out[s]++;
 	}
 }
 
@@ -531,6 +538,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					if (drv_add(&q[0], &b, 1, false, &tok[0][s]) != 0)
 						break;
 					queued[0]++;
+					rx_out[s]++;
 				}
 			}
 			for (unsigned i = 0; i < 3; i++)
