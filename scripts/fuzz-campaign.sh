@@ -19,6 +19,7 @@
 #   scripts/fuzz-campaign.sh --more --seconds 60 vq   a minute more of vq
 #   scripts/fuzz-campaign.sh --seconds 0          coverage of the corpora only
 #   --no-coverage                                 skip the coverage report
+#   scripts/fuzz-campaign.sh --ledger             the ledger per target, as a table
 #
 # Needs: clang libclang-rt-14-dev llvm-14 (llvm-profdata-14, llvm-cov-14).
 # Crashes go to build-fuzz/artifacts/ and stop that target (the script
@@ -34,6 +35,7 @@ more=0
 chunk_s=900
 jobs=1
 coverage=1
+ledger_only=0
 targets=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -41,6 +43,7 @@ while [ $# -gt 0 ]; do
 	--seconds=*) seconds=${1#*=}; shift ;;
 	--more) more=1; shift ;;
 	--no-coverage) coverage=0; shift ;;
+	--ledger) ledger_only=1; shift ;;
 	--chunk) chunk_s=$2; shift 2 ;;
 	-j) jobs=$2; shift 2 ;;
 	-h|--help) sed -n 3,25p "$0"; exit 0 ;;
@@ -52,6 +55,21 @@ if [ ${#targets[@]} -eq 0 ]; then
 		t=$(basename "$d")
 		[ -f "$d/fuzz_$t.c" ] && targets+=("$t")
 	done
+fi
+if [ "$ledger_only" = 1 ]; then
+	# CPU time, chunks, runs and the commits fuzzed, per target
+	printf '| target | CPU s | chunks | runs | corpus | commits | crashes |\n|---|---:|---:|---:|---:|---|---:|\n'
+	for t in "${targets[@]}"; do
+		awk -F'\t' -v t="$t" 'NR > 1 && $3 == t {
+			cpu += $5; n++; runs += $6; corpus = $7
+			if (!($2 in seen)) { seen[$2] = 1; commits = commits (commits ? ", " : "") $2 }
+			if ($8 ~ /crash/) crashes++
+		} END {
+			printf "| %s | %d | %d | %d | %s | %s | %d |\n", t, cpu, n, runs,
+				n ? corpus : "-", n ? commits : "-", crashes
+		}' "$src/fuzz/campaign.tsv" 2>/dev/null || true
+	done
+	exit 0
 fi
 for tool in clang llvm-profdata-14 llvm-cov-14; do
 	if ! command -v $tool >/dev/null 2>&1; then
@@ -100,7 +118,13 @@ _, st, ru = os.wait4(pid, 0)
 print("%.0f %d" % (ru.ru_utime + ru.ru_stime, os.waitstatus_to_exitcode(st)))
 ' "$fbuild/campaign-$t.log" "$bin" -max_total_time="$wall" -print_final_stats=1 "${dict[@]}" \
 		-artifact_prefix="$fbuild/artifacts/$t-" "$work")
-	if [ "${cpu#* }" != 0 ]; then
+	if [ -z "$cpu" ]; then
+		echo "fuzz-campaign: $t interrupted" >&2
+		return 1 # killed with the script: no ledger line
+	elif [ "${cpu#* }" -lt 0 ]; then
+		echo "fuzz-campaign: $t killed by signal $((-${cpu#* }))" >&2
+		res=killed
+	elif [ "${cpu#* }" != 0 ]; then
 		echo "fuzz-campaign: $t FAILED; see $fbuild/campaign-$t.log and $fbuild/artifacts/" >&2
 		res=crash
 	fi
