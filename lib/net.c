@@ -434,9 +434,13 @@ VDEV_API int vdev_net_process_tx(struct vdev_net *net, uint16_t pair)
 	if (pair >= net->P(max_pairs))
 		return VDEV_ENOENT;
 	/* A pair beyond VQ_PAIRS_SET is inert: its chains stay on the ring
-	 * until the pairs grow again. */
-	if (pair >= net->P(active_pairs))
+	 * until the pairs grow again, and the driver's next buffer there is
+	 * to be notified (EVENT_IDX would let it skip that notification,
+	 * and the chains would wait for ever). */
+	if (pair >= net->P(active_pairs)) {
+		vdev_vq_notify_on_next(&net->P(queues)[txq(pair)]);
 		return 0;
+	}
 	pp = &net->P(pairs)[pair];
 	vq = &net->P(queues)[txq(pair)];
 	batch = net->P(tx_batch);

@@ -675,6 +675,16 @@ VDEV_API bool vdev_vq_enable_notify(struct vdev_vq *vq)
 	return vdev_vq_has_work(vq);
 }
 
+VDEV_API void vdev_vq_notify_on_next(struct vdev_vq *vq)
+{
+	if (!(vq->P(state) & VQ_LIVE) || (vq->P(state) & (VQ_BROKEN | VQ_NOTIFY_OFF)))
+		return;
+	if (vq_is_packed(vq))
+		vdev__packed_notify_on_next(vq);
+	else
+		vdev__split_notify_on_next(vq);
+}
+
 VDEV_API bool vdev_vq_has_work(struct vdev_vq *vq)
 {
 	if (!(vq->P(state) & VQ_LIVE) || (vq->P(state) & VQ_BROKEN))

@@ -24,6 +24,7 @@
 #define VQ_USED_WRAP 0x10u      /* packed: device ring wrap counter */
 #define VQ_SIGNALLED_VALID 0x20u /* split: signalled_used is meaningful */
 #define VQ_ENABLED 0x40u        /* driver enabled the queue (device core) */
+#define VQ_NOTIFY_EVERY 0x80u   /* packed: notify_on_next's mode until found empty */
 
 static inline int vq_has(const struct vdev_vq *vq, unsigned bit)
 {
@@ -288,6 +289,7 @@ VDEV__INTERNAL int vdev__split_pop(struct vdev_vq *vq, struct vdev_vq_elem *elem
 				   struct vdev_iov *iov, unsigned iov_per_elem);
 VDEV__INTERNAL bool vdev__split_publish(struct vdev_vq *vq);
 VDEV__INTERNAL void vdev__split_set_notify(struct vdev_vq *vq, bool enable);
+VDEV__INTERNAL void vdev__split_notify_on_next(struct vdev_vq *vq);
 VDEV__INTERNAL bool vdev__split_has_work(struct vdev_vq *vq);
 
 #if VDEV_CONFIG_PACKED
@@ -299,6 +301,7 @@ VDEV__INTERNAL int vdev__packed_pop(struct vdev_vq *vq, struct vdev_vq_elem *ele
 				    unsigned max, struct vdev_iov *iov, unsigned iov_per_elem);
 VDEV__INTERNAL bool vdev__packed_publish(struct vdev_vq *vq);
 VDEV__INTERNAL void vdev__packed_set_notify(struct vdev_vq *vq, bool enable);
+VDEV__INTERNAL void vdev__packed_notify_on_next(struct vdev_vq *vq);
 VDEV__INTERNAL bool vdev__packed_has_work(struct vdev_vq *vq);
 #else
 /* vq_packed.c is left out (VDEV_CONFIG_PACKED 0): vq_is_packed() is a
@@ -316,6 +319,7 @@ static inline void vdev__packed_set_notify(struct vdev_vq *vq, bool enable)
 {
 	(void)vq, (void)enable;
 }
+static inline void vdev__packed_notify_on_next(struct vdev_vq *vq) { (void)vq; }
 static inline bool vdev__packed_has_work(struct vdev_vq *vq) { (void)vq; return false; }
 /* Reached only from a packed queue's log (vq_inflight_packed.c). */
 static inline void vdev__packed_indirect(struct vdev_vq *vq, struct vq_fast *f,

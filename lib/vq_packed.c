@@ -147,6 +147,11 @@ static __attribute__((noinline)) int walk_list(struct vdev_vq *vq, uint16_t head
 	bool wrap = (vq->P(state) & VQ_AVAIL_WRAP) != 0;
 	uint16_t flags = head_flags;
 	uint16_t count = 0;
+	/* The slots the driver may have made available: those the device
+	 * does not hold. A list that needs more runs into descriptors of
+	 * buffers in flight, which only a rewrite of them can make look
+	 * available. */
+	const uint16_t room = (uint16_t)(size - vq->P(inflight_descs));
 	uint16_t id;
 	struct vq_chain c;
 
@@ -165,7 +170,8 @@ static __attribute__((noinline)) int walk_list(struct vdev_vq *vq, uint16_t head
 		addr = vdev__rd64(&d->addr);
 		len = vdev__rd32(&d->len);
 		id = vdev__rd16(&d->id);
-		count++;
+		if (++count > room)
+			return vdev__vq_break(vq); /* over descriptors the device holds */
 		if (++pos == size) {
 			pos = 0;
 			wrap = !wrap;
@@ -184,8 +190,6 @@ static __attribute__((noinline)) int walk_list(struct vdev_vq *vq, uint16_t head
 		}
 		if (!(flags & VIRTQ_DESC_F_NEXT))
 			break;
-		if (count == size)
-			return vdev__vq_break(vq); /* the list never ends */
 	}
 	if (VDEV__UNLIKELY(id >= size))
 		return vdev__vq_break(vq); /* buffer id we could not give back sanely */
@@ -360,6 +364,9 @@ static __attribute__((noinline)) unsigned packed_single_run(struct vdev_vq *vq,
 
 	if (iov_per_elem == 0)
 		return n; /* no room for a segment: the slow walk fails them */
+	/* At most one per slot the device does not hold (see walk_list) */
+	if (max - n > (unsigned)(size - vq->P(inflight_descs)))
+		max = n + (unsigned)(size - vq->P(inflight_descs));
 	for (; n < max; n++) {
 		const struct pvirtq_desc *d = &r[pos];
 		uint16_t flags = vdev__rd16(&d->flags);
@@ -423,7 +430,7 @@ static __attribute__((noinline)) unsigned packed_multi_run(struct vdev_vq *vq,
 	};
 	uint16_t pos = vq->P(last_avail);
 	bool wrap = (vq->P(state) & VQ_AVAIL_WRAP) != 0;
-	unsigned descs = 0;
+	unsigned descs = 0, room = (unsigned)(size - vq->P(inflight_descs));
 
 	if (x.limit == 0)
 		return n;
@@ -439,8 +446,9 @@ static __attribute__((noinline)) unsigned packed_multi_run(struct vdev_vq *vq,
 		vdev__rmb();
 		used = fast_list(&x, pos, wrap, flags, &elems[n],
 				 iov + (size_t)n * iov_per_elem, (uint16_t)(seq + n));
-		if (used < 0 || vq_is_held(vq->P(held), elems[n].id))
-			break;
+		if (used < 0 || (unsigned)used > room - descs ||
+		    vq_is_held(vq->P(held), elems[n].id))
+			break; /* the walk takes it, or breaks the ring */
 		vq_hold(vq->P(held), elems[n].id);
 		pos = (uint16_t)(pos + used);
 		if (pos >= size) {
@@ -479,7 +487,8 @@ static inline int packed_take_single(struct vdev_vq *vq, uint16_t pos, bool wrap
 	id = vdev__rd16(&d->id);
 	off = addr - gpa;
 	if (VDEV__UNLIKELY(id >= size || off >= fsize || (uint64_t)len - 1u >= fsize - off ||
-			   (write & vq_fast_no_write(vq)) || vq_is_held(vq->P(held), id)))
+			   (write & vq_fast_no_write(vq)) || vq_is_held(vq->P(held), id) ||
+			   vq->P(inflight_descs) >= size))
 		return -1;
 	elem_single(e, v, vq->P(fast_hva) + (uintptr_t)off, len, write, id, seq);
 	vq_hold(vq->P(held), id);
@@ -515,7 +524,7 @@ static __attribute__((noinline)) int packed_take_multi(struct vdev_vq *vq, uint1
 	/* The rest of the list after its head flags (see packed_multi_run). */
 	vdev__rmb();
 	used = fast_list(&x, pos, wrap, flags, e, iov, seq);
-	if (used < 0 || vq_is_held(vq->P(held), e->id))
+	if (used < 0 || used > size - vq->P(inflight_descs) || vq_is_held(vq->P(held), e->id))
 		return -1;
 	vq_hold(vq->P(held), e->id);
 	pos = (uint16_t)(pos + used);
@@ -583,6 +592,13 @@ VDEV__INTERNAL int vdev__packed_pop(struct vdev_vq *vq, struct vdev_vq_elem *ele
 			 * available and reading our event suppression. */
 			vdev__wr16(&device_evt(vq)->off_wrap,
 				   (uint16_t)(pos | (uint16_t)wrap << RING_EVENT_WRAP_SHIFT));
+			if (VDEV__UNLIKELY(vq->P(state) & VQ_NOTIFY_EVERY)) {
+				/* back from vdev_vq_notify_on_next(): the
+				 * offset before the mode that reads it */
+				vq->P(state) &= (uint8_t)~VQ_NOTIFY_EVERY;
+				vdev__wmb();
+				vdev__wr16(&device_evt(vq)->flags, RING_EVENT_FLAGS_DESC);
+			}
 			vdev__mb();
 			flags = vdev__rd16(&r[pos].flags);
 			if (!is_avail(flags, wrap))
@@ -638,6 +654,7 @@ VDEV__INTERNAL void vdev__packed_set_notify(struct vdev_vq *vq, bool enable)
 {
 	struct pvirtq_event_suppress *ev = device_evt(vq);
 
+	vq->P(state) &= (uint8_t)~VQ_NOTIFY_EVERY;
 	if (!enable) {
 		vdev__wr16(&ev->flags, RING_EVENT_FLAGS_DISABLE);
 	} else if (vq_has(vq, VDEV_F_EVENT_IDX)) {
@@ -650,6 +667,15 @@ VDEV__INTERNAL void vdev__packed_set_notify(struct vdev_vq *vq, bool enable)
 	} else {
 		vdev__wr16(&ev->flags, RING_EVENT_FLAGS_ENABLE);
 	}
+}
+
+VDEV__INTERNAL void vdev__packed_notify_on_next(struct vdev_vq *vq)
+{
+	/* The driver's next position is not known here: every buffer, until
+	 * the device finds the ring empty and asks for one position again. */
+	vdev__wr16(&device_evt(vq)->flags, RING_EVENT_FLAGS_ENABLE);
+	if (vq_has(vq, VDEV_F_EVENT_IDX))
+		vq->P(state) |= VQ_NOTIFY_EVERY;
 }
 
 VDEV__INTERNAL bool vdev__packed_has_work(struct vdev_vq *vq)

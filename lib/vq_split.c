@@ -219,14 +219,18 @@ static inline __attribute__((always_inline)) int fast_multi(const struct multi_c
 							    uint16_t head, struct vdev_vq_elem *e,
 							    struct vdev_iov *iov, uint16_t seq)
 {
-	/* In locals: the stores to iov[] and *e could alias the queue. */
+	/* In locals: the stores to iov[] and *e could alias the queue. Few
+	 * of them, so that the loops keep theirs in registers: the segment
+	 * pointer stands for the count and the limit, one sum for both
+	 * byte counts (the readable part's is kept at the turn). */
 	const struct virtq_desc *const tbl = x->tbl;
 	const uint16_t size = x->size;
 	const uint64_t rgpa = x->rgpa, rsize = x->rsize;
 	const uintptr_t bias = x->bias;
-	const uint32_t ro = x->ro, limit = x->limit;
-	uint32_t n = 0, n_out = 0;
-	uint64_t out = 0, in = 0;
+	struct vdev_iov *v = iov;
+	struct vdev_iov *const vend = iov + x->limit;
+	uint64_t total = 0, out;
+	unsigned n_out;
 	uint16_t i = head, flags;
 
 	/* (len - 1 >= size - off) rejects len == 0 and overruns alike.
@@ -242,63 +246,64 @@ static inline __attribute__((always_inline)) int fast_multi(const struct multi_c
 			break;
 		if (VDEV__UNLIKELY(flags & VIRTQ_DESC_F_INDIRECT))
 			return -1;
-		if (VDEV__UNLIKELY(n == limit))
+		if (VDEV__UNLIKELY(v == vend))
 			return -1;
 		if (VDEV__UNLIKELY(off >= rsize))
 			return -1;
 		if (VDEV__UNLIKELY((uint64_t)len - 1u >= rsize - off))
 			return -1;
-		iov[n].base = (void *)(bias + (uintptr_t)addr);
-		iov[n].len = len;
-		n++;
-		out += len;
-		if (!(flags & VIRTQ_DESC_F_NEXT)) {
-			n_out = n;
-			goto done;
-		}
-		i = vdev__rd16(&d->next);
-		if (VDEV__UNLIKELY(i >= size))
-			return -1;
-	}
-	if (VDEV__UNLIKELY(ro))
-		return -1;
-	n_out = n;
-	for (;;) { /* writable; flags already read for the first */
-		const struct virtq_desc *d = &tbl[i];
-		uint64_t addr = vdev__rd64(&d->addr);
-		uint32_t len = vdev__rd32(&d->len);
-		uint64_t off = addr - rgpa;
-
-		if (VDEV__UNLIKELY((flags & (VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_WRITE)) !=
-				   VIRTQ_DESC_F_WRITE))
-			return -1;
-		if (VDEV__UNLIKELY(n == limit))
-			return -1;
-		if (VDEV__UNLIKELY(off >= rsize))
-			return -1;
-		if (VDEV__UNLIKELY((uint64_t)len - 1u >= rsize - off))
-			return -1;
-		iov[n].base = (void *)(bias + (uintptr_t)addr);
-		iov[n].len = len;
-		n++;
-		in += len;
+		v->base = (void *)(bias + (uintptr_t)addr);
+		v->len = len;
+		v++;
+		total += len;
 		if (!(flags & VIRTQ_DESC_F_NEXT))
-			break;
+			goto done;
 		i = vdev__rd16(&d->next);
 		if (VDEV__UNLIKELY(i >= size))
 			return -1;
-		flags = vdev__rd16(&tbl[i].flags);
 	}
+	if (VDEV__UNLIKELY(x->ro))
+		return -1;
 done:
-	if (VDEV__UNLIKELY(out + in > UINT32_MAX))
+	out = total;
+	n_out = (unsigned)(v - iov);
+	if (flags & VIRTQ_DESC_F_WRITE) {
+		for (;;) { /* writable; flags already read for the first */
+			const struct virtq_desc *d = &tbl[i];
+			uint64_t addr = vdev__rd64(&d->addr);
+			uint32_t len = vdev__rd32(&d->len);
+			uint64_t off = addr - rgpa;
+
+			if (VDEV__UNLIKELY((flags & (VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_WRITE)) !=
+					   VIRTQ_DESC_F_WRITE))
+				return -1;
+			if (VDEV__UNLIKELY(v == vend))
+				return -1;
+			if (VDEV__UNLIKELY(off >= rsize))
+				return -1;
+			if (VDEV__UNLIKELY((uint64_t)len - 1u >= rsize - off))
+				return -1;
+			v->base = (void *)(bias + (uintptr_t)addr);
+			v->len = len;
+			v++;
+			total += len;
+			if (!(flags & VIRTQ_DESC_F_NEXT))
+				break;
+			i = vdev__rd16(&d->next);
+			if (VDEV__UNLIKELY(i >= size))
+				return -1;
+			flags = vdev__rd16(&tbl[i].flags);
+		}
+	}
+	if (VDEV__UNLIKELY(total > UINT32_MAX))
 		return -1;
 	e->iov = iov;
 	e->out_bytes = (uint32_t)out;
-	e->in_bytes = (uint32_t)in;
+	e->in_bytes = (uint32_t)(total - out);
 	e->n_out = (uint16_t)n_out;
-	e->n_in = (uint16_t)(n - n_out);
+	e->n_in = (uint16_t)((unsigned)(v - iov) - n_out);
 	e->id = head;
-	e->ndescs = (uint16_t)n;
+	e->ndescs = (uint16_t)(v - iov);
 	e->seq = seq;
 	e->error = 0;
 	return 0;
@@ -594,6 +599,28 @@ VDEV__INTERNAL void vdev__split_set_notify(struct vdev_vq *vq, bool enable)
 	else if (enable)
 		vdev__wr16(avail_event(vq), vq->P(last_avail));
 	/* With EVENT_IDX, "disabled" just means avail_event is left behind. */
+}
+
+VDEV__INTERNAL void vdev__split_notify_on_next(struct vdev_vq *vq)
+{
+	const struct virtq_avail *av = avail_ring(vq);
+	uint16_t idx;
+
+	if (!vq_has(vq, VDEV_F_EVENT_IDX)) {
+		vdev__wr16(&used_ring(vq)->flags, 0);
+		return;
+	}
+	/* At the driver's newest index, so that its next buffer crosses it;
+	 * looked at again after the store (full barrier, as when the ring is
+	 * found empty), in case one came meanwhile. Bounded: a driver that
+	 * keeps adding is notifying anyway. */
+	for (unsigned tries = 0; tries < 4; tries++) {
+		idx = vdev__rd16(&av->idx);
+		vdev__wr16(avail_event(vq), idx);
+		vdev__mb();
+		if (vdev__rd16(&av->idx) == idx)
+			break;
+	}
 }
 
 VDEV__INTERNAL bool vdev__split_has_work(struct vdev_vq *vq)

@@ -42,7 +42,8 @@ MODELS = {  # config macro suffix -> source
     "CONSOLE": "lib/console.c", "RNG": "lib/rng.c", "INPUT": "lib/input.c",
 }
 CORE = ["lib/common.c", "lib/mem.c", "lib/vq.c", "lib/vq_split.c", "lib/vq_packed.c",
-        "lib/vq_inflight.c", "lib/device.c", "transports/mmio/mmio.c",
+        "lib/vq_inflight.c", "lib/vq_inflight_packed.c", "lib/device.c",
+        "transports/mmio/mmio.c",
         "transports/pci/pci.c"]
 
 

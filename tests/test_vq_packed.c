@@ -94,6 +94,59 @@ Test(vq_packed, list_of_exactly_the_ring_size_is_fine)
 	cr_expect_eq(e.n_out, 4);
 }
 
+/*
+ * The ring has `size` slots; the device holds those of the buffers it
+ * took and has not used. A list that needs more than the rest can only be
+ * there if the driver rewrote descriptors of a buffer in flight (their
+ * flags made available for the next lap): the ring cannot be trusted, in
+ * the fast paths and the general walk alike, and a one-descriptor list
+ * when every slot is held likewise. Nothing more than `size` is ever in
+ * flight, so the used index never runs a lap ahead.
+ */
+static void over_held(uint16_t first_flags, uint16_t id1, bool batch)
+{
+	struct vdev_vq_elem e[4];
+
+	setup(0, 4);
+	/* buffer 0 in slots 0-1, buffer 1 in slot 2: three slots held */
+	desc(1, buf, 8, 0, av(true));
+	desc(0, buf, 8, 0, (uint16_t)(av(true) | NEXT));
+	desc(2, buf, 8, 1, av(true));
+	cr_assert_eq(vdev_vq_pop_batch(&P.vq, e, 2, iov, 8), 2);
+	/* a list over slot 3 and slot 0 of the next lap (still held) */
+	desc(0, buf, 8, id1, av(false));
+	desc(3, buf, 8, id1, (uint16_t)(av(true) | first_flags));
+	if (batch)
+		cr_expect_eq(vdev_vq_pop_batch(&P.vq, e, 4, iov + 8, 8), VDEV_EPROTO);
+	else
+		cr_expect_eq(vdev_vq_pop(&P.vq, e, iov + 8, 8), VDEV_EPROTO);
+	cr_expect(vdev_vq_is_broken(&P.vq));
+}
+
+Test(vq_packed, list_over_slots_in_flight_breaks_the_queue) { over_held(NEXT, 2, false); }
+Test(vq_packed, list_over_slots_in_flight_breaks_the_queue_batch) { over_held(NEXT, 2, true); }
+Test(vq_packed, indirect_list_over_slots_in_flight_breaks_the_queue)
+{
+	/* the general walk (indirect heads go there) checks it too */
+	over_held(NEXT | INDIRECT, 2, false);
+}
+
+Test(vq_packed, single_descriptor_when_every_slot_is_held_breaks_the_queue)
+{
+	struct vdev_vq_elem e[4];
+
+	setup(0, 2);
+	/* one buffer of both slots */
+	desc(1, buf, 8, 0, av(true));
+	desc(0, buf, 8, 0, (uint16_t)(av(true) | NEXT));
+	cr_assert_eq(vdev_vq_pop(&P.vq, e, iov, 8), 1);
+	cr_expect_eq(e[0].ndescs, 2);
+	/* slot 0 rewritten for the next lap with another id, alone */
+	desc(0, buf, 8, 1, av(false));
+	cr_expect_eq(vdev_vq_pop(&P.vq, e, iov + 8, 8), VDEV_EPROTO);
+	cr_expect(vdev_vq_is_broken(&P.vq));
+}
+
 Test(vq_packed, buffer_id_out_of_range_breaks_the_queue)
 {
 	struct vdev_vq_elem e;

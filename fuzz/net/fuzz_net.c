@@ -338,6 +338,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		eagain = 0;
 		for (uint16_t p = 0; p < PAIRS; p++)
 			(void)vdev_net_tx_resume(&net, p);
+		/* the control queue first: a transmit queue beyond the pairs
+		 * it sets waits for a notification after they grow */
+		if (qup[ctrl_index])
+			tr.ops->notify(tr.t, (uint16_t)ctrl_index, false, 0);
 		for (unsigned i = 0; i < NQ; i++)
 			if (qup[i])
 				tr.ops->notify(tr.t, (uint16_t)i, false, 0);

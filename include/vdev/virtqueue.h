@@ -35,7 +35,9 @@
  *   - a ring that cannot be trusted any more (the avail index more than the
  *     queue size ahead, a head index out of range, a packed chain whose end
  *     cannot be found or whose descriptors are not all available, a packed
- *     buffer id out of range, a split head or packed buffer id made
+ *     chain longer than the ring's slots the device does not hold (it can
+ *     only be there by a rewrite of descriptors of buffers in flight), a
+ *     packed buffer id out of range, a split head or packed buffer id made
  *     available again while the device still holds it) BREAKS the queue:
  *     pop returns VDEV_EPROTO from then on until reset, and the device is
  *     marked DEVICE_NEEDS_RESET (with a configuration change notification)
@@ -399,6 +401,21 @@ VDEV_API bool vdev_vq_flush(struct vdev_vq *vq);
  */
 VDEV_API void vdev_vq_disable_notify(struct vdev_vq *vq);
 VDEV_API bool vdev_vq_enable_notify(struct vdev_vq *vq);
+
+/*
+ * vdev_vq_notify_on_next() - ask the driver to notify the next buffer it
+ * makes available, however many wait on the ring already: for a device
+ * that leaves chains on a queue for now (a net transmit queue of a pair
+ * beyond VQ_PAIRS_SET) and takes them at the driver's next notification.
+ * Without it, EVENT_IDX lets a driver skip that notification (it only
+ * notifies the buffer the device last asked about). Split ring with
+ * EVENT_IDX: avail_event is set to the driver's newest avail index;
+ * packed: notifications on for every buffer until the device next finds
+ * the ring empty; otherwise as vdev_vq_enable_notify(). Does nothing on
+ * a queue that is not live, is broken or has notifications disabled
+ * (vdev_vq_disable_notify()). Context: the thread processing this queue.
+ */
+VDEV_API void vdev_vq_notify_on_next(struct vdev_vq *vq);
 
 /*
  * vdev_vq_has_work() - true if a chain is available (a cheap peek; no

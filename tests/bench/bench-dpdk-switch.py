@@ -49,11 +49,16 @@ def log(*a):
     print(*a, flush=True)
 
 
-def cpu_seconds(pid):
-    """utime + stime of a process and all its threads."""
+def cpu_split(pid):
+    """(utime, stime) in seconds of a process and all its threads."""
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK
+    return int(fields[11]) / CLK, int(fields[12]) / CLK
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process and all its threads."""
+    return sum(cpu_split(pid))
 
 
 def vm_argv(args, name, sock, mac, d):
@@ -175,8 +180,10 @@ def one_run(args, kind, printed):
         A.cmd("start")
         time.sleep(args.warmup)  # a benchmark window, not a test's wait
         s0, a0, c0, t0 = B.stats(), A.stats(), cpu_seconds(mid_pid), time.monotonic()
+        va0, vb0 = cpu_split(A.p.pid), cpu_split(B.p.pid)
         time.sleep(args.seconds)
         s1, a1, c1, t1 = B.stats(), A.stats(), cpu_seconds(mid_pid), time.monotonic()
+        va1, vb1 = cpu_split(A.p.pid), cpu_split(B.p.pid)
         A.cmd("stop")
         if args.callgrind:
             # Ir per frame the middle took from A over the whole run
@@ -201,9 +208,15 @@ def one_run(args, kind, printed):
         tx = a1["TX-packets"] - a0["TX-packets"]
         if rx <= 0:
             raise Fail("%s: B received nothing" % kind)
-        return {"mpps": rx / (t1 - t0) / 1e6, "cpu_ns": (c1 - c0) * 1e9 / rx,
-                "cpu_pct": 100.0 * (c1 - c0) / (t1 - t0),
-                "loss": max(0.0, 1.0 - rx / tx) if tx else 0.0}
+        w = t1 - t0
+        return {"mpps": rx / w / 1e6, "cpu_ns": (c1 - c0) * 1e9 / rx,
+                "cpu_pct": 100.0 * (c1 - c0) / w,
+                "loss": max(0.0, 1.0 - rx / tx) if tx else 0.0,
+                # the VMs: A's send rate, and each one's CPU share split
+                # into user and system time (kicks are system time)
+                "a_mpps": tx / w / 1e6,
+                "a_usr": 100.0 * (va1[0] - va0[0]) / w, "a_sys": 100.0 * (va1[1] - va0[1]) / w,
+                "b_usr": 100.0 * (vb1[0] - vb0[0]) / w, "b_sys": 100.0 * (vb1[1] - vb0[1]) / w}
     finally:
         for tp in procs:
             tp.quit()
@@ -275,6 +288,9 @@ def main():
                 log("  run %d %-9s %6.3f Mpps  %7.1f ns CPU/frame (middle at %5.1f %% CPU)  "
                     "loss %4.1f %%" % (r + 1, m, v["mpps"], v["cpu_ns"], v["cpu_pct"],
                                        100 * v["loss"]))
+                log("        A sent %6.3f Mpps, A at %4.1f %% user %4.1f %% sys, "
+                    "B at %4.1f %% user %4.1f %% sys" % (v["a_mpps"], v["a_usr"], v["a_sys"],
+                                                        v["b_usr"], v["b_sys"]))
     except Fail as e:
         log("bench-dpdk-switch: FAIL: %s" % e)
         return 1
@@ -292,8 +308,10 @@ def main():
         return 0
     log("medians:")
     for m in modes:
-        log("  %-9s %6.3f Mpps  %7.1f ns CPU/frame  loss %4.1f %%" % (
-            m, med[m]["mpps"], med[m]["cpu_ns"], 100 * med[m]["loss"]))
+        log("  %-9s %6.3f Mpps  %7.1f ns CPU/frame  loss %4.1f %%  (A sent %6.3f Mpps; "
+            "A %4.1f+%4.1f %%, B %4.1f+%4.1f %% user+sys CPU)" % (
+                m, med[m]["mpps"], med[m]["cpu_ns"], 100 * med[m]["loss"], med[m]["a_mpps"],
+                med[m]["a_usr"], med[m]["a_sys"], med[m]["b_usr"], med[m]["b_sys"]))
     if "dpdk" in med:
         for m in modes:
             if m != "dpdk":
