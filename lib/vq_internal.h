@@ -212,6 +212,54 @@ static inline void elem_single(struct vdev_vq_elem *e, struct vdev_iov *v, void 
 }
 
 /*
+ * One direct descriptor on a multi-descriptor fast path (split
+ * fast_multi(), packed fast_list()): a segment slot left (v < vend), and
+ * the buffer non-empty and inside the hinted region [rgpa, rgpa + rsize),
+ * whose host address is bias + guest address. (len - 1 >= rsize - off)
+ * rejects len == 0 and overruns alike. Stores the segment at *v and
+ * returns true, or returns false having stored nothing. Always inlined,
+ * so that the callers' loops keep all of it in registers.
+ */
+static inline __attribute__((always_inline)) bool fast_seg(struct vdev_iov *v,
+							   const struct vdev_iov *vend,
+							   uint64_t addr, uint32_t len,
+							   uint64_t rgpa, uint64_t rsize,
+							   uintptr_t bias)
+{
+	uint64_t off = addr - rgpa;
+
+	if (VDEV__UNLIKELY(v == vend))
+		return false;
+	if (VDEV__UNLIKELY(off >= rsize))
+		return false;
+	if (VDEV__UNLIKELY((uint64_t)len - 1u >= rsize - off))
+		return false;
+	v->base = (void *)(bias + (uintptr_t)addr);
+	v->len = len;
+	return true;
+}
+
+/* Fill an element for a chain of segments iov[0, n), the first n_out
+ * readable, totalling `total` bytes of which `out` readable, from a fast
+ * path (the caller has checked total <= UINT32_MAX). */
+static inline __attribute__((always_inline)) void elem_fast(struct vdev_vq_elem *e,
+							    struct vdev_iov *iov, unsigned n,
+							    unsigned n_out, uint64_t out,
+							    uint64_t total, uint16_t id,
+							    uint16_t seq)
+{
+	e->iov = iov;
+	e->out_bytes = (uint32_t)out;
+	e->in_bytes = (uint32_t)(total - out);
+	e->n_out = (uint16_t)n_out;
+	e->n_in = (uint16_t)(n - n_out);
+	e->id = id;
+	e->ndescs = (uint16_t)n;
+	e->seq = seq;
+	e->error = 0;
+}
+
+/*
  * The held-buffer bitmap (see virtqueue.h): one bit per split head /
  * packed buffer id the device holds. The pop paths test a chain's bit
  * before taking it (a set bit: the driver offered a held buffer again,

@@ -233,27 +233,20 @@ static inline __attribute__((always_inline)) int fast_multi(const struct multi_c
 	unsigned n_out;
 	uint16_t i = head, flags;
 
-	/* (len - 1 >= size - off) rejects len == 0 and overruns alike.
-	 * limit = min(iov capacity, queue size) bounds loops too. */
+	/* fast_seg() checks each descriptor's segment; limit = min(iov
+	 * capacity, queue size) bounds the loops too. */
 	for (;;) { /* readable */
 		const struct virtq_desc *d = &tbl[i];
 		uint64_t addr = vdev__rd64(&d->addr);
 		uint32_t len = vdev__rd32(&d->len);
-		uint64_t off = addr - rgpa;
 
 		flags = vdev__rd16(&d->flags);
 		if (flags & VIRTQ_DESC_F_WRITE)
 			break;
 		if (VDEV__UNLIKELY(flags & VIRTQ_DESC_F_INDIRECT))
 			return -1;
-		if (VDEV__UNLIKELY(v == vend))
+		if (VDEV__UNLIKELY(!fast_seg(v, vend, addr, len, rgpa, rsize, bias)))
 			return -1;
-		if (VDEV__UNLIKELY(off >= rsize))
-			return -1;
-		if (VDEV__UNLIKELY((uint64_t)len - 1u >= rsize - off))
-			return -1;
-		v->base = (void *)(bias + (uintptr_t)addr);
-		v->len = len;
 		v++;
 		total += len;
 		if (!(flags & VIRTQ_DESC_F_NEXT))
@@ -272,19 +265,12 @@ done:
 			const struct virtq_desc *d = &tbl[i];
 			uint64_t addr = vdev__rd64(&d->addr);
 			uint32_t len = vdev__rd32(&d->len);
-			uint64_t off = addr - rgpa;
 
 			if (VDEV__UNLIKELY((flags & (VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_WRITE)) !=
 					   VIRTQ_DESC_F_WRITE))
 				return -1;
-			if (VDEV__UNLIKELY(v == vend))
+			if (VDEV__UNLIKELY(!fast_seg(v, vend, addr, len, rgpa, rsize, bias)))
 				return -1;
-			if (VDEV__UNLIKELY(off >= rsize))
-				return -1;
-			if (VDEV__UNLIKELY((uint64_t)len - 1u >= rsize - off))
-				return -1;
-			v->base = (void *)(bias + (uintptr_t)addr);
-			v->len = len;
 			v++;
 			total += len;
 			if (!(flags & VIRTQ_DESC_F_NEXT))
@@ -297,15 +283,7 @@ done:
 	}
 	if (VDEV__UNLIKELY(total > UINT32_MAX))
 		return -1;
-	e->iov = iov;
-	e->out_bytes = (uint32_t)out;
-	e->in_bytes = (uint32_t)(total - out);
-	e->n_out = (uint16_t)n_out;
-	e->n_in = (uint16_t)((unsigned)(v - iov) - n_out);
-	e->id = head;
-	e->ndescs = (uint16_t)(v - iov);
-	e->seq = seq;
-	e->error = 0;
+	elem_fast(e, iov, (unsigned)(v - iov), n_out, out, total, head, seq);
 	return 0;
 }
 
