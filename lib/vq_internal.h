@@ -304,6 +304,7 @@ VDEV__INTERNAL void vdev__inflight_published(struct vdev_vq_inflight *log, uint1
 					     uint16_t ring_size, uint16_t used_idx);
 VDEV__INTERNAL bool vdev__inflight_next(struct vdev_vq_inflight *log, uint16_t ring_size,
 					uint16_t *head);
+#if VDEV_CONFIG_PACKED
 /* Packed logs (vq_inflight_packed.c). `pos`: the ring slot the first of
  * elems was taken from. */
 VDEV__INTERNAL void vdev__inflight_packed_popped(struct vdev_vq_inflight *log,
@@ -325,6 +326,46 @@ VDEV__INTERNAL void vdev__inflight_packed_publish_begin(struct vdev_vq_inflight 
 							uint16_t used_idx, bool used_wrap);
 VDEV__INTERNAL void vdev__inflight_packed_publish_end(struct vdev_vq_inflight *log,
 						      uint16_t used_idx, bool used_wrap);
+#else
+/* vq_inflight_packed.c is left out with vq_packed.c (VDEV_CONFIG_PACKED
+ * 0): no packed queue exists, so no packed log is ever attached and these
+ * are never called. */
+static inline void vdev__inflight_packed_popped(struct vdev_vq_inflight *log,
+						const struct vdev_vq *vq,
+						const struct vdev_vq_elem *elems, unsigned n,
+						uint16_t pos)
+{
+	(void)log, (void)vq, (void)elems, (void)n, (void)pos;
+}
+static inline bool vdev__inflight_packed_next(struct vdev_vq_inflight *log, struct vdev_vq *vq,
+					      struct vdev_vq_elem *out, struct vdev_iov *iov,
+					      unsigned cap)
+{
+	(void)log, (void)vq, (void)out, (void)iov, (void)cap;
+	return false;
+}
+static inline void vdev__inflight_packed_unpopped(struct vdev_vq_inflight *log,
+						  const struct vdev_vq_elem *elems, unsigned n,
+						  unsigned resub)
+{
+	(void)log, (void)elems, (void)n, (void)resub;
+}
+static inline void vdev__inflight_packed_pushed(struct vdev_vq_inflight *log,
+						const struct vdev_vq_elem *elems, unsigned n)
+{
+	(void)log, (void)elems, (void)n;
+}
+static inline void vdev__inflight_packed_publish_begin(struct vdev_vq_inflight *log,
+						       uint16_t used_idx, bool used_wrap)
+{
+	(void)log, (void)used_idx, (void)used_wrap;
+}
+static inline void vdev__inflight_packed_publish_end(struct vdev_vq_inflight *log,
+						     uint16_t used_idx, bool used_wrap)
+{
+	(void)log, (void)used_idx, (void)used_wrap;
+}
+#endif
 /* Take the chain at descriptor `head` (< size, not held) as popped, without
  * the avail ring; the queue holds it from then on. */
 VDEV__INTERNAL void vdev__split_pop_head(struct vdev_vq *vq, uint16_t head,
