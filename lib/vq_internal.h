@@ -212,6 +212,37 @@ static inline void elem_single(struct vdev_vq_elem *e, struct vdev_iov *v, void 
 }
 
 /*
+ * What a multi-descriptor fast path (split fast_multi(), packed
+ * fast_list()) needs of its queue, loaded once for a run of chains: the
+ * descriptors (the split table or the packed ring), the hinted region
+ * [rgpa, rgpa + rsize) with host address = bias + guest address, whether
+ * writable buffers must go the slow way (ro), and the segment limit
+ * min(iov_per_elem, size), which bounds the loops too.
+ */
+struct vq_multi_ctx {
+	const void *ring;
+	uint64_t rgpa, rsize;
+	uintptr_t bias;
+	uint32_t ro, limit;
+	uint16_t size;
+};
+
+static inline __attribute__((always_inline)) struct vq_multi_ctx
+vq_multi_ctx(const struct vdev_vq *vq, const void *ring, uint32_t size, unsigned iov_per_elem)
+{
+	const struct vq_multi_ctx x = {
+		.ring = ring,
+		.rgpa = vq->P(fast_gpa),
+		.rsize = vq->P(fast_size),
+		.bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)vq->P(fast_gpa),
+		.ro = vq_fast_no_write(vq),
+		.limit = iov_per_elem < size ? iov_per_elem : size,
+		.size = (uint16_t)size,
+	};
+	return x;
+}
+
+/*
  * One direct descriptor on a multi-descriptor fast path (split
  * fast_multi(), packed fast_list()): a segment slot left (v < vend), and
  * the buffer non-empty and inside the hinted region [rgpa, rgpa + rsize),

@@ -215,21 +215,13 @@ static __attribute__((noinline)) int walk_list(struct vdev_vq *vq, uint16_t head
  * filled nothing (the caller then walks it again with walk_list(), which
  * re-reads everything). Out of line so its loop gets its own registers.
  */
-struct list_ctx {
-	const struct pvirtq_desc *r;
-	uint64_t rgpa, rsize;
-	uintptr_t bias; /* host address = bias + guest address, in the region */
-	uint32_t ro, limit;
-	uint16_t size;
-};
-
-static inline __attribute__((always_inline)) int fast_list(const struct list_ctx *x,
+static inline __attribute__((always_inline)) int fast_list(const struct vq_multi_ctx *x,
 							   uint16_t pos, bool wrap, uint16_t flags,
 							   struct vdev_vq_elem *e, struct vdev_iov *iov,
 							   uint16_t seq)
 {
 	/* In locals: the stores to iov[] and *e could alias the queue. */
-	const struct pvirtq_desc *const r = x->r;
+	const struct pvirtq_desc *const r = (const struct pvirtq_desc *)x->ring;
 	const uint16_t size = x->size;
 	const uint64_t rgpa = x->rgpa, rsize = x->rsize;
 	const uintptr_t bias = x->bias;
@@ -398,15 +390,7 @@ static __attribute__((noinline)) unsigned packed_multi_run(struct vdev_vq *vq,
 {
 	const struct pvirtq_desc *r = ring(vq);
 	const uint16_t size = vq->P(size), seq = vq->P(pop_seq);
-	const struct list_ctx x = {
-		.r = r,
-		.rgpa = vq->P(fast_gpa),
-		.rsize = vq->P(fast_size),
-		.bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)vq->P(fast_gpa),
-		.ro = vq_fast_no_write(vq),
-		.limit = iov_per_elem < size ? iov_per_elem : size,
-		.size = size,
-	};
+	const struct vq_multi_ctx x = vq_multi_ctx(vq, r, size, iov_per_elem);
 	uint16_t pos = vq->P(last_avail);
 	bool wrap = (vq->P(state) & VQ_AVAIL_WRAP) != 0;
 	unsigned descs = 0, room = (unsigned)(size - vq->P(inflight_descs));
@@ -489,15 +473,7 @@ static __attribute__((noinline)) int packed_take_multi(struct vdev_vq *vq, uint1
 						       unsigned iov_per_elem, uint16_t seq)
 {
 	const uint16_t size = vq->P(size);
-	const struct list_ctx x = {
-		.r = ring(vq),
-		.rgpa = vq->P(fast_gpa),
-		.rsize = vq->P(fast_size),
-		.bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)vq->P(fast_gpa),
-		.ro = vq_fast_no_write(vq),
-		.limit = iov_per_elem < size ? iov_per_elem : size,
-		.size = size,
-	};
+	const struct vq_multi_ctx x = vq_multi_ctx(vq, ring(vq), size, iov_per_elem);
 	int used;
 
 	/* The rest of the list after its head flags (see packed_multi_run). */
