@@ -363,3 +363,22 @@ VDEV__INTERNAL bool vdev__inflight_next(struct vdev_vq_inflight *log, uint16_t r
 	}
 	return false;
 }
+
+#if !VDEV_CONFIG_PACKED
+/* Built without the packed layout (vq_inflight_packed.c left out): no
+ * packed queue can be set up, so there is no packed log to bind. */
+VDEV_API int vdev_vq_inflight_init_packed(struct vdev_vq_inflight *log, void *region,
+					  uint16_t *scratch, uint32_t desc_num)
+{
+	(void)log, (void)region, (void)scratch, (void)desc_num;
+	return VDEV_ENOTSUP;
+}
+
+VDEV_API unsigned vdev_vq_inflight_recover_packed(struct vdev_vq_inflight *log,
+						  const struct vdev_mem *mem, uint64_t desc_addr,
+						  uint16_t ring_size, struct vdev_vq_state *st)
+{
+	(void)log, (void)mem, (void)desc_addr, (void)ring_size, (void)st;
+	return 0;
+}
+#endif

@@ -212,6 +212,85 @@ static inline void elem_single(struct vdev_vq_elem *e, struct vdev_iov *v, void 
 }
 
 /*
+ * What a multi-descriptor fast path (split fast_multi(), packed
+ * fast_list()) needs of its queue, loaded once for a run of chains: the
+ * descriptors (the split table or the packed ring), the hinted region
+ * [rgpa, rgpa + rsize) with host address = bias + guest address, whether
+ * writable buffers must go the slow way (ro), and the segment limit
+ * min(iov_per_elem, size), which bounds the loops too.
+ */
+struct vq_multi_ctx {
+	const void *ring;
+	uint64_t rgpa, rsize;
+	uintptr_t bias;
+	uint32_t ro, limit;
+	uint16_t size;
+};
+
+static inline __attribute__((always_inline)) struct vq_multi_ctx
+vq_multi_ctx(const struct vdev_vq *vq, const void *ring, uint32_t size, unsigned iov_per_elem)
+{
+	const struct vq_multi_ctx x = {
+		.ring = ring,
+		.rgpa = vq->P(fast_gpa),
+		.rsize = vq->P(fast_size),
+		.bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)vq->P(fast_gpa),
+		.ro = vq_fast_no_write(vq),
+		.limit = iov_per_elem < size ? iov_per_elem : size,
+		.size = (uint16_t)size,
+	};
+	return x;
+}
+
+/*
+ * One direct descriptor on a multi-descriptor fast path (split
+ * fast_multi(), packed fast_list()): a segment slot left (v < vend), and
+ * the buffer non-empty and inside the hinted region [rgpa, rgpa + rsize),
+ * whose host address is bias + guest address. (len - 1 >= rsize - off)
+ * rejects len == 0 and overruns alike. Stores the segment at *v and
+ * returns true, or returns false having stored nothing. Always inlined,
+ * so that the callers' loops keep all of it in registers.
+ */
+static inline __attribute__((always_inline)) bool fast_seg(struct vdev_iov *v,
+							   const struct vdev_iov *vend,
+							   uint64_t addr, uint32_t len,
+							   uint64_t rgpa, uint64_t rsize,
+							   uintptr_t bias)
+{
+	uint64_t off = addr - rgpa;
+
+	if (VDEV__UNLIKELY(v == vend))
+		return false;
+	if (VDEV__UNLIKELY(off >= rsize))
+		return false;
+	if (VDEV__UNLIKELY((uint64_t)len - 1u >= rsize - off))
+		return false;
+	v->base = (void *)(bias + (uintptr_t)addr);
+	v->len = len;
+	return true;
+}
+
+/* Fill an element for a chain of segments iov[0, n), the first n_out
+ * readable, totalling `total` bytes of which `out` readable, from a fast
+ * path (the caller has checked total <= UINT32_MAX). */
+static inline __attribute__((always_inline)) void elem_fast(struct vdev_vq_elem *e,
+							    struct vdev_iov *iov, unsigned n,
+							    unsigned n_out, uint64_t out,
+							    uint64_t total, uint16_t id,
+							    uint16_t seq)
+{
+	e->iov = iov;
+	e->out_bytes = (uint32_t)out;
+	e->in_bytes = (uint32_t)(total - out);
+	e->n_out = (uint16_t)n_out;
+	e->n_in = (uint16_t)(n - n_out);
+	e->id = id;
+	e->ndescs = (uint16_t)n;
+	e->seq = seq;
+	e->error = 0;
+}
+
+/*
  * The held-buffer bitmap (see virtqueue.h): one bit per split head /
  * packed buffer id the device holds. The pop paths test a chain's bit
  * before taking it (a set bit: the driver offered a held buffer again,
@@ -256,6 +335,7 @@ VDEV__INTERNAL void vdev__inflight_published(struct vdev_vq_inflight *log, uint1
 					     uint16_t ring_size, uint16_t used_idx);
 VDEV__INTERNAL bool vdev__inflight_next(struct vdev_vq_inflight *log, uint16_t ring_size,
 					uint16_t *head);
+#if VDEV_CONFIG_PACKED
 /* Packed logs (vq_inflight_packed.c). `pos`: the ring slot the first of
  * elems was taken from. */
 VDEV__INTERNAL void vdev__inflight_packed_popped(struct vdev_vq_inflight *log,
@@ -277,6 +357,46 @@ VDEV__INTERNAL void vdev__inflight_packed_publish_begin(struct vdev_vq_inflight 
 							uint16_t used_idx, bool used_wrap);
 VDEV__INTERNAL void vdev__inflight_packed_publish_end(struct vdev_vq_inflight *log,
 						      uint16_t used_idx, bool used_wrap);
+#else
+/* vq_inflight_packed.c is left out with vq_packed.c (VDEV_CONFIG_PACKED
+ * 0): no packed queue exists, so no packed log is ever attached and these
+ * are never called. */
+static inline void vdev__inflight_packed_popped(struct vdev_vq_inflight *log,
+						const struct vdev_vq *vq,
+						const struct vdev_vq_elem *elems, unsigned n,
+						uint16_t pos)
+{
+	(void)log, (void)vq, (void)elems, (void)n, (void)pos;
+}
+static inline bool vdev__inflight_packed_next(struct vdev_vq_inflight *log, struct vdev_vq *vq,
+					      struct vdev_vq_elem *out, struct vdev_iov *iov,
+					      unsigned cap)
+{
+	(void)log, (void)vq, (void)out, (void)iov, (void)cap;
+	return false;
+}
+static inline void vdev__inflight_packed_unpopped(struct vdev_vq_inflight *log,
+						  const struct vdev_vq_elem *elems, unsigned n,
+						  unsigned resub)
+{
+	(void)log, (void)elems, (void)n, (void)resub;
+}
+static inline void vdev__inflight_packed_pushed(struct vdev_vq_inflight *log,
+						const struct vdev_vq_elem *elems, unsigned n)
+{
+	(void)log, (void)elems, (void)n;
+}
+static inline void vdev__inflight_packed_publish_begin(struct vdev_vq_inflight *log,
+						       uint16_t used_idx, bool used_wrap)
+{
+	(void)log, (void)used_idx, (void)used_wrap;
+}
+static inline void vdev__inflight_packed_publish_end(struct vdev_vq_inflight *log,
+						     uint16_t used_idx, bool used_wrap)
+{
+	(void)log, (void)used_idx, (void)used_wrap;
+}
+#endif
 /* Take the chain at descriptor `head` (< size, not held) as popped, without
  * the avail ring; the queue holds it from then on. */
 VDEV__INTERNAL void vdev__split_pop_head(struct vdev_vq *vq, uint16_t head,

@@ -215,54 +215,40 @@ static __attribute__((noinline)) int walk_list(struct vdev_vq *vq, uint16_t head
  * filled nothing (the caller then walks it again with walk_list(), which
  * re-reads everything). Out of line so its loop gets its own registers.
  */
-struct list_ctx {
-	const struct pvirtq_desc *r;
-	uint64_t rgpa, rsize;
-	uintptr_t bias; /* host address = bias + guest address, in the region */
-	uint32_t ro, limit;
-	uint16_t size;
-};
-
-static inline __attribute__((always_inline)) int fast_list(const struct list_ctx *x,
+static inline __attribute__((always_inline)) int fast_list(const struct vq_multi_ctx *x,
 							   uint16_t pos, bool wrap, uint16_t flags,
 							   struct vdev_vq_elem *e, struct vdev_iov *iov,
 							   uint16_t seq)
 {
 	/* In locals: the stores to iov[] and *e could alias the queue. */
-	const struct pvirtq_desc *const r = x->r;
+	const struct pvirtq_desc *const r = (const struct pvirtq_desc *)x->ring;
 	const uint16_t size = x->size;
 	const uint64_t rgpa = x->rgpa, rsize = x->rsize;
 	const uintptr_t bias = x->bias;
-	const uint32_t limit = x->limit;
-	uint32_t n = 0, n_out;
+	struct vdev_iov *v = iov;
+	struct vdev_iov *const vend = iov + x->limit;
+	unsigned n_out;
 	uint64_t out = 0, in = 0;
 	uint16_t id = 0;
 
 	/* Two loops, readable descriptors then writable ones, so the order
 	 * rule costs nothing: a readable one in the second loop fails the
-	 * list. (len - 1 >= size - off) rejects len == 0 and overruns alike;
-	 * limit = min(iov capacity, size) bounds the list. */
+	 * list. fast_seg() checks each descriptor's segment; limit =
+	 * min(iov capacity, size) bounds the list. */
 	for (;;) { /* readable; the head's flags were read by the caller, once */
 		const struct pvirtq_desc *d = &r[pos];
-		uint64_t addr, off;
+		uint64_t addr;
 		uint32_t len;
 
 		if (flags & VIRTQ_DESC_F_WRITE)
 			break;
 		addr = vdev__rd64(&d->addr);
 		len = vdev__rd32(&d->len);
-		off = addr - rgpa;
 		if (VDEV__UNLIKELY(flags & VIRTQ_DESC_F_INDIRECT))
 			return -1;
-		if (VDEV__UNLIKELY(n == limit))
+		if (VDEV__UNLIKELY(!fast_seg(v, vend, addr, len, rgpa, rsize, bias)))
 			return -1;
-		if (VDEV__UNLIKELY(off >= rsize))
-			return -1;
-		if (VDEV__UNLIKELY((uint64_t)len - 1u >= rsize - off))
-			return -1;
-		iov[n].base = (void *)(bias + (uintptr_t)addr);
-		iov[n].len = len;
-		n++;
+		v++;
 		out += len;
 		if (++pos == size) {
 			pos = 0;
@@ -270,7 +256,7 @@ static inline __attribute__((always_inline)) int fast_list(const struct list_ctx
 		}
 		if (!(flags & VIRTQ_DESC_F_NEXT)) {
 			id = vdev__rd16(&d->id); /* the list's buffer id: its last */
-			n_out = n;
+			n_out = (unsigned)(v - iov);
 			goto done;
 		}
 		flags = vdev__rd16(&r[pos].flags);
@@ -279,25 +265,18 @@ static inline __attribute__((always_inline)) int fast_list(const struct list_ctx
 	}
 	if (VDEV__UNLIKELY(x->ro))
 		return -1;
-	n_out = n;
+	n_out = (unsigned)(v - iov);
 	for (;;) { /* writable; flags already read and checked */
 		const struct pvirtq_desc *d = &r[pos];
 		uint64_t addr = vdev__rd64(&d->addr);
 		uint32_t len = vdev__rd32(&d->len);
-		uint64_t off = addr - rgpa;
 
 		if (VDEV__UNLIKELY((flags & (VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_WRITE)) !=
 				   VIRTQ_DESC_F_WRITE))
 			return -1;
-		if (VDEV__UNLIKELY(n == limit))
+		if (VDEV__UNLIKELY(!fast_seg(v, vend, addr, len, rgpa, rsize, bias)))
 			return -1;
-		if (VDEV__UNLIKELY(off >= rsize))
-			return -1;
-		if (VDEV__UNLIKELY((uint64_t)len - 1u >= rsize - off))
-			return -1;
-		iov[n].base = (void *)(bias + (uintptr_t)addr);
-		iov[n].len = len;
-		n++;
+		v++;
 		in += len;
 		if (++pos == size) {
 			pos = 0;
@@ -316,16 +295,8 @@ done:
 		return -1;
 	if (VDEV__UNLIKELY(out + in > UINT32_MAX))
 		return -1;
-	e->iov = iov;
-	e->out_bytes = (uint32_t)out;
-	e->in_bytes = (uint32_t)in;
-	e->n_out = (uint16_t)n_out;
-	e->n_in = (uint16_t)(n - n_out);
-	e->id = id;
-	e->ndescs = (uint16_t)n;
-	e->seq = seq;
-	e->error = 0;
-	return (int)n;
+	elem_fast(e, iov, (unsigned)(v - iov), n_out, out, out + in, id, seq);
+	return (int)(v - iov);
 }
 
 static inline void save_avail(struct vdev_vq *vq, uint16_t pos, bool wrap)
@@ -419,15 +390,7 @@ static __attribute__((noinline)) unsigned packed_multi_run(struct vdev_vq *vq,
 {
 	const struct pvirtq_desc *r = ring(vq);
 	const uint16_t size = vq->P(size), seq = vq->P(pop_seq);
-	const struct list_ctx x = {
-		.r = r,
-		.rgpa = vq->P(fast_gpa),
-		.rsize = vq->P(fast_size),
-		.bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)vq->P(fast_gpa),
-		.ro = vq_fast_no_write(vq),
-		.limit = iov_per_elem < size ? iov_per_elem : size,
-		.size = size,
-	};
+	const struct vq_multi_ctx x = vq_multi_ctx(vq, r, size, iov_per_elem);
 	uint16_t pos = vq->P(last_avail);
 	bool wrap = (vq->P(state) & VQ_AVAIL_WRAP) != 0;
 	unsigned descs = 0, room = (unsigned)(size - vq->P(inflight_descs));
@@ -510,15 +473,7 @@ static __attribute__((noinline)) int packed_take_multi(struct vdev_vq *vq, uint1
 						       unsigned iov_per_elem, uint16_t seq)
 {
 	const uint16_t size = vq->P(size);
-	const struct list_ctx x = {
-		.r = ring(vq),
-		.rgpa = vq->P(fast_gpa),
-		.rsize = vq->P(fast_size),
-		.bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)vq->P(fast_gpa),
-		.ro = vq_fast_no_write(vq),
-		.limit = iov_per_elem < size ? iov_per_elem : size,
-		.size = size,
-	};
+	const struct vq_multi_ctx x = vq_multi_ctx(vq, ring(vq), size, iov_per_elem);
 	int used;
 
 	/* The rest of the list after its head flags (see packed_multi_run). */

@@ -207,15 +207,7 @@ static __attribute__((noinline)) int walk_chain(struct vdev_vq *vq, uint16_t hea
  * once. Two loops, readable descriptors then writable ones, so the order
  * rule costs nothing: a readable descriptor in the second loop fails it.
  */
-struct multi_ctx {
-	const struct virtq_desc *tbl;
-	uint64_t rgpa, rsize;
-	uintptr_t bias; /* host address = bias + guest address, in the region */
-	uint32_t ro, limit;
-	uint16_t size;
-};
-
-static inline __attribute__((always_inline)) int fast_multi(const struct multi_ctx *x,
+static inline __attribute__((always_inline)) int fast_multi(const struct vq_multi_ctx *x,
 							    uint16_t head, struct vdev_vq_elem *e,
 							    struct vdev_iov *iov, uint16_t seq)
 {
@@ -223,7 +215,7 @@ static inline __attribute__((always_inline)) int fast_multi(const struct multi_c
 	 * of them, so that the loops keep theirs in registers: the segment
 	 * pointer stands for the count and the limit, one sum for both
 	 * byte counts (the readable part's is kept at the turn). */
-	const struct virtq_desc *const tbl = x->tbl;
+	const struct virtq_desc *const tbl = (const struct virtq_desc *)x->ring;
 	const uint16_t size = x->size;
 	const uint64_t rgpa = x->rgpa, rsize = x->rsize;
 	const uintptr_t bias = x->bias;
@@ -233,27 +225,20 @@ static inline __attribute__((always_inline)) int fast_multi(const struct multi_c
 	unsigned n_out;
 	uint16_t i = head, flags;
 
-	/* (len - 1 >= size - off) rejects len == 0 and overruns alike.
-	 * limit = min(iov capacity, queue size) bounds loops too. */
+	/* fast_seg() checks each descriptor's segment; limit = min(iov
+	 * capacity, queue size) bounds the loops too. */
 	for (;;) { /* readable */
 		const struct virtq_desc *d = &tbl[i];
 		uint64_t addr = vdev__rd64(&d->addr);
 		uint32_t len = vdev__rd32(&d->len);
-		uint64_t off = addr - rgpa;
 
 		flags = vdev__rd16(&d->flags);
 		if (flags & VIRTQ_DESC_F_WRITE)
 			break;
 		if (VDEV__UNLIKELY(flags & VIRTQ_DESC_F_INDIRECT))
 			return -1;
-		if (VDEV__UNLIKELY(v == vend))
+		if (VDEV__UNLIKELY(!fast_seg(v, vend, addr, len, rgpa, rsize, bias)))
 			return -1;
-		if (VDEV__UNLIKELY(off >= rsize))
-			return -1;
-		if (VDEV__UNLIKELY((uint64_t)len - 1u >= rsize - off))
-			return -1;
-		v->base = (void *)(bias + (uintptr_t)addr);
-		v->len = len;
 		v++;
 		total += len;
 		if (!(flags & VIRTQ_DESC_F_NEXT))
@@ -272,19 +257,12 @@ done:
 			const struct virtq_desc *d = &tbl[i];
 			uint64_t addr = vdev__rd64(&d->addr);
 			uint32_t len = vdev__rd32(&d->len);
-			uint64_t off = addr - rgpa;
 
 			if (VDEV__UNLIKELY((flags & (VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_WRITE)) !=
 					   VIRTQ_DESC_F_WRITE))
 				return -1;
-			if (VDEV__UNLIKELY(v == vend))
+			if (VDEV__UNLIKELY(!fast_seg(v, vend, addr, len, rgpa, rsize, bias)))
 				return -1;
-			if (VDEV__UNLIKELY(off >= rsize))
-				return -1;
-			if (VDEV__UNLIKELY((uint64_t)len - 1u >= rsize - off))
-				return -1;
-			v->base = (void *)(bias + (uintptr_t)addr);
-			v->len = len;
 			v++;
 			total += len;
 			if (!(flags & VIRTQ_DESC_F_NEXT))
@@ -297,15 +275,7 @@ done:
 	}
 	if (VDEV__UNLIKELY(total > UINT32_MAX))
 		return -1;
-	e->iov = iov;
-	e->out_bytes = (uint32_t)out;
-	e->in_bytes = (uint32_t)(total - out);
-	e->n_out = (uint16_t)n_out;
-	e->n_in = (uint16_t)((unsigned)(v - iov) - n_out);
-	e->id = head;
-	e->ndescs = (uint16_t)(v - iov);
-	e->seq = seq;
-	e->error = 0;
+	elem_fast(e, iov, (unsigned)(v - iov), n_out, out, total, head, seq);
 	return 0;
 }
 
@@ -406,15 +376,8 @@ static __attribute__((noinline)) unsigned pop_multi_run(struct vdev_vq *vq,
 {
 	const struct virtq_avail *av = avail_ring(vq);
 	const uint16_t mask = vq->P(mask), last = vq->P(last_avail), seq = vq->P(pop_seq);
-	const struct multi_ctx x = {
-		.tbl = desc_table(vq),
-		.rgpa = vq->P(fast_gpa),
-		.rsize = vq->P(fast_size),
-		.bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)vq->P(fast_gpa),
-		.ro = vq_fast_no_write(vq),
-		.limit = iov_per_elem < (uint32_t)mask + 1u ? iov_per_elem : (uint32_t)mask + 1u,
-		.size = (uint16_t)(mask + 1u),
-	};
+	const struct virtq_desc *const tbl = desc_table(vq);
+	const struct vq_multi_ctx x = vq_multi_ctx(vq, tbl, (uint32_t)mask + 1u, iov_per_elem);
 	uint64_t *const held = vq->P(held);
 
 	for (; n < cnt; n++) {
@@ -428,7 +391,7 @@ static __attribute__((noinline)) unsigned pop_multi_run(struct vdev_vq *vq,
 		bit = vq_held_bit(head);
 		if (VDEV__UNLIKELY(*hw & bit))
 			break; /* likewise */
-		flags = vdev__rd16(&x.tbl[head].flags);
+		flags = vdev__rd16(&tbl[head].flags);
 		if ((flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)) != VIRTQ_DESC_F_NEXT)
 			break;
 		if (fast_multi(&x, head, &elems[n], iov + (size_t)n * iov_per_elem,
@@ -446,15 +409,8 @@ static __attribute__((noinline)) int take_multi(const struct vdev_vq *vq, uint16
 						unsigned iov_per_elem, uint16_t seq)
 {
 	const uint16_t mask = vq->P(mask);
-	const struct multi_ctx x = {
-		.tbl = (const struct virtq_desc *)vq->P(desc),
-		.rgpa = vq->P(fast_gpa),
-		.rsize = vq->P(fast_size),
-		.bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)vq->P(fast_gpa),
-		.ro = vq_fast_no_write(vq),
-		.limit = iov_per_elem < (uint32_t)mask + 1u ? iov_per_elem : (uint32_t)mask + 1u,
-		.size = (uint16_t)(mask + 1u),
-	};
+	const struct vq_multi_ctx x =
+		vq_multi_ctx(vq, vq->P(desc), (uint32_t)mask + 1u, iov_per_elem);
 
 	return fast_multi(&x, head, e, iov, seq);
 }

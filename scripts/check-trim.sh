@@ -60,6 +60,7 @@ for name in noring blkonly; do
 	case $name in
 	noring)
 		has_prefix vdev__packed_ && fail $name "packed ring code still in $lib"
+		has_prefix vdev__inflight_packed_ && fail $name "packed in-flight log still in $lib"
 		has vdev__read_indirect && fail $name "indirect table reader still in $lib"
 		for f in vdev_blk_init vdev_net_init vdev_vsock_init vdev_gpu_init vdev_console_init \
 			vdev_rng_init vdev_input_init; do

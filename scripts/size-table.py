@@ -52,6 +52,7 @@ def config(name, packed=True, indirect=True, models=tuple(MODELS), gpu3d=True):
     if not packed:
         defs.append("VDEV_CONFIG_PACKED=0")
         srcs.remove("lib/vq_packed.c")
+        srcs.remove("lib/vq_inflight_packed.c")
     if not indirect:
         defs.append("VDEV_CONFIG_INDIRECT=0")
     for m, s in MODELS.items():

@@ -84,11 +84,7 @@ static void bring_up(const struct vdev_blk_backend_ops *ops, void *opaque, bool 
 		.backend_opaque = opaque,
 	};
 	cr_assert_eq(vdev_blk_init(&F.blk, &c), 0);
-	struct vdev_mmio_config mc = {.irq = drv_mmio_irq, .irq_opaque = &F.dm};
-	cr_assert_eq(vdev_mmio_init(&F.mmio, vdev_blk_dev(&F.blk), &mc), 0);
-	memset(&F.dm, 0, sizeof(F.dm));
-	F.dm.mmio = &F.mmio;
-	F.tr = drv_mmio_transport(&F.dm);
+	cr_assert_eq(drv_mmio_attach(&F.dm, &F.mmio, vdev_blk_dev(&F.blk), &F.tr), 0);
 	uint64_t neg;
 	cr_assert_eq(drv_virtio_negotiate(&F.tr, ~F(RING_PACKED) & ~drop, &neg), 0);
 	cr_assert_eq(drv_virtio_setup_queue(&F.tr, &F.q, &F.m, 0, 128, neg), 0);

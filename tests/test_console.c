@@ -182,11 +182,7 @@ static void setup_with(struct opts o)
 		.host_opaque = &T.h,
 	};
 	cr_assert_eq(vdev_console_init(&T.cs, &c), 0);
-	struct vdev_mmio_config mc = {.irq = drv_mmio_irq, .irq_opaque = &T.dm};
-	cr_assert_eq(vdev_mmio_init(&T.mmio, vdev_console_dev(&T.cs), &mc), 0);
-	memset(&T.dm, 0, sizeof(T.dm));
-	T.dm.mmio = &T.mmio;
-	T.tr = drv_mmio_transport(&T.dm);
+	cr_assert_eq(drv_mmio_attach(&T.dm, &T.mmio, vdev_console_dev(&T.cs), &T.tr), 0);
 	for (unsigned i = 0; i < NQ; i++)
 		T.arena[i] = sim_alloc(&T.m, (size_t)NSLOT * SLOT, 4096);
 	if (!o.no_bring_up)

@@ -459,11 +459,7 @@ static void start(uint64_t want)
 	memset(&S, 0, sizeof(S));
 	cr_assert_eq(vdev_gpu_init(&T.gpu, &T.cfg), 0);
 	fake_gpu = &T.gpu;
-	struct vdev_mmio_config mc = {.irq = drv_mmio_irq, .irq_opaque = &T.dm};
-	cr_assert_eq(vdev_mmio_init(&T.mmio, vdev_gpu_dev(&T.gpu), &mc), 0);
-	memset(&T.dm, 0, sizeof(T.dm));
-	T.dm.mmio = &T.mmio;
-	T.tr = drv_mmio_transport(&T.dm);
+	cr_assert_eq(drv_mmio_attach(&T.dm, &T.mmio, vdev_gpu_dev(&T.gpu), &T.tr), 0);
 	bring_up(want);
 }
 

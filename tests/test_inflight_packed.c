@@ -9,25 +9,11 @@
  * copies can give them back), and regions written by a hostile front-end:
  * counted, never followed out of bounds, nothing resubmitted from them.
  */
-#include <criterion/criterion.h>
-#include <stdlib.h>
-#include <string.h>
+#define INFLIGHT_TOKENS 256
+#include "inflight_rig.h"
 
-#include "drvsim.h"
-#include "sim_le.h"
-#include "vdev/device.h"
-#include "vdev/inflight.h"
-
-#define F(b) VDEV_BIT(VDEV_F_##b)
-#define QS 8u
-
-static struct sim_pair P;
-static struct vdev_iov iov[64];
-static uint64_t buf;
 static uint64_t region[(VDEV_INFLIGHT_PACKED_SIZE(QS) + 7) / 8];
 static uint16_t scratch[VDEV_INFLIGHT_PACKED_SCRATCH(QS)];
-static struct vdev_vq_inflight L;
-static int tok[256];
 static uint64_t features;
 
 struct hdr {
@@ -71,14 +57,6 @@ static void attach(uint64_t feat)
 static void setup(void) { attach(0); }
 static void teardown(void) { sim_pair_destroy(&P); }
 
-/* The driver offers chain t: one readable and one writable buffer. */
-static void offer(int t)
-{
-	struct drv_buf b[2] = {{buf + 64u * (unsigned)t, 16, false},
-			       {buf + 64u * (unsigned)t + 16, 16, true}};
-	cr_assert_eq(drv_add(&P.drv, b, 2, false, &tok[t]), 0);
-}
-
 /* The device's side dies: a new queue on the same ring and log, resumed
  * where the log says. Returns how many buffers it hands out again. */
 static unsigned restart(void)
@@ -98,33 +76,6 @@ static unsigned restart(void)
 	cr_assert_eq(vdev_vq_set_state(&P.vq, &st), 0);
 	cr_assert_eq(vdev_vq_start(&P.vq, &P.m.mem, features), 0);
 	cr_assert_eq(vdev_vq_set_inflight(&P.vq, &L), 0);
-	return n;
-}
-
-static void pop(struct vdev_vq_elem *e)
-{
-	cr_assert_eq(vdev_vq_pop(&P.vq, e, iov, 64), 1);
-	cr_assert_eq(e->error, 0, "error %d", e->error);
-}
-
-static void complete(const struct vdev_vq_elem *e)
-{
-	cr_assert_eq(vdev_vq_push(&P.vq, e, 0), 0);
-	(void)vdev_vq_publish(&P.vq);
-}
-
-/* Reap every used buffer; drvsim counts an id it does not have out. */
-static unsigned reap(int *seen)
-{
-	unsigned n = 0;
-	uint32_t len;
-	int *t;
-
-	while ((t = drv_get_used(&P.drv, &len)) != NULL) {
-		seen[t - tok]++;
-		n++;
-	}
-	cr_assert_eq(P.drv.errors, 0, "%s", P.drv.last_error);
 	return n;
 }
 

@@ -103,11 +103,7 @@ static void setup_with(struct opts o)
 		.host_opaque = &F.h,
 	};
 	cr_assert_eq(vdev_input_init(&F.in, &c), 0);
-	struct vdev_mmio_config mc = {.irq = drv_mmio_irq, .irq_opaque = &F.dm};
-	cr_assert_eq(vdev_mmio_init(&F.mmio, vdev_input_dev(&F.in), &mc), 0);
-	memset(&F.dm, 0, sizeof(F.dm));
-	F.dm.mmio = &F.mmio;
-	F.tr = drv_mmio_transport(&F.dm);
+	cr_assert_eq(drv_mmio_attach(&F.dm, &F.mmio, vdev_input_dev(&F.in), &F.tr), 0);
 	F.arena = sim_alloc(&F.m, 64u * 64u, 64);
 	if (!o.no_driver_ok)
 		bring_up(o.packed);

@@ -164,11 +164,7 @@ static void setup_with(struct opts o)
 	memset(F.tx_elems, 0, sizeof(F.tx_elems));
 	cr_assert_eq(vdev_net_init(&F.net, &c), 0);
 	vdev_dev_set_frontend_negotiates(vdev_net_dev(&F.net), o.frontend);
-	struct vdev_mmio_config mc = {.irq = drv_mmio_irq, .irq_opaque = &F.dm};
-	cr_assert_eq(vdev_mmio_init(&F.mmio, vdev_net_dev(&F.net), &mc), 0);
-	memset(&F.dm, 0, sizeof(F.dm));
-	F.dm.mmio = &F.mmio;
-	F.tr = drv_mmio_transport(&F.dm);
+	cr_assert_eq(drv_mmio_attach(&F.dm, &F.mmio, vdev_net_dev(&F.net), &F.tr), 0);
 	uint64_t want = ~(uint64_t)0 & ~o.drop;
 	if (!o.packed)
 		want &= ~F(RING_PACKED);

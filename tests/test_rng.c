@@ -122,11 +122,7 @@ static void setup_with(struct opts o)
 		.backend_opaque = &F.h,
 	};
 	cr_assert_eq(vdev_rng_init(&F.rng, &c), 0);
-	struct vdev_mmio_config mc = {.irq = drv_mmio_irq, .irq_opaque = &F.dm};
-	cr_assert_eq(vdev_mmio_init(&F.mmio, vdev_rng_dev(&F.rng), &mc), 0);
-	memset(&F.dm, 0, sizeof(F.dm));
-	F.dm.mmio = &F.mmio;
-	F.tr = drv_mmio_transport(&F.dm);
+	cr_assert_eq(drv_mmio_attach(&F.dm, &F.mmio, vdev_rng_dev(&F.rng), &F.tr), 0);
 	uint64_t want = ~(uint64_t)0;
 	if (!o.packed)
 		want &= ~F(RING_PACKED);

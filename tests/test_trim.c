@@ -14,6 +14,7 @@
 #include "testdev.h"
 #include "vdev/blk.h"
 #include "vdev/config.h"
+#include "vdev/inflight.h"
 #include "vdev/mmio.h"
 
 #define F(b) VDEV_BIT(VDEV_F_##b)
@@ -100,6 +101,20 @@ Test(trim, vq_start_refuses_packed_when_left_out)
 	sim_pair_destroy(&p);
 	cr_expect_eq(sim_pair_init(&p, 16, F(VERSION_1), 1u << 20, false), 0, "split starts");
 	sim_pair_destroy(&p);
+}
+
+/* The packed in-flight log (vhost-user's INFLIGHT_SHMFD for packed rings)
+ * goes with the layout: binding one is refused when it is left out. */
+Test(trim, packed_inflight_log_follows_the_build)
+{
+	static uint64_t region[VDEV_INFLIGHT_PACKED_SIZE(16) / 8 + 1];
+	static uint16_t scratch[VDEV_INFLIGHT_PACKED_SCRATCH(16)];
+	struct vdev_vq_inflight log;
+	int rc;
+
+	memset(&log, 0, sizeof(log));
+	rc = vdev_vq_inflight_init_packed(&log, region, scratch, 16);
+	cr_expect_eq(rc, VDEV_CONFIG_PACKED ? 0 : VDEV_ENOTSUP, "rc %d", rc);
 }
 
 /*

@@ -230,11 +230,7 @@ static void setup_with(struct opts o)
 		.close_timeout_ms = o.close_timeout_ms,
 	};
 	cr_assert_eq(vdev_vsock_init(&F.vs, &c), 0);
-	struct vdev_mmio_config mc = {.irq = drv_mmio_irq, .irq_opaque = &F.dm};
-	cr_assert_eq(vdev_mmio_init(&F.mmio, vdev_vsock_dev(&F.vs), &mc), 0);
-	memset(&F.dm, 0, sizeof(F.dm));
-	F.dm.mmio = &F.mmio;
-	F.tr = drv_mmio_transport(&F.dm);
+	cr_assert_eq(drv_mmio_attach(&F.dm, &F.mmio, vdev_vsock_dev(&F.vs), &F.tr), 0);
 	bring_up();
 	F.tx_arena = sim_alloc(&F.m, (size_t)NSLOT * TX_SLOT, 4096);
 	F.rx_arena = sim_alloc(&F.m, (size_t)NSLOT * RX_SLOT, 4096);

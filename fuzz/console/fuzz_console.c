@@ -267,11 +267,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.host = &fz_ops,
 	};
 	FUZZ_CHECK(vdev_console_init(&cs, &c) == 0);
-	struct vdev_mmio_config mc = {.irq = drv_mmio_irq, .irq_opaque = &dm};
-	FUZZ_CHECK(vdev_mmio_init(&mmio, vdev_console_dev(&cs), &mc) == 0);
-	memset(&dm, 0, sizeof(dm));
-	dm.mmio = &mmio;
-	tr = drv_mmio_transport(&dm);
+	FUZZ_CHECK(drv_mmio_attach(&dm, &mmio, vdev_console_dev(&cs), &tr) == 0);
 	memset(q, 0, sizeof(q));
 	uint16_t qsize = (uint16_t)(1u << (1 + take(&in) % 4));
 	up = bring_up(&tr, want, qsize);

@@ -137,11 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.backlog_len = 1 + take(&in) % BACKLOG,
 	};
 	FUZZ_CHECK(vdev_input_init(&dev, &c) == 0);
-	struct vdev_mmio_config mc = {.irq = drv_mmio_irq, .irq_opaque = &dm};
-	FUZZ_CHECK(vdev_mmio_init(&mmio, vdev_input_dev(&dev), &mc) == 0);
-	memset(&dm, 0, sizeof(dm));
-	dm.mmio = &mmio;
-	tr = drv_mmio_transport(&dm);
+	FUZZ_CHECK(drv_mmio_attach(&dm, &mmio, vdev_input_dev(&dev), &tr) == 0);
 	memset(q, 0, sizeof(q));
 	up = bring_up(&tr, want, (uint16_t)(1u << (1 + take(&in) % 5)));
 

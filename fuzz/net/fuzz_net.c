@@ -201,11 +201,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	memcpy(c.mac, host_mac, 6);
 	FUZZ_CHECK(vdev_net_init(&net, &c) == 0);
-	struct vdev_mmio_config mc = {.irq = drv_mmio_irq, .irq_opaque = &dm};
-	FUZZ_CHECK(vdev_mmio_init(&mmio, vdev_net_dev(&net), &mc) == 0);
-	memset(&dm, 0, sizeof(dm));
-	dm.mmio = &mmio;
-	tr = drv_mmio_transport(&dm);
+	FUZZ_CHECK(drv_mmio_attach(&dm, &mmio, vdev_net_dev(&net), &tr) == 0);
 	memset(q, 0, sizeof(q));
 	uint16_t qsize = (uint16_t)(1u << (1 + take(&in) % 5));
 	up = bring_up(&tr, want, qsize);

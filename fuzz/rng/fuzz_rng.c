@@ -138,11 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.backend = &ops,
 	};
 	FUZZ_CHECK(vdev_rng_init(&rng, &c) == 0);
-	struct vdev_mmio_config mc = {.irq = drv_mmio_irq, .irq_opaque = &dm};
-	FUZZ_CHECK(vdev_mmio_init(&mmio, vdev_rng_dev(&rng), &mc) == 0);
-	memset(&dm, 0, sizeof(dm));
-	dm.mmio = &mmio;
-	tr = drv_mmio_transport(&dm);
+	FUZZ_CHECK(drv_mmio_attach(&dm, &mmio, vdev_rng_dev(&rng), &tr) == 0);
 	memset(&q, 0, sizeof(q));
 	up = bring_up(&tr, want, (uint16_t)(1u << (1 + take(&in) % 5)));
 

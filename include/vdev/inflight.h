@@ -162,7 +162,8 @@ VDEV_API unsigned vdev_vq_inflight_recover(struct vdev_vq_inflight *log, uint16_
  * @scratch: VDEV_INFLIGHT_PACKED_SCRATCH(desc_num) uint16_t, the caller's
  *          while the log is bound (recovery order and buffer id -> entry).
  * @desc_num: 1..32768, the queue size the log was made for.
- * Returns 0 or VDEV_EINVAL. Context: configuration.
+ * Returns 0 or VDEV_EINVAL; VDEV_ENOTSUP in a build without the packed
+ * layout (VDEV_CONFIG_PACKED 0). Context: configuration.
  */
 VDEV_API int vdev_vq_inflight_init_packed(struct vdev_vq_inflight *log, void *region,
 					  uint16_t *scratch, uint32_t desc_num);
@@ -186,7 +187,8 @@ struct vdev_vq_state;
  * a partition of the entries, counts above the ring size, a buffer id out
  * of the ring, the used descriptor unreadable) is counted in `errors` and
  * re-initialised empty at its committed used position when that is in
- * the ring, else at @st's: 0 buffers.
+ * the ring, else at @st's: 0 buffers. In a build without the packed
+ * layout: 0, touching nothing.
  * Context: configuration.
  */
 VDEV_API unsigned vdev_vq_inflight_recover_packed(struct vdev_vq_inflight *log,

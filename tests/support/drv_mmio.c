@@ -2,6 +2,8 @@
 /* Driver simulator, virtio-mmio front end: see drv_mmio.h. */
 #include "drv_mmio.h"
 
+#include <string.h>
+
 enum {
 	R_DEVICE_ID = 0x008,
 	R_DEVICE_FEATURES = 0x010,
@@ -32,6 +34,18 @@ void drv_mmio_irq(void *opaque, bool level)
 	if (level && !d->line)
 		d->raises++;
 	d->line = level;
+}
+
+int drv_mmio_attach(struct drv_mmio *d, struct vdev_mmio *mmio, struct vdev_dev *dev,
+		    struct drv_transport *tr)
+{
+	struct vdev_mmio_config mc = {.irq = drv_mmio_irq, .irq_opaque = d};
+	int rc = vdev_mmio_init(mmio, dev, &mc);
+
+	memset(d, 0, sizeof(*d));
+	d->mmio = mmio;
+	*tr = drv_mmio_transport(d);
+	return rc;
 }
 
 static uint64_t bus_rd(struct drv_mmio *d, uint64_t off, unsigned w)

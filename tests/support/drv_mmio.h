@@ -34,6 +34,13 @@ static inline struct drv_transport drv_mmio_transport(struct drv_mmio *d)
 	return tr;
 }
 
+/* Put `dev` behind the virtio-mmio transport `mmio` (vdev_mmio_init(),
+ * default configuration) with its interrupt line wired to `d`, which is
+ * then reset to serve it, and set *tr to the driver's view of it. Returns
+ * vdev_mmio_init()'s result. */
+int drv_mmio_attach(struct drv_mmio *d, struct vdev_mmio *mmio, struct vdev_dev *dev,
+		    struct drv_transport *tr);
+
 /* Raw 32-bit register access (tests of misbehaving drivers). */
 uint32_t drv_mmio_rd(struct drv_mmio *d, uint32_t off);
 void drv_mmio_wr(struct drv_mmio *d, uint32_t off, uint32_t v);
