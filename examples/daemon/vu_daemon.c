@@ -60,53 +60,70 @@ void vu_daemon_opts_init(const struct vu_daemon_spec *s, struct vu_daemon_opts *
 	*o = (struct vu_daemon_opts){.fd = -1, .queue_size = s->queue_size};
 }
 
+/* The common options; `needs`: the VU_DAEMON_* flag a daemon takes it
+ * with, 0 for every daemon. */
+static const struct common_opt {
+	unsigned needs;
+	struct option opt;
+} common[] = {
+	{0, {"socket-path", required_argument, NULL, VU_OPT_SOCKET}},
+	{VU_DAEMON_SOCKET, {"socket", required_argument, NULL, VU_OPT_SOCKET}},
+	{0, {"fd", required_argument, NULL, VU_OPT_FD}},
+	{0, {"queue-size", required_argument, NULL, VU_OPT_QUEUE_SIZE}},
+	{VU_DAEMON_NO_PACKED, {"no-packed", no_argument, NULL, VU_OPT_NO_PACKED}},
+	{VU_DAEMON_PCIDEV, {"pcidev", required_argument, NULL, VU_OPT_PCIDEV}},
+	{VU_DAEMON_PCIDEV, {"mmio-irq", required_argument, NULL, VU_OPT_MMIO_IRQ}},
+	{0, {"quiet", no_argument, NULL, VU_OPT_QUIET}},
+	{0, {"stats", no_argument, NULL, VU_OPT_STATS}},
+	{0, {"print-capabilities", no_argument, NULL, VU_OPT_CAPS}},
+	{0, {"help", no_argument, NULL, VU_OPT_HELP}},
+};
+#define NCOMMON (sizeof(common) / sizeof(common[0]))
+
+static bool offers(const struct vu_daemon_spec *s, const struct common_opt *co)
+{
+	return co->needs == 0 || (s->flags & co->needs) != 0;
+}
+
 /* Does the daemon take the common option `c`? */
 static bool takes(const struct vu_daemon_spec *s, int c)
 {
-	switch (c) {
-	case VU_OPT_NO_PACKED: return (s->flags & VU_DAEMON_NO_PACKED) != 0;
-	case VU_OPT_PCIDEV:
-	case VU_OPT_MMIO_IRQ: return (s->flags & VU_DAEMON_PCIDEV) != 0;
-	default: return c >= VU_OPT_FIRST && c < VU_OPT_END;
-	}
+	for (size_t i = 0; i < NCOMMON; i++)
+		if (common[i].opt.val == c && offers(s, &common[i]))
+			return true;
+	return false;
 }
 
-void vu_daemon_longopts(const struct vu_daemon_spec *s, const struct option *own,
-			struct option *out)
+int vu_daemon_getopt(const struct vu_daemon_spec *s, struct vu_daemon_opts *o, int argc,
+		     char **argv, const struct option *own)
 {
-	static const struct option common[] = {
-		{"socket-path", required_argument, NULL, VU_OPT_SOCKET},
-		{"socket", required_argument, NULL, VU_OPT_SOCKET},
-		{"fd", required_argument, NULL, VU_OPT_FD},
-		{"queue-size", required_argument, NULL, VU_OPT_QUEUE_SIZE},
-		{"no-packed", no_argument, NULL, VU_OPT_NO_PACKED},
-		{"pcidev", required_argument, NULL, VU_OPT_PCIDEV},
-		{"mmio-irq", required_argument, NULL, VU_OPT_MMIO_IRQ},
-		{"quiet", no_argument, NULL, VU_OPT_QUIET},
-		{"stats", no_argument, NULL, VU_OPT_STATS},
-		{"print-capabilities", no_argument, NULL, VU_OPT_CAPS},
-		{"help", no_argument, NULL, VU_OPT_HELP},
-	};
-	_Static_assert(sizeof(common) / sizeof(common[0]) == VU_DAEMON_LONGOPTS,
-		       "VU_DAEMON_LONGOPTS counts the common entries");
+	static struct option table[VU_DAEMON_OWN_MAX + NCOMMON + 1];
 	size_t n = 0;
+	int c, rc;
 
 	for (; own[n].name != NULL; n++) {
-		if (own[n].val >= VU_OPT_FIRST && own[n].val < VU_OPT_END) {
-			fprintf(stderr, "%s: --%s: option code %d is a common one\n", s->prog,
+		if (n == VU_DAEMON_OWN_MAX || own[n].val <= 0 || own[n].val >= VU_OPT_FIRST ||
+		    own[n].val == '?' || own[n].val == ':') {
+			fprintf(stderr, "%s: --%s: too many options or a bad code %d\n", s->prog,
 				own[n].name, own[n].val);
 			abort();
 		}
-		out[n] = own[n];
+		table[n] = own[n];
 	}
-	for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++) {
-		if (!(s->flags & VU_DAEMON_SOCKET) && strcmp(common[i].name, "socket") == 0)
-			continue;
-		if (!takes(s, common[i].val))
-			continue; /* an optional one this daemon does not take */
-		out[n++] = common[i];
+	for (size_t i = 0; i < NCOMMON; i++)
+		if (offers(s, &common[i]))
+			table[n++] = common[i].opt;
+	table[n] = (struct option){NULL, 0, NULL, 0};
+	while ((c = getopt_long(argc, argv, "", table, NULL)) != -1) {
+		if (c != '?' && c < VU_OPT_FIRST)
+			return c; /* the daemon's own */
+		rc = vu_daemon_option(s, o, c, optarg);
+		if (rc == 0)
+			vu_daemon_usage(stderr, s);
+		if (rc <= 0)
+			return -1;
 	}
-	out[n] = (struct option){NULL, 0, NULL, 0};
+	return vu_daemon_check_args(s->prog, argc, argv, optind, o->socket_path, o->fd);
 }
 
 int vu_daemon_option(const struct vu_daemon_spec *s, struct vu_daemon_opts *o, int c,
@@ -148,16 +165,6 @@ int vu_daemon_option(const struct vu_daemon_spec *s, struct vu_daemon_opts *o, i
 	default: return 0;
 	}
 	return 1;
-}
-
-int vu_daemon_option_or_usage(const struct vu_daemon_spec *s, struct vu_daemon_opts *o, int c,
-			      const char *arg)
-{
-	int rc = vu_daemon_option(s, o, c, arg);
-
-	if (rc == 0)
-		vu_daemon_usage(stderr, s);
-	return rc > 0 ? 0 : -1;
 }
 
 const char *vu_daemon_where(const struct vu_daemon_opts *o)

@@ -17,9 +17,8 @@
 /*
  * The options every daemon takes. A daemon describes itself in a
  * struct vu_daemon_spec, embeds struct vu_daemon_opts in its own options
- * (set up with vu_daemon_opts_init()), builds its getopt_long() table
- * with vu_daemon_longopts() and hands each code its own switch does not
- * know to vu_daemon_option():
+ * (set up with vu_daemon_opts_init()) and reads its command line with
+ * vu_daemon_getopt(), which takes the common options itself:
  *
  *   --socket-path=PATH (and --socket=PATH with VU_DAEMON_SOCKET), --fd=N,
  *   --queue-size=N, --no-packed (VU_DAEMON_NO_PACKED), --pcidev=MODE and
@@ -27,6 +26,8 @@
  *   --print-capabilities, --help.
  *
  * A daemon takes none of the optional ones it does not name in `flags`.
+ * Context: the main thread, before any other (getopt_long() is not
+ * reentrant).
  */
 #define VU_DAEMON_SOCKET 0x1u    /* --socket as well as --socket-path */
 #define VU_DAEMON_NO_PACKED 0x2u /* --no-packed */
@@ -59,7 +60,7 @@ struct vu_daemon_opts {
 };
 
 /* The getopt_long() codes of the common options: a daemon's own codes
- * stay below VU_OPT_FIRST (vu_daemon_longopts() aborts otherwise). */
+ * stay below VU_OPT_FIRST (vu_daemon_getopt() aborts otherwise). */
 enum {
 	VU_OPT_FIRST = 0x1000,
 	VU_OPT_SOCKET = VU_OPT_FIRST,
@@ -75,35 +76,35 @@ enum {
 	VU_OPT_END
 };
 
-/* How many entries the common options add at the most. */
-#define VU_DAEMON_LONGOPTS 11
+/* The most own options vu_daemon_getopt() takes. */
+#define VU_DAEMON_OWN_MAX 48
 
 /* vu_daemon_opts_init() - the defaults: no socket, fd -1, the spec's
  * queue size, every flag off. */
 void vu_daemon_opts_init(const struct vu_daemon_spec *s, struct vu_daemon_opts *o);
 
 /*
- * vu_daemon_longopts() - the getopt_long() table: the daemon's own
- * entries `own` (ended by an all-zero entry) followed by the common ones
- * the spec takes and the all-zero end. `out` holds at least the entries
- * of `own` (its end included) + VU_DAEMON_LONGOPTS.
+ * vu_daemon_getopt() - getopt_long() over the daemon's own options `own`
+ * (at most VU_DAEMON_OWN_MAX, ended by an all-zero entry, codes from 1 to
+ * below VU_OPT_FIRST but not '?' or ':') and the common ones the spec takes, which it takes
+ * itself into `o`. Returns the next own option's code (its argument in
+ * optarg); 0 at the end, when nothing follows the options and exactly
+ * one of --socket-path and --fd was given (vu_daemon_check_args()); -1
+ * after printing what is wrong (and the usage, for an unknown option).
+ * --print-capabilities and --help print and exit(0).
  */
-void vu_daemon_longopts(const struct vu_daemon_spec *s, const struct option *own,
-			struct option *out);
+int vu_daemon_getopt(const struct vu_daemon_spec *s, struct vu_daemon_opts *o, int argc,
+		     char **argv, const struct option *own);
 
 /*
- * vu_daemon_option() - take getopt_long()'s code `c` with its argument
- * `arg` (optarg). Returns 1 when it was a common option the spec takes
- * (--print-capabilities and --help print and exit(0)), 0 when it is not
- * one (nothing printed), -1 on a bad value (printed as
+ * vu_daemon_option() - take one common option: getopt_long()'s code `c`
+ * with its argument `arg` (optarg). Returns 1 when it was a common option
+ * the spec takes (--print-capabilities and --help print and exit(0)), 0
+ * when it is not one (nothing printed), -1 on a bad value (printed as
  * "<prog>: --<opt>=<arg>: expected lo..hi").
- * vu_daemon_option_or_usage() is the same for a daemon's default case:
- * 0 when taken; else -1, with the usage on stderr when `c` is not one.
  */
 int vu_daemon_option(const struct vu_daemon_spec *s, struct vu_daemon_opts *o, int c,
 		     const char *arg);
-int vu_daemon_option_or_usage(const struct vu_daemon_spec *s, struct vu_daemon_opts *o, int c,
-			      const char *arg);
 
 /* vu_daemon_where() - for messages: the socket path, or "the given fd". */
 const char *vu_daemon_where(const struct vu_daemon_opts *o);

@@ -133,7 +133,6 @@ static int parse(int argc, char **argv, struct options *o)
 		{"size", required_argument, NULL, O_SIZE},
 		{NULL, 0, NULL, 0},
 	};
-	struct option longopts[sizeof(own) / sizeof(own[0]) + VU_DAEMON_LONGOPTS];
 	int c;
 
 	*o = (struct options){.num_queues = 1, .seg_max = 126, .num_reqs = 256,
@@ -141,8 +140,7 @@ static int parse(int argc, char **argv, struct options *o)
 			      .discard_max_seg = 16, .discard_alignment = 8,
 			      .wz_max_sectors = 32768, .wz_max_seg = 16};
 	vu_daemon_opts_init(&SPEC, &o->com);
-	vu_daemon_longopts(&SPEC, own, longopts);
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = vu_daemon_getopt(&SPEC, &o->com, argc, argv, own)) > 0) {
 		bool ok = true;
 		switch (c) {
 		case O_FILE: o->blk_file = optarg; break;
@@ -185,12 +183,11 @@ static int parse(int argc, char **argv, struct options *o)
 			}
 			break;
 		}
-		default: ok = vu_daemon_option_or_usage(&SPEC, &o->com, c, optarg) == 0; break;
 		}
 		if (!ok)
 			return -1;
 	}
-	if (vu_daemon_check_args(PROG, argc, argv, optind, o->com.socket_path, o->com.fd) != 0)
+	if (c < 0)
 		return -1;
 	bool null = o->backend != NULL && strcmp(o->backend, "null") == 0;
 	if (null ? o->null_size == 0 : o->blk_file == NULL) {

@@ -132,14 +132,12 @@ static int parse(int argc, char **argv, struct options *o)
 		{NULL, 0, NULL, 0},
 	};
 	const char *console = NULL;
-	struct option longopts[sizeof(own) / sizeof(own[0]) + VU_DAEMON_LONGOPTS];
 	int c;
 	char *eq;
 
 	D.nports = 1; /* port 0 is filled in after the options */
 	vu_daemon_opts_init(&SPEC, &o->com);
-	vu_daemon_longopts(&SPEC, own, longopts);
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = vu_daemon_getopt(&SPEC, &o->com, argc, argv, own)) > 0) {
 		switch (c) {
 		case O_CONSOLE: console = optarg; break;
 		case O_PORT:
@@ -161,13 +159,9 @@ static int parse(int argc, char **argv, struct options *o)
 			}
 			break;
 		case O_NOMP: o->no_multiport = true; break;
-		default:
-			if (vu_daemon_option_or_usage(&SPEC, &o->com, c, optarg) != 0)
-				return -1;
-			break;
 		}
 	}
-	if (vu_daemon_check_args(PROG, argc, argv, optind, o->com.socket_path, o->com.fd) != 0)
+	if (c < 0)
 		return -1;
 	if (console == NULL) {
 		fprintf(stderr, PROG ": --console is required\n");

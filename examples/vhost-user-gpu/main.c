@@ -170,12 +170,10 @@ static int parse(int argc, char **argv, struct options *o)
 		{"virgl-software", no_argument, NULL, O_VIRGL_SW},
 		{NULL, 0, NULL, 0},
 	};
-	struct option longopts[sizeof(own) / sizeof(own[0]) + VU_DAEMON_LONGOPTS];
 	int c, rc = 0;
 
 	vu_daemon_opts_init(&SPEC, &o->com);
-	vu_daemon_longopts(&SPEC, own, longopts);
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = vu_daemon_getopt(&SPEC, &o->com, argc, argv, own)) > 0) {
 		switch (c) {
 		case O_PNG: o->png = optarg; break;
 		case O_PPM: o->ppm = optarg; break;
@@ -190,15 +188,11 @@ static int parse(int argc, char **argv, struct options *o)
 		case O_NOCHAN: o->no_channel = true; break;
 		case O_VIRGL: o->virgl = true; break;
 		case O_VIRGL_SW: o->virgl = o->virgl_software = true; break;
-		default:
-			if (vu_daemon_option_or_usage(&SPEC, &o->com, c, optarg) != 0)
-				return -1;
-			break;
 		}
 		if (rc != 0)
 			return -1;
 	}
-	if (vu_daemon_check_args(PROG, argc, argv, optind, o->com.socket_path, o->com.fd) != 0)
+	if (c < 0)
 		return -1;
 	if (o->png != NULL && o->ppm != NULL) {
 		fprintf(stderr, "vhost-user-gpu: give at most one of --png and --ppm\n");

@@ -144,12 +144,10 @@ static int parse(int argc, char **argv, struct options *o)
 		{"link-down", no_argument, NULL, O_LINK_DOWN},
 		{NULL, 0, NULL, 0},
 	};
-	struct option longopts[sizeof(own) / sizeof(own[0]) + VU_DAEMON_LONGOPTS];
 	int c;
 
 	vu_daemon_opts_init(&SPEC, &o->com);
-	vu_daemon_longopts(&SPEC, own, longopts);
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = vu_daemon_getopt(&SPEC, &o->com, argc, argv, own)) > 0) {
 		switch (c) {
 		case O_TAP: o->tap = optarg; break;
 		case O_PACKET: o->packet = optarg; break;
@@ -179,13 +177,9 @@ static int parse(int argc, char **argv, struct options *o)
 		case O_DENY_MAC: o->deny_mac = true; break;
 		case O_DENY_PROMISC: o->deny_promisc = true; break;
 		case O_LINK_DOWN: o->link_down = true; break;
-		default:
-			if (vu_daemon_option_or_usage(&SPEC, &o->com, c, optarg) != 0)
-				return -1;
-			break;
 		}
 	}
-	if (vu_daemon_check_args(PROG, argc, argv, optind, o->com.socket_path, o->com.fd) != 0)
+	if (c < 0)
 		return -1;
 	if ((o->tap != NULL) + (o->packet != NULL) + (o->sw != NULL) != 1) {
 		fprintf(stderr, "vhost-user-net: give exactly one of --tap, --packet and --switch\n");

@@ -98,12 +98,10 @@ static int parse(int argc, char **argv, struct options *o)
 		{"log-requests", no_argument, NULL, O_LOG},
 		{NULL, 0, NULL, 0},
 	};
-	struct option longopts[sizeof(own) / sizeof(own[0]) + VU_DAEMON_LONGOPTS];
 	int c;
 
 	vu_daemon_opts_init(&SPEC, &o->com);
-	vu_daemon_longopts(&SPEC, own, longopts);
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = vu_daemon_getopt(&SPEC, &o->com, argc, argv, own)) > 0) {
 		switch (c) {
 		case O_SOURCE: o->source = optarg; break;
 		case O_RATE:
@@ -116,13 +114,9 @@ static int parse(int argc, char **argv, struct options *o)
 				return -1;
 			break;
 		case O_LOG: o->log_requests = true; break;
-		default:
-			if (vu_daemon_option_or_usage(&SPEC, &o->com, c, optarg) != 0)
-				return -1;
-			break;
 		}
 	}
-	return vu_daemon_check_args(PROG, argc, argv, optind, o->com.socket_path, o->com.fd);
+	return c;
 }
 
 /* ---- the entropy source --------------------------------------------------------- */

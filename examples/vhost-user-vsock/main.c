@@ -98,12 +98,10 @@ static int parse(int argc, char **argv, struct options *o)
 		{"close-timeout", required_argument, NULL, O_CLOSE},
 		{NULL, 0, NULL, 0},
 	};
-	struct option longopts[sizeof(own) / sizeof(own[0]) + VU_DAEMON_LONGOPTS];
 	int c;
 
 	vu_daemon_opts_init(&SPEC, &o->com);
-	vu_daemon_longopts(&SPEC, own, longopts);
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = vu_daemon_getopt(&SPEC, &o->com, argc, argv, own)) > 0) {
 		switch (c) {
 		case O_CID:
 			if (vu_daemon_uint(PROG, "guest-cid", optarg, 3, 0xfffffffeull, &o->cid) != 0)
@@ -123,13 +121,9 @@ static int parse(int argc, char **argv, struct options *o)
 			if (vu_daemon_u32(PROG, "close-timeout", optarg, 10, 600000, &o->close_ms) != 0)
 				return -1;
 			break;
-		default:
-			if (vu_daemon_option_or_usage(&SPEC, &o->com, c, optarg) != 0)
-				return -1;
-			break;
 		}
 	}
-	if (vu_daemon_check_args(PROG, argc, argv, optind, o->com.socket_path, o->com.fd) != 0)
+	if (c < 0)
 		return -1;
 	if (o->cid == 0 || o->uds_path == NULL) {
 		fprintf(stderr, "vhost-user-vsock: --guest-cid and --uds-path are required\n");
