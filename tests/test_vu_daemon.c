@@ -59,7 +59,6 @@ static int parse(const struct vu_daemon_spec *spec, struct vu_daemon_opts *o, st
 	memset(s, 0, sizeof(*s));
 	optind = 0; /* glibc: start again */
 	opterr = 0;
-	vu_daemon_opts_init(spec, o);
 	int c;
 	while ((c = vu_daemon_getopt(spec, o, argc, argv, OWN)) > 0) {
 		s->calls++;

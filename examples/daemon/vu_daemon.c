@@ -114,6 +114,8 @@ int vu_daemon_getopt(const struct vu_daemon_spec *s, struct vu_daemon_opts *o, i
 		if (offers(s, &common[i]))
 			table[n++] = common[i].opt;
 	table[n] = (struct option){NULL, 0, NULL, 0};
+	if (optind <= 1)
+		vu_daemon_opts_init(s, o); /* the first call: nothing read yet */
 	while ((c = getopt_long(argc, argv, "", table, NULL)) != -1) {
 		if (c != '?' && c < VU_OPT_FIRST)
 			return c; /* the daemon's own */

@@ -86,11 +86,13 @@ void vu_daemon_opts_init(const struct vu_daemon_spec *s, struct vu_daemon_opts *
 /*
  * vu_daemon_getopt() - getopt_long() over the daemon's own options `own`
  * (at most VU_DAEMON_OWN_MAX, ended by an all-zero entry, codes from 1 to
- * below VU_OPT_FIRST but not '?' or ':') and the common ones the spec takes, which it takes
- * itself into `o`. Returns the next own option's code (its argument in
- * optarg); 0 at the end, when nothing follows the options and exactly
- * one of --socket-path and --fd was given (vu_daemon_check_args()); -1
- * after printing what is wrong (and the usage, for an unknown option).
+ * below VU_OPT_FIRST but not '?' or ':') and the common ones the spec
+ * takes, which it takes itself into `o`; the first call (optind still 1,
+ * or 0 to start again) sets `o` to the defaults (vu_daemon_opts_init()).
+ * Returns the next own option's code (its argument in optarg); 0 at the
+ * end, when nothing follows the options and exactly one of --socket-path
+ * and --fd was given (vu_daemon_check_args()); -1 after printing what is
+ * wrong (and the usage, for an unknown option).
  * --print-capabilities and --help print and exit(0).
  */
 int vu_daemon_getopt(const struct vu_daemon_spec *s, struct vu_daemon_opts *o, int argc,

@@ -139,7 +139,6 @@ static int parse(int argc, char **argv, struct options *o)
 			      .serial = "vdev-blk", .discard_max_sectors = 32768,
 			      .discard_max_seg = 16, .discard_alignment = 8,
 			      .wz_max_sectors = 32768, .wz_max_seg = 16};
-	vu_daemon_opts_init(&SPEC, &o->com);
 	while ((c = vu_daemon_getopt(&SPEC, &o->com, argc, argv, own)) > 0) {
 		bool ok = true;
 		switch (c) {

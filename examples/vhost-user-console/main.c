@@ -136,7 +136,6 @@ static int parse(int argc, char **argv, struct options *o)
 	char *eq;
 
 	D.nports = 1; /* port 0 is filled in after the options */
-	vu_daemon_opts_init(&SPEC, &o->com);
 	while ((c = vu_daemon_getopt(&SPEC, &o->com, argc, argv, own)) > 0) {
 		switch (c) {
 		case O_CONSOLE: console = optarg; break;

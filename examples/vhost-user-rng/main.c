@@ -100,7 +100,6 @@ static int parse(int argc, char **argv, struct options *o)
 	};
 	int c;
 
-	vu_daemon_opts_init(&SPEC, &o->com);
 	while ((c = vu_daemon_getopt(&SPEC, &o->com, argc, argv, own)) > 0) {
 		switch (c) {
 		case O_SOURCE: o->source = optarg; break;
