@@ -42,14 +42,13 @@
 #define MAX_QUEUES 64
 
 struct options {
-	const char *socket_path, *blk_file, *serial, *backend;
+	struct vu_daemon_opts com; /* --socket-path, --fd, --queue-size, ... */
+	const char *blk_file, *serial, *backend;
 	unsigned long long null_size;
-	int fd;
-	bool read_only, writeback, thread_per_queue, quiet, stats, no_packed;
-	unsigned num_queues, queue_size, seg_max, num_reqs;
+	bool read_only, writeback, thread_per_queue;
+	unsigned num_queues, seg_max, num_reqs;
 	unsigned discard_max_sectors, discard_max_seg, discard_alignment;
 	unsigned wz_max_sectors, wz_max_seg;
-	struct pcidev_opts pcidev;
 };
 
 struct daemon {
@@ -73,20 +72,21 @@ struct daemon {
 
 static struct daemon D;
 
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"usage: vhost-user-blk (--socket-path=PATH | --fd=N) --blk-file=PATH [options]\n"
-		"  --socket-path=PATH        listen on this Unix socket\n"
-		"  --fd=N                    use this already listening socket\n"
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static const struct vu_daemon_spec SPEC = {
+	.prog = PROG,
+	.synopsis =
+		"usage: vhost-user-blk (--socket-path=PATH | --fd=N) --blk-file=PATH [options]\n",
+	.help =
 		"  --blk-file=PATH           disk image or block device\n"
 		"  --read-only               offer a read-only disk\n"
 		"  --backend=uring|file|null I/O engine (default: uring if built in); null\n"
 		"                            completes every request at once without I/O\n"
 		"                            (benchmarks; needs --size instead of --blk-file)\n"
 		"  --size=BYTES              disk size for --backend=null\n"
-		"  --num-queues=N            request queues, 1..%d (default 1)\n"
-		"  --queue-size=N            largest ring size, 1..32768 (default 1024)\n"
+		"  --num-queues=N            request queues, 1.." STR(MAX_QUEUES) " (default 1)\n"
 		"  --seg-max=N               data segments per request (default 126)\n"
 		"  --requests=N              requests in flight per device (default 256)\n"
 		"  --serial=STRING           GET_ID serial, up to 20 bytes\n"
@@ -96,16 +96,14 @@ static void usage(FILE *out)
 		"  --discard-granularity=N   discard alignment in sectors (default 8)\n"
 		"  --write-zeroes-max-sectors=N (default 32768)\n"
 		"  --write-zeroes-max-seg=N  (default 16)\n"
-		"  --thread-per-queue        one thread per ring\n"
-		"  --no-packed               do not offer packed rings (the driver uses split)\n"
-		"  --pcidev=pci|pci-intx|mmio  serve the disk as a function on user-mode Linux's\n"
-		"                            PCI-over-virtio bus (examples/pcidev/pcidev.h)\n"
-		"  --mmio-irq=N              the IRQ of the window with --pcidev=mmio\n"
-		"  --quiet                   no start-up message\n"
-		"  --stats                   print what the device did when it exits\n"
-		"  --print-capabilities      print the back-end capabilities (JSON) and exit\n",
-		MAX_QUEUES);
-}
+		"  --thread-per-queue        one thread per ring\n",
+	.type = "block",
+	.features = "[\n    \"read-only\",\n    \"blk-file\"\n  ]",
+	.flags = VU_DAEMON_NO_PACKED | VU_DAEMON_PCIDEV,
+	.queue_size = 1024,
+	.fd_max = INT_MAX,
+	.col = 26,
+};
 
 /* An option's number, lo..hi (vu_daemon_u32 says what is wrong). */
 static bool num(const char *opt, const char *s, unsigned lo, unsigned hi, unsigned *out)
@@ -115,17 +113,13 @@ static bool num(const char *opt, const char *s, unsigned lo, unsigned hi, unsign
 
 static int parse(int argc, char **argv, struct options *o)
 {
-	enum { O_SOCKET = 1, O_FD, O_FILE, O_RO, O_BACKEND, O_NQ, O_QS, O_SEG, O_REQS, O_SERIAL,
-	       O_WB, O_DMS, O_DSEG, O_DGRAN, O_WZS, O_WZSEG, O_TPQ, O_QUIET, O_STATS, O_CAPS,
-	       O_HELP, O_SIZE, O_PCIDEV, O_MMIO_IRQ, O_NO_PACKED };
-	static const struct option longopts[] = {
-		{"socket-path", required_argument, NULL, O_SOCKET},
-		{"fd", required_argument, NULL, O_FD},
+	enum { O_FILE = 1, O_RO, O_BACKEND, O_NQ, O_SEG, O_REQS, O_SERIAL, O_WB, O_DMS, O_DSEG,
+	       O_DGRAN, O_WZS, O_WZSEG, O_TPQ, O_SIZE };
+	static const struct option own[] = {
 		{"blk-file", required_argument, NULL, O_FILE},
 		{"read-only", no_argument, NULL, O_RO},
 		{"backend", required_argument, NULL, O_BACKEND},
 		{"num-queues", required_argument, NULL, O_NQ},
-		{"queue-size", required_argument, NULL, O_QS},
 		{"seg-max", required_argument, NULL, O_SEG},
 		{"requests", required_argument, NULL, O_REQS},
 		{"serial", required_argument, NULL, O_SERIAL},
@@ -136,31 +130,18 @@ static int parse(int argc, char **argv, struct options *o)
 		{"write-zeroes-max-sectors", required_argument, NULL, O_WZS},
 		{"write-zeroes-max-seg", required_argument, NULL, O_WZSEG},
 		{"thread-per-queue", no_argument, NULL, O_TPQ},
-		{"quiet", no_argument, NULL, O_QUIET},
-		{"stats", no_argument, NULL, O_STATS},
 		{"size", required_argument, NULL, O_SIZE},
-		{"pcidev", required_argument, NULL, O_PCIDEV},
-		{"no-packed", no_argument, NULL, O_NO_PACKED},
-		{"mmio-irq", required_argument, NULL, O_MMIO_IRQ},
-		{"print-capabilities", no_argument, NULL, O_CAPS},
-		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
-	unsigned fd;
 	int c;
 
-	*o = (struct options){.fd = -1, .num_queues = 1, .queue_size = 1024, .seg_max = 126,
-			      .num_reqs = 256, .serial = "vdev-blk",
-			      .discard_max_sectors = 32768, .discard_max_seg = 16,
-			      .discard_alignment = 8, .wz_max_sectors = 32768, .wz_max_seg = 16};
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	*o = (struct options){.num_queues = 1, .seg_max = 126, .num_reqs = 256,
+			      .serial = "vdev-blk", .discard_max_sectors = 32768,
+			      .discard_max_seg = 16, .discard_alignment = 8,
+			      .wz_max_sectors = 32768, .wz_max_seg = 16};
+	while ((c = vu_daemon_getopt(&SPEC, &o->com, argc, argv, own)) > 0) {
 		bool ok = true;
 		switch (c) {
-		case O_SOCKET: o->socket_path = optarg; break;
-		case O_FD:
-			ok = num("fd", optarg, 0, INT_MAX, &fd);
-			o->fd = (int)fd;
-			break;
 		case O_FILE: o->blk_file = optarg; break;
 		case O_RO: o->read_only = true; break;
 		case O_BACKEND:
@@ -173,7 +154,6 @@ static int parse(int argc, char **argv, struct options *o)
 			o->backend = optarg;
 			break;
 		case O_NQ: ok = num("num-queues", optarg, 1, MAX_QUEUES, &o->num_queues); break;
-		case O_QS: ok = num("queue-size", optarg, 1, 32768, &o->queue_size); break;
 		case O_SEG: ok = num("seg-max", optarg, 1, 1022, &o->seg_max); break;
 		case O_REQS: ok = num("requests", optarg, 1, 65536, &o->num_reqs); break;
 		case O_SERIAL:
@@ -191,11 +171,6 @@ static int parse(int argc, char **argv, struct options *o)
 		case O_WZS: ok = num("write-zeroes-max-sectors", optarg, 1, UINT_MAX, &o->wz_max_sectors); break;
 		case O_WZSEG: ok = num("write-zeroes-max-seg", optarg, 1, 256, &o->wz_max_seg); break;
 		case O_TPQ: o->thread_per_queue = true; break;
-		case O_PCIDEV: o->pcidev.mode = optarg; break;
-		case O_NO_PACKED: o->no_packed = true; break;
-		case O_MMIO_IRQ: ok = num("mmio-irq", optarg, 1, 127, &o->pcidev.mmio_irq); break;
-		case O_QUIET: o->quiet = true; break;
-		case O_STATS: o->stats = true; break;
 		case O_SIZE: {
 			char *end;
 			errno = 0;
@@ -207,17 +182,11 @@ static int parse(int argc, char **argv, struct options *o)
 			}
 			break;
 		}
-		case O_CAPS:
-			printf("{\n  \"type\": \"block\",\n  \"features\": [\n    \"read-only\",\n"
-			       "    \"blk-file\"\n  ]\n}\n");
-			exit(0);
-		case O_HELP: usage(stdout); exit(0);
-		default: usage(stderr); return -1;
 		}
 		if (!ok)
 			return -1;
 	}
-	if (vu_daemon_check_args(PROG, argc, argv, optind, o->socket_path, o->fd) != 0)
+	if (c < 0)
 		return -1;
 	bool null = o->backend != NULL && strcmp(o->backend, "null") == 0;
 	if (null ? o->null_size == 0 : o->blk_file == NULL) {
@@ -227,7 +196,7 @@ static int parse(int argc, char **argv, struct options *o)
 	}
 	if (null)
 		o->blk_file = "null";
-	if (o->pcidev.mode != NULL && o->thread_per_queue) {
+	if (o->com.pcidev.mode != NULL && o->thread_per_queue) {
 		fprintf(stderr, "vhost-user-blk: --pcidev serves everything on one thread\n");
 		return -1;
 	}
@@ -256,8 +225,9 @@ static void drain(void *opaque, uint16_t q)
 	(void)opaque;
 	/* On the PCI bus the adapter's rings are the slot's, not the disk's:
 	 * whichever stops, finish everything the disk has in flight. */
-	for (unsigned r = D.o.pcidev.mode ? 0 : q; r < (D.o.pcidev.mode ? D.o.num_queues : q + 1u);
-	     r++)
+	bool bus = D.o.com.pcidev.mode != NULL;
+
+	for (unsigned r = bus ? 0 : q; r < (bus ? D.o.num_queues : q + 1u); r++)
 		while (D.rings[r].inflight > 0)
 			uring_blk_reap(&D.rings[r], true);
 }
@@ -304,14 +274,14 @@ static void on_resize(void *opaque, int fd)
 static void on_connected(void *opaque)
 {
 	(void)opaque;
-	if (!D.o.quiet)
+	if (!D.o.com.quiet)
 		fprintf(stderr, "vhost-user-blk: front-end connected\n");
 }
 
 static void on_disconnected(void *opaque)
 {
 	(void)opaque;
-	if (!D.o.quiet)
+	if (!D.o.com.quiet)
 		fprintf(stderr, "vhost-user-blk: front-end disconnected\n");
 }
 
@@ -395,7 +365,7 @@ int main(int argc, char **argv)
 						    ? D.o.discard_max_seg
 						    : D.o.wz_max_seg;
 	D.queues = calloc(D.o.num_queues, sizeof(*D.queues));
-	D.queue_held = calloc((size_t)D.o.num_queues * VDEV_VQ_HELD_WORDS(D.o.queue_size),
+	D.queue_held = calloc((size_t)D.o.num_queues * VDEV_VQ_HELD_WORDS(D.o.com.queue_size),
 			      sizeof(*D.queue_held));
 	D.reqs = calloc(n, sizeof(*D.reqs));
 	D.iovs = calloc((size_t)n * (D.o.seg_max + 2u), sizeof(*D.iovs));
@@ -410,12 +380,12 @@ int main(int argc, char **argv)
 		.capacity = bytes / VDEV_BLK_SECTOR_SIZE,
 		.read_only = D.o.read_only,
 		.writeback = D.o.writeback,
-		.ring_features = D.o.no_packed ? VDEV_BIT(VDEV_F_INDIRECT_DESC) |
+		.ring_features = D.o.com.no_packed ? VDEV_BIT(VDEV_F_INDIRECT_DESC) |
 							 VDEV_BIT(VDEV_F_EVENT_IDX) |
 							 VDEV_BIT(VDEV_F_RING_RESET)
 					       : 0,
 		.num_queues = (uint16_t)D.o.num_queues,
-		.queue_size = D.o.queue_size,
+		.queue_size = D.o.com.queue_size,
 		.seg_max = D.o.seg_max,
 		.blk_size = 512,
 		.max_discard_sectors = D.o.discard_max_sectors,
@@ -444,12 +414,12 @@ int main(int argc, char **argv)
 	/* With --pcidev the disk is a PCI function (or a window in one) on the
 	 * bus slot this socket serves: the front-end sees the slot. */
 	struct vdev_dev *front =
-		pcidev_daemon_front(PROG, &D.o.pcidev, &D.bus, vdev_blk_dev(&D.blk), &D.mem);
+		pcidev_daemon_front(PROG, &D.o.com.pcidev, &D.bus, vdev_blk_dev(&D.blk), &D.mem);
 	if (front == NULL)
 		return 1;
 	struct vdev_vhost_user_config vc = {
-		.socket_path = D.o.socket_path,
-		.listen_fd = D.o.fd,
+		.socket_path = D.o.com.socket_path,
+		.listen_fd = D.o.com.fd,
 		.dev = front,
 		.mem = &D.mem,
 		.thread_per_queue = D.o.thread_per_queue,
@@ -457,7 +427,7 @@ int main(int argc, char **argv)
 		 * daemon: the front-end keeps the log, a new instance submits
 		 * them again (block requests may be repeated). Not on a PCI
 		 * bus slot, whose rings are not the disk's. */
-		.inflight = !D.o.pcidev.mode,
+		.inflight = !D.o.com.pcidev.mode,
 		.connected = on_connected,
 		.disconnected = on_disconnected,
 	};
@@ -472,7 +442,7 @@ int main(int argc, char **argv)
 	}
 #ifdef VDEV_HAVE_LIBURING
 	for (unsigned q = 0; D.rings != NULL && q < D.o.num_queues; q++)
-		vdev_vhost_user_add_fd(D.vu, D.o.pcidev.mode ? 0 : (uint16_t)q,
+		vdev_vhost_user_add_fd(D.vu, D.o.com.pcidev.mode ? 0 : (uint16_t)q,
 				       uring_blk_eventfd(&D.rings[q]),
 				       on_completion, &D.rings[q]);
 #endif
@@ -481,14 +451,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	vu_daemon_catch_signals(D.vu);
-	if (!D.o.quiet)
+	if (!D.o.com.quiet)
 		fprintf(stderr,
 			"vhost-user-blk: serving %s (%llu sectors%s, %s backend, %u queue%s) on %s\n",
 			D.o.blk_file, (unsigned long long)c.capacity, D.o.read_only ? ", read-only" : "",
 			D.o.backend, D.o.num_queues, D.o.num_queues > 1 ? "s" : "",
-			D.o.socket_path ? D.o.socket_path : "the given fd");
+			vu_daemon_where(&D.o.com));
 	err = vdev_vhost_user_run(D.vu);
-	if (D.o.stats) {
+	if (D.o.com.stats) {
 		struct vdev_blk_stats st;
 		struct vdev_vhost_user_stats vs;
 		vdev_blk_get_stats(&D.blk, &st);

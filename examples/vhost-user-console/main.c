@@ -66,11 +66,9 @@ struct port {
 };
 
 struct options {
-	const char *socket_path;
-	int fd;
-	bool no_multiport, no_packed, quiet, stats;
-	unsigned queue_size, cols, rows;
-	struct pcidev_opts pcidev;
+	struct vu_daemon_opts com; /* --socket, --fd, --queue-size, ... */
+	bool no_multiport;
+	unsigned cols, rows;
 };
 
 static struct {
@@ -86,28 +84,22 @@ static struct {
 	struct pcidev bus;
 	struct vdev_vhost_user *vu;
 	int ep;
-} D = {.o = {.fd = -1, .queue_size = 256}};
+} D;
 
-static void usage(FILE *out)
-{
-	fprintf(out,
+static const struct vu_daemon_spec SPEC = {
+	.prog = PROG,
+	.synopsis =
 		"usage: vhost-user-console (--socket=PATH | --fd=N) --console=PATH|pty\n"
-		"                          [--port=NAME=PATH|pty]... [options]\n"
-		"  --socket=PATH          the vhost-user socket to listen on (or --socket-path)\n"
-		"  --fd=N                 use this already listening socket\n"
+		"                          [--port=NAME=PATH|pty]... [options]\n",
+	.help =
 		"  --console=PATH|pty     port 0, the console: a Unix socket to listen on, or a PTY\n"
 		"  --port=NAME=PATH|pty   the next port (1, 2, ...), named NAME in the guest\n"
 		"  --size=COLSxROWS       offer the console's size (VIRTIO_CONSOLE_F_SIZE)\n"
-		"  --no-multiport         port 0 only, no control queues (no --port)\n"
-		"  --queue-size=N         largest ring size, 1..32768 (default 256)\n"
-		"  --no-packed            do not offer packed rings (the driver uses split)\n"
-		"  --pcidev=pci|pci-intx|mmio  serve the device as a function on user-mode\n"
-		"                         Linux's PCI-over-virtio bus (examples/pcidev)\n"
-		"  --mmio-irq=N           the IRQ of the window with --pcidev=mmio\n"
-		"  --quiet                no start-up message\n"
-		"  --stats                print what the device did when it exits\n"
-		"  --print-capabilities   print the back-end capabilities (JSON) and exit\n");
-}
+		"  --no-multiport         port 0 only, no control queues (no --port)\n",
+	.type = "console",
+	.flags = VU_DAEMON_SOCKET | VU_DAEMON_NO_PACKED | VU_DAEMON_PCIDEV,
+	.queue_size = 256,
+};
 
 static int add_port(const char *name, const char *path)
 {
@@ -131,40 +123,21 @@ static int add_port(const char *name, const char *path)
 
 static int parse(int argc, char **argv, struct options *o)
 {
-	enum { O_SOCKET = 1, O_FD, O_CONSOLE, O_PORT, O_SIZE, O_NOMP, O_QS, O_NO_PACKED, O_PCIDEV,
-	       O_MMIO_IRQ, O_QUIET, O_STATS, O_CAPS, O_HELP };
-	static const struct option longopts[] = {
-		{"socket", required_argument, NULL, O_SOCKET},
-		{"socket-path", required_argument, NULL, O_SOCKET},
-		{"fd", required_argument, NULL, O_FD},
+	enum { O_CONSOLE = 1, O_PORT, O_SIZE, O_NOMP };
+	static const struct option own[] = {
 		{"console", required_argument, NULL, O_CONSOLE},
 		{"port", required_argument, NULL, O_PORT},
 		{"size", required_argument, NULL, O_SIZE},
 		{"no-multiport", no_argument, NULL, O_NOMP},
-		{"queue-size", required_argument, NULL, O_QS},
-		{"no-packed", no_argument, NULL, O_NO_PACKED},
-		{"pcidev", required_argument, NULL, O_PCIDEV},
-		{"mmio-irq", required_argument, NULL, O_MMIO_IRQ},
-		{"quiet", no_argument, NULL, O_QUIET},
-		{"stats", no_argument, NULL, O_STATS},
-		{"print-capabilities", no_argument, NULL, O_CAPS},
-		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
 	const char *console = NULL;
-	unsigned fd;
 	int c;
 	char *eq;
 
 	D.nports = 1; /* port 0 is filled in after the options */
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = vu_daemon_getopt(&SPEC, &o->com, argc, argv, own)) > 0) {
 		switch (c) {
-		case O_SOCKET: o->socket_path = optarg; break;
-		case O_FD:
-			if (vu_daemon_u32(PROG, "fd", optarg, 0, 1u << 20, &fd) != 0)
-				return -1;
-			o->fd = (int)fd;
-			break;
 		case O_CONSOLE: console = optarg; break;
 		case O_PORT:
 			eq = strrchr(optarg, '=');
@@ -185,26 +158,9 @@ static int parse(int argc, char **argv, struct options *o)
 			}
 			break;
 		case O_NOMP: o->no_multiport = true; break;
-		case O_QS:
-			if (vu_daemon_u32(PROG, "queue-size", optarg, 1, 32768, &o->queue_size) != 0)
-				return -1;
-			break;
-		case O_NO_PACKED: o->no_packed = true; break;
-		case O_PCIDEV: o->pcidev.mode = optarg; break;
-		case O_MMIO_IRQ:
-			if (vu_daemon_u32(PROG, "mmio-irq", optarg, 1, 127, &o->pcidev.mmio_irq) != 0)
-				return -1;
-			break;
-		case O_QUIET: o->quiet = true; break;
-		case O_STATS: o->stats = true; break;
-		case O_CAPS:
-			printf("{\n  \"type\": \"console\"\n}\n");
-			exit(0);
-		case O_HELP: usage(stdout); exit(0);
-		default: usage(stderr); return -1;
 		}
 	}
-	if (vu_daemon_check_args(PROG, argc, argv, optind, o->socket_path, o->fd) != 0)
+	if (c < 0)
 		return -1;
 	if (console == NULL) {
 		fprintf(stderr, PROG ": --console is required\n");
@@ -479,7 +435,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	D.queue_held = calloc((size_t)VDEV_CONSOLE_NUM_QUEUES(1, MAX_PORTS) *
-				      VDEV_VQ_HELD_WORDS(D.o.queue_size),
+				      VDEV_VQ_HELD_WORDS(D.o.com.queue_size),
 			      sizeof(*D.queue_held));
 	if (D.queue_held == NULL) {
 		fprintf(stderr, PROG ": out of memory\n");
@@ -488,7 +444,7 @@ int main(int argc, char **argv)
 	vdev_mem_init(&D.mem, NULL, 0);
 	bool multi = !D.o.no_multiport;
 	struct vdev_console_config c = {
-		.queue_size = D.o.queue_size,
+		.queue_size = D.o.com.queue_size,
 		.multiport = multi,
 		.max_nr_ports = multi ? D.nports : 1,
 		.size = D.o.cols != 0,
@@ -501,7 +457,7 @@ int main(int argc, char **argv)
 		.iovs = D.iovs,
 		.iov_per_chain = IOV_PER_CHAIN,
 		.host = &host_ops,
-		.ring_features = D.o.no_packed ? VDEV_BIT(VDEV_F_INDIRECT_DESC) |
+		.ring_features = D.o.com.no_packed ? VDEV_BIT(VDEV_F_INDIRECT_DESC) |
 							 VDEV_BIT(VDEV_F_EVENT_IDX) |
 							 VDEV_BIT(VDEV_F_RING_RESET)
 					       : 0,
@@ -526,12 +482,12 @@ int main(int argc, char **argv)
 	}
 	fflush(stdout);
 	struct vdev_dev *front =
-		pcidev_daemon_front(PROG, &D.o.pcidev, &D.bus, vdev_console_dev(&D.cs), &D.mem);
+		pcidev_daemon_front(PROG, &D.o.com.pcidev, &D.bus, vdev_console_dev(&D.cs), &D.mem);
 	if (front == NULL)
 		return 1;
 	struct vdev_vhost_user_config vc = {
-		.socket_path = D.o.socket_path,
-		.listen_fd = D.o.fd,
+		.socket_path = D.o.com.socket_path,
+		.listen_fd = D.o.com.fd,
 		.dev = front,
 		.mem = &D.mem,
 	};
@@ -547,12 +503,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	vu_daemon_catch_signals(D.vu);
-	if (!D.o.quiet)
+	if (!D.o.com.quiet)
 		fprintf(stderr, PROG ": %u port%s (console at %s)%s, serving %s\n", D.nports,
 			D.nports == 1 ? "" : "s", D.ports[0].pty ? D.ports[0].pty_name : D.ports[0].path,
-			multi ? "" : ", single port", D.o.socket_path ? D.o.socket_path : "the given fd");
+			multi ? "" : ", single port", vu_daemon_where(&D.o.com));
 	err = vdev_vhost_user_run(D.vu);
-	if (D.o.stats) {
+	if (D.o.com.stats) {
 		struct vdev_console_stats st;
 		struct vdev_vhost_user_stats vs;
 		vdev_console_get_stats(&D.cs, &st);

@@ -65,11 +65,11 @@
 #define SUBMIT_BUF_SIZE (1u << 20)   /* largest SUBMIT_3D stream (3D) */
 
 struct options {
-	const char *socket_path, *png, *ppm;
-	int fd;
+	struct vu_daemon_opts com; /* --socket-path, --fd, --queue-size, ... */
+	const char *png, *ppm;
 	unsigned width, height, refresh_mhz, width_mm, height_mm;
-	unsigned max_host_mb, max_resources, queue_size, interval_ms;
-	bool no_channel, quiet, stats, virgl, virgl_software;
+	unsigned max_host_mb, max_resources, interval_ms;
+	bool no_channel, virgl, virgl_software;
 };
 
 static struct {
@@ -96,15 +96,20 @@ static struct {
 	bool have_virgl;
 #endif
 } D = {.fence_timer = -1,
-       .o = {.fd = -1, .width = 1024, .height = 768, .refresh_mhz = 60000,
-	     .max_host_mb = 256, .max_resources = 256, .queue_size = 256, .interval_ms = 200}};
+       .o = {.width = 1024, .height = 768, .refresh_mhz = 60000,
+	     .max_host_mb = 256, .max_resources = 256, .interval_ms = 200}};
 
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"usage: vhost-user-gpu (--socket-path=PATH | --fd=N) [options]\n"
-		"  --socket-path=PATH     listen on this Unix socket\n"
-		"  --fd=N                 use this already listening socket\n"
+#ifdef VDEV_HAVE_VIRGL
+#define VIRGL_NOTE ""
+#else
+#define VIRGL_NOTE " (not in this build)"
+#endif
+
+static const struct vu_daemon_spec SPEC = {
+	.prog = PROG,
+	.synopsis =
+		"usage: vhost-user-gpu (--socket-path=PATH | --fd=N) [options]\n",
+	.help =
 		"  --png=FILE             write the screen to FILE (PNG) as it changes\n"
 		"  --ppm=FILE             the same as binary PPM (P6)\n"
 		"  --interval-ms=N        write the file at most every N ms, 0..60000 (default 200)\n"
@@ -114,20 +119,15 @@ static void usage(FILE *out)
 		"  --max-host-mb=N        host memory the guest may make us allocate, 3D resources\n"
 		"                         included (default 256)\n"
 		"  --max-resources=N      most resources at once, 1..65536 (default 256)\n"
-		"  --queue-size=N         largest ring size, 1..32768 (default 256)\n"
 		"  --no-display-channel   ignore the front-end's display channel (files only)\n"
-		"  --virgl                3D: VIRGL with virglrenderer (EGL, headless)%s\n"
-		"  --virgl-software       3D on Mesa's llvmpipe (no GPU needed)\n"
-		"  --quiet                no start-up message\n"
-		"  --stats                print what the device did when it exits\n"
-		"  --print-capabilities   print the back-end capabilities (JSON) and exit\n",
+		"  --virgl                3D: VIRGL with virglrenderer (EGL, headless)" VIRGL_NOTE "\n"
+		"  --virgl-software       3D on Mesa's llvmpipe (no GPU needed)\n",
+	.type = "gpu",
 #ifdef VDEV_HAVE_VIRGL
-		""
-#else
-		" (not in this build)"
+	.features = "[\"virgl\"]",
 #endif
-	);
-}
+	.queue_size = 256,
+};
 
 static int parse_refresh(const char *s, unsigned *mhz)
 {
@@ -152,12 +152,9 @@ static int num(const char *opt, const char *s, unsigned lo, unsigned hi, unsigne
 
 static int parse(int argc, char **argv, struct options *o)
 {
-	enum { O_SOCKET = 1, O_FD, O_PNG, O_PPM, O_INTERVAL, O_W, O_H, O_REFRESH, O_WMM, O_HMM,
-	       O_MAXMB, O_MAXRES, O_QS, O_NOCHAN, O_QUIET, O_STATS, O_CAPS, O_HELP, O_VIRGL,
-	       O_VIRGL_SW };
-	static const struct option longopts[] = {
-		{"socket-path", required_argument, NULL, O_SOCKET},
-		{"fd", required_argument, NULL, O_FD},
+	enum { O_PNG = 1, O_PPM, O_INTERVAL, O_W, O_H, O_REFRESH, O_WMM, O_HMM, O_MAXMB,
+	       O_MAXRES, O_NOCHAN, O_VIRGL, O_VIRGL_SW };
+	static const struct option own[] = {
 		{"png", required_argument, NULL, O_PNG},
 		{"ppm", required_argument, NULL, O_PPM},
 		{"interval-ms", required_argument, NULL, O_INTERVAL},
@@ -168,26 +165,15 @@ static int parse(int argc, char **argv, struct options *o)
 		{"height-mm", required_argument, NULL, O_HMM},
 		{"max-host-mb", required_argument, NULL, O_MAXMB},
 		{"max-resources", required_argument, NULL, O_MAXRES},
-		{"queue-size", required_argument, NULL, O_QS},
 		{"no-display-channel", no_argument, NULL, O_NOCHAN},
 		{"virgl", no_argument, NULL, O_VIRGL},
 		{"virgl-software", no_argument, NULL, O_VIRGL_SW},
-		{"quiet", no_argument, NULL, O_QUIET},
-		{"stats", no_argument, NULL, O_STATS},
-		{"print-capabilities", no_argument, NULL, O_CAPS},
-		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
-	unsigned fd;
 	int c, rc = 0;
 
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = vu_daemon_getopt(&SPEC, &o->com, argc, argv, own)) > 0) {
 		switch (c) {
-		case O_SOCKET: o->socket_path = optarg; break;
-		case O_FD:
-			rc = num("fd", optarg, 0, 1u << 20, &fd);
-			o->fd = (int)fd;
-			break;
 		case O_PNG: o->png = optarg; break;
 		case O_PPM: o->ppm = optarg; break;
 		case O_INTERVAL: rc = num("interval-ms", optarg, 0, 60000, &o->interval_ms); break;
@@ -198,26 +184,14 @@ static int parse(int argc, char **argv, struct options *o)
 		case O_HMM: rc = num("height-mm", optarg, 0, 4095, &o->height_mm); break;
 		case O_MAXMB: rc = num("max-host-mb", optarg, 1, 1u << 20, &o->max_host_mb); break;
 		case O_MAXRES: rc = num("max-resources", optarg, 1, 65536, &o->max_resources); break;
-		case O_QS: rc = num("queue-size", optarg, 1, 32768, &o->queue_size); break;
 		case O_NOCHAN: o->no_channel = true; break;
 		case O_VIRGL: o->virgl = true; break;
 		case O_VIRGL_SW: o->virgl = o->virgl_software = true; break;
-		case O_QUIET: o->quiet = true; break;
-		case O_STATS: o->stats = true; break;
-		case O_CAPS:
-#ifdef VDEV_HAVE_VIRGL
-			printf("{\n  \"type\": \"gpu\",\n  \"features\": [\"virgl\"]\n}\n");
-#else
-			printf("{\n  \"type\": \"gpu\"\n}\n");
-#endif
-			exit(0);
-		case O_HELP: usage(stdout); exit(0);
-		default: usage(stderr); return -1;
 		}
 		if (rc != 0)
 			return -1;
 	}
-	if (vu_daemon_check_args(PROG, argc, argv, optind, o->socket_path, o->fd) != 0)
+	if (c < 0)
 		return -1;
 	if (o->png != NULL && o->ppm != NULL) {
 		fprintf(stderr, "vhost-user-gpu: give at most one of --png and --ppm\n");
@@ -416,7 +390,7 @@ int main(int argc, char **argv)
 	if (parse(argc, argv, &D.o) != 0)
 		return 2;
 	D.resources = calloc(D.o.max_resources, sizeof(*D.resources));
-	D.queue_held = calloc((size_t)VDEV_GPU_NUM_QUEUES * VDEV_VQ_HELD_WORDS(D.o.queue_size),
+	D.queue_held = calloc((size_t)VDEV_GPU_NUM_QUEUES * VDEV_VQ_HELD_WORDS(D.o.com.queue_size),
 			      sizeof(*D.queue_held));
 	if (D.resources == NULL || D.queue_held == NULL) {
 		fprintf(stderr, "vhost-user-gpu: out of memory\n");
@@ -434,7 +408,7 @@ int main(int argc, char **argv)
 	vdev_mem_init(&D.mem, NULL, 0);
 	struct vdev_gpu_config c = {
 		.num_scanouts = 1,
-		.queue_size = D.o.queue_size,
+		.queue_size = D.o.com.queue_size,
 		.max_host_bytes = (uint64_t)D.o.max_host_mb << 20,
 		.mem = &D.mem,
 		.queues = D.queues,
@@ -473,8 +447,8 @@ int main(int argc, char **argv)
 	gpu_vugpu_sink_init(&D.chan, &D.gpu, c.num_scanouts);
 	D.chan.log = on_log;
 	struct vdev_vhost_user_config vc = {
-		.socket_path = D.o.socket_path,
-		.listen_fd = D.o.fd,
+		.socket_path = D.o.com.socket_path,
+		.listen_fd = D.o.com.fd,
 		.dev = vdev_gpu_dev(&D.gpu),
 		.mem = &D.mem,
 		.disconnected = on_disconnected,
@@ -502,23 +476,23 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	vu_daemon_catch_signals(D.vu);
-	if (!D.o.quiet && D.o.virgl)
+	if (!D.o.com.quiet && D.o.virgl)
 		fprintf(stderr, "vhost-user-gpu: 3D: virglrenderer (%s%s), fences by %s\n",
 			D.o.virgl_software ? "llvmpipe" : "EGL surfaceless",
 			D.o.virgl_software ? "" : ", GPU if there is one",
 			D.fence_timer >= 0 ? "a 1 ms timer" : "its eventfd");
-	if (!D.o.quiet)
+	if (!D.o.com.quiet)
 		fprintf(stderr,
 			"vhost-user-gpu: display %ux%u@%u.%03u Hz, %s, budget %u MiB / %u resources%s%s, "
 			"serving %s\n", D.o.width, D.o.height, D.o.refresh_mhz / 1000,
 			D.o.refresh_mhz % 1000,
 			D.o.width_mm ? "physical size from the options" : "96 DPI", D.o.max_host_mb,
 			D.o.max_resources, D.have_file ? ", writing " : "",
-			D.have_file ? D.file.path : "", D.o.socket_path ? D.o.socket_path : "the given fd");
+			D.have_file ? D.file.path : "", vu_daemon_where(&D.o.com));
 	err = vdev_vhost_user_run(D.vu);
 	if (D.have_file && gpu_file_sink_write_all(&D.file) != 0)
 		fprintf(stderr, "vhost-user-gpu: %s\n", D.file.last_error);
-	if (D.o.stats) {
+	if (D.o.com.stats) {
 		struct vdev_gpu_stats st;
 		struct vdev_vhost_user_stats vs;
 		vdev_gpu_get_stats(&D.gpu, &st);

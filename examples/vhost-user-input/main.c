@@ -55,11 +55,10 @@
 #define LINE_MAX_ 256
 
 struct options {
-	const char *socket_path, *events_path, *profile, *name, *serial;
-	int fd;
-	unsigned queue_size, backlog, width, height, slots;
-	bool quiet, stats, log_status;
-	struct pcidev_opts pcidev;
+	struct vu_daemon_opts com; /* --socket, --fd, --queue-size, ... */
+	const char *events_path, *profile, *name, *serial;
+	unsigned backlog, width, height, slots;
+	bool log_status;
 };
 
 struct client {
@@ -85,16 +84,15 @@ static struct {
 	uint64_t updates, drops, bad_lines;
 	struct pcidev bus;
 	struct vdev_vhost_user *vu;
-} D = {.o = {.fd = -1, .queue_size = 64, .backlog = 1024, .profile = "keyboard",
+} D = {.o = {.backlog = 1024, .profile = "keyboard",
 	     .width = 1280, .height = 800, .slots = 10},
        .listen_fd = -1, .ep = -1};
 
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"usage: vhost-user-input (--socket=PATH | --fd=N) --events=PATH [options]\n"
-		"  --socket=PATH          the vhost-user socket to listen on (or --socket-path)\n"
-		"  --fd=N                 use this already listening socket\n"
+static const struct vu_daemon_spec SPEC = {
+	.prog = PROG,
+	.synopsis =
+		"usage: vhost-user-input (--socket=PATH | --fd=N) --events=PATH [options]\n",
+	.help =
 		"  --events=PATH          the Unix socket host programs send events to\n"
 		"                         (lines \"TYPE CODE VALUE\"; see the source's header)\n"
 		"  --profile=keyboard|mouse|touch   what the device is (default keyboard)\n"
@@ -104,25 +102,17 @@ static void usage(FILE *out)
 		"  --slots=N              touch: contacts at a time, 1..64 (default 10)\n"
 		"  --backlog=N            events kept while the guest has no buffers,\n"
 		"                         128..1048576 (default 1024)\n"
-		"  --queue-size=N         largest ring size, 1..32768 (default 64)\n"
-		"  --log-status           print the guest's status events (LEDs)\n"
-		"  --pcidev=pci|pci-intx|mmio  serve the device as a function on user-mode\n"
-		"                         Linux's PCI-over-virtio bus (examples/pcidev)\n"
-		"  --mmio-irq=N           the IRQ of the window with --pcidev=mmio\n"
-		"  --quiet                no start-up message\n"
-		"  --stats                print what the device did when it exits\n"
-		"  --print-capabilities   print the back-end capabilities (JSON) and exit\n");
-}
+		"  --log-status           print the guest's status events (LEDs)\n",
+	.type = "input",
+	.flags = VU_DAEMON_SOCKET | VU_DAEMON_PCIDEV,
+	.queue_size = 64,
+};
 
 static int parse(int argc, char **argv, struct options *o)
 {
-	enum { O_SOCKET = 1, O_FD, O_EVENTS, O_PROFILE, O_NAME, O_SERIAL, O_WIDTH, O_HEIGHT,
-	       O_SLOTS, O_BACKLOG, O_QS, O_LOG, O_QUIET, O_STATS, O_CAPS, O_HELP, O_PCIDEV,
-	       O_MMIO_IRQ };
-	static const struct option longopts[] = {
-		{"socket", required_argument, NULL, O_SOCKET},
-		{"socket-path", required_argument, NULL, O_SOCKET},
-		{"fd", required_argument, NULL, O_FD},
+	enum { O_EVENTS = 1, O_PROFILE, O_NAME, O_SERIAL, O_WIDTH, O_HEIGHT, O_SLOTS,
+	       O_BACKLOG, O_LOG };
+	static const struct option own[] = {
 		{"events", required_argument, NULL, O_EVENTS},
 		{"profile", required_argument, NULL, O_PROFILE},
 		{"name", required_argument, NULL, O_NAME},
@@ -131,27 +121,13 @@ static int parse(int argc, char **argv, struct options *o)
 		{"height", required_argument, NULL, O_HEIGHT},
 		{"slots", required_argument, NULL, O_SLOTS},
 		{"backlog", required_argument, NULL, O_BACKLOG},
-		{"queue-size", required_argument, NULL, O_QS},
 		{"log-status", no_argument, NULL, O_LOG},
-		{"quiet", no_argument, NULL, O_QUIET},
-		{"stats", no_argument, NULL, O_STATS},
-		{"pcidev", required_argument, NULL, O_PCIDEV},
-		{"mmio-irq", required_argument, NULL, O_MMIO_IRQ},
-		{"print-capabilities", no_argument, NULL, O_CAPS},
-		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
-	unsigned fd;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = vu_daemon_getopt(&SPEC, &o->com, argc, argv, own)) > 0) {
 		switch (c) {
-		case O_SOCKET: o->socket_path = optarg; break;
-		case O_FD:
-			if (vu_daemon_u32(PROG, "fd", optarg, 0, 1u << 20, &fd) != 0)
-				return -1;
-			o->fd = (int)fd;
-			break;
 		case O_EVENTS: o->events_path = optarg; break;
 		case O_PROFILE: o->profile = optarg; break;
 		case O_NAME: o->name = optarg; break;
@@ -172,26 +148,10 @@ static int parse(int argc, char **argv, struct options *o)
 			if (vu_daemon_u32(PROG, "backlog", optarg, MAX_UPDATE, 1u << 20, &o->backlog) != 0)
 				return -1;
 			break;
-		case O_QS:
-			if (vu_daemon_u32(PROG, "queue-size", optarg, 1, 32768, &o->queue_size) != 0)
-				return -1;
-			break;
 		case O_LOG: o->log_status = true; break;
-		case O_QUIET: o->quiet = true; break;
-		case O_STATS: o->stats = true; break;
-		case O_PCIDEV: o->pcidev.mode = optarg; break;
-		case O_MMIO_IRQ:
-			if (vu_daemon_u32(PROG, "mmio-irq", optarg, 1, 127, &o->pcidev.mmio_irq) != 0)
-				return -1;
-			break;
-		case O_CAPS:
-			printf("{\n  \"type\": \"input\"\n}\n");
-			exit(0);
-		case O_HELP: usage(stdout); exit(0);
-		default: usage(stderr); return -1;
 		}
 	}
-	if (vu_daemon_check_args(PROG, argc, argv, optind, o->socket_path, o->fd) != 0)
+	if (c < 0)
 		return -1;
 	if (o->events_path == NULL) {
 		fprintf(stderr, PROG ": --events is required\n");
@@ -425,7 +385,8 @@ int main(int argc, char **argv)
 	for (unsigned k = 0; k < MAX_CLIENTS; k++)
 		D.clients[k].fd = -1;
 	D.backlog = calloc(D.o.backlog, sizeof(*D.backlog));
-	D.queue_held = calloc((size_t)VDEV_INPUT_NUM_QUEUES * VDEV_VQ_HELD_WORDS(D.o.queue_size),
+	D.queue_held = calloc((size_t)VDEV_INPUT_NUM_QUEUES *
+				      VDEV_VQ_HELD_WORDS(D.o.com.queue_size),
 			      sizeof(*D.queue_held));
 	if (D.backlog == NULL || D.queue_held == NULL) {
 		fprintf(stderr, PROG ": out of memory\n");
@@ -434,7 +395,7 @@ int main(int argc, char **argv)
 	vdev_mem_init(&D.mem, NULL, 0);
 	struct vdev_input_config c = {
 		.profile = &D.profile,
-		.queue_size = D.o.queue_size,
+		.queue_size = D.o.com.queue_size,
 		.mem = &D.mem,
 		.queues = D.queues,
 		.queue_held = D.queue_held,
@@ -449,7 +410,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct vdev_dev *front =
-		pcidev_daemon_front(PROG, &D.o.pcidev, &D.bus, vdev_input_dev(&D.in), &D.mem);
+		pcidev_daemon_front(PROG, &D.o.com.pcidev, &D.bus, vdev_input_dev(&D.in), &D.mem);
 	if (front == NULL)
 		return 1;
 	D.listen_fd = listen_events(D.o.events_path);
@@ -458,8 +419,8 @@ int main(int argc, char **argv)
 	if (D.listen_fd < 0 || D.ep < 0 || epoll_ctl(D.ep, EPOLL_CTL_ADD, D.listen_fd, &lev) != 0)
 		return 1;
 	struct vdev_vhost_user_config vc = {
-		.socket_path = D.o.socket_path,
-		.listen_fd = D.o.fd,
+		.socket_path = D.o.com.socket_path,
+		.listen_fd = D.o.com.fd,
 		.dev = front,
 		.mem = &D.mem,
 	};
@@ -475,11 +436,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	vu_daemon_catch_signals(D.vu);
-	if (!D.o.quiet)
+	if (!D.o.com.quiet)
 		fprintf(stderr, PROG ": %s \"%s\", events from %s, serving %s\n", D.o.profile, nm,
-			D.o.events_path, D.o.socket_path ? D.o.socket_path : "the given fd");
+			D.o.events_path, vu_daemon_where(&D.o.com));
 	err = vdev_vhost_user_run(D.vu);
-	if (D.o.stats) {
+	if (D.o.com.stats) {
 		struct vdev_input_stats st;
 		vdev_input_get_stats(&D.in, &st);
 		fprintf(stderr,

@@ -47,13 +47,11 @@
 #define IOV_PER_CHAIN 64 /* guest buffer segments per chain */
 
 struct options {
-	const char *socket_path, *tap, *packet, *sw;
-	int fd;
+	struct vu_daemon_opts com; /* --socket-path, --fd, --queue-size, ... */
+	const char *tap, *packet, *sw;
 	uint8_t mac[6];
-	bool have_mac, deny_mac, deny_promisc, link_down, quiet, stats, no_packed, no_rings,
-		tap_writev;
-	struct pcidev_opts pcidev;
-	unsigned pairs, queue_size, mtu, rx_bufs;
+	bool have_mac, deny_mac, deny_promisc, link_down, no_rings, tap_writev;
+	unsigned pairs, mtu, rx_bufs;
 };
 
 static struct {
@@ -76,15 +74,17 @@ static struct {
 	struct vdev_net_hdr pending_hdr;
 	bool paused;
 	uint64_t rx_dropped;
-} D = {.o = {.fd = -1, .pairs = 1, .queue_size = 256, .mtu = 1500, .rx_bufs = 64}};
+} D = {.o = {.pairs = 1, .mtu = 1500, .rx_bufs = 64}};
 
-static void usage(FILE *out)
-{
-	fprintf(out,
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static const struct vu_daemon_spec SPEC = {
+	.prog = PROG,
+	.synopsis =
 		"usage: vhost-user-net (--socket-path=PATH | --fd=N)\n"
-		"                      (--tap=IFNAME | --packet=IFNAME | --switch=PATH) [options]\n"
-		"  --socket-path=PATH     listen on this Unix socket\n"
-		"  --fd=N                 use this already listening socket\n"
+		"                      (--tap=IFNAME | --packet=IFNAME | --switch=PATH) [options]\n",
+	.help =
 		"  --tap=IFNAME           a TAP interface (created if missing), offloads on\n"
 		"  --packet=IFNAME        give this host interface to the guest (AF_PACKET)\n"
 		"  --no-packet-rings      --packet with one system call per frame instead of\n"
@@ -94,21 +94,15 @@ static void usage(FILE *out)
 		"  --switch=PATH          a port on the vdev-switch listening at PATH\n"
 		"  --mac=XX:XX:XX:XX:XX:XX the guest's MAC (default: derived from the socket path)\n"
 		"  --mtu=N                68..65535 (default 1500)\n"
-		"  --queue-pairs=N        1..%d (default 1)\n"
-		"  --queue-size=N         largest ring size, 1..32768 (default 256)\n"
+		"  --queue-pairs=N        1.." STR(MAX_PAIRS) " (default 1)\n"
 		"  --rx-bufs=N            most receive buffers per frame, 1..4096 (default 64)\n"
 		"  --deny-mac-change      refuse the guest's own MAC address changes\n"
 		"  --deny-promisc         refuse promiscuous and all-unicast receive\n"
-		"  --link-down            start with the link down\n"
-		"  --no-packed            do not offer packed rings (the driver uses split)\n"
-		"  --pcidev=pci|pci-intx|mmio  serve the device as a function on user-mode\n"
-		"                         Linux's PCI-over-virtio bus (examples/pcidev)\n"
-		"  --mmio-irq=N           the IRQ of the window with --pcidev=mmio\n"
-		"  --quiet                no start-up message\n"
-		"  --stats                print what the device did when it exits\n"
-		"  --print-capabilities   print the back-end capabilities (JSON) and exit\n",
-		MAX_PAIRS);
-}
+		"  --link-down            start with the link down\n",
+	.type = "net",
+	.flags = VU_DAEMON_NO_PACKED | VU_DAEMON_PCIDEV,
+	.queue_size = 256,
+};
 
 static int parse_mac(const char *s, uint8_t mac[6])
 {
@@ -133,12 +127,9 @@ static int num(const char *opt, const char *s, unsigned lo, unsigned hi, unsigne
 
 static int parse(int argc, char **argv, struct options *o)
 {
-	enum { O_SOCKET = 1, O_FD, O_TAP, O_PACKET, O_SWITCH, O_MAC, O_MTU, O_PAIRS, O_QS, O_RXB,
-	       O_DENY_MAC, O_DENY_PROMISC, O_LINK_DOWN, O_QUIET, O_STATS, O_CAPS, O_HELP,
-	       O_NO_PACKED, O_PCIDEV, O_MMIO_IRQ, O_NO_RINGS, O_TAP_WRITEV };
-	static const struct option longopts[] = {
-		{"socket-path", required_argument, NULL, O_SOCKET},
-		{"fd", required_argument, NULL, O_FD},
+	enum { O_TAP = 1, O_PACKET, O_SWITCH, O_MAC, O_MTU, O_PAIRS, O_RXB, O_DENY_MAC,
+	       O_DENY_PROMISC, O_LINK_DOWN, O_NO_RINGS, O_TAP_WRITEV };
+	static const struct option own[] = {
 		{"tap", required_argument, NULL, O_TAP},
 		{"packet", required_argument, NULL, O_PACKET},
 		{"no-packet-rings", no_argument, NULL, O_NO_RINGS},
@@ -147,31 +138,16 @@ static int parse(int argc, char **argv, struct options *o)
 		{"mac", required_argument, NULL, O_MAC},
 		{"mtu", required_argument, NULL, O_MTU},
 		{"queue-pairs", required_argument, NULL, O_PAIRS},
-		{"queue-size", required_argument, NULL, O_QS},
 		{"rx-bufs", required_argument, NULL, O_RXB},
 		{"deny-mac-change", no_argument, NULL, O_DENY_MAC},
 		{"deny-promisc", no_argument, NULL, O_DENY_PROMISC},
 		{"link-down", no_argument, NULL, O_LINK_DOWN},
-		{"no-packed", no_argument, NULL, O_NO_PACKED},
-		{"pcidev", required_argument, NULL, O_PCIDEV},
-		{"mmio-irq", required_argument, NULL, O_MMIO_IRQ},
-		{"quiet", no_argument, NULL, O_QUIET},
-		{"stats", no_argument, NULL, O_STATS},
-		{"print-capabilities", no_argument, NULL, O_CAPS},
-		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
-	unsigned fd;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = vu_daemon_getopt(&SPEC, &o->com, argc, argv, own)) > 0) {
 		switch (c) {
-		case O_SOCKET: o->socket_path = optarg; break;
-		case O_FD:
-			if (num("fd", optarg, 0, 1u << 20, &fd) != 0)
-				return -1;
-			o->fd = (int)fd;
-			break;
 		case O_TAP: o->tap = optarg; break;
 		case O_PACKET: o->packet = optarg; break;
 		case O_NO_RINGS: o->no_rings = true; break;
@@ -193,10 +169,6 @@ static int parse(int argc, char **argv, struct options *o)
 			if (num("queue-pairs", optarg, 1, MAX_PAIRS, &o->pairs) != 0)
 				return -1;
 			break;
-		case O_QS:
-			if (num("queue-size", optarg, 1, 32768, &o->queue_size) != 0)
-				return -1;
-			break;
 		case O_RXB:
 			if (num("rx-bufs", optarg, 1, 4096, &o->rx_bufs) != 0)
 				return -1;
@@ -204,22 +176,9 @@ static int parse(int argc, char **argv, struct options *o)
 		case O_DENY_MAC: o->deny_mac = true; break;
 		case O_DENY_PROMISC: o->deny_promisc = true; break;
 		case O_LINK_DOWN: o->link_down = true; break;
-		case O_NO_PACKED: o->no_packed = true; break;
-		case O_PCIDEV: o->pcidev.mode = optarg; break;
-		case O_MMIO_IRQ:
-			if (num("mmio-irq", optarg, 1, 127, &o->pcidev.mmio_irq) != 0)
-				return -1;
-			break;
-		case O_QUIET: o->quiet = true; break;
-		case O_STATS: o->stats = true; break;
-		case O_CAPS:
-			printf("{\n  \"type\": \"net\"\n}\n");
-			exit(0);
-		case O_HELP: usage(stdout); exit(0);
-		default: usage(stderr); return -1;
 		}
 	}
-	if (vu_daemon_check_args(PROG, argc, argv, optind, o->socket_path, o->fd) != 0)
+	if (c < 0)
 		return -1;
 	if ((o->tap != NULL) + (o->packet != NULL) + (o->sw != NULL) != 1) {
 		fprintf(stderr, "vhost-user-net: give exactly one of --tap, --packet and --switch\n");
@@ -227,7 +186,7 @@ static int parse(int argc, char **argv, struct options *o)
 	}
 	if (!o->have_mac) {
 		/* Stable across restarts: a locally administered MAC from the path. */
-		const char *s = o->socket_path ? o->socket_path : "fd";
+		const char *s = o->com.socket_path ? o->com.socket_path : "fd";
 		uint32_t h = 2166136261u;
 		for (; *s; s++)
 			h = (h ^ (uint8_t)*s) * 16777619u;
@@ -350,7 +309,7 @@ static void d_rx_ready(void *opaque, uint16_t pair)
 static bool d_allow_mac(void *opaque, const uint8_t mac[6])
 {
 	(void)opaque;
-	if (!D.o.quiet || D.o.stats)
+	if (!D.o.com.quiet || D.o.com.stats)
 		fprintf(stderr, "vhost-user-net: guest asks for MAC %02x:%02x:%02x:%02x:%02x:%02x: %s\n",
 			mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
 			D.o.deny_mac ? "denied" : "allowed");
@@ -411,7 +370,8 @@ int main(int argc, char **argv)
 	D.link_fd = vu_daemon_signal_fd(SIGUSR1); /* before any thread */
 	unsigned nq = 2 * D.o.pairs + 1;
 	D.queues = calloc(nq, sizeof(*D.queues));
-	D.queue_held = calloc((size_t)nq * VDEV_VQ_HELD_WORDS(D.o.queue_size), sizeof(*D.queue_held));
+	D.queue_held =
+		calloc((size_t)nq * VDEV_VQ_HELD_WORDS(D.o.com.queue_size), sizeof(*D.queue_held));
 	D.elems = calloc((size_t)D.o.pairs * D.o.rx_bufs, sizeof(*D.elems));
 	D.iovs = calloc(((size_t)D.o.pairs * (D.o.rx_bufs + 1) + 1) * IOV_PER_CHAIN,
 			 sizeof(*D.iovs));
@@ -428,9 +388,9 @@ int main(int argc, char **argv)
 	struct vdev_net_config c = {
 		.mtu = (uint16_t)D.o.mtu,
 		.max_pairs = (uint16_t)D.o.pairs,
-		.queue_size = D.o.queue_size,
+		.queue_size = D.o.com.queue_size,
 		.link_up = !D.o.link_down,
-		.ring_features = D.o.no_packed ? VDEV_BIT(VDEV_F_INDIRECT_DESC) |
+		.ring_features = D.o.com.no_packed ? VDEV_BIT(VDEV_F_INDIRECT_DESC) |
 							 VDEV_BIT(VDEV_F_EVENT_IDX) |
 							 VDEV_BIT(VDEV_F_RING_RESET)
 					       : 0,
@@ -454,12 +414,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct vdev_dev *front =
-		pcidev_daemon_front(PROG, &D.o.pcidev, &D.bus, vdev_net_dev(&D.net), &D.mem);
+		pcidev_daemon_front(PROG, &D.o.com.pcidev, &D.bus, vdev_net_dev(&D.net), &D.mem);
 	if (front == NULL)
 		return 1;
 	struct vdev_vhost_user_config vc = {
-		.socket_path = D.o.socket_path,
-		.listen_fd = D.o.fd,
+		.socket_path = D.o.com.socket_path,
+		.listen_fd = D.o.com.fd,
 		.dev = front,
 		.mem = &D.mem,
 	};
@@ -479,14 +439,14 @@ int main(int argc, char **argv)
 	}
 	vu_daemon_catch_signals(D.vu);
 	const uint8_t *m = D.o.mac;
-	if (!D.o.quiet)
+	if (!D.o.com.quiet)
 		fprintf(stderr,
 			"vhost-user-net: %02x:%02x:%02x:%02x:%02x:%02x, MTU %u, %u queue pair%s, on %s, "
 			"serving %s\n", m[0], m[1], m[2], m[3], m[4], m[5], D.o.mtu, D.o.pairs,
 			D.o.pairs > 1 ? "s" : "", D.port.name,
-			D.o.socket_path ? D.o.socket_path : "the given fd");
+			vu_daemon_where(&D.o.com));
 	err = vdev_vhost_user_run(D.vu);
-	if (D.o.stats) {
+	if (D.o.com.stats) {
 		struct vdev_net_stats st;
 		struct vdev_vhost_user_stats vs;
 		uint64_t write_as_read = 0;

@@ -45,12 +45,11 @@
 #define TICK_MS 10u
 
 struct options {
-	const char *socket_path, *source;
-	int fd;
-	unsigned queue_size, max_request;
+	struct vu_daemon_opts com; /* --socket, --fd, --queue-size, ... */
+	const char *source;
+	unsigned max_request;
 	unsigned long long rate;
-	bool quiet, stats, log_requests, short_answers;
-	struct pcidev_opts pcidev;
+	bool log_requests, short_answers;
 };
 
 static struct {
@@ -70,62 +69,39 @@ static struct {
 	struct pcidev bus;
 	struct vdev_vhost_user *vu;
 	int timer_fd;
-} D = {.o = {.fd = -1, .queue_size = 256, .max_request = 4096}, .src_fd = -1, .timer_fd = -1};
+} D = {.o = {.max_request = 4096}, .src_fd = -1, .timer_fd = -1};
 
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"usage: vhost-user-rng (--socket=PATH | --fd=N) [options]\n"
-		"  --socket=PATH          the vhost-user socket to listen on (or --socket-path)\n"
-		"  --fd=N                 use this already listening socket\n"
+static const struct vu_daemon_spec SPEC = {
+	.prog = PROG,
+	.synopsis =
+		"usage: vhost-user-rng (--socket=PATH | --fd=N) [options]\n",
+	.help =
 		"  --source=FILE          entropy from FILE, in order, from its start again at\n"
 		"                         its end (default: getrandom())\n"
 		"  --rate=BYTES           at most BYTES per second, 1..1073741824 (default: no limit)\n"
 		"  --short-answers        with --rate: answer what the bucket holds at once\n"
 		"  --max-request=N        bytes per guest buffer, 1..65536 (default 4096)\n"
-		"  --queue-size=N         largest ring size, 1..32768 (default 256)\n"
-		"  --log-requests         print \"rng: served OFFSET LEN at SECONDS\" for every answer\n"
-		"  --pcidev=pci|pci-intx|mmio  serve the device as a function on user-mode\n"
-		"                         Linux's PCI-over-virtio bus (examples/pcidev)\n"
-		"  --mmio-irq=N           the IRQ of the window with --pcidev=mmio\n"
-		"  --quiet                no start-up message\n"
-		"  --stats                print what the device did when it exits\n"
-		"  --print-capabilities   print the back-end capabilities (JSON) and exit\n");
-}
+		"  --log-requests         print \"rng: served OFFSET LEN at SECONDS\" for every answer\n",
+	.type = "rng",
+	.flags = VU_DAEMON_SOCKET | VU_DAEMON_PCIDEV,
+	.queue_size = 256,
+};
 
 static int parse(int argc, char **argv, struct options *o)
 {
-	enum { O_SOCKET = 1, O_FD, O_SOURCE, O_RATE, O_SHORT, O_MAXREQ, O_QS, O_LOG, O_QUIET,
-	       O_STATS, O_CAPS, O_HELP, O_PCIDEV, O_MMIO_IRQ };
-	static const struct option longopts[] = {
-		{"socket", required_argument, NULL, O_SOCKET},
-		{"socket-path", required_argument, NULL, O_SOCKET},
-		{"fd", required_argument, NULL, O_FD},
+	enum { O_SOURCE = 1, O_RATE, O_SHORT, O_MAXREQ, O_LOG };
+	static const struct option own[] = {
 		{"source", required_argument, NULL, O_SOURCE},
 		{"rate", required_argument, NULL, O_RATE},
 		{"short-answers", no_argument, NULL, O_SHORT},
 		{"max-request", required_argument, NULL, O_MAXREQ},
-		{"queue-size", required_argument, NULL, O_QS},
 		{"log-requests", no_argument, NULL, O_LOG},
-		{"quiet", no_argument, NULL, O_QUIET},
-		{"stats", no_argument, NULL, O_STATS},
-		{"pcidev", required_argument, NULL, O_PCIDEV},
-		{"mmio-irq", required_argument, NULL, O_MMIO_IRQ},
-		{"print-capabilities", no_argument, NULL, O_CAPS},
-		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
-	unsigned fd;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = vu_daemon_getopt(&SPEC, &o->com, argc, argv, own)) > 0) {
 		switch (c) {
-		case O_SOCKET: o->socket_path = optarg; break;
-		case O_FD:
-			if (vu_daemon_u32(PROG, "fd", optarg, 0, 1u << 20, &fd) != 0)
-				return -1;
-			o->fd = (int)fd;
-			break;
 		case O_SOURCE: o->source = optarg; break;
 		case O_RATE:
 			if (vu_daemon_uint(PROG, "rate", optarg, 1, 1ull << 30, &o->rate) != 0)
@@ -136,26 +112,10 @@ static int parse(int argc, char **argv, struct options *o)
 			if (vu_daemon_u32(PROG, "max-request", optarg, 1, 65536, &o->max_request) != 0)
 				return -1;
 			break;
-		case O_QS:
-			if (vu_daemon_u32(PROG, "queue-size", optarg, 1, 32768, &o->queue_size) != 0)
-				return -1;
-			break;
 		case O_LOG: o->log_requests = true; break;
-		case O_QUIET: o->quiet = true; break;
-		case O_STATS: o->stats = true; break;
-		case O_PCIDEV: o->pcidev.mode = optarg; break;
-		case O_MMIO_IRQ:
-			if (vu_daemon_u32(PROG, "mmio-irq", optarg, 1, 127, &o->pcidev.mmio_irq) != 0)
-				return -1;
-			break;
-		case O_CAPS:
-			printf("{\n  \"type\": \"rng\"\n}\n");
-			exit(0);
-		case O_HELP: usage(stdout); exit(0);
-		default: usage(stderr); return -1;
 		}
 	}
-	return vu_daemon_check_args(PROG, argc, argv, optind, o->socket_path, o->fd);
+	return c;
 }
 
 /* ---- the entropy source --------------------------------------------------------- */
@@ -312,11 +272,11 @@ int main(int argc, char **argv)
 		}
 		D.src_size = (uint64_t)st.st_size;
 	}
-	unsigned nreq = D.o.queue_size; /* never short of slots for a full ring */
+	unsigned nreq = D.o.com.queue_size; /* never short of slots for a full ring */
 	D.reqs = calloc(nreq, sizeof(*D.reqs));
 	D.iovs = calloc((size_t)nreq * IOV_PER_REQ, sizeof(*D.iovs));
 	D.waiting = calloc(nreq, sizeof(*D.waiting));
-	D.queue_held = calloc((size_t)VDEV_RNG_NUM_QUEUES * VDEV_VQ_HELD_WORDS(D.o.queue_size),
+	D.queue_held = calloc((size_t)VDEV_RNG_NUM_QUEUES * VDEV_VQ_HELD_WORDS(D.o.com.queue_size),
 			      sizeof(*D.queue_held));
 	if (D.reqs == NULL || D.iovs == NULL || D.waiting == NULL || D.queue_held == NULL) {
 		fprintf(stderr, PROG ": out of memory\n");
@@ -324,7 +284,7 @@ int main(int argc, char **argv)
 	}
 	vdev_mem_init(&D.mem, NULL, 0);
 	struct vdev_rng_config c = {
-		.queue_size = D.o.queue_size,
+		.queue_size = D.o.com.queue_size,
 		.max_request = D.o.max_request,
 		.mem = &D.mem,
 		.queues = D.queues,
@@ -340,12 +300,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct vdev_dev *front =
-		pcidev_daemon_front(PROG, &D.o.pcidev, &D.bus, vdev_rng_dev(&D.rng), &D.mem);
+		pcidev_daemon_front(PROG, &D.o.com.pcidev, &D.bus, vdev_rng_dev(&D.rng), &D.mem);
 	if (front == NULL)
 		return 1;
 	struct vdev_vhost_user_config vc = {
-		.socket_path = D.o.socket_path,
-		.listen_fd = D.o.fd,
+		.socket_path = D.o.com.socket_path,
+		.listen_fd = D.o.com.fd,
 		.dev = front,
 		.mem = &D.mem,
 		.drain = on_drain,
@@ -373,12 +333,12 @@ int main(int argc, char **argv)
 		}
 	}
 	vu_daemon_catch_signals(D.vu);
-	if (!D.o.quiet)
+	if (!D.o.com.quiet)
 		fprintf(stderr, PROG ": entropy from %s%s, serving %s\n",
 			D.o.source ? D.o.source : "getrandom()", D.o.rate ? " (rate-limited)" : "",
-			D.o.socket_path ? D.o.socket_path : "the given fd");
+			vu_daemon_where(&D.o.com));
 	err = vdev_vhost_user_run(D.vu);
-	if (D.o.stats) {
+	if (D.o.com.stats) {
 		struct vdev_rng_stats st;
 		vdev_rng_get_stats(&D.rng, &st);
 		fprintf(stderr,

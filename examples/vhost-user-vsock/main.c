@@ -44,12 +44,11 @@
 #define LINE_CONNS 16    /* host sockets still sending their CONNECT line */
 
 struct options {
-	const char *socket_path, *uds_path;
-	int fd;
+	struct vu_daemon_opts com; /* --socket, --fd, --queue-size, ... */
+	const char *uds_path;
 	unsigned long long cid;
-	bool no_seqpacket, quiet, stats, no_packed;
-	struct pcidev_opts pcidev;
-	unsigned queue_size, max_conns, buf_kib, close_ms;
+	bool no_seqpacket;
+	unsigned max_conns, buf_kib, close_ms;
 };
 
 static struct {
@@ -64,80 +63,51 @@ static struct {
 	struct pcidev bus; /* --pcidev */
 	struct vdev_vhost_user *vu;
 	int timer_fd;
-} D = {.o = {.fd = -1, .queue_size = 256, .max_conns = 64, .buf_kib = 256,
+} D = {.o = {.max_conns = 64, .buf_kib = 256,
 	     .close_ms = VDEV_VSOCK_CLOSE_TIMEOUT_MS}};
 
-static void usage(FILE *out)
-{
-	fprintf(out,
+static const struct vu_daemon_spec SPEC = {
+	.prog = PROG,
+	.synopsis =
 		"usage: vhost-user-vsock (--socket=PATH | --fd=N) --guest-cid=N --uds-path=PATH\n"
-		"                        [options]\n"
-		"  --socket=PATH          the vhost-user socket to listen on (or --socket-path)\n"
-		"  --fd=N                 use this already listening socket\n"
+		"                        [options]\n",
+	.help =
 		"  --guest-cid=N          the guest's context id, 3..4294967294\n"
 		"  --uds-path=PATH        host side: CONNECT socket at PATH, guest connections\n"
 		"                         to port P go to PATH_P (seqpacket: PATH.seqpacket)\n"
 		"  --no-seqpacket         offer stream sockets only\n"
-		"  --queue-size=N         largest ring size, 1..32768 (default 256)\n"
 		"  --max-conns=N          connections at a time, 1..4096 (default 64)\n"
 		"  --buf-size=KIB         receive buffer per connection and direction,\n"
 		"                         4..65536 KiB (default 256)\n"
 		"  --close-timeout=MS     a clean close the guest does not answer within\n"
-		"                         this is reset, 10..600000 ms (default 8000)\n"
-		"  --no-packed            do not offer packed rings (the driver uses split)\n"
-		"  --pcidev=pci|pci-intx|mmio  serve the device as a function on user-mode\n"
-		"                         Linux's PCI-over-virtio bus (examples/pcidev)\n"
-		"  --mmio-irq=N           the IRQ of the window with --pcidev=mmio\n"
-		"  --quiet                no start-up message\n"
-		"  --stats                print what the device did when it exits\n"
-		"  --print-capabilities   print the back-end capabilities (JSON) and exit\n");
-}
+		"                         this is reset, 10..600000 ms (default 8000)\n",
+	.type = "vsock",
+	.flags = VU_DAEMON_SOCKET | VU_DAEMON_NO_PACKED | VU_DAEMON_PCIDEV,
+	.queue_size = 256,
+};
 
 static int parse(int argc, char **argv, struct options *o)
 {
-	enum { O_SOCKET = 1, O_FD, O_CID, O_UDS, O_NOSEQ, O_QS, O_CONNS, O_BUF, O_CLOSE, O_QUIET,
-	       O_STATS, O_CAPS, O_HELP, O_NO_PACKED, O_PCIDEV, O_MMIO_IRQ };
-	static const struct option longopts[] = {
-		{"socket", required_argument, NULL, O_SOCKET},
-		{"socket-path", required_argument, NULL, O_SOCKET},
-		{"fd", required_argument, NULL, O_FD},
+	enum { O_CID = 1, O_UDS, O_NOSEQ, O_CONNS, O_BUF, O_CLOSE };
+	static const struct option own[] = {
 		{"guest-cid", required_argument, NULL, O_CID},
 		{"uds-path", required_argument, NULL, O_UDS},
 		{"no-seqpacket", no_argument, NULL, O_NOSEQ},
-		{"queue-size", required_argument, NULL, O_QS},
 		{"max-conns", required_argument, NULL, O_CONNS},
 		{"buf-size", required_argument, NULL, O_BUF},
 		{"close-timeout", required_argument, NULL, O_CLOSE},
-		{"quiet", no_argument, NULL, O_QUIET},
-		{"no-packed", no_argument, NULL, O_NO_PACKED},
-		{"pcidev", required_argument, NULL, O_PCIDEV},
-		{"mmio-irq", required_argument, NULL, O_MMIO_IRQ},
-		{"stats", no_argument, NULL, O_STATS},
-		{"print-capabilities", no_argument, NULL, O_CAPS},
-		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
-	unsigned fd;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = vu_daemon_getopt(&SPEC, &o->com, argc, argv, own)) > 0) {
 		switch (c) {
-		case O_SOCKET: o->socket_path = optarg; break;
-		case O_FD:
-			if (vu_daemon_u32(PROG, "fd", optarg, 0, 1u << 20, &fd) != 0)
-				return -1;
-			o->fd = (int)fd;
-			break;
 		case O_CID:
 			if (vu_daemon_uint(PROG, "guest-cid", optarg, 3, 0xfffffffeull, &o->cid) != 0)
 				return -1;
 			break;
 		case O_UDS: o->uds_path = optarg; break;
 		case O_NOSEQ: o->no_seqpacket = true; break;
-		case O_QS:
-			if (vu_daemon_u32(PROG, "queue-size", optarg, 1, 32768, &o->queue_size) != 0)
-				return -1;
-			break;
 		case O_CONNS:
 			if (vu_daemon_u32(PROG, "max-conns", optarg, 1, 4096, &o->max_conns) != 0)
 				return -1;
@@ -150,22 +120,9 @@ static int parse(int argc, char **argv, struct options *o)
 			if (vu_daemon_u32(PROG, "close-timeout", optarg, 10, 600000, &o->close_ms) != 0)
 				return -1;
 			break;
-		case O_QUIET: o->quiet = true; break;
-		case O_NO_PACKED: o->no_packed = true; break;
-		case O_PCIDEV: o->pcidev.mode = optarg; break;
-		case O_MMIO_IRQ:
-			if (vu_daemon_u32(PROG, "mmio-irq", optarg, 1, 127, &o->pcidev.mmio_irq) != 0)
-				return -1;
-			break;
-		case O_STATS: o->stats = true; break;
-		case O_CAPS:
-			printf("{\n  \"type\": \"vsock\"\n}\n");
-			exit(0);
-		case O_HELP: usage(stdout); exit(0);
-		default: usage(stderr); return -1;
 		}
 	}
-	if (vu_daemon_check_args(PROG, argc, argv, optind, o->socket_path, o->fd) != 0)
+	if (c < 0)
 		return -1;
 	if (o->cid == 0 || o->uds_path == NULL) {
 		fprintf(stderr, "vhost-user-vsock: --guest-cid and --uds-path are required\n");
@@ -203,7 +160,8 @@ int main(int argc, char **argv)
 	size_t buf = (size_t)D.o.buf_kib << 10;
 	D.conns = calloc(D.o.max_conns, sizeof(*D.conns));
 	D.iovs = calloc((size_t)VDEV_VSOCK_NUM_QUEUES * IOV_PER_CHAIN, sizeof(*D.iovs));
-	D.queue_held = calloc((size_t)VDEV_VSOCK_NUM_QUEUES * VDEV_VQ_HELD_WORDS(D.o.queue_size),
+	D.queue_held = calloc((size_t)VDEV_VSOCK_NUM_QUEUES *
+				      VDEV_VQ_HELD_WORDS(D.o.com.queue_size),
 			      sizeof(*D.queue_held));
 	if (D.conns == NULL || D.iovs == NULL || D.queue_held == NULL) {
 		fprintf(stderr, "vhost-user-vsock: out of memory\n");
@@ -224,7 +182,7 @@ int main(int argc, char **argv)
 	vdev_mem_init(&D.mem, NULL, 0);
 	struct vdev_vsock_config c = {
 		.guest_cid = D.o.cid,
-		.queue_size = D.o.queue_size,
+		.queue_size = D.o.com.queue_size,
 		.seqpacket = !D.o.no_seqpacket,
 		.buf_alloc = (uint32_t)buf,
 		.mem = &D.mem,
@@ -237,7 +195,7 @@ int main(int argc, char **argv)
 		.host = &vsock_unix_host_ops,
 		.host_opaque = D.bridge,
 		.close_timeout_ms = D.o.close_ms,
-		.ring_features = D.o.no_packed ? VDEV_BIT(VDEV_F_INDIRECT_DESC) |
+		.ring_features = D.o.com.no_packed ? VDEV_BIT(VDEV_F_INDIRECT_DESC) |
 							 VDEV_BIT(VDEV_F_EVENT_IDX) |
 							 VDEV_BIT(VDEV_F_RING_RESET)
 					       : 0,
@@ -247,12 +205,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct vdev_dev *front =
-		pcidev_daemon_front(PROG, &D.o.pcidev, &D.bus, vdev_vsock_dev(&D.vs), &D.mem);
+		pcidev_daemon_front(PROG, &D.o.com.pcidev, &D.bus, vdev_vsock_dev(&D.vs), &D.mem);
 	if (front == NULL)
 		return 1;
 	struct vdev_vhost_user_config vc = {
-		.socket_path = D.o.socket_path,
-		.listen_fd = D.o.fd,
+		.socket_path = D.o.com.socket_path,
+		.listen_fd = D.o.com.fd,
 		.dev = front,
 		.mem = &D.mem,
 	};
@@ -285,12 +243,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	vu_daemon_catch_signals(D.vu);
-	if (!D.o.quiet)
+	if (!D.o.com.quiet)
 		fprintf(stderr, "vhost-user-vsock: guest CID %llu, host sockets at %s%s, serving %s\n",
 			D.o.cid, D.o.uds_path, D.o.no_seqpacket ? "" : " (and .seqpacket)",
-			D.o.socket_path ? D.o.socket_path : "the given fd");
+			vu_daemon_where(&D.o.com));
 	err = vdev_vhost_user_run(D.vu);
-	if (D.o.stats) {
+	if (D.o.com.stats) {
 		struct vdev_vsock_stats st;
 		struct vsock_unix_stats bs;
 		struct vdev_vhost_user_stats vs;

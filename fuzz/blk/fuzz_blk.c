@@ -43,10 +43,10 @@ static struct drv_vq q;
 static int tok[64];
 static uint64_t arena;
 
+static uint64_t neg; /* what the last bring-up negotiated */
+
 static bool bring_up(struct drv_transport *tr, uint64_t want, uint16_t qsize)
 {
-	uint64_t neg;
-
 	sim_mem_reset_alloc(&m);
 	arena = sim_alloc(&m, 64u * 1024u, 4096);
 	return drv_virtio_negotiate(tr, want, &neg) == 0 &&
@@ -77,7 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct input in = {data, size};
 	uint8_t flags = take(&in);
 	bool scribbled = false, up;
-	unsigned queued = 0, reaped = 0, slot = 0;
+	unsigned queued = 0, reaped = 0, slot = 0, ring_resets = 0;
 	struct drv_transport tr;
 	uint64_t want = ~(uint64_t)0;
 
@@ -182,8 +182,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				scribbled = true;
 			}
 			break;
-		default: /* reset and bring the device up again */
-			if (take(&in) % 8 != 0)
+		default: { /* reset the queue (RING_RESET) or the device */
+			uint8_t how = take(&in);
+
+			/* each queue reset takes new rings from the simulated
+			 * memory: a few per input */
+			if (how % 8 == 1 && (neg & VDEV_BIT(VDEV_F_RING_RESET)) && ++ring_resets <= 4) {
+				/* while the backend holds requests: the reset
+				 * stays ongoing until it gives the last back,
+				 * and none of them is answered */
+				(void)tr.ops->reset_queue(tr.t, 0);
+				ram_blk_complete_some(&ram, take(&in) % 2 ? NREQ : take(&in) % 4u,
+						      take(&in));
+				if (drv_virtio_setup_queue(&tr, &q, &m, 0, q.size, neg) != 0) {
+					/* still ongoing: the driver resets the device */
+					tr.ops->set_status(tr.t, 0);
+					ram_blk_complete_some(&ram, NREQ, 0);
+					FUZZ_CHECK(tr.ops->get_status(tr.t) == 0);
+					up = bring_up(&tr, want, q.size);
+				}
+				/* on new rings: an orphan answered there would be
+				 * an id the driver does not have out (q.errors) */
+				queued = reaped = 0;
+				/* a queue reset does not clear DEVICE_NEEDS_RESET
+				 * (spec 2.1.2): a ring declared broken stays so */
+				scribbled = (tr.ops->get_status(tr.t) & VDEV_STATUS_NEEDS_RESET) != 0;
+				break;
+			}
+			if (how % 8 != 0)
 				break;
 			tr.ops->set_status(tr.t, 0);
 			ram_blk_complete_some(&ram, NREQ, 0); /* hand the buffers back */
@@ -192,6 +218,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			queued = reaped = 0;
 			scribbled = false;
 			break;
+		}
 		}
 		FUZZ_CHECK(vdev_blk_inflight(&blk) <= c.num_reqs);
 	}

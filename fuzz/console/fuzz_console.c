@@ -49,7 +49,8 @@ static struct drv_mmio dm;
 static struct drv_vq q[NQ];
 static bool qup[NQ];
 static int tok[NQ][NSLOT];
-static unsigned next_slot[NQ];
+static unsigned next_slot[NQ]; /* where the search for a free slot starts */
+static bool busy[NQ][NSLOT];    /* the slot's buffer is on the ring, not reaped */
 static uint64_t arena[NQ];
 static unsigned nports;
 static int take_policy;        /* bytes per output call; < 0 all; -2 error */
@@ -115,6 +116,7 @@ static bool bring_up(struct drv_transport *tr, uint64_t want, uint16_t qsize)
 		arena[i] = sim_alloc(&m, (size_t)NSLOT * SLOT, 64);
 	memset(qup, 0, sizeof(qup));
 	memset(next_slot, 0, sizeof(next_slot));
+	memset(busy, 0, sizeof(busy));
 	memset(announced, 0, sizeof(announced));
 	if (drv_virtio_negotiate(tr, want, &neg) != 0)
 		return false;
@@ -135,7 +137,13 @@ static void add_chain(struct input *in, unsigned qi, const uint8_t *data, uint32
 
 	if (qi >= NQ || !qup[qi] || len > SLOT)
 		return;
-	s = next_slot[qi]++ % NSLOT;
+	/* a slot whose buffer the device does not hold: reusing one it holds
+	 * would let a later message overwrite an earlier one before reaping */
+	for (s = 0; s < NSLOT && busy[qi][(next_slot[qi] + s) % NSLOT]; s++)
+		;
+	if (s == NSLOT)
+		return;
+	s = (next_slot[qi] + s) % NSLOT;
 	g = arena[qi] + (uint64_t)s * SLOT;
 	pieces = 1u + take(in) % 4u;
 	if (data != NULL && !write)
@@ -157,6 +165,8 @@ static void add_chain(struct input *in, unsigned qi, const uint8_t *data, uint32
 		}
 	if (drv_add(&q[qi], b, pieces, false, &tok[qi][s]) != 0)
 		return;
+	busy[qi][s] = true;
+	next_slot[qi] = s + 1u;
 	if (qi == 1u || (qi > 3u && (qi & 1u))) {
 		/* data on a port's transmitq: count what may reach the host (a
 		 * zero-length piece is no segment, whatever its direction) */
@@ -217,7 +227,8 @@ static void reap_all(void)
 			continue;
 		while ((t = drv_get_used(&q[qi], &l)) != NULL) {
 			unsigned s = (unsigned)(t - tok[qi]);
-			FUZZ_CHECK(s < NSLOT);
+			FUZZ_CHECK(s < NSLOT && busy[qi][s]);
+			busy[qi][s] = false;
 			FUZZ_CHECK(l <= SLOT);
 			if (qi == 2)
 				check_ctrl(sim_ptr(&m, arena[qi] + (uint64_t)s * SLOT), l);

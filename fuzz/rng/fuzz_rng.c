@@ -112,7 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct input in = {data, size};
 	uint8_t flags = take(&in);
 	bool scribbled = false, up;
-	unsigned queued = 0, reaped = 0, slot = 0, bring_ups = 0;
+	unsigned queued = 0, reaped = 0, slot = 0, bring_ups = 0, ring_resets = 0;
 	struct drv_transport tr;
 	uint64_t want = ~(uint64_t)0;
 
@@ -182,10 +182,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				break;
 			(void)tr.ops->reset_queue(tr.t, 0);
 			complete_some(NREQ, take(&in)); /* forgotten: never pushed */
-			if (drv_virtio_setup_queue(&tr, &q, &m, 0, q.size, neg) != 0) {
+			/* new rings come from the simulated memory, which only a
+			 * bring-up gives back: after a few, reset the device */
+			if (++ring_resets > 4 ||
+			    drv_virtio_setup_queue(&tr, &q, &m, 0, q.size, neg) != 0) {
 				tr.ops->set_status(tr.t, 0);
 				FUZZ_CHECK(tr.ops->get_status(tr.t) == 0);
 				up = bring_up(&tr, want, q.size);
+				ring_resets = 0;
 			}
 			queued = reaped = 0;
 			/* A queue reset does not clear DEVICE_NEEDS_RESET: a
@@ -209,6 +213,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			complete_some(NREQ, 0); /* hand the buffers back */
 			FUZZ_CHECK(tr.ops->get_status(tr.t) == 0);
 			up = bring_up(&tr, want, q.size);
+			ring_resets = 0;
 			queued = reaped = 0;
 			scribbled = false;
 			break;
