@@ -9,7 +9,8 @@
  * guest that sends control messages (any id, event and value, short,
  * split across descriptors, of the wrong direction), writes data on any
  * port's transmitq, posts receive and control buffers of any size and
- * direction, reaps, writes the config space and resets.
+ * direction, reaps, writes the config space, resets single queues
+ * (RING_RESET, also with output held for the host) and the device.
  *
  * Invariants after each step: the output op is called with a port below
  * max_nr_ports, a non-empty length that matches its segments, and never
@@ -17,7 +18,9 @@
  * than asked; every control message the driver receives is well formed:
  * a device-to-driver event, a port below max_nr_ports, PORT_ADD only for a
  * port the driver does not have and PORT_REMOVE only for one it has,
- * RESIZE with its size; and the driver sees no protocol error.
+ * RESIZE with its size; and the driver sees no protocol error (no used
+ * entry for a buffer it does not have out, also after a queue reset: output
+ * held on a reset transmitq never reaches the host nor the new ring).
  */
 #include <string.h>
 
@@ -106,11 +109,10 @@ static const struct vdev_console_host_ops fz_ops = {
 };
 
 static unsigned nq_live;
+static uint64_t neg;            /* the features of the current bring-up */
 
 static bool bring_up(struct drv_transport *tr, uint64_t want, uint16_t qsize)
 {
-	uint64_t neg;
-
 	sim_mem_reset_alloc(&m);
 	for (unsigned i = 0; i < NQ; i++)
 		arena[i] = sim_alloc(&m, (size_t)NSLOT * SLOT, 64);
@@ -217,26 +219,51 @@ static void check_ctrl(const uint8_t *p, uint32_t used)
 	}
 }
 
+static void reap(unsigned qi)
+{
+	uint32_t l;
+	int *t;
+
+	if (!qup[qi])
+		return;
+	while ((t = drv_get_used(&q[qi], &l)) != NULL) {
+		unsigned s = (unsigned)(t - tok[qi]);
+		FUZZ_CHECK(s < NSLOT && busy[qi][s]);
+		busy[qi][s] = false;
+		FUZZ_CHECK(l <= SLOT);
+		if (qi == 2)
+			check_ctrl(sim_ptr(&m, arena[qi] + (uint64_t)s * SLOT), l);
+		else if (qi == 3 || (qi & 1u))
+			FUZZ_CHECK(l == 0); /* transmit buffers are not written */
+	}
+	FUZZ_CHECK(q[qi].errors == 0);
+}
+
 static void reap_all(void)
 {
-	for (unsigned qi = 0; qi < nq_live; qi++) {
-		uint32_t l;
-		int *t;
+	for (unsigned qi = 0; qi < nq_live; qi++)
+		reap(qi);
+}
 
-		if (!qup[qi])
-			continue;
-		while ((t = drv_get_used(&q[qi], &l)) != NULL) {
-			unsigned s = (unsigned)(t - tok[qi]);
-			FUZZ_CHECK(s < NSLOT && busy[qi][s]);
-			busy[qi][s] = false;
-			FUZZ_CHECK(l <= SLOT);
-			if (qi == 2)
-				check_ctrl(sim_ptr(&m, arena[qi] + (uint64_t)s * SLOT), l);
-			else if (qi == 3 || (qi & 1u))
-				FUZZ_CHECK(l == 0); /* transmit buffers are not written */
-		}
-		FUZZ_CHECK(q[qi].errors == 0);
+/*
+ * RING_RESET of queue qi, then new rings for it while the simulated memory
+ * has room (else it stays reset); the driver forgets what it had out there. What the device wrote before the
+ * reset is reaped first, so the driver's view of the ports stays whole.
+ * Output the host had not taken from a transmitq is gone: from now on the
+ * host may get no more bytes of that port than it already took.
+ */
+static void ring_reset(struct drv_transport *tr, unsigned qi, uint16_t qsize)
+{
+	reap(qi);
+	FUZZ_CHECK(tr->ops->reset_queue(tr->t, (uint16_t)qi));
+	memset(busy[qi], 0, sizeof(busy[qi]));
+	if (qi == 1u || (qi > 3u && (qi & 1u))) {
+		unsigned port = qi == 1u ? 0u : (qi - 2u) / 2u;
+		queued[port] = taken[port];
 	}
+	qup[qi] = sim_room(&m) >= drv_vq_footprint(qsize, (neg & VDEV_BIT(VDEV_F_RING_PACKED)) != 0,
+						   16) &&
+		  drv_virtio_setup_queue(tr, &q[qi], &m, (uint16_t)qi, qsize, neg) == 0;
 }
 
 static const char *const names[4] = {NULL, "", "org.libvdev.data", "x"};
@@ -315,9 +342,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				add_chain(&in, qq, NULL, take(&in) % 64u, true, i + 1 == n, &tr);
 			break;
 		}
-		case 3: { /* kick any queue */
-			unsigned qi = take(&in) % NQ;
-			if (qi < nq_live && qup[qi])
+		case 3: { /* kick any queue, or reset it (RING_RESET) */
+			uint8_t k = take(&in);
+			unsigned qi = k % NQ;
+			if (qi < nq_live && qup[qi] && (k / NQ) % 8u == 7u &&
+			    (neg & VDEV_BIT(VDEV_F_RING_RESET)))
+				ring_reset(&tr, qi, qsize);
+			else if (qi < nq_live && qup[qi])
 				tr.ops->notify(tr.t, (uint16_t)qi, false, 0);
 			break;
 		}

@@ -9,12 +9,14 @@
  * budget, synchronous fence retirement), then queues controlq commands
  * (2D and 3D types, or raw ones) with small or raw fields, submits of any
  * size, fenced on any ring of any context, kicks, reaps, retires recorded
- * or made-up fences, polls, resets, fails host allocations.
+ * or made-up fences, polls, resets the controlq (RING_RESET, also with
+ * fenced chains held) and the device, fails host allocations.
  *
  * Invariants: nothing outside guest memory or host allocations is touched
  * (ASan); the budget covers host allocations and renderer charges; every
  * renderer call names a live object and passes the model's checks; after
- * every fence is retired each queued chain comes back exactly once, with a
+ * every fence is retired each queued chain comes back exactly once (none
+ * from before a reset of the controlq: the driver forgot those), with a
  * response no larger than its buffer; after reset and fini the renderer
  * has no contexts, resources, backings or mappings left and no host memory
  * is allocated.
@@ -423,10 +425,10 @@ static const struct vdev_gpu_sink_ops fz_sink = {
 	.size = sizeof(struct vdev_gpu_sink_ops), .scanout = fz_scanout, .update = fz_update};
 
 /* ---- the guest ---- */
+static uint64_t neg; /* the features of the current bring-up */
+
 static bool bring_up(struct drv_transport *tr, uint64_t want, uint16_t qsize)
 {
-	uint64_t neg;
-
 	sim_mem_reset_alloc(&m);
 	arena = sim_alloc(&m, (size_t)SLOTS * SLOT, 4096);
 	resp_arena = sim_alloc(&m, (size_t)SLOTS * RESP_MAX, 64);
@@ -448,6 +450,25 @@ static void reap_all(void)
 		FUZZ_CHECK(len <= RESP_MAX);
 		reaped++;
 	}
+}
+
+/*
+ * RING_RESET of the controlq, then new rings for it while the simulated
+ * memory has room (else it stays reset). The driver reaps what came back
+ * first, then forgets what it had out, fenced chains included: answering
+ * one of those when its fence retires would be a protocol error on the new
+ * ring.
+ */
+static void ring_reset(struct drv_transport *tr)
+{
+	uint16_t size = q[0].size;
+
+	reap_all();
+	FUZZ_CHECK(tr->ops->reset_queue(tr->t, 0));
+	queued = reaped = 0;
+	qup[0] = sim_room(&m) >= drv_vq_footprint(size, (neg & VDEV_BIT(VDEV_F_RING_PACKED)) != 0,
+						  16) &&
+		 drv_virtio_setup_queue(tr, &q[0], &m, 0, size, neg) == 0;
 }
 
 static uint32_t small_or_raw(struct input *in, uint32_t mod)
@@ -622,9 +643,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 3:
 			queue_cmd(&in, &slot);
 			break;
-		case 4: {
-			bool force = take(&in) & 1; /* always consumed: keeps seeds aligned */
-			if (qup[0] && (drv_kick_prepare(&q[0]) || force))
+		case 4: { /* kick, or reset the controlq (RING_RESET) */
+			uint8_t k = take(&in); /* always consumed: keeps seeds aligned */
+			bool force = k & 1;
+			if (qup[0] && k / 2u % 16u == 15u && (neg & VDEV_BIT(VDEV_F_RING_RESET)))
+				ring_reset(&tr);
+			else if (qup[0] && (drv_kick_prepare(&q[0]) || force))
 				tr.ops->notify(tr.t, 0, false, 0);
 			break;
 		}

@@ -126,6 +126,19 @@ uint64_t sim_alloc_in(struct sim_mem *m, unsigned r, size_t len, size_t align)
 	return m->regions[r].gpa + off;
 }
 
+size_t sim_room(const struct sim_mem *m)
+{
+	return (size_t)(m->regions[0].size - m->next[0]);
+}
+
+size_t drv_vq_footprint(uint16_t size, bool packed, uint16_t max_indirect)
+{
+	/* the rings, each with its alignment's worst padding */
+	size_t n = packed ? 16u * size + 15u + 4u + 3u + 4u + 3u
+			  : 16u * size + 15u + 6u + 2u * size + 1u + 6u + 8u * size + 3u;
+	return n + (size_t)size * max_indirect * 16u + 15u;
+}
+
 uint64_t sim_straddle_gpa(const struct sim_mem *m, size_t before)
 {
 	return m->regions[0].gpa + m->regions[0].size - before;

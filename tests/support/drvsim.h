@@ -64,6 +64,10 @@ static inline uint64_t sim_alloc(struct sim_mem *m, size_t len, size_t align)
 {
 	return sim_alloc_in(m, 0, len, align);
 }
+/* Bytes the allocator still has in region 0 (before alignment). */
+size_t sim_room(const struct sim_mem *m);
+/* Bytes drv_vq_init() takes for one queue (alignment included). */
+size_t drv_vq_footprint(uint16_t size, bool packed, uint16_t max_indirect);
 /* A range of `len` bytes starting `before` bytes before the end of region
  * 0, so it straddles into region 1. Not tracked by the allocator. */
 uint64_t sim_straddle_gpa(const struct sim_mem *m, size_t before);
