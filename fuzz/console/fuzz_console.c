@@ -31,12 +31,12 @@
 #include "vdev/console.h"
 #include "vdev/mmio.h"
 
-#define REGION (256u * 1024u)
+#define REGION (160u * 1024u)
 #define MAXP 4u
 #define NQ (2u + 2u * MAXP)
 #define IOVS 8
 #define SLOT 512u
-#define NSLOT 32u
+#define NSLOT 16u /* the largest queue: a full ring has every slot busy */
 
 enum { DEVICE_READY, PORT_ADD, PORT_REMOVE, PORT_READY, CONSOLE_PORT, RESIZE, PORT_OPEN,
        PORT_NAME };

@@ -89,7 +89,11 @@ static const struct vdev_rng_backend_ops ops = {
 static bool bring_up(struct drv_transport *tr, uint64_t want, uint16_t qsize)
 {
 	sim_mem_reset_alloc(&m);
-	arena = sim_alloc(&m, 64u * 1024u, 4096);
+	/* 64 slots of 1 KiB, and room for a piece of up to 2 KiB starting
+	 * near the last one's end: a buffer there must not reach the rings
+	 * allocated after it (the device would write entropy over the used
+	 * ring, as the campaign found, and the driver would rightly object) */
+	arena = sim_alloc(&m, 68u * 1024u, 4096);
 	return drv_virtio_negotiate(tr, want, &neg) == 0 &&
 	       drv_virtio_setup_queue(tr, &q, &m, 0, qsize, neg) == 0 &&
 	       drv_virtio_driver_ok(tr) == 0x0f;

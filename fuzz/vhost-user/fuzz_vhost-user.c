@@ -12,7 +12,9 @@
  * memfd as the region a front-end hands back (sized for the split or the
  * packed layout; the features the input sets pick the rings'), whose
  * contents the input writes too (a hostile front-end's log, read when a
- * ring starts). fuzz/inflight drives the logs themselves.
+ * ring starts; byte by byte, or a consistent packed log with block reads
+ * in flight, which random bytes would not make). fuzz/inflight drives the
+ * logs themselves.
  *
  * Invariants: no crash or out-of-bounds access (ASan), the adapter keeps
  * serving new sessions, and the device's guest memory never maps beyond
@@ -121,6 +123,52 @@ static void send_msg(uint32_t req, uint32_t flags, const uint8_t *payload, uint3
 	(void)sendmsg(front, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
+/*
+ * A consistent packed-layout log for queue qi (QEMU's QueueRegionPacked,
+ * 64 entries), as a back-end that died would have left it: the first
+ * v % 4 buffers in flight, each a block read of three entries (header,
+ * 512 bytes of data, status) with buffer id i, the other entries on the
+ * free list; the used position and wrap counter from v's upper bits.
+ * Random bytes almost never make one, so the packed recovery would not be
+ * reached.
+ */
+static void packed_log(unsigned qi, uint8_t v)
+{
+	uint8_t *r = inflight + qi * INFLIGHT_QLEN_PACKED;
+	uint16_t k = (uint16_t)(v % 4u), used = (uint16_t)((v >> 2) % 8u);
+	uint16_t h16[6] = {1, 64, (uint16_t)(3u * k), (uint16_t)(3u * k), used, used};
+
+	memset(r, 0, INFLIGHT_QLEN_PACKED);
+	memcpy(r + 8, h16, sizeof(h16)); /* version, desc_num, free and used heads */
+	r[20] = r[21] = (v >> 5) & 1u;   /* used wrap counters */
+	for (uint16_t i = 0; i < 64; i++) {
+		uint8_t *e = r + 32 + 32u * i;
+		uint16_t b = i / 3u, next = i + 1u < 64u ? (uint16_t)(i + 1u) : 0xffffu;
+		uint16_t last = (uint16_t)(3u * b + 2u), num = 3, id = b, flags = 0;
+		uint32_t len = 16;
+		uint64_t counter = b + 1u, addr = 0x14000u;
+
+		if (i >= 3u * k) {
+			memcpy(e + 2, &next, 2); /* free */
+			continue;
+		}
+		if (i % 3u == 2u)
+			next = 0xffffu, flags = 2, len = 1, addr = 0x17000u + b;
+		else if (i % 3u == 1u)
+			flags = 2, len = 512, addr = 0x18000u + 512u * b;
+		else
+			e[0] = 1; /* the head is the one marked in flight */
+		memcpy(e + 2, &next, 2);
+		memcpy(e + 4, &last, 2);
+		memcpy(e + 6, &num, 2);
+		memcpy(e + 8, &counter, 8);
+		memcpy(e + 16, &id, 2);
+		memcpy(e + 18, &flags, 2);
+		memcpy(e + 20, &len, 4);
+		memcpy(e + 24, &addr, 8);
+	}
+}
+
 static void drain_replies(void)
 {
 	uint8_t junk[4096];
@@ -183,9 +231,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)!write(efds[take(&in) % 4], &one, 8);
 			break;
 		}
-		case 4: { /* the front-end scribbles on the inflight region */
-			uint32_t off = (uint32_t)take(&in) | (uint32_t)(take(&in) & 0x1f) << 8;
-			inflight[off % INFLIGHT_FILE] = take(&in);
+		case 4: { /* the front-end writes the inflight region: a byte, or
+			   * a whole packed log a back-end could have left */
+			uint8_t lo = take(&in), hi = take(&in), v = take(&in);
+			if (hi >> 5 == 7)
+				packed_log(lo & 1u, v);
+			else
+				inflight[((uint32_t)lo | (uint32_t)(hi & 0x1f) << 8) % INFLIGHT_FILE] = v;
 			break;
 		}
 		default: { /* the guest scribbles on its memory */

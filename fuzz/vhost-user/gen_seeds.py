@@ -49,17 +49,21 @@ def inflight_desc(size=2 * INFLIGHT_QLEN, off=0, nq=2, qs=64):
     return struct.pack("<QQHHI", size, off, nq, qs, 0)
 
 
-def session(features, ring_layout_off=0, inflight=None):
+def session(features, ring_layout_off=0, inflight=None, base=None, inflight_packed=False):
     pf = 0b10001000101001 | ((1 << 12) if inflight is not None else 0)
     s = msg(1) + msg(15) + msg(16, u64(pf)) + msg(3)
     if inflight is not None:
         # SET_INFLIGHT_FD with the region memfd (plan: 1 fd, bit 7)
         s += inflight
-        s += msg(32, inflight_desc(), fds_plan=1 | 0x80, mem_fix=True)
+        # (the target sizes it for the packed layout if the size is odd)
+        s += msg(32, inflight_desc(size=1 if inflight_packed else 2 * INFLIGHT_QLEN),
+                 fds_plan=1 | 0x80, mem_fix=True)
     s += msg(2, u64(features | PROTO))
     mt = struct.pack("<II", 1, 0) + struct.pack("<QQQQ", 0x10000, 256 * 1024, UVA, 0)
     s += msg(5, mt, fds_plan=1 | (1 << 2), mem_fix=True)   # one fd: the memfd
-    s += msg(8, state(0, 64)) + msg(10, state(0, 0x80008000 if features & PACKED else 0))
+    if base is None:
+        base = 0x80008000 if features & PACKED else 0
+    s += msg(8, state(0, 64)) + msg(10, state(0, base))
     s += msg(9, vring_addr(0, 0x1000, 0x3000, 0x2000))
     s += msg(12, u64(0), fds_plan=1) + msg(13, u64(0), fds_plan=1)  # eventfds
     s += msg(18, state(0, 1))
@@ -81,6 +85,11 @@ def region(off, data):
         o = off + i
         out += bytes([4, o & 0xff, (o >> 8) & 0xf, byte])
     return out
+
+
+def packed_log(queue, v):
+    # the target's structured op: a consistent packed log for the queue
+    return bytes([4, queue, 0xe0, v])
 
 
 def logged_region(flags, used_idx=0, batch_head=0, next_=0):
@@ -120,6 +129,14 @@ seeds = {
         batch_head=0x3ff, next_=0xffff)) + split_request() + kick(0),
     "inflight-hostile-log-offered": split_request() + session(VERSION_1, inflight=logged_region(
         [(0, 0), (1, 7), (1, 7)], used_idx=0, batch_head=1, next_=0x8000)) + kick(0),
+    # packed: two block reads the dead back-end had taken, resubmitted
+    "inflight-packed-resubmit": session(VERSION_1 | PACKED, inflight=packed_log(0, 0x22),
+                                        inflight_packed=True) + kick(0),
+    # the same log, but the ring's position from the front-end disagrees
+    "inflight-packed-used-ahead": session(VERSION_1 | PACKED, inflight=packed_log(0, 0x2a),
+                                          inflight_packed=True, base=0x80038003) + kick(0),
+    # Linux's user-mode front-end: base 0 on a new packed ring
+    "packed-session-base0": session(VERSION_1 | PACKED, base=0) + kick(0),
     "inflight-bad-desc": msg(16, u64(1 << 12)) + msg(32, inflight_desc(12345, 1 << 63, 9, 0),
                                                       fds_plan=1 | 0x80, mem_fix=False)
     + msg(1),

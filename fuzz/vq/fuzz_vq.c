@@ -35,12 +35,50 @@
 #define MAX_STALE 16
 #define MAX_QSIZE 128
 
+/*
+ * With flags bit 64, guest addresses in a window outside every region are
+ * resolved by a translate callback (an IOMMU, or memory the integrator maps
+ * on demand): the first half read-write, the second read-only, handed out
+ * in pieces of at most tr_piece bytes (so a buffer there takes several
+ * segments); in some inputs the callback refuses everything, answers 0
+ * bytes or a NULL address. Segments must then lie inside the window.
+ */
+#define TW_GPA 0x4000000000000ull
+#define TW_SIZE 8192u
+static uint8_t tw[TW_SIZE];
+static bool tr_on;
+static unsigned tr_mode;
+static uint32_t tr_piece;
+
+static int fz_translate(void *o, uint64_t addr, uint64_t len, unsigned access, void **hva,
+			uint64_t *mapped)
+{
+	uint64_t off, n;
+
+	(void)o;
+	FUZZ_CHECK(len > 0 && (access & (VDEV_MEM_READ | VDEV_MEM_WRITE)) != 0);
+	if (addr < TW_GPA || addr - TW_GPA >= TW_SIZE || tr_mode == 1)
+		return VDEV_EFAULT;
+	off = addr - TW_GPA;
+	if ((access & VDEV_MEM_WRITE) && off >= TW_SIZE / 2u)
+		return VDEV_EROFS;
+	n = ((access & VDEV_MEM_WRITE) ? TW_SIZE / 2u : TW_SIZE) - off;
+	if (n > tr_piece)
+		n = tr_piece;
+	*hva = tr_mode == 3 ? NULL : tw + off;
+	*mapped = tr_mode == 2 ? 0 : n;
+	return 0;
+}
+
 /* Is [p, p+len) inside one host buffer of the simulated guest? */
 static int seg_ok(const struct sim_mem *m, const struct vdev_iov *s, int write)
 {
+	const uint8_t *b = s->base;
+
+	if (tr_on && b >= tw && b < tw + TW_SIZE)
+		return s->len <= (size_t)(tw + (write ? TW_SIZE / 2u : TW_SIZE) - b);
 	for (unsigned r = 0; r < m->nregions; r++) {
 		const uint8_t *lo = m->host[r], *hi = lo + m->regions[r].size;
-		const uint8_t *b = s->base;
 		if (b >= lo && b < hi && s->len <= (size_t)(hi - b))
 			return !(write && (m->regions[r].flags & VDEV_MEM_F_READONLY));
 	}
@@ -134,8 +172,12 @@ static uint64_t pick_addr(struct sim_pair *s, uint64_t arena, struct input *in)
 		return arena + take16(in) % 8192u;
 	case 3:
 		return sim_straddle_gpa(&s->m, 1 + take(in) % 64u);
-	case 4:
-		return SIM_HOLE_GPA + take(in);
+	case 4: {
+		uint8_t b = take(in);
+		if (tr_on && (b & 1))
+			return TW_GPA + (uint64_t)b * 33u % (TW_SIZE + 64u); /* some past it */
+		return SIM_HOLE_GPA + b;
+	}
 	case 5:
 		return SIM_RO_GPA + take16(in) % 4096u;
 	case 6:
@@ -178,6 +220,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct input in = {data, size};
 	uint8_t flags = take(&in);
 	uint16_t qsize = take16(&in);
+	uint8_t qhi = (uint8_t)(qsize >> 8); /* unused by the size: shapes the translate callback */
 	bool packed = flags & 1;
 	uint64_t features = VDEV_BIT(VDEV_F_VERSION_1);
 	static int tok[MAX_PENDING * 4];
@@ -195,8 +238,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		features |= VDEV_BIT(VDEV_F_INDIRECT_DESC);
 	if (flags & 8)
 		features |= VDEV_BIT(VDEV_F_IN_ORDER);
+	tr_on = (flags & 64) != 0;
+	tr_piece = 1u + qhi / 8u * 37u;
+	tr_mode = qhi % 8u < 5u ? 0u : qhi % 8u - 4u;
 	if (pair_reset(&s, qsize, features) != 0)
 		return 0;
+	memset(tw, 0, sizeof(tw));
+	vdev_mem_set_translate(&s.m.mem, tr_on ? fz_translate : NULL, NULL);
 	/* a device-reads-only queue (writable descriptors taken as readable) */
 	if (flags & 32)
 		vdev_vq_set_device_reads_only(&s.vq, true);
