@@ -247,8 +247,9 @@ static void reap_all(void)
 
 /*
  * RING_RESET of queue qi, then new rings for it while the simulated memory
- * has room (else it stays reset); the driver forgets what it had out there. What the device wrote before the
- * reset is reaped first, so the driver's view of the ports stays whole.
+ * has room (else it stays reset); the driver forgets what it had out
+ * there. What the device wrote before the reset is reaped first, so the
+ * driver's view of the ports stays whole.
  * Output the host had not taken from a transmitq is gone: from now on the
  * host may get no more bytes of that port than it already took.
  */
@@ -261,9 +262,7 @@ static void ring_reset(struct drv_transport *tr, unsigned qi, uint16_t qsize)
 		unsigned port = qi == 1u ? 0u : (qi - 2u) / 2u;
 		queued[port] = taken[port];
 	}
-	qup[qi] = sim_room(&m) >= drv_vq_footprint(qsize, (neg & VDEV_BIT(VDEV_F_RING_PACKED)) != 0,
-						   16) &&
-		  drv_virtio_setup_queue(tr, &q[qi], &m, (uint16_t)qi, qsize, neg) == 0;
+	qup[qi] = drv_virtio_setup_queue_if_room(tr, &q[qi], &m, (uint16_t)qi, qsize, neg) == 0;
 }
 
 static const char *const names[4] = {NULL, "", "org.libvdev.data", "x"};

@@ -466,9 +466,7 @@ static void ring_reset(struct drv_transport *tr)
 	reap_all();
 	FUZZ_CHECK(tr->ops->reset_queue(tr->t, 0));
 	queued = reaped = 0;
-	qup[0] = sim_room(&m) >= drv_vq_footprint(size, (neg & VDEV_BIT(VDEV_F_RING_PACKED)) != 0,
-						  16) &&
-		 drv_virtio_setup_queue(tr, &q[0], &m, 0, size, neg) == 0;
+	qup[0] = drv_virtio_setup_queue_if_room(tr, &q[0], &m, 0, size, neg) == 0;
 }
 
 static uint32_t small_or_raw(struct input *in, uint32_t mod)

@@ -247,9 +247,7 @@ static void ring_reset(struct drv_transport *tr, unsigned qi)
 	queued[qi] = reaped[qi] = 0;
 	if (qi == 0)
 		memset(rx_out, 0, sizeof(rx_out));
-	qup[qi] = sim_room(&m) >= drv_vq_footprint(size, (neg & VDEV_BIT(VDEV_F_RING_PACKED)) != 0,
-						   16) &&
-		  drv_virtio_setup_queue(tr, &q[qi], &m, (uint16_t)qi, size, neg) == 0;
+	qup[qi] = drv_virtio_setup_queue_if_room(tr, &q[qi], &m, (uint16_t)qi, size, neg) == 0;
 }
 
 /* A guest packet on tx. */

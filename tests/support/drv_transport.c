@@ -42,6 +42,22 @@ int drv_virtio_negotiate(struct drv_transport *tr, uint64_t wanted, uint64_t *ne
 	return 0;
 }
 
+/* indirect table entries per buffer the set-up gives the driver */
+#define SETUP_MAX_INDIRECT 16
+
+int drv_virtio_setup_queue_if_room(struct drv_transport *tr, struct drv_vq *q, struct sim_mem *m,
+				   uint16_t index, uint16_t size, uint64_t negotiated)
+{
+	uint16_t max = tr->ops->queue_max(tr->t, index);
+
+	if (size == 0 || size > max)
+		size = max;
+	if (sim_room(m) < drv_vq_footprint(size, (negotiated & VDEV_BIT(VDEV_F_RING_PACKED)) != 0,
+					   SETUP_MAX_INDIRECT))
+		return -1;
+	return drv_virtio_setup_queue(tr, q, m, index, size, negotiated);
+}
+
 int drv_virtio_setup_queue(struct drv_transport *tr, struct drv_vq *q, struct sim_mem *m,
 			   uint16_t index, uint16_t size, uint64_t negotiated)
 {
@@ -53,7 +69,7 @@ int drv_virtio_setup_queue(struct drv_transport *tr, struct drv_vq *q, struct si
 	if (size == 0 || size > max)
 		size = max;
 	drv_vq_init(q, m, size, packed, (negotiated & VDEV_BIT(VDEV_F_EVENT_IDX)) != 0,
-		    (negotiated & VDEV_BIT(VDEV_F_INDIRECT_DESC)) != 0, 16);
+		    (negotiated & VDEV_BIT(VDEV_F_INDIRECT_DESC)) != 0, SETUP_MAX_INDIRECT);
 	return tr->ops->setup_queue(tr->t, index, size, q->desc_gpa, q->driver_gpa, q->device_gpa)
 		       ? 0
 		       : -1;

@@ -68,6 +68,11 @@ int drv_virtio_negotiate(struct drv_transport *tr, uint64_t wanted, uint64_t *ne
  */
 int drv_virtio_setup_queue(struct drv_transport *tr, struct drv_vq *q, struct sim_mem *m,
 			   uint16_t index, uint16_t size, uint64_t negotiated);
+/* As drv_virtio_setup_queue(), but -1 instead of an abort when the new
+ * rings no longer fit in the simulated memory (a harness that resets
+ * queues again and again takes new rings each time). */
+int drv_virtio_setup_queue_if_room(struct drv_transport *tr, struct drv_vq *q, struct sim_mem *m,
+				   uint16_t index, uint16_t size, uint64_t negotiated);
 
 /* Set DRIVER_OK; returns the status read back. */
 uint8_t drv_virtio_driver_ok(struct drv_transport *tr);
