@@ -21,6 +21,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 	} while (0)
 
 /*
+ * Reads of the status a harness's driver makes after writing 0, waiting for
+ * the reset to finish (struct drv_transport's reset_polls). A fuzz target
+ * drives the device from its one thread, so nothing changes between reads:
+ * a reset that is still pending (requests out with the host) or a status
+ * that cannot read 0 (the register window unmapped) stays so, and the
+ * support code's default of 1000 reads only cost time.
+ */
+#define FUZZ_RESET_POLLS 2u
+
+/*
  * The fuzz input, consumed from the front. Past its end every read gives
  * 0, so a target never needs to check lengths. Multi-byte reads are
  * little-endian.

@@ -121,6 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	FUZZ_CHECK(vdev_blk_init(&blk, &c) == 0);
 	FUZZ_CHECK(drv_mmio_attach(&dm, &mmio, vdev_blk_dev(&blk), &tr) == 0);
+	tr.reset_polls = FUZZ_RESET_POLLS;
 	memset(&q, 0, sizeof(q));
 	up = bring_up(&tr, want, (uint16_t)(1u << (1 + take(&in) % 5)));
 

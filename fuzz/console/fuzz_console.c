@@ -10,7 +10,8 @@
  * split across descriptors, of the wrong direction), writes data on any
  * port's transmitq, posts receive and control buffers of any size and
  * direction, reaps, writes the config space, resets single queues
- * (RING_RESET, also with output held for the host) and the device.
+ * (RING_RESET, also with output held for the host) and the device (up to
+ * three times per input).
  *
  * Invariants after each step: the output op is called with a port below
  * max_nr_ports, a non-empty length that matches its segments, and never
@@ -110,6 +111,16 @@ static const struct vdev_console_host_ops fz_ops = {
 
 static unsigned nq_live;
 static uint64_t neg;            /* the features of the current bring-up */
+static unsigned resets;         /* device resets in this input */
+
+/*
+ * Device resets an input may make. Bringing the device up again (ten
+ * queues' worth of transport writes and driver rings) is most of an
+ * input's cost, and long inputs made five or six of them on average; past
+ * a few, a reset reaches nothing the first ones did not, so a further one
+ * only reaps.
+ */
+#define MAX_RESETS 3u
 
 static bool bring_up(struct drv_transport *tr, uint64_t want, uint16_t qsize)
 {
@@ -285,6 +296,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	nports = multi ? 1u + take(&in) % MAXP : 1u;
 	take_policy = -1;
 	in_op = 0;
+	resets = 0;
 	memset(queued, 0, sizeof(queued));
 	memset(taken, 0, sizeof(taken));
 	fuzz_mem_reset(&m, REGION, false);
@@ -305,6 +317,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	FUZZ_CHECK(vdev_console_init(&cs, &c) == 0);
 	FUZZ_CHECK(drv_mmio_attach(&dm, &mmio, vdev_console_dev(&cs), &tr) == 0);
+	tr.reset_polls = FUZZ_RESET_POLLS;
 	memset(q, 0, sizeof(q));
 	uint16_t qsize = (uint16_t)(1u << (1 + take(&in) % 4));
 	up = bring_up(&tr, want, qsize);
@@ -389,6 +402,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 9: /* device reset and a new driver */
+			if (++resets > MAX_RESETS) {
+				reap_all();
+				break;
+			}
 			tr.ops->set_status(tr.t, 0);
 			memset(queued, 0, sizeof(queued));
 			memset(taken, 0, sizeof(taken));

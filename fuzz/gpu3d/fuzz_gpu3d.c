@@ -628,6 +628,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.displays[0] = (struct vdev_gpu_display){.enabled = true, .width = 640, .height = 480};
 	FUZZ_CHECK(vdev_gpu_init(&gpu, &c) == 0);
 	FUZZ_CHECK(drv_mmio_attach(&dm, &mmio, vdev_gpu_dev(&gpu), &tr) == 0);
+	tr.reset_polls = FUZZ_RESET_POLLS;
 	uint16_t qsize = (uint16_t)(1u << (2 + (flags2 >> 5) % 4));
 	memset(q, 0, sizeof(q));
 	up = bring_up(&tr, want, qsize);

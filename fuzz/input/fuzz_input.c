@@ -4,15 +4,17 @@
  * input picks the profile, ring layout and backlog size, then posts event
  * and status buffers (pieces with good or bad addresses, either
  * direction, any length, indirect), sends host updates of any length,
- * kicks, reaps, writes and reads the config space anywhere, resets, and
- * now and then scribbles on a ring.
+ * kicks, reaps, writes and reads the config space anywhere, resets single
+ * queues (RING_RESET) and the device, and now and then scribbles on a ring.
  *
  * Invariants: nothing outside guest memory is touched (ASan); the
  * backlog never exceeds its size; every config read shows size <= 128
  * and zeroes beyond it; events reach the driver in the order they were
  * sent, each in one 8-byte used buffer, nothing of a dropped update
  * among them; and unless a ring was scribbled on, every status buffer
- * comes back and every event buffer is used once there are events for it.
+ * comes back and every event buffer is used once there are events for it
+ * (buffers out on a queue when it was reset never come back; the events
+ * still waiting go to the new ring, in order).
  */
 #include <string.h>
 
@@ -43,11 +45,10 @@ static uint32_t sent[4096], nsent, nseen;
 /* event buffers whose first 8 bytes sit at their slot's address */
 static bool simple[64];
 static bool checking; /* the order is checkable (no scribbling since the reset) */
+static uint64_t neg;  /* the features of the current bring-up */
 
 static bool bring_up(struct drv_transport *tr, uint64_t want, uint16_t qsize)
 {
-	uint64_t neg;
-
 	sim_mem_reset_alloc(&m);
 	arena = sim_alloc(&m, 2u * 64u * 64u, 4096);
 	return drv_virtio_negotiate(tr, want, &neg) == 0 &&
@@ -138,6 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	FUZZ_CHECK(vdev_input_init(&dev, &c) == 0);
 	FUZZ_CHECK(drv_mmio_attach(&dm, &mmio, vdev_input_dev(&dev), &tr) == 0);
+	tr.reset_polls = FUZZ_RESET_POLLS;
 	memset(q, 0, sizeof(q));
 	up = bring_up(&tr, want, (uint16_t)(1u << (1 + take(&in) % 5)));
 
@@ -233,13 +235,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_config(&tr);
 			break;
 		}
-		case 8: /* a hostile guest scribbles on a ring */
-			if (take(&in) % 4 == 0) {
+		case 8: { /* a hostile guest scribbles on a ring, or a RING_RESET */
+			uint8_t k = take(&in);
+			if (k % 4 == 0) {
 				struct drv_vq *s = &q[take(&in) & 1];
 				((uint8_t *)s->desc)[take(&in) % (16u * s->size)] = take(&in);
 				scribbled = true;
+			} else if (k % 16 == 1 && (neg & VDEV_BIT(VDEV_F_RING_RESET))) {
+				/* what the device used is reaped first; the rest the
+				 * driver forgets, and it must never come back */
+				unsigned qi = take(&in) & 1u;
+				uint32_t len;
+				if (qi == 0) {
+					reap_events(&ev_out);
+				} else {
+					while (drv_get_used(&q[1], &len) != NULL) {
+						FUZZ_CHECK(scribbled || len == 0);
+						st_reaped++;
+					}
+				}
+				FUZZ_CHECK(scribbled || q[qi].errors == 0);
+				FUZZ_CHECK(tr.ops->reset_queue(tr.t, (uint16_t)qi));
+				if (qi == 0)
+					ev_out = 0;
+				else
+					st_queued = st_reaped, st_out = 0;
+				/* new rings while the memory has room; else this
+				 * input is over */
+				up = drv_virtio_setup_queue_if_room(&tr, &q[qi], &m, (uint16_t)qi,
+								    q[qi].size, neg) == 0;
 			}
 			break;
+		}
 		default: /* reset and bring the device up again */
 			if (take(&in) % 8 != 0)
 				break;

@@ -51,6 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&dm, 0, sizeof(dm));
 	dm.mmio = &mmio;
 	tr = drv_mmio_transport(&dm);
+	tr.reset_polls = FUZZ_RESET_POLLS;
 	memset(&q, 0, sizeof(q));
 
 	while (in.n > 0) {

@@ -7,13 +7,15 @@
  * addresses good or bad, direction, indirect), posts receive buffers of any size and
  * direction, delivers host frames (destination, length, offload header),
  * sends control commands (class, command, payload, layout), reaps,
- * changes MAC/link, resets, and now and then scribbles on the rings.
+ * changes MAC/link, resets single queues (RING_RESET) and the device, and
+ * now and then scribbles on the rings.
  *
  * Invariants: nothing outside guest memory is touched (ASan); receive
  * answers only the documented codes; and unless the rings were scribbled
  * on, the driver sees no protocol error and every transmit (on an active
  * pair) and control chain it queued comes back exactly once, receive
- * buffers and transmit chains of inactive pairs at most once.
+ * buffers and transmit chains of inactive pairs at most once; what was out
+ * on a queue when it was reset never comes back at all.
  */
 #include <string.h>
 
@@ -49,6 +51,7 @@ static uint64_t arena;
 static uint16_t ctrl_index;
 static uint8_t frame[VDEV_NET_MAX_FRAME + 64];
 static int eagain, policy;
+static uint64_t neg; /* the features of the current bring-up */
 
 static int fz_transmit(void *o, uint16_t pair, const struct vdev_net_hdr *h,
 		       const struct vdev_iov *iov, unsigned n, size_t len)
@@ -84,8 +87,6 @@ static const struct vdev_net_backend_ops fz_ops = {
 
 static bool bring_up(struct drv_transport *tr, uint64_t want, uint16_t qsize)
 {
-	uint64_t neg;
-
 	sim_mem_reset_alloc(&m);
 	arena = sim_alloc(&m, (size_t)SLOTS * SLOT, 4096);
 	memset(qup, 0, sizeof(qup));
@@ -124,6 +125,25 @@ static void reap_all(void)
 		while (drv_get_used(&q[i], &len) != NULL)
 			reaped[i]++;
 	}
+}
+
+/*
+ * RING_RESET of queue qi, then new rings for it while the simulated memory
+ * has room (else it stays reset). What the device had used is reaped
+ * first; the rest the driver forgets, and the device must never complete
+ * it (the new ring has no such buffer: drv_get_used() would count an
+ * error).
+ */
+static void ring_reset(struct drv_transport *tr, unsigned qi, uint16_t qsize, bool scribbled)
+{
+	uint32_t len;
+
+	while (drv_get_used(&q[qi], &len) != NULL)
+		reaped[qi]++;
+	FUZZ_CHECK(scribbled || q[qi].errors == 0);
+	FUZZ_CHECK(tr->ops->reset_queue(tr->t, (uint16_t)qi));
+	queued[qi] = reaped[qi];
+	qup[qi] = drv_virtio_setup_queue_if_room(tr, &q[qi], &m, (uint16_t)qi, qsize, neg) == 0;
 }
 
 /* Queue a chain of pieces on queue qi; `dir` forces direction (0 read, 1 write, 2 any). */
@@ -202,6 +222,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(c.mac, host_mac, 6);
 	FUZZ_CHECK(vdev_net_init(&net, &c) == 0);
 	FUZZ_CHECK(drv_mmio_attach(&dm, &mmio, vdev_net_dev(&net), &tr) == 0);
+	tr.reset_polls = FUZZ_RESET_POLLS;
 	memset(q, 0, sizeof(q));
 	uint16_t qsize = (uint16_t)(1u << (1 + take(&in) % 5));
 	up = bring_up(&tr, want, qsize);
@@ -216,11 +237,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 1: /* receive buffers */
 			queue_chain(&in, 2 * pair, &slot, 1);
 			break;
-		case 2: { /* kick */
+		case 2: { /* kick, or reset the queue (RING_RESET) */
 			unsigned qi = take(&in) % NQ;
 			/* both bytes always taken, so inputs stay in step */
-			bool spurious = (take(&in) & 1) != 0;
-			if (qup[qi] && (drv_kick_prepare(&q[qi]) || spurious))
+			uint8_t k = take(&in);
+			bool spurious = (k & 1) != 0;
+			if (qup[qi] && k >= 0xf0 && (neg & VDEV_BIT(VDEV_F_RING_RESET)))
+				ring_reset(&tr, qi, qsize, scribbled);
+			else if (qup[qi] && (drv_kick_prepare(&q[qi]) || spurious))
 				tr.ops->notify(tr.t, (uint16_t)qi, false, 0);
 			break;
 		}

@@ -93,6 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dp.pci = &pci;
 	FUZZ_CHECK(drv_pci_probe(&dp, NULL) == 0);
 	tr = drv_pci_transport(&dp);
+	tr.reset_polls = FUZZ_RESET_POLLS;
 	memset(&q, 0, sizeof(q));
 
 	while (in.n > 0) {

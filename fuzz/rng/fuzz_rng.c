@@ -143,6 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	FUZZ_CHECK(vdev_rng_init(&rng, &c) == 0);
 	FUZZ_CHECK(drv_mmio_attach(&dm, &mmio, vdev_rng_dev(&rng), &tr) == 0);
+	tr.reset_polls = FUZZ_RESET_POLLS;
 	memset(&q, 0, sizeof(q));
 	up = bring_up(&tr, want, (uint16_t)(1u << (1 + take(&in) % 5)));
 

@@ -428,6 +428,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	FUZZ_CHECK(vdev_vsock_init(&vs, &c) == 0);
 	FUZZ_CHECK(drv_mmio_attach(&dm, &mmio, vdev_vsock_dev(&vs), &tr) == 0);
+	tr.reset_polls = FUZZ_RESET_POLLS;
 	memset(q, 0, sizeof(q));
 	uint16_t qsize = (uint16_t)(1u << (1 + take(&in) % 5));
 	up = bring_up(&tr, want, qsize);

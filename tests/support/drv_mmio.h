@@ -30,7 +30,7 @@ void drv_mmio_irq(void *opaque, bool level);
 
 static inline struct drv_transport drv_mmio_transport(struct drv_mmio *d)
 {
-	struct drv_transport tr = {&drv_mmio_ops, d};
+	struct drv_transport tr = {.ops = &drv_mmio_ops, .t = d};
 	return tr;
 }
 

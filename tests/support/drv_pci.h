@@ -75,7 +75,7 @@ int drv_pci_probe(struct drv_pci *d, const char **why);
 
 static inline struct drv_transport drv_pci_transport(struct drv_pci *d)
 {
-	struct drv_transport tr = {&drv_pci_ops, d};
+	struct drv_transport tr = {.ops = &drv_pci_ops, .t = d};
 	return tr;
 }
 

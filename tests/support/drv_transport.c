@@ -12,9 +12,11 @@
 
 int drv_virtio_reset(struct drv_transport *tr)
 {
+	unsigned polls = tr->reset_polls != 0 ? tr->reset_polls : 1000u;
+
 	tr->ops->set_status(tr->t, 0);
 	/* "the driver MUST wait for a read of device_status to return 0" */
-	for (int i = 0; i < 1000; i++)
+	for (unsigned i = 0; i < polls; i++)
 		if (tr->ops->get_status(tr->t) == 0)
 			return 0;
 	return -1;

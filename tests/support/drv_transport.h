@@ -50,6 +50,12 @@ struct drv_transport_ops {
 struct drv_transport {
 	const struct drv_transport_ops *ops;
 	void *t;
+	/* how many reads of the status drv_virtio_reset() makes waiting for 0;
+	 * 0 means 1000 (time for a device finishing requests on another
+	 * thread). A single-threaded fuzz harness sets a few: there nothing
+	 * can change between two reads, and a status that never reads 0 (the
+	 * window unmapped, memory decoding off) made 1000 reads per reset. */
+	unsigned reset_polls;
 };
 
 /*
