@@ -52,7 +52,8 @@ for t in "${targets[@]}"; do
 	if "$bin" -max_total_time="$seconds" -print_final_stats=1 \
 		-artifact_prefix="$build/artifacts/$t-" "$work" >"$build/fuzz-$t.log" 2>&1; then
 		runs=$(awk '/stat::number_of_executed_units/ {print $2}' "$build/fuzz-$t.log")
-		echo "fuzz: $t ok, $runs runs"
+		rate=$(awk '/stat::average_exec_per_sec/ {print $2}' "$build/fuzz-$t.log")
+		echo "fuzz: $t ok, $runs runs, $rate inputs/s"
 	else
 		echo "fuzz: $t FAILED; see $build/fuzz-$t.log and $build/artifacts/" >&2
 		tail -n 30 "$build/fuzz-$t.log" >&2
