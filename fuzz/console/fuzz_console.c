@@ -61,6 +61,7 @@ static int take_policy;        /* bytes per output call; < 0 all; -2 error */
 static uint64_t queued[MAXP];  /* bytes the guest queued per port */
 static uint64_t taken[MAXP];   /* bytes the output op took per port */
 static bool announced[MAXP];   /* the driver's view: PORT_ADD seen, no REMOVE */
+static uint8_t host_in[255u * 3u]; /* what the host sends: a length byte times 3 */
 static uint8_t in_op;          /* 1: the next output op removes its port; 2: it calls
 				* output_ready() for another port */
 
@@ -364,10 +365,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				tr.ops->notify(tr.t, (uint16_t)qi, false, 0);
 			break;
 		}
-		case 4: { /* host input */
+		case 4: { /* host input (its own buffer: up to 765 bytes) */
 			uint32_t port = take(&in) % (MAXP + 1u);
 			size_t len = take(&in) * 3u;
-			struct vdev_iov v = {buf, len};
+			struct vdev_iov v = {host_in, len};
 			int rc = vdev_console_send(&cs, port, &v, 1, len);
 			FUZZ_CHECK(rc <= (int)len);
 			FUZZ_CHECK(rc >= 0 || rc == VDEV_EAGAIN || rc == VDEV_EPERM ||
