@@ -294,6 +294,37 @@ Test(vhost_user, reset_device_and_disconnect, .init = setup, .fini = teardown)
 	cr_expect_eq(vdev_mem_map(&F.mem, SIM_R0_GPA, 1, VDEV_MEM_READ, &p, &got), VDEV_EFAULT);
 }
 
+static int open_fds(void)
+{
+	int n = 0;
+	for (int fd = 0; fd < 4096; fd++)
+		n += fcntl(fd, F_GETFD) >= 0;
+	return n;
+}
+
+/* Every fd a session handed over (kick, call and error eventfds, memory
+ * and inflight files) is closed when it ends: a front-end that reconnects
+ * again and again (QEMU's reconnect-ms) must not run the back-end out of
+ * descriptors. The call fd was once left open by every session. */
+Test(vhost_user, sessions_leave_no_fds_behind, .init = setup, .fini = teardown)
+{
+	int base = -1;
+
+	for (int i = 0; i < 4; i++) {
+		if (i > 0)
+			new_session();
+		start(~0ull, 1);
+		cr_expect_eq(blk_rq(0, 1, 0, 0, 512, true), 0, "session %d serves", i);
+		vu_front_close(&F.fe);
+		cr_expect_not(session_alive(), "session %d ended", i);
+		if (base < 0)
+			base = open_fds(); /* after one whole session */
+		else
+			cr_expect_eq(open_fds(), base, "session %d left %d fds open", i,
+				     open_fds() - base);
+	}
+}
+
 Test(vhost_user, config_change_reaches_the_front_end, .init = setup, .fini = teardown)
 {
 	start(~0ull, 1);

@@ -17,10 +17,12 @@
  * logs themselves.
  *
  * Invariants: no crash or out-of-bounds access (ASan), the adapter keeps
- * serving new sessions, and the device's guest memory never maps beyond
- * the memfd.
+ * serving new sessions, the device's guest memory never maps beyond the
+ * memfd, and once a session ends no file descriptor it handed over is
+ * left open (the count of the process's fds is what it was before).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -54,6 +56,21 @@ static int memfd = -1, infd = -1;
 static uint8_t *guest, *inflight;
 static int front = -1;
 static int efds[4];
+static int base_fds; /* the process's open fds between inputs */
+
+/* Open file descriptors, as /proc lists them (the directory's own one
+ * included, the same every time). */
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	FUZZ_CHECK(d != NULL);
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n;
+}
 
 static void quiet(void *o, const char *msg) { (void)o, (void)msg; }
 
@@ -87,6 +104,7 @@ static void init_once(void)
 	FUZZ_CHECK(vu != NULL);
 	for (int i = 0; i < 4; i++)
 		efds[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	base_fds = open_fds();
 }
 
 static void connect_new(void)
@@ -258,5 +276,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	void *p;
 	uint64_t got;
 	FUZZ_CHECK(vdev_mem_map(&mem, 0x10000, 1, VDEV_MEM_READ, &p, &got) == VDEV_EFAULT);
+	FUZZ_CHECK(open_fds() == base_fds);
 	return 0;
 }

@@ -838,8 +838,11 @@ static void ring_forget(struct vdev_vhost_user *vu, struct vu_ring *r)
 	if (r->started)
 		(void)ring_stop(vu, r);
 	set_kick_fd(vu, r, -1);
-	__atomic_store_n(&r->call_fd, -1, __ATOMIC_RELEASE);
-	close_fd(&r->call_fd);
+	/* the call fd may be read without the lock (a completion from another
+	 * thread): take it out first, then close what was there */
+	int call = __atomic_exchange_n(&r->call_fd, -1, __ATOMIC_ACQ_REL);
+	if (call >= 0)
+		close(call);
 	close_fd(&r->err_fd);
 	r->num_set = r->addr_set = r->started = false;
 	r->enabled = false;
