@@ -325,6 +325,40 @@ Test(vhost_user, sessions_leave_no_fds_behind, .init = setup, .fini = teardown)
 	}
 }
 
+/* A front-end that never stops sending keeps no caller for ever: one
+ * process() call serves a bounded number of messages, the poll fd stays
+ * readable, and later calls serve the rest. */
+Test(vhost_user, process_does_bounded_work_per_call, .init = setup, .fini = teardown)
+{
+	struct vdev_vhost_user_stats st;
+	struct pollfd pfd = {.fd = vdev_vhost_user_poll_fd(F.vu), .events = POLLIN};
+	uint64_t m0;
+	int calls = 1;
+
+	start(~0ull, 1);
+	vdev_vhost_user_get_stats(F.vu, &st);
+	m0 = st.messages;
+	/* SET_OWNER (no reply), written straight to the socket: vu_front_send()
+	 * would pump the adapter in between */
+	static const uint8_t set_owner[12] = {3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0};
+	for (int i = 0; i < 200; i++)
+		cr_assert_eq(write(F.fe.sock, set_owner, sizeof(set_owner)), 12);
+	cr_expect(session_alive());
+	vdev_vhost_user_get_stats(F.vu, &st);
+	cr_expect_gt(st.messages - m0, 0);
+	cr_expect_lt(st.messages - m0, 200, "one call served all %u messages",
+		     (unsigned)(st.messages - m0));
+	cr_expect_eq(poll(&pfd, 1, 0), 1, "the rest keeps the poll fd readable");
+	while (st.messages - m0 < 200 && calls < 20) {
+		cr_expect(session_alive());
+		calls++;
+		vdev_vhost_user_get_stats(F.vu, &st);
+	}
+	cr_expect_eq(st.messages - m0, 200, "all served in %d calls", calls);
+	cr_expect_eq(st.bad_messages, 0);
+	cr_expect_eq(blk_rq(0, 1, 0, 0, 512, true), 0, "and the rings still work");
+}
+
 Test(vhost_user, config_change_reaches_the_front_end, .init = setup, .fini = teardown)
 {
 	start(~0ull, 1);

@@ -160,10 +160,14 @@ VDEV_API void vdev_vhost_user_stop(struct vdev_vhost_user *vu);
 /*
  * For tests and fuzzers: serve an already connected socket without the
  * listening side. attach() starts a session on `fd` (the adapter owns it
- * from then on); process() handles every message ready on it and every
- * kick that is pending, without blocking, and returns 0 while the session
+ * from then on); process() handles the messages ready on it and the kicks
+ * that are pending, without blocking, and returns 0 while the session
  * lives, or VDEV_EPROTO / VDEV_EIO once it was closed (bad message or
- * peer gone).
+ * peer gone). One call does a bounded amount of work (64 rounds of ready
+ * events; a round is one message and the pending kicks), so a front-end
+ * that is never done (streaming messages, or whose completions are new
+ * kicks) cannot keep the caller's thread: what is left keeps the poll fd
+ * readable, and the next call goes on.
  */
 VDEV_API int vdev_vhost_user_attach(struct vdev_vhost_user *vu, int fd);
 VDEV_API int vdev_vhost_user_process(struct vdev_vhost_user *vu);

@@ -1393,9 +1393,22 @@ static void *ring_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * Rounds of ready events one vdev_vhost_user_process() call serves (a
+ * round: one message, and the kicks that are pending). Enough for all a
+ * front-end has ready at once, and a bound on one that is never done: a
+ * front-end can stream messages, or make its call fd its kick fd and lay
+ * its used ring over its avail ring, so that every completion is a new
+ * buffer and a new kick. Without the bound that kept the caller (a
+ * thread serving several adapters) for ever; the poll fd stays readable
+ * for the rest.
+ */
+#define PROCESS_ROUNDS 64
+
 VDEV_API int vdev_vhost_user_process(struct vdev_vhost_user *vu)
 {
 	struct epoll_event evs[16];
+	unsigned rounds = 0;
 	int n;
 
 	if (vu->cfg.thread_per_queue)
@@ -1404,7 +1417,7 @@ VDEV_API int vdev_vhost_user_process(struct vdev_vhost_user *vu)
 		n = epoll_wait(vu->epfd, evs, 16, 0);
 		for (int i = 0; i < n; i++)
 			dispatch(vu, evs[i].data.u64, true);
-	} while (n > 0 && vu->conn_fd >= 0);
+	} while (n > 0 && vu->conn_fd >= 0 && ++rounds < PROCESS_ROUNDS);
 	return vu->conn_fd >= 0 ? 0 : VDEV_EPROTO;
 }
 
