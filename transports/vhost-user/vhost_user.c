@@ -1396,12 +1396,11 @@ static void *ring_thread(void *arg)
 /*
  * Rounds of ready events one vdev_vhost_user_process() call serves (a
  * round: one message, and the kicks that are pending). Enough for all a
- * front-end has ready at once, and a bound on one that is never done: a
- * front-end can stream messages, or make its call fd its kick fd and lay
- * its used ring over its avail ring, so that every completion is a new
- * buffer and a new kick. Without the bound that kept the caller (a
- * thread serving several adapters) for ever; the poll fd stays readable
- * for the rest.
+ * front-end has ready at once, and a bound on one that is never done: it
+ * can stream messages, or keep a ring busy (its call fd may be its kick
+ * fd, so every completion is a kick again). Without the bound that kept
+ * the caller (a thread serving several adapters) for ever; the poll fd
+ * stays readable for the rest.
  */
 #define PROCESS_ROUNDS 64
 
