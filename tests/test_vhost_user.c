@@ -339,8 +339,11 @@ Test(vhost_user, process_does_bounded_work_per_call, .init = setup, .fini = tear
 	vdev_vhost_user_get_stats(F.vu, &st);
 	m0 = st.messages;
 	/* SET_OWNER (no reply), written straight to the socket: vu_front_send()
-	 * would pump the adapter in between */
-	static const uint8_t set_owner[12] = {3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0};
+	 * would pump the adapter in between. The header is in the host's byte
+	 * order, as vhost-user's always is. */
+	const uint32_t hdr[3] = {3, 1, 0};
+	uint8_t set_owner[12];
+	memcpy(set_owner, hdr, sizeof(set_owner));
 	for (int i = 0; i < 200; i++)
 		cr_assert_eq(write(F.fe.sock, set_owner, sizeof(set_owner)), 12);
 	cr_expect(session_alive());
