@@ -362,6 +362,49 @@ Test(vhost_user, process_does_bounded_work_per_call, .init = setup, .fini = tear
 	cr_expect_eq(blk_rq(0, 1, 0, 0, 512, true), 0, "and the rings still work");
 }
 
+/*
+ * A front-end whose completions are new work: its used ring lies on its
+ * avail ring, the used index it left there is one ahead of the ring's
+ * base, and its call fd is its kick fd. Every publish makes one more
+ * buffer available and kicks again, for ever (the fuzz smoke hung so).
+ * One process() call still returns, and the next one goes on.
+ */
+Test(vhost_user, process_returns_when_completions_are_new_kicks, .init = setup,
+     .fini = teardown, .timeout = 60)
+{
+	struct vdev_vhost_user_stats st;
+	struct drv_vq *q = &F.fe.q[0];
+	uint64_t ring0 = 0, kicks;
+
+	start(~(F(RING_PACKED) | F(EVENT_IDX)), 1);
+	/* a flush: its used length is 1, so the used elements written over
+	 * the avail ring make heads 0 and 1 (in range) */
+	cr_expect_eq(blk_rq(0, 1, 4, 0, 0, false), 0);
+	int64_t base = vu_front_stop_ring(&F.fe, 0);
+	cr_assert_geq(base, 0);
+	F.fe.pump = NULL; /* the adapter runs only when the test says */
+	sim_put_le16((uint8_t *)q->driver + 2, (uint16_t)(base + 1)); /* the used index */
+	uint8_t a[40] = {0};
+	uint64_t desc = (uint64_t)(uintptr_t)q->desc, rings = (uint64_t)(uintptr_t)q->driver;
+	memcpy(a + 8, &desc, 8);
+	memcpy(a + 16, &rings, 8); /* used */
+	memcpy(a + 24, &rings, 8); /* avail */
+	uint32_t num[2] = {0, (uint32_t)base}, on[2] = {0, 1};
+	cr_assert_eq(vu_front_send(&F.fe, 13, 1, &ring0, 8, &F.fe.kick[0], 1, false, NULL, NULL), 0);
+	cr_assert_eq(vu_front_send(&F.fe, 9, 1, a, 40, NULL, 0, false, NULL, NULL), 0);
+	cr_assert_eq(vu_front_send(&F.fe, 10, 1, num, 8, NULL, 0, false, NULL, NULL), 0);
+	cr_assert_eq(vu_front_send(&F.fe, 12, 1, &ring0, 8, &F.fe.kick[0], 1, false, NULL, NULL), 0);
+	cr_assert_eq(vu_front_send(&F.fe, 18, 1, on, 8, NULL, 0, false, NULL, NULL), 0);
+	vu_front_kick(&F.fe, 0);
+	cr_expect(session_alive());
+	vdev_vhost_user_get_stats(F.vu, &st);
+	kicks = st.kicks;
+	cr_expect_gt(kicks, 1, "the ring started and its completions kicked it");
+	cr_expect(session_alive());
+	vdev_vhost_user_get_stats(F.vu, &st);
+	cr_expect_gt(st.kicks, kicks, "it is never done: the next call goes on");
+}
+
 Test(vhost_user, config_change_reaches_the_front_end, .init = setup, .fini = teardown)
 {
 	start(~0ull, 1);

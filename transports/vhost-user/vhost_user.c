@@ -1397,10 +1397,11 @@ static void *ring_thread(void *arg)
  * Rounds of ready events one vdev_vhost_user_process() call serves (a
  * round: one message, and the kicks that are pending). Enough for all a
  * front-end has ready at once, and a bound on one that is never done: it
- * can stream messages, or keep a ring busy (its call fd may be its kick
- * fd, so every completion is a kick again). Without the bound that kept
- * the caller (a thread serving several adapters) for ever; the poll fd
- * stays readable for the rest.
+ * can stream messages, or make every completion new work (its used ring
+ * over its avail ring with the used index ahead of the base, and its call
+ * fd its kick fd: each publish makes a buffer available and kicks).
+ * Without the bound that kept the caller (a thread serving several
+ * adapters) for ever; the poll fd stays readable for the rest.
  */
 #define PROCESS_ROUNDS 64
 
