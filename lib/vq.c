@@ -143,9 +143,91 @@ VDEV__INTERNAL int vdev__vq_map_area(const struct vdev_vq *vq, uint64_t gpa, uin
 	return 0;
 }
 
+/*
+ * Ring areas must not overlap, neither one queue's nor those of two queues
+ * of one device. A driver never lays them out so; a hostile one can, and
+ * then the device's own writes feed it work: a used index written over an
+ * avail index (of this queue or of a sibling, vsock's rx over its tx)
+ * makes one more buffer available with every completion, and the device
+ * would be kept for ever by a guest that wrote one request. Compared on
+ * the host, so that two guest addresses of one page count as the same.
+ */
+struct vq_span {
+	uintptr_t lo, hi; /* [lo, hi) */
+};
+
+/* The host ranges of q's three areas, translated through mem now (not
+ * the pointers q keeps, which may predate a new memory table). Returns how
+ * many could be translated into s[], in order. */
+static unsigned vq_spans(const struct vdev_vq *q, const struct vdev_mem *mem,
+			 struct vq_span s[3])
+{
+	uint32_t n = q->P(size);
+	uint64_t gpa[3] = {q->P(desc_addr), q->P(driver_addr), q->P(device_addr)};
+	uint64_t len[3];
+	unsigned k = 0;
+
+	if (vq_is_packed(q)) {
+		len[0] = 16u * (uint64_t)n;
+		len[1] = len[2] = 4;
+	} else {
+		len[0] = virtq_desc_bytes(n);
+		len[1] = virtq_avail_bytes(n);
+		len[2] = virtq_used_bytes(n);
+	}
+	for (unsigned i = 0; i < 3; i++) {
+		void *p;
+		uint64_t got;
+
+		if (vdev_mem_map(mem, gpa[i], len[i], VDEV_MEM_READ, &p, &got) < 0 ||
+		    got < len[i])
+			continue;
+		s[k].lo = (uintptr_t)p;
+		s[k].hi = (uintptr_t)p + (uintptr_t)len[i];
+		k++;
+	}
+	return k;
+}
+
+static bool spans_meet(const struct vq_span *a, unsigned na, const struct vq_span *b,
+		       unsigned nb)
+{
+	for (unsigned i = 0; i < na; i++)
+		for (unsigned j = 0; j < nb; j++)
+			if (a[i].lo < b[j].hi && b[j].lo < a[i].hi)
+				return true;
+	return false;
+}
+
+/* VDEV_EEXIST if vq's areas (mapped) overlap each other or those of a
+ * live queue of the same device. */
+static int rings_apart(const struct vdev_vq *vq)
+{
+	const struct vdev_dev *dev = vq->P(dev);
+	struct vq_span a[3], b[3];
+	unsigned na = vq_spans(vq, vq->P(mem), a);
+
+	for (unsigned i = 0; i + 1 < na; i++)
+		if (spans_meet(&a[i], 1, &a[i + 1], na - i - 1))
+			return VDEV_EEXIST;
+	if (dev == NULL)
+		return 0;
+	for (uint16_t i = 0; i < dev->P(num_queues); i++) {
+		const struct vdev_vq *q = &dev->P(queues)[i];
+
+		if (q == vq || !(q->P(state) & VQ_LIVE))
+			continue;
+		if (spans_meet(a, na, b, vq_spans(q, vq->P(mem), b)))
+			return VDEV_EEXIST;
+	}
+	return 0;
+}
+
 static int map_rings(struct vdev_vq *vq)
 {
-	return vq_is_packed(vq) ? vdev__packed_map(vq) : vdev__split_map(vq);
+	int rc = vq_is_packed(vq) ? vdev__packed_map(vq) : vdev__split_map(vq);
+
+	return rc < 0 ? rc : rings_apart(vq);
 }
 
 static void set_notify(struct vdev_vq *vq, bool enable)

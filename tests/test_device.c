@@ -298,6 +298,48 @@ Test(device, bad_ring_address_at_driver_ok_needs_reset)
 	cr_expect_eq(vdev_dev_queue_notify(&T.dev, 0, false, 0), VDEV_EPERM);
 }
 
+/*
+ * The rings of two queues overlap: queue 1's used ring is queue 0's avail
+ * ring, so every completion on queue 1 would be new work on queue 0
+ * (vsock's rx and tx). DRIVER_OK refuses it as a bad ring address; so does
+ * a queue enabled later (RING_RESET) over a live queue's rings.
+ */
+static void sibling_overlap(bool packed)
+{
+	setup();
+	negotiate(F(VERSION_1) | F(RING_RESET) | (packed ? F(RING_PACKED) : 0));
+	program_queue(0, 8, packed);
+	drv_vq_init(&DQ[1], &M, 8, packed, false, false, 0);
+	cr_assert_eq(vdev_dev_queue_set_addrs(&T.dev, 1, DQ[1].desc_gpa, DQ[1].driver_gpa,
+					      DQ[0].driver_gpa), 0);
+	cr_assert_eq(vdev_dev_queue_enable(&T.dev, 1, true), 0);
+	cr_expect_eq(vdev_dev_set_status(&T.dev, LIVE), VDEV_EEXIST);
+	cr_expect(vdev_dev_status(&T.dev) & S(NEEDS_RESET));
+	cr_expect_eq(T.activates, 0);
+
+	/* again, the overlapping queue enabled while the device runs */
+	setup();
+	negotiate(F(VERSION_1) | F(RING_RESET) | (packed ? F(RING_PACKED) : 0));
+	program_queue(0, 8, packed);
+	program_queue(1, 8, packed);
+	cr_assert_eq(vdev_dev_set_status(&T.dev, LIVE), 0);
+	cr_assert_eq(vdev_dev_queue_reset(&T.dev, 1), 0);
+	cr_assert_eq(vdev_dev_queue_set_addrs(&T.dev, 1, DQ[1].desc_gpa, DQ[1].driver_gpa,
+					      DQ[0].driver_gpa), 0);
+	cr_expect_eq(vdev_dev_queue_enable(&T.dev, 1, true), VDEV_EEXIST);
+	cr_expect_not(vdev_vq_is_live(&T.q[1]));
+	cr_expect(vdev_dev_status(&T.dev) & S(NEEDS_RESET));
+	/* and apart, it comes up */
+	setup();
+	negotiate(F(VERSION_1) | (packed ? F(RING_PACKED) : 0));
+	program_queue(0, 8, packed);
+	program_queue(1, 8, packed);
+	cr_expect_eq(vdev_dev_set_status(&T.dev, LIVE), 0);
+	cr_expect(vdev_vq_is_live(&T.q[1]));
+}
+Test(device, split_rings_of_two_queues_that_overlap_need_reset) { sibling_overlap(false); }
+Test(device, packed_rings_of_two_queues_that_overlap_need_reset) { sibling_overlap(true); }
+
 Test(device, broken_ring_marks_needs_reset_once)
 {
 	struct vdev_vq_elem e;

@@ -424,3 +424,33 @@ Test(vq_packed, device_event_suppression_with_event_idx)
 	vdev_vq_disable_notify(&P.vq);
 	cr_expect_not(drv_kick_prepare(&P.drv));
 }
+
+/*
+ * Packed ring areas that overlap are refused (VDEV_EEXIST): the device
+ * event suppression area written over a descriptor's flags (or over the
+ * driver's area) would let the device's own writes make buffers available.
+ * Areas that merely touch are fine.
+ */
+Test(vq_packed, rings_that_overlap_are_refused)
+{
+	struct vdev_vq vq;
+	uint64_t held[VDEV_VQ_HELD_WORDS(8)];
+
+	setup(0, 8);
+	const uint64_t d = P.drv.desc_gpa;
+	cr_assert_eq(vdev_vq_init(&vq, 0, 8, held), 0);
+	vdev_vq_set_addrs(&vq, d, P.drv.driver_gpa, d + 16 * 3 + 12);
+	cr_expect_eq(vdev_vq_start(&vq, &P.m.mem, P.features), VDEV_EEXIST,
+		     "device area over a descriptor's id and flags");
+	vdev_vq_set_addrs(&vq, d, d + 16 * 7, P.drv.device_gpa);
+	cr_expect_eq(vdev_vq_start(&vq, &P.m.mem, P.features), VDEV_EEXIST,
+		     "driver area in the descriptor ring");
+	vdev_vq_set_addrs(&vq, d, P.drv.driver_gpa, P.drv.driver_gpa);
+	cr_expect_eq(vdev_vq_start(&vq, &P.m.mem, P.features), VDEV_EEXIST,
+		     "device area on the driver area");
+	cr_expect_not(vdev_vq_is_live(&vq));
+	const uint64_t c = sim_alloc(&P.m, 4096, 4096);
+	vdev_vq_set_addrs(&vq, c, c + 128, c + 132);
+	cr_expect_eq(vdev_vq_start(&vq, &P.m.mem, P.features), 0, "touching is not overlapping");
+	cr_expect(vdev_vq_is_live(&vq));
+}

@@ -376,6 +376,59 @@ Test(vq_split, start_checks_size_alignment_and_placement)
 	cr_expect_eq(vdev_vq_start(&vq, &P.m.mem, P.features), 0);
 }
 
+/*
+ * Rings that overlap are refused (VDEV_EEXIST): the device's writes to the
+ * used ring would otherwise land in what it reads for new work. A used
+ * index on the avail index makes every completion one more buffer. Also
+ * when the overlap is on the host only: two guest addresses of one page.
+ * Areas that merely touch (the legacy contiguous layout) are fine.
+ */
+Test(vq_split, rings_that_overlap_are_refused)
+{
+	struct vdev_vq vq;
+	uint64_t held[VDEV_VQ_HELD_WORDS(8)];
+
+	setup(0, 8);
+	const uint64_t d = P.drv.desc_gpa;
+	cr_assert_eq(vdev_vq_init(&vq, 0, 8, held), 0);
+	vdev_vq_set_addrs(&vq, d, P.drv.driver_gpa, P.drv.driver_gpa);
+	cr_expect_eq(vdev_vq_start(&vq, &P.m.mem, P.features), VDEV_EEXIST, "used on avail");
+	cr_expect_not(vdev_vq_is_live(&vq));
+	vdev_vq_set_addrs(&vq, d, P.drv.driver_gpa, d + 16 * 8 - 4);
+	cr_expect_eq(vdev_vq_start(&vq, &P.m.mem, P.features), VDEV_EEXIST,
+		     "used over the last descriptor");
+	vdev_vq_set_addrs(&vq, d, d + 16 * 7, P.drv.device_gpa);
+	cr_expect_eq(vdev_vq_start(&vq, &P.m.mem, P.features), VDEV_EEXIST,
+		     "avail over the last descriptor");
+	vdev_vq_set_addrs(&vq, d, P.drv.driver_gpa, d);
+	cr_expect_eq(vdev_vq_start(&vq, &P.m.mem, P.features), VDEV_EEXIST, "used on desc");
+	cr_expect_not(vdev_vq_is_live(&vq));
+	/* the legacy layout: desc, avail right after it, used at the next
+	 * 4-byte boundary after the avail ring's 6 + 2 * 8 bytes */
+	const uint64_t c = sim_alloc(&P.m, 4096, 4096);
+	vdev_vq_set_addrs(&vq, c, c + 128, c + 128 + 24);
+	cr_expect_eq(vdev_vq_start(&vq, &P.m.mem, P.features), 0, "touching is not overlapping");
+	vdev_vq_stop(&vq);
+	/* the avail ring's page also at a second guest address */
+	const uint64_t alias = 0x20000000ull;
+	struct vdev_mem_region r[4] = {P.m.regions[0], P.m.regions[1],
+				       {alias, 4096, (uint8_t *)P.m.regions[0].hva + (c - SIM_R0_GPA),
+					0},
+				       P.m.regions[2]};
+	cr_assert_lt(P.m.regions[1].gpa + P.m.regions[1].size, alias);
+	cr_assert_eq(vdev_mem_init(&P.m.mem, r, 4), 0);
+	vdev_vq_set_addrs(&vq, c, c + 128, alias + 128);
+	cr_expect_eq(vdev_vq_start(&vq, &P.m.mem, P.features), VDEV_EEXIST,
+		     "used on avail through an alias");
+	vdev_vq_set_addrs(&vq, c, c + 128, alias + 152);
+	cr_expect_eq(vdev_vq_start(&vq, &P.m.mem, P.features), 0, "the same place, no overlap");
+	/* a memory table that brings an overlap: remap breaks the queue */
+	r[2].hva = (uint8_t *)r[2].hva - 24;
+	cr_assert_eq(vdev_mem_init(&P.m.mem, r, 4), 0);
+	cr_expect_eq(vdev_vq_remap(&vq), VDEV_EEXIST);
+	cr_expect(vdev_vq_is_broken(&vq));
+}
+
 Test(vq_split, init_checks_max_size)
 {
 	struct vdev_vq vq;

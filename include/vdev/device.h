@@ -244,7 +244,8 @@ VDEV_API uint8_t vdev_dev_status(const struct vdev_dev *dev);
  * by reading the status back) and VDEV_ENOTSUP is returned. DRIVER_OK
  * needs FEATURES_OK (VDEV_EPERM otherwise); it starts every enabled queue
  * and calls the model's activate; if a queue cannot start (bad ring
- * address) the device is marked DEVICE_NEEDS_RESET. FAILED stops
+ * address, or rings overlapping each other or another queue's: the error
+ * of vdev_vq_start()) the device is marked DEVICE_NEEDS_RESET. FAILED stops
  * processing until reset. NEEDS_RESET in the written value is ignored.
  * Returns 0 or the error above; the status is always left consistent.
  */
@@ -283,8 +284,9 @@ VDEV_API struct vdev_vq *vdev_dev_queue(struct vdev_dev *dev, uint32_t qidx);
  * start at DRIVER_OK; after DRIVER_OK (queue re-enable with RING_RESET) it
  * starts it now. Enabling needs FEATURES_OK (VDEV_EPERM otherwise); a size
  * that is invalid for the negotiated layout fails with VDEV_EINVAL and
- * leaves the queue disabled. A queue whose rings cannot be mapped marks the
- * device DEVICE_NEEDS_RESET. Disabling (virtio-mmio QueueReady = 0; PCI
+ * leaves the queue disabled. A queue whose rings cannot be mapped, or
+ * overlap each other or a live queue's (vdev_vq_start()), marks the device
+ * DEVICE_NEEDS_RESET and returns that error. Disabling (virtio-mmio QueueReady = 0; PCI
  * forbids it and its transport does not pass it on) cancels the queue's
  * in-flight requests (queue_reset op) and stops it, keeping its settings.
  */

@@ -225,13 +225,22 @@ VDEV_API enum vdev_vq_layout vdev_vq_layout(const struct vdev_vq *vq);
  * @mem: guest memory; borrowed until the queue is stopped or reset.
  * Checks the size against the layout (split: power of two) and the ring
  * areas (alignment, each area inside guest memory, contiguous on the host,
- * used/device area writable), then maps them. Indices come from the last
- * vdev_vq_set_state() or are 0 after init/reset.
+ * used/device area writable, no two areas overlapping), then maps them.
+ * Overlap is judged on the host, so two guest addresses of one page count
+ * as the same memory, and against the areas of every live queue of the
+ * device the queue is attached to (vdev_vq_attach), translated through
+ * `mem`: rings that overlap would let the device's own writes (a used
+ * index over an avail index, vsock's rx used ring over its tx avail ring)
+ * make new buffers available, so that one request kept the device busy
+ * for ever. No driver lays rings out so; areas that only touch are fine.
+ * The check costs O(live queues of the device) translations.
+ * Indices come from the last vdev_vq_set_state() or are 0 after
+ * init/reset.
  * Returns 0, or VDEV_EINVAL (bad size or alignment), VDEV_EFAULT (an area
  * not in guest memory or not host-contiguous), VDEV_EROFS (used area
- * read-only), VDEV_EBUSY (already live), VDEV_ENOTSUP (RING_PACKED in a
- * build without the packed layout, VDEV_CONFIG_PACKED 0). On error the
- * queue is not live.
+ * read-only), VDEV_EEXIST (areas overlap), VDEV_EBUSY (already live),
+ * VDEV_ENOTSUP (RING_PACKED in a build without the packed layout,
+ * VDEV_CONFIG_PACKED 0). On error the queue is not live.
  * Context: configuration.
  */
 VDEV_API int vdev_vq_start(struct vdev_vq *vq, const struct vdev_mem *mem,
