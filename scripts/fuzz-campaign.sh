@@ -97,7 +97,9 @@ spent() {
 # One chunk of target $1 for at most $2 wall seconds: fuzz from the
 # committed corpus, minimise into it, append a ledger line. The CPU time
 # is the fuzzer's own (user + system, from wait4), so a chunk that shares
-# the machine counts what it got, not the wall time.
+# the machine counts what it got, not the wall time. An input that runs
+# for 120 s is a hang (-timeout; libFuzzer's default is 20 minutes): the
+# chunk ends as a crash with the input among the artifacts.
 chunk() {
 	local t=$1 wall=$2 bin="$fbuild/fuzz/fuzz_$1" work min before after runs cpu res
 	work=$(mktemp -d)
@@ -116,7 +118,7 @@ if pid == 0:
     os.execv(sys.argv[2], sys.argv[2:])
 _, st, ru = os.wait4(pid, 0)
 print("%.0f %d" % (ru.ru_utime + ru.ru_stime, os.waitstatus_to_exitcode(st)))
-' "$fbuild/campaign-$t.log" "$bin" -max_total_time="$wall" -print_final_stats=1 "${dict[@]}" \
+' "$fbuild/campaign-$t.log" "$bin" -max_total_time="$wall" -timeout=120 -print_final_stats=1 "${dict[@]}" \
 		-artifact_prefix="$fbuild/artifacts/$t-" "$work")
 	if [ -z "$cpu" ]; then
 		echo "fuzz-campaign: $t interrupted" >&2

@@ -49,7 +49,10 @@ for t in "${targets[@]}"; do
 	cp "$src/fuzz/$t/corpus/"* "$work/" 2>/dev/null || true
 	[ -d "$src/fuzz/$t/regress" ] && cp "$src/fuzz/$t/regress/"* "$work/" 2>/dev/null || true
 	echo "fuzz: $t for ${seconds}s ($(ls "$work" | wc -l) seed inputs)"
-	if "$bin" -max_total_time="$seconds" -print_final_stats=1 \
+	# -timeout: an input still running after 120 s is a hang, saved as an
+	# artifact and a failure (libFuzzer's default waits 20 minutes; inputs
+	# take milliseconds, and this machine has stalled for 11 s).
+	if "$bin" -max_total_time="$seconds" -timeout=120 -print_final_stats=1 \
 		-artifact_prefix="$build/artifacts/$t-" "$work" >"$build/fuzz-$t.log" 2>&1; then
 		runs=$(awk '/stat::number_of_executed_units/ {print $2}' "$build/fuzz-$t.log")
 		rate=$(awk '/stat::average_exec_per_sec/ {print $2}' "$build/fuzz-$t.log")
