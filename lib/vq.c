@@ -480,6 +480,52 @@ static __attribute__((noinline)) int log_packed_pops(struct vdev_vq *vq,
 	return (int)n + rc;
 }
 
+/*
+ * A chain with a device-writable buffer on where its queue looks for new
+ * work (a split queue's avail ring, a packed queue's descriptor ring,
+ * whose flags say what is available) is rejected (VDEV_EEXIST): what the
+ * device wrote there would make buffers available, and one request could
+ * feed itself for ever inside one process call (a block read of sectors
+ * that hold images of the ring, with alternating wrap counters). Ring
+ * areas that overlap each other are refused at start (rings_apart()).
+ * Only the queue's own area: the queue reads nothing of its siblings
+ * here, which other threads may be configuring (see the header). Two
+ * compares per writable segment.
+ */
+static inline __attribute__((always_inline)) int guard_pops(struct vdev_vq *vq,
+							    struct vdev_vq_elem *e, int rc)
+{
+	uintptr_t wlo, whi;
+
+	if (vq_is_packed(vq)) {
+		wlo = (uintptr_t)vq->P(desc);
+		whi = wlo + 16u * (uintptr_t)vq->P(size);
+	} else {
+		wlo = (uintptr_t)vq->P(driver);
+		whi = wlo + 6u + 2u * (uintptr_t)vq->P(size);
+	}
+	for (int i = 0; i < rc; i++) {
+		const struct vdev_iov *v = e[i].iov + e[i].n_out;
+		unsigned s;
+
+		for (s = 0; s < e[i].n_in; s++) {
+			uintptr_t lo = (uintptr_t)v[s].base;
+
+			if (VDEV__UNLIKELY(lo < whi && wlo < lo + v[s].len))
+				break;
+		}
+		if (VDEV__LIKELY(s == e[i].n_in))
+			continue;
+		e[i].n_out = 0;
+		e[i].n_in = 0;
+		e[i].out_bytes = 0;
+		e[i].in_bytes = 0;
+		e[i].error = (int16_t)VDEV_EEXIST;
+		vq->P(stats).rejected++;
+	}
+	return rc;
+}
+
 /* vdev_vq_pop_batch()'s body, in vdev_vq_pop() too: a frame less under
  * every device's pop (the stack budget, scripts/stack-budget.py). */
 static inline __attribute__((always_inline)) int pop_batch(struct vdev_vq *vq,
@@ -507,13 +553,13 @@ static inline __attribute__((always_inline)) int pop_batch(struct vdev_vq *vq,
 			if (n < max)
 				rc = vdev__packed_pop(vq, elems + n, max - n,
 						      iov + (size_t)n * iov_per_elem, iov_per_elem);
-			return log_packed_pops(vq, elems, n, rc, pos);
+			return guard_pops(vq, elems, log_packed_pops(vq, elems, n, rc, pos));
 		}
-		return vdev__packed_pop(vq, elems, max, iov, iov_per_elem);
+		return guard_pops(vq, elems, vdev__packed_pop(vq, elems, max, iov, iov_per_elem));
 	}
 	if (VDEV__UNLIKELY(vq->P(inflight_log) != NULL))
-		return pop_logged(vq, elems, max, iov, iov_per_elem);
-	return vdev__split_pop(vq, elems, max, iov, iov_per_elem);
+		return guard_pops(vq, elems, pop_logged(vq, elems, max, iov, iov_per_elem));
+	return guard_pops(vq, elems, vdev__split_pop(vq, elems, max, iov, iov_per_elem));
 }
 
 VDEV_API int vdev_vq_pop_batch(struct vdev_vq *vq, struct vdev_vq_elem *elems, unsigned max,

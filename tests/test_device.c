@@ -310,6 +310,7 @@ static void sibling_overlap(bool packed)
 	negotiate(F(VERSION_1) | F(RING_RESET) | (packed ? F(RING_PACKED) : 0));
 	program_queue(0, 8, packed);
 	drv_vq_init(&DQ[1], &M, 8, packed, false, false, 0);
+	cr_assert_eq(vdev_dev_queue_set_size(&T.dev, 1, 8), 0);
 	cr_assert_eq(vdev_dev_queue_set_addrs(&T.dev, 1, DQ[1].desc_gpa, DQ[1].driver_gpa,
 					      DQ[0].driver_gpa), 0);
 	cr_assert_eq(vdev_dev_queue_enable(&T.dev, 1, true), 0);
@@ -324,6 +325,7 @@ static void sibling_overlap(bool packed)
 	program_queue(1, 8, packed);
 	cr_assert_eq(vdev_dev_set_status(&T.dev, LIVE), 0);
 	cr_assert_eq(vdev_dev_queue_reset(&T.dev, 1), 0);
+	cr_assert_eq(vdev_dev_queue_set_size(&T.dev, 1, 8), 0);
 	cr_assert_eq(vdev_dev_queue_set_addrs(&T.dev, 1, DQ[1].desc_gpa, DQ[1].driver_gpa,
 					      DQ[0].driver_gpa), 0);
 	cr_expect_eq(vdev_dev_queue_enable(&T.dev, 1, true), VDEV_EEXIST);

@@ -454,3 +454,34 @@ Test(vq_packed, rings_that_overlap_are_refused)
 	cr_expect_eq(vdev_vq_start(&vq, &P.m.mem, P.features), 0, "touching is not overlapping");
 	cr_expect(vdev_vq_is_live(&vq));
 }
+
+/*
+ * A device-writable buffer on the descriptor ring is rejected
+ * (VDEV_EEXIST): the device's writes there (a block read of sectors that
+ * hold ring images) would mark descriptors available, and one request
+ * could feed itself for ever. One descriptor, and a list with a readable
+ * header; a buffer that starts where the ring ends is fine.
+ */
+Test(vq_packed, writable_buffer_on_the_descriptor_ring_is_rejected)
+{
+	struct vdev_vq_elem e;
+
+	setup(0, 8);
+	const uint64_t d = P.drv.desc_gpa;
+	desc(0, d + 16 * 4, 64, 0, av(true) | WRITE);
+	cr_assert_eq(vdev_vq_pop(&P.vq, &e, iov, 64), 1);
+	cr_expect_eq(e.error, VDEV_EEXIST);
+	cr_expect_eq(e.n_out + e.n_in, 0);
+	cr_expect_eq(e.in_bytes, 0);
+	cr_assert_eq(vdev_vq_push(&P.vq, &e, 0), 0);
+	desc(1, buf, 16, 1, av(true) | NEXT);
+	desc(2, d + 16 * 8 - 1, 1, 1, av(true) | WRITE);
+	cr_assert_eq(vdev_vq_pop(&P.vq, &e, iov, 64), 1);
+	cr_expect_eq(e.error, VDEV_EEXIST, "the ring's last byte");
+	cr_assert_eq(vdev_vq_push(&P.vq, &e, 0), 0);
+	desc(3, d + 16 * 8, 4, 2, av(true) | WRITE);
+	cr_assert_eq(vdev_vq_pop(&P.vq, &e, iov, 64), 1);
+	cr_expect_eq(e.error, 0, "from the byte after the ring");
+	cr_expect_eq(e.n_in, 1);
+	cr_expect_not(vdev_vq_is_broken(&P.vq));
+}

@@ -489,3 +489,40 @@ Test(vq_split, remap_after_memory_change)
 	cr_expect_eq(vdev_vq_remap(&P.vq), VDEV_EFAULT);
 	cr_expect(vdev_vq_is_broken(&P.vq));
 }
+
+/*
+ * A device-writable buffer on the avail ring is rejected (VDEV_EEXIST):
+ * what the device writes there (a block read of crafted sectors) would
+ * make buffers available, and one request could feed itself for ever.
+ * Checked on every pop path: a one-descriptor chain, a direct chain with
+ * a readable header, an indirect table. A buffer that ends where the ring
+ * starts is fine.
+ */
+Test(vq_split, writable_buffer_on_the_avail_ring_is_rejected)
+{
+	setup(F(INDIRECT_DESC), 8);
+	desc(0, P.drv.driver_gpa + 4, 4, WRITE, 0);
+	expect_rejected(0, VDEV_EEXIST);
+	setup(F(INDIRECT_DESC), 8);
+	desc(2, buf, 16, NEXT, 3);
+	desc(3, P.drv.driver_gpa, 2, WRITE, 0);
+	expect_rejected(2, VDEV_EEXIST);
+	setup(F(INDIRECT_DESC), 8);
+	const uint64_t tbl = sim_alloc(&P.m, 32, 16);
+	uint8_t *t = sim_ptr(&P.m, tbl);
+	sim_put_le64(t, buf), sim_put_le32(t + 8, 16), sim_put_le16(t + 12, NEXT),
+		sim_put_le16(t + 14, 1);
+	/* the last byte of the ring: its used_event */
+	sim_put_le64(t + 16, P.drv.driver_gpa + 6 + 2 * 8 - 1), sim_put_le32(t + 24, 8),
+		sim_put_le16(t + 28, WRITE), sim_put_le16(t + 30, 0);
+	desc(4, tbl, 32, INDIRECT, 0);
+	expect_rejected(4, VDEV_EEXIST);
+
+	struct vdev_vq_elem e;
+	setup(0, 8);
+	desc(1, P.drv.driver_gpa - 16, 16, WRITE, 0);
+	offer(1);
+	cr_assert_eq(vdev_vq_pop(&P.vq, &e, iov, 64), 1);
+	cr_expect_eq(e.error, 0, "up to the ring's first byte");
+	cr_expect_eq(e.n_in, 1);
+}

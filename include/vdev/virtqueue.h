@@ -28,7 +28,9 @@
  *     memory (the whole table is checked before any entry of it is used,
  *     however few the chain reads), loops, chains longer than
  *     the queue size, `next` out of range in a split ring, more segments
- *     than the caller's iov array holds) is REJECTED: it is still returned
+ *     than the caller's iov array holds, a device-writable buffer on where
+ *     the queue looks for new work: its avail ring (split) or descriptor
+ *     ring (packed), VDEV_EEXIST) is REJECTED: it is still returned
  *     by vdev_vq_pop() with `error` set and no segments, and the device
  *     model completes it with vdev_vq_push(vq, elem, 0). Nothing is lost and
  *     the queue goes on.
