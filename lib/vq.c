@@ -317,8 +317,15 @@ VDEV_API int vdev_vq_remap(struct vdev_vq *vq)
 		return VDEV_EPERM;
 	vq_forget_region(vq); /* the table it came from may be gone */
 	rc = map_rings(vq);
-	if (rc < 0)
+	if (rc < 0) {
 		vdev__vq_break(vq);
+		/* The rings are not where they were, and the old host addresses
+		 * may be unmapped or reused: no pop, push or publish touches
+		 * them again (the queue is not live) until it is started anew. */
+		vq->P(state) &= (uint8_t)~VQ_LIVE;
+		vq->P(desc) = vq->P(driver) = vq->P(device) = NULL;
+		vq->P(inflight_log) = NULL;
+	}
 	return rc;
 }
 

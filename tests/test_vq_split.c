@@ -485,9 +485,18 @@ Test(vq_split, remap_after_memory_change)
 	cr_expect_eq(vdev_vq_remap(&P.vq), 0);
 	/* the documented path for a table change, to one without region 0:
 	 * the rings are gone */
+	offer(0);
+	cr_assert_eq(vdev_vq_pop(&P.vq, &e, iov, 64), 1);
 	cr_assert_eq(vdev_mem_init(&P.m.mem, &P.m.regions[1], 2), 0);
 	cr_expect_eq(vdev_vq_remap(&P.vq), VDEV_EFAULT);
 	cr_expect(vdev_vq_is_broken(&P.vq));
+	/* and nothing touches the old rings again (their host memory may be
+	 * unmapped by now): the chain in flight is not completed */
+	cr_expect_not(vdev_vq_is_live(&P.vq));
+	cr_expect_eq(vdev_vq_push(&P.vq, &e, 0), VDEV_EPERM);
+	cr_expect_not(vdev_vq_publish(&P.vq));
+	cr_expect_eq(vdev_vq_pop(&P.vq, &e, iov, 64), VDEV_EPERM);
+	cr_expect_eq(drv_split_used_idx(&P.drv), 0, "nothing published over the old rings");
 }
 
 /*

@@ -272,7 +272,11 @@ VDEV_API void vdev_vq_reset(struct vdev_vq *vq);
 /*
  * vdev_vq_remap() - re-translate the ring areas of a live queue after the
  * guest memory table changed (vdev_mem_init() again, IOTLB update).
- * Returns 0 or an error as vdev_vq_start(); on error the queue is broken.
+ * Returns 0 or an error as vdev_vq_start(); on error the queue is broken
+ * (the device, if any, marked DEVICE_NEEDS_RESET) and no longer live: its
+ * old ring addresses may be unmapped, so pop, push and publish refuse
+ * (VDEV_EPERM / false) until it is started again or reset; chains in
+ * flight are not completed.
  * Context: configuration.
  */
 VDEV_API int vdev_vq_remap(struct vdev_vq *vq);
