@@ -40,7 +40,7 @@ static struct {
 	struct vdev_vhost_user *vu;
 	struct vu_front fe;
 	unsigned drains, connects, disconnects;
-	char log[512];
+	char log[4096]; /* the adapter's messages, one per line (what fits) */
 	/* device-specific requests (as vhost-user-gpu's GPU_SET_SOCKET) */
 	unsigned dev_requests;
 	uint32_t dev_request, dev_size;
@@ -70,8 +70,10 @@ static int on_device_request(void *o, uint32_t req, const void *payload, uint32_
 
 static void on_log(void *o, const char *msg)
 {
+	size_t used = strlen(F.log);
+
 	(void)o;
-	snprintf(F.log, sizeof(F.log), "%s", msg);
+	snprintf(F.log + used, sizeof(F.log) - used, "%s\n", msg);
 }
 
 static void new_session(void)
@@ -700,6 +702,23 @@ Test(vhost_user, mem_table_overlapping_regions, .init = setup, .fini = teardown)
 	memcpy(mt + 8, r0, 32);
 	memcpy(mt + 40, r1, 32);
 	expect_closed_then_recovers(5, 1, mt, sizeof(mt), fds, 2);
+}
+
+/* Two regions at different guest addresses on the same bytes of one file:
+ * one memory at two host addresses, which the queues' ring checks could
+ * not see (a used ring over an avail ring through the alias). Refused. */
+Test(vhost_user, mem_table_regions_sharing_bytes_of_one_file, .init = setup, .fini = teardown)
+{
+	uint8_t mt[8 + 64] = {0};
+	uint32_t n = 2;
+	uint64_t r0[4] = {0x10000, 8192, 0x7f0000000000ull, 0};
+	uint64_t r1[4] = {0x100000, 8192, 0x7f0000100000ull, 4096};
+	int fds[2] = {F.m.memfd, F.m.memfd};
+	memcpy(mt, &n, 4);
+	memcpy(mt + 8, r0, 32);
+	memcpy(mt + 40, r1, 32);
+	expect_closed_then_recovers(5, 1, mt, sizeof(mt), fds, 2);
+	cr_expect(strstr(F.log, "share bytes of one file") != NULL, "log: %s", F.log);
 }
 
 Test(vhost_user, ring_address_outside_memory, .init = setup, .fini = teardown)

@@ -103,11 +103,31 @@ static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
 /* ---- state ----------------------------------------------------------------------- */
 
+/* Bytes [lo, hi) of the file (st_dev, st_ino) a mapping shows. */
+struct vu_file_range {
+	dev_t dev;
+	ino_t ino;
+	uint64_t lo, hi;
+};
+
 struct vu_region {
 	uint64_t gpa, size, uva;
 	void *map;
 	size_t map_len;
+	struct vu_file_range file;
 };
+
+/*
+ * Two mappings of the same bytes of one file are two host addresses for
+ * one memory, which the queues' checks of their rings against each other
+ * (vdev_vq_start()) cannot see: a front-end could lay a used ring over an
+ * avail ring through them, or the inflight log's used index over an avail
+ * index. Memory regions and the inflight region must not share bytes.
+ */
+static bool file_ranges_meet(const struct vu_file_range *a, const struct vu_file_range *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->lo < b->hi && b->lo < a->hi;
+}
 
 struct vu_watch {
 	int fd;
@@ -167,6 +187,7 @@ struct vdev_vhost_user {
 	uint8_t *inflight_base; /* map + mmap_offset */
 	uint64_t inflight_qlen; /* bytes per queue */
 	uint16_t inflight_nq, inflight_qsize;
+	struct vu_file_range inflight_file; /* valid while inflight_map != NULL */
 };
 
 static void logf_(struct vdev_vhost_user *vu, const char *fmt, ...)
@@ -495,9 +516,24 @@ static int inflight_install(struct vdev_vhost_user *vu, int fd, uint64_t mmap_si
 			    uint64_t qlen)
 {
 	size_t len = (size_t)(mmap_offset + mmap_size);
-	void *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	struct vu_file_range file = {0, 0, mmap_offset, mmap_offset + mmap_size};
+	struct stat st;
+	void *map;
 	int rc;
 
+	if (fstat(fd, &st) != 0) {
+		logf_(vu, "inflight region: %s", strerror(errno));
+		return VDEV_EINVAL;
+	}
+	file.dev = st.st_dev;
+	file.ino = st.st_ino;
+	for (unsigned i = 0; i < vu->nregions; i++) {
+		if (file_ranges_meet(&file, &vu->regions[i].file)) {
+			logf_(vu, "the inflight region shares bytes with memory region %u", i);
+			return VDEV_EINVAL;
+		}
+	}
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		logf_(vu, "mmap of the inflight region: %s", strerror(errno));
 		return VDEV_EFAULT;
@@ -514,6 +550,7 @@ static int inflight_install(struct vdev_vhost_user *vu, int fd, uint64_t mmap_si
 	vu->inflight_qlen = qlen;
 	vu->inflight_nq = num_queues;
 	vu->inflight_qsize = queue_size;
+	vu->inflight_file = file;
 	return 0;
 }
 
@@ -992,7 +1029,21 @@ static int do_set_mem_table(struct vdev_vhost_user *vu, struct vu_msg *m)
 			rc = VDEV_EFAULT;
 			break;
 		}
-		nr[i] = (struct vu_region){gpa, size, uva, map, (size_t)(off + size)};
+		nr[i] = (struct vu_region){gpa, size, uva, map, (size_t)(off + size),
+					   {st.st_dev, st.st_ino, off, off + size}};
+		for (uint32_t j = 0; j < i && rc == 0; j++) {
+			if (file_ranges_meet(&nr[i].file, &nr[j].file)) {
+				logf_(vu, "memory regions %u and %u share bytes of one file", j, i);
+				rc = VDEV_EINVAL;
+			}
+		}
+		if (rc == 0 && vu->inflight_map != NULL &&
+		    file_ranges_meet(&nr[i].file, &vu->inflight_file)) {
+			logf_(vu, "memory region %u shares bytes with the inflight region", i);
+			rc = VDEV_EINVAL;
+		}
+		if (rc < 0)
+			break;
 		nt[i] = (struct vdev_mem_region){.gpa = gpa, .size = size,
 						 .hva = (uint8_t *)map + off, .flags = 0};
 	}
@@ -1397,11 +1448,13 @@ static void *ring_thread(void *arg)
  * Rounds of ready events one vdev_vhost_user_process() call serves (a
  * round: one message, and the kicks that are pending). Enough for all a
  * front-end has ready at once, and a bound on one that is never done: it
- * can stream messages, or make every completion new work (its used ring
- * over its avail ring with the used index ahead of the base, and its call
- * fd its kick fd: each publish makes a buffer available and kicks).
- * Without the bound that kept the caller (a thread serving several
- * adapters) for ever; the poll fd stays readable for the rest.
+ * can stream messages, or (before rings that overlap were refused, and
+ * regions that share bytes of a file) make every completion new work: its
+ * used ring over its avail ring with the used index ahead of the base,
+ * and its call fd its kick fd, so that each publish made a buffer
+ * available and kicked. Without the bound that kept the caller (a thread
+ * serving several adapters) for ever; the poll fd stays readable for the
+ * rest.
  */
 #define PROCESS_ROUNDS 64
 
