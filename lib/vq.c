@@ -153,7 +153,8 @@ VDEV__INTERNAL int vdev__vq_map_area(const struct vdev_vq *vq, uint64_t gpa, uin
  * the host, so that two guest addresses of one page count as the same.
  */
 struct vq_span {
-	uintptr_t lo, hi; /* [lo, hi) */
+	uintptr_t lo, last; /* first and last byte: a range that ends at the top
+			     * of the address space (32-bit hosts) does not wrap */
 };
 
 /* The host ranges of q's three areas, translated through mem now (not
@@ -183,7 +184,7 @@ static unsigned vq_spans(const struct vdev_vq *q, const struct vdev_mem *mem,
 		    got < len[i])
 			continue;
 		s[k].lo = (uintptr_t)p;
-		s[k].hi = (uintptr_t)p + (uintptr_t)len[i];
+		s[k].last = (uintptr_t)p + (uintptr_t)(len[i] - 1);
 		k++;
 	}
 	return k;
@@ -194,7 +195,7 @@ static bool spans_meet(const struct vq_span *a, unsigned na, const struct vq_spa
 {
 	for (unsigned i = 0; i < na; i++)
 		for (unsigned j = 0; j < nb; j++)
-			if (a[i].lo < b[j].hi && b[j].lo < a[i].hi)
+			if (a[i].lo <= b[j].last && b[j].lo <= a[i].last)
 				return true;
 	return false;
 }
@@ -502,14 +503,14 @@ static __attribute__((noinline)) int log_packed_pops(struct vdev_vq *vq,
 static inline __attribute__((always_inline)) int guard_pops(struct vdev_vq *vq,
 							    struct vdev_vq_elem *e, int rc)
 {
-	uintptr_t wlo, whi;
+	uintptr_t wlo, wlast; /* first and last byte (no wrap at the top) */
 
 	if (vq_is_packed(vq)) {
 		wlo = (uintptr_t)vq->P(desc);
-		whi = wlo + 16u * (uintptr_t)vq->P(size);
+		wlast = wlo + 16u * (uintptr_t)vq->P(size) - 1u;
 	} else {
 		wlo = (uintptr_t)vq->P(driver);
-		whi = wlo + 6u + 2u * (uintptr_t)vq->P(size);
+		wlast = wlo + 5u + 2u * (uintptr_t)vq->P(size);
 	}
 	for (int i = 0; i < rc; i++) {
 		const struct vdev_iov *v = e[i].iov + e[i].n_out;
@@ -518,7 +519,8 @@ static inline __attribute__((always_inline)) int guard_pops(struct vdev_vq *vq,
 		for (s = 0; s < e[i].n_in; s++) {
 			uintptr_t lo = (uintptr_t)v[s].base;
 
-			if (VDEV__UNLIKELY(lo < whi && wlo < lo + v[s].len))
+			/* segments are not empty (chain_add) */
+			if (VDEV__UNLIKELY(lo <= wlast && wlo <= lo + (v[s].len - 1u)))
 				break;
 		}
 		if (VDEV__LIKELY(s == e[i].n_in))
