@@ -753,6 +753,7 @@ static const struct vdev_dev_ops console_dev_ops = {
 VDEV_API int vdev_console_init(struct vdev_console *cs, const struct vdev_console_config *cfg)
 {
 	uint64_t features = 0, ring;
+	int rc;
 
 	if (cs == NULL || cfg == NULL || cfg->host == NULL ||
 	    cfg->host->size < offsetof(struct vdev_console_host_ops, event) ||
@@ -798,7 +799,14 @@ VDEV_API int vdev_console_init(struct vdev_console *cs, const struct vdev_consol
 		.ops = &console_dev_ops,
 		.opaque = cs,
 	};
-	return vdev_dev_init(&cs->P(dev), &dc);
+	rc = vdev_dev_init(&cs->P(dev), &dc);
+	if (rc < 0)
+		return rc;
+	/* Control messages in answer those out, in the same call: they may
+	 * not be written on the control out queue's ring. */
+	if (cfg->multiport)
+		vdev_vq_set_feeds(&cfg->queues[CTRL_RXQ], &cfg->queues[CTRL_TXQ]);
+	return 0;
 }
 
 VDEV_API struct vdev_dev *vdev_console_dev(struct vdev_console *cs)

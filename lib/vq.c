@@ -67,6 +67,11 @@ VDEV_API void vdev_vq_set_device_reads_only(struct vdev_vq *vq, bool on)
 	vq->P(reads_only) = on ? 1u : 0u;
 }
 
+VDEV_API void vdev_vq_set_feeds(struct vdev_vq *vq, const struct vdev_vq *peer)
+{
+	vq->P(peer) = peer;
+}
+
 VDEV_API void vdev_vq_attach(struct vdev_vq *vq, struct vdev_dev *dev)
 {
 	vq->P(dev) = dev;
@@ -494,33 +499,44 @@ static __attribute__((noinline)) int log_packed_pops(struct vdev_vq *vq,
  * whose flags say what is available) is rejected (VDEV_EEXIST): what the
  * device wrote there would make buffers available, and one request could
  * feed itself for ever inside one process call (a block read of sectors
- * that hold images of the ring, with alternating wrap counters). Ring
- * areas that overlap each other are refused at start (rings_apart()).
- * Only the queue's own area: the queue reads nothing of its siblings
- * here, which other threads may be configuring (see the header). Two
- * compares per writable segment.
+ * that hold images of the ring, with alternating wrap counters). The
+ * same for the work area of the queue it feeds (vdev_vq_set_feeds()),
+ * processed in the same call. Ring areas that overlap each other are
+ * refused at start (rings_apart()). No other sibling is looked at here:
+ * other threads may be configuring them (see the header). Two compares
+ * per writable segment and area.
  */
-static inline __attribute__((always_inline)) int guard_pops(struct vdev_vq *vq,
-							    struct vdev_vq_elem *e, int rc)
+static inline void work_area(const struct vdev_vq *q, uintptr_t *lo, uintptr_t *last)
 {
-	uintptr_t wlo, wlast; /* first and last byte (no wrap at the top) */
-
-	if (vq_is_packed(vq)) {
-		wlo = (uintptr_t)vq->P(desc);
-		wlast = wlo + 16u * (uintptr_t)vq->P(size) - 1u;
+	if (vq_is_packed(q)) {
+		*lo = (uintptr_t)q->P(desc);
+		*last = *lo + 16u * (uintptr_t)q->P(size) - 1u;
 	} else {
-		wlo = (uintptr_t)vq->P(driver);
-		wlast = wlo + 5u + 2u * (uintptr_t)vq->P(size);
+		*lo = (uintptr_t)q->P(driver);
+		*last = *lo + 5u + 2u * (uintptr_t)q->P(size); /* 6 + 2 * size bytes */
 	}
+}
+
+static __attribute__((noinline)) void guard_writes(struct vdev_vq *vq, struct vdev_vq_elem *e,
+						   int rc)
+{
+	const struct vdev_vq *peer = vq->P(peer);
+	uintptr_t wlo, wlast, plo, plast; /* first and last bytes */
+
+	work_area(vq, &wlo, &wlast);
+	plo = wlo, plast = wlast; /* no peer: the own area twice */
+	if (peer != NULL && (peer->P(state) & VQ_LIVE))
+		work_area(peer, &plo, &plast);
 	for (int i = 0; i < rc; i++) {
 		const struct vdev_iov *v = e[i].iov + e[i].n_out;
 		unsigned s;
 
 		for (s = 0; s < e[i].n_in; s++) {
-			uintptr_t lo = (uintptr_t)v[s].base;
+			/* segments are not empty (chain_add, fast paths) */
+			uintptr_t lo = (uintptr_t)v[s].base, last = lo + (v[s].len - 1u);
 
-			/* segments are not empty (chain_add) */
-			if (VDEV__UNLIKELY(lo <= wlast && wlo <= lo + (v[s].len - 1u)))
+			if (VDEV__UNLIKELY((lo <= wlast && wlo <= last) ||
+					   (lo <= plast && plo <= last)))
 				break;
 		}
 		if (VDEV__LIKELY(s == e[i].n_in))
@@ -532,6 +548,15 @@ static inline __attribute__((always_inline)) int guard_pops(struct vdev_vq *vq,
 		e[i].error = (int16_t)VDEV_EEXIST;
 		vq->P(stats).rejected++;
 	}
+}
+
+/* Out of line: its frame is not under the layouts' pops, which return
+ * before it runs (the stack budget, scripts/stack-budget.py). */
+static inline __attribute__((always_inline)) int guard_pops(struct vdev_vq *vq,
+							    struct vdev_vq_elem *e, int rc)
+{
+	if (rc > 0)
+		guard_writes(vq, e, rc);
 	return rc;
 }
 

@@ -1164,6 +1164,7 @@ static const struct vdev_dev_ops vsock_dev_ops = {
 VDEV_API int vdev_vsock_init(struct vdev_vsock *vs, const struct vdev_vsock_config *cfg)
 {
 	uint64_t features, ring;
+	int rc;
 
 	if (vs == NULL || cfg == NULL || cfg->host == NULL ||
 	    cfg->host->size < offsetof(struct vdev_vsock_host_ops, event) ||
@@ -1209,7 +1210,14 @@ VDEV_API int vdev_vsock_init(struct vdev_vsock *vs, const struct vdev_vsock_conf
 		.ops = &vsock_dev_ops,
 		.opaque = vs,
 	};
-	return vdev_dev_init(&vs->P(dev), &dc);
+	rc = vdev_dev_init(&vs->P(dev), &dc);
+	if (rc < 0)
+		return rc;
+	/* Replies and credit updates go out on rx (events on the event
+	 * queue) while tx is processed: neither may write on tx's ring. */
+	vdev_vq_set_feeds(&cfg->queues[RXQ], &cfg->queues[TXQ]);
+	vdev_vq_set_feeds(&cfg->queues[EVQ], &cfg->queues[TXQ]);
+	return 0;
 }
 
 VDEV_API struct vdev_dev *vdev_vsock_dev(struct vdev_vsock *vs)

@@ -342,6 +342,45 @@ static void sibling_overlap(bool packed)
 Test(device, split_rings_of_two_queues_that_overlap_need_reset) { sibling_overlap(false); }
 Test(device, packed_rings_of_two_queues_that_overlap_need_reset) { sibling_overlap(true); }
 
+/*
+ * vdev_vq_set_feeds(): queue 0 is written while queue 1 is processed
+ * (vsock's rx and tx), so a buffer of queue 0 the device would write on
+ * where queue 1 looks for work (its avail ring; packed: its descriptor
+ * ring) is rejected (VDEV_EEXIST); read there, it is fine.
+ */
+static void feeds_peer(bool packed)
+{
+	struct vdev_vq_elem e;
+	struct vdev_iov v[4];
+	int tk;
+
+	setup();
+	vdev_vq_set_feeds(&T.q[0], &T.q[1]);
+	negotiate(F(VERSION_1) | (packed ? F(RING_PACKED) : 0));
+	program_queue(0, 8, packed);
+	program_queue(1, 8, packed);
+	cr_assert_eq(vdev_dev_set_status(&T.dev, LIVE), 0);
+	const uint64_t work = packed ? DQ[1].desc_gpa + 16 * 7 + 14 : DQ[1].driver_gpa + 2;
+	struct drv_buf b = {work, 2, true};
+	cr_assert_eq(drv_add(&DQ[0], &b, 1, false, &tk), 0);
+	cr_assert_eq(vdev_vq_pop(&T.q[0], &e, v, 4), 1);
+	cr_expect_eq(e.error, VDEV_EEXIST);
+	cr_expect_eq(e.n_in, 0);
+	b.write = false;
+	cr_assert_eq(drv_add(&DQ[0], &b, 1, false, &tk), 0);
+	cr_assert_eq(vdev_vq_pop(&T.q[0], &e, v, 4), 1);
+	cr_expect_eq(e.error, 0, "read there: fine");
+	cr_expect_eq(e.n_out, 1);
+}
+Test(device, split_buffer_written_on_the_ring_of_the_queue_it_feeds_is_rejected)
+{
+	feeds_peer(false);
+}
+Test(device, packed_buffer_written_on_the_ring_of_the_queue_it_feeds_is_rejected)
+{
+	feeds_peer(true);
+}
+
 Test(device, broken_ring_marks_needs_reset_once)
 {
 	struct vdev_vq_elem e;

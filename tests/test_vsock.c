@@ -1698,3 +1698,35 @@ Test(vsock, shutdown_arguments_and_connecting_state)
 	rx_expect(OP_RST, 22, 70000);
 	cr_expect_eq(vdev_vsock_num_conns(&F.vs), 1);
 }
+
+/*
+ * An rx buffer that lies on where the tx queue looks for new work (its
+ * avail ring; packed: its descriptor ring). Every reply written there
+ * could make one more tx packet available, each answered again, and one
+ * packet would keep vdev_vsock_process() going for ever. The rx chain is
+ * rejected (completed with 0 bytes, nothing written on tx's ring); the
+ * reply waits for a good buffer.
+ */
+static void rx_buffer_on_the_tx_ring(bool packed)
+{
+	struct vdev_vq_stats qs;
+	struct pkt k;
+
+	redo((struct opts){.packed = packed});
+	const uint64_t at = packed ? F.q[1].desc_gpa + 16 : F.q[1].driver_gpa;
+	struct drv_buf b = {at, RX_SLOT, true};
+	cr_assert_eq(drv_add(&F.q[0], &b, 1, false, &rx_tok[0]), 0);
+	kick(0);
+	tx(G(40001, 999, OP_REQUEST), NULL, 0, L_PLAIN);
+	cr_assert_eq(tx_reap(), 1);
+	cr_assert(rx_get(&k));
+	cr_expect_eq(k.used_len, 0, "the buffer on tx's ring was not written");
+	vdev_vq_get_stats(&F.queues[0], &qs);
+	cr_expect_eq(qs.rejected, 1);
+	rx_next = 1;
+	post_rx(1, RX_SLOT);
+	rx_expect(OP_RST, 40001, 999);
+	cr_expect_eq(stats().refused, 1);
+}
+Test(vsock, rx_buffer_on_the_tx_ring_is_rejected_split) { rx_buffer_on_the_tx_ring(false); }
+Test(vsock, rx_buffer_on_the_tx_ring_is_rejected_packed) { rx_buffer_on_the_tx_ring(true); }

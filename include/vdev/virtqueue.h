@@ -174,6 +174,7 @@ struct vdev_vq {
 	uint8_t VDEV_PRIV(layout);
 	uint8_t VDEV_PRIV(state);        /* bit flags, see lib/vq_internal.h */
 	uint8_t VDEV_PRIV(reads_only);   /* 1: device only reads (set_device_reads_only) */
+	const struct vdev_vq *VDEV_PRIV(peer); /* vdev_vq_set_feeds(), or NULL */
 };
 
 /* --- Configuration ------------------------------------------------------ */
@@ -308,6 +309,24 @@ VDEV_API int vdev_vq_set_state(struct vdev_vq *vq, const struct vdev_vq_state *s
  * device core initialised its queues).
  */
 VDEV_API void vdev_vq_set_device_reads_only(struct vdev_vq *vq, bool on);
+
+/*
+ * vdev_vq_set_feeds() - declare that what the device writes into this
+ * queue's buffers is written while `peer`'s buffers are being processed,
+ * in the same call on the same thread (vsock: replies on rx to packets on
+ * tx; console: control messages in to control messages out). Pop then
+ * rejects (VDEV_EEXIST) a chain whose device-writable buffer lies on
+ * where `peer` looks for new work (its avail ring, packed: its descriptor
+ * ring), as it always does for the queue's own: otherwise a guest could
+ * lay its rx buffers over the tx ring so that every reply makes one more
+ * tx buffer available, and one packet would keep the device in its call
+ * for ever. Costs one compare per writable segment while `peer` is live.
+ * `peer` (NULL: none) must be a queue of the same device, processed by
+ * the same thread as this one: pop reads its ring addresses and state.
+ * The setting survives vdev_vq_reset(); vdev_vq_init() clears it.
+ * Context: configuration (a device model sets it at init).
+ */
+VDEV_API void vdev_vq_set_feeds(struct vdev_vq *vq, const struct vdev_vq *peer);
 
 /*
  * vdev_vq_attach() - tell the queue which device it belongs to, so that a
