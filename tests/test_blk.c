@@ -442,6 +442,37 @@ Test(blk, rejected_chain_is_completed_empty, .init = setup)
 	cr_expect_eq(rq(2, T_IN, 0, 512, true, L_PLAIN, NULL), S_OK);
 }
 
+/*
+ * A read into a buffer on the queue's own ring (split: the avail ring;
+ * packed: the descriptor ring). Sectors holding images of the ring would
+ * make buffers available again with every read, one request feeding
+ * itself for ever inside vdev_blk_process(). The queue rejects the chain:
+ * the backend is never asked, the chain completes empty, the disk's bytes
+ * reach no ring, and the device goes on.
+ */
+static void read_onto_own_ring(bool packed)
+{
+	setup_with((struct opts){.packed = packed});
+	const uint64_t work = packed ? F.q[0].desc_gpa : F.q[0].driver_gpa;
+	memset(F.ram.data, 0xab, 512);
+	uint8_t *h = sim_ptr(&F.m, hdr_gpa(1));
+	memset(h, 0, 16); /* VIRTIO_BLK_T_IN, sector 0 */
+	struct drv_buf b[3] = {{hdr_gpa(1), 16, false}, {work, 512, true}, {st_gpa(1), 1, true}};
+	uint32_t len = 99;
+	unsigned reads = F.ram.reads;
+
+	cr_assert_eq(drv_add(&F.q[0], b, 3, false, &tok[1]), 0);
+	kick(0);
+	cr_assert_eq(drv_get_used(&F.q[0], &len), &tok[1]);
+	cr_expect_eq(len, 0);
+	cr_expect_eq(F.ram.reads, reads, "the backend was not asked");
+	cr_expect_eq(F.q[0].errors, 0, "%s", F.q[0].last_error);
+	cr_expect_eq(rq(2, T_IN, 0, 512, true, L_PLAIN, NULL), S_OK, "and the device goes on");
+	cr_expect_eq(data_of(2)[0], 0xab);
+}
+Test(blk, read_onto_its_own_avail_ring_is_rejected) { read_onto_own_ring(false); }
+Test(blk, read_onto_its_own_descriptor_ring_is_rejected) { read_onto_own_ring(true); }
+
 Test(blk, short_backend_read_reports_only_what_was_read, .init = setup)
 {
 	uint32_t len;
