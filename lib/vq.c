@@ -493,19 +493,10 @@ static __attribute__((noinline)) int log_packed_pops(struct vdev_vq *vq,
 	return (int)n + rc;
 }
 
-/*
- * A chain with a device-writable buffer on where its queue looks for new
- * work (a split queue's avail ring, a packed queue's descriptor ring,
- * whose flags say what is available) is rejected (VDEV_EEXIST): what the
- * device wrote there would make buffers available, and one request could
- * feed itself for ever inside one process call (a block read of sectors
- * that hold images of the ring, with alternating wrap counters). The
- * same for the work area of the queue it feeds (vdev_vq_set_feeds()),
- * processed in the same call. Ring areas that overlap each other are
- * refused at start (rings_apart()). No other sibling is looked at here:
- * other threads may be configuring them (see the header). Two compares
- * per writable segment and area.
- */
+/* --- writes where the device looks for work (vq_internal.h) ------------- */
+
+/* The host range [*lo, *last] where live queue q looks for new work: a
+ * split queue's avail ring, a packed queue's descriptor ring. */
 static inline void work_area(const struct vdev_vq *q, uintptr_t *lo, uintptr_t *last)
 {
 	if (vq_is_packed(q)) {
@@ -517,47 +508,70 @@ static inline void work_area(const struct vdev_vq *q, uintptr_t *lo, uintptr_t *
 	}
 }
 
-static __attribute__((noinline)) void guard_writes(struct vdev_vq *vq, struct vdev_vq_elem *e,
-						   int rc)
+/* The work areas a writable buffer of vq must not meet: its own and, if
+ * live, its peer's (vdev_vq_set_feeds()). Returns how many (1 or 2). */
+static unsigned work_areas(const struct vdev_vq *vq, uintptr_t lo[2], uintptr_t last[2])
 {
 	const struct vdev_vq *peer = vq->P(peer);
-	uintptr_t wlo, wlast, plo, plast; /* first and last bytes */
 
-	work_area(vq, &wlo, &wlast);
-	plo = wlo, plast = wlast; /* no peer: the own area twice */
-	if (peer != NULL && (peer->P(state) & VQ_LIVE))
-		work_area(peer, &plo, &plast);
-	for (int i = 0; i < rc; i++) {
-		const struct vdev_iov *v = e[i].iov + e[i].n_out;
-		unsigned s;
-
-		for (s = 0; s < e[i].n_in; s++) {
-			/* segments are not empty (chain_add, fast paths) */
-			uintptr_t lo = (uintptr_t)v[s].base, last = lo + (v[s].len - 1u);
-
-			if (VDEV__UNLIKELY((lo <= wlast && wlo <= last) ||
-					   (lo <= plast && plo <= last)))
-				break;
-		}
-		if (VDEV__LIKELY(s == e[i].n_in))
-			continue;
-		e[i].n_out = 0;
-		e[i].n_in = 0;
-		e[i].out_bytes = 0;
-		e[i].in_bytes = 0;
-		e[i].error = (int16_t)VDEV_EEXIST;
-		vq->P(stats).rejected++;
-	}
+	work_area(vq, &lo[0], &last[0]);
+	if (peer == NULL || !(peer->P(state) & VQ_LIVE))
+		return 1;
+	work_area(peer, &lo[1], &last[1]);
+	return 2;
 }
 
-/* Out of line: its frame is not under the layouts' pops, which return
- * before it runs (the stack budget, scripts/stack-budget.py). */
-static inline __attribute__((always_inline)) int guard_pops(struct vdev_vq *vq,
-							    struct vdev_vq_elem *e, int rc)
+VDEV__INTERNAL bool vdev__writes_on_work(const struct vdev_vq *vq, const struct vdev_iov *v,
+					 unsigned n)
 {
-	if (rc > 0)
-		guard_writes(vq, e, rc);
-	return rc;
+	uintptr_t lo[2], last[2];
+	unsigned na = work_areas(vq, lo, last);
+
+	for (unsigned s = 0; s < n; s++) {
+		/* segments are not empty (chain_add) */
+		uintptr_t b = (uintptr_t)v[s].base, e = b + (v[s].len - 1u);
+
+		for (unsigned a = 0; a < na; a++)
+			if (b <= last[a] && lo[a] <= e)
+				return true;
+	}
+	return false;
+}
+
+VDEV__INTERNAL bool vdev__write_on_work(const struct vdev_vq *vq, const void *base, uint32_t len)
+{
+	const struct vdev_iov v = {(void *)(uintptr_t)base, len};
+
+	return vdev__writes_on_work(vq, &v, 1);
+}
+
+VDEV__INTERNAL struct vq_wwin vdev__write_window(const struct vdev_vq *vq, uint64_t gpa,
+						 uint64_t size, const uint8_t *hva)
+{
+	struct vq_wwin w = {1, 0}; /* none */
+	uintptr_t lo[2], last[2];
+	unsigned na = work_areas(vq, lo, last);
+	const uintptr_t h0 = (uintptr_t)hva;
+
+	if (size == 0)
+		return w;
+	for (unsigned a = 0; a < na; a++) {
+		uintptr_t from, to;
+
+		/* the part of the area inside the region's host range */
+		if (last[a] < h0 || (lo[a] >= h0 && lo[a] - h0 >= size))
+			continue;
+		from = lo[a] < h0 ? 0 : lo[a] - h0;
+		to = last[a] - h0 < size ? last[a] - h0 : (uintptr_t)(size - 1u);
+		if (w.lo > w.last) {
+			w.lo = gpa + from;
+			w.last = gpa + to;
+		} else {
+			w.lo = gpa + from < w.lo ? gpa + from : w.lo;
+			w.last = gpa + to > w.last ? gpa + to : w.last;
+		}
+	}
+	return w;
 }
 
 /* vdev_vq_pop_batch()'s body, in vdev_vq_pop() too: a frame less under
@@ -587,13 +601,13 @@ static inline __attribute__((always_inline)) int pop_batch(struct vdev_vq *vq,
 			if (n < max)
 				rc = vdev__packed_pop(vq, elems + n, max - n,
 						      iov + (size_t)n * iov_per_elem, iov_per_elem);
-			return guard_pops(vq, elems, log_packed_pops(vq, elems, n, rc, pos));
+			return log_packed_pops(vq, elems, n, rc, pos);
 		}
-		return guard_pops(vq, elems, vdev__packed_pop(vq, elems, max, iov, iov_per_elem));
+		return vdev__packed_pop(vq, elems, max, iov, iov_per_elem);
 	}
 	if (VDEV__UNLIKELY(vq->P(inflight_log) != NULL))
-		return guard_pops(vq, elems, pop_logged(vq, elems, max, iov, iov_per_elem));
-	return guard_pops(vq, elems, vdev__split_pop(vq, elems, max, iov, iov_per_elem));
+		return pop_logged(vq, elems, max, iov, iov_per_elem);
+	return vdev__split_pop(vq, elems, max, iov, iov_per_elem);
 }
 
 VDEV_API int vdev_vq_pop_batch(struct vdev_vq *vq, struct vdev_vq_elem *elems, unsigned max,

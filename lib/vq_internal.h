@@ -72,6 +72,41 @@ static inline void vq_fast_load(const struct vdev_vq *vq, struct vq_fast *f)
 }
 
 /*
+ * Device-writable buffers must not lie on where the queue looks for new
+ * work (its avail ring; packed: its descriptor ring), nor on the work
+ * area of the queue it feeds (vdev_vq_set_feeds()): the device's writes
+ * there would make buffers available, and one request could feed itself
+ * for ever inside one process call. Such a chain is rejected (VDEV_EEXIST).
+ *
+ * The full walk checks exactly, on the host: vdev__writes_on_work() (in
+ * vq.c, out of line: the stack budget). The fast paths check a writable
+ * segment's guest range against a window instead (struct vq_wwin): the
+ * guest range, within the hinted region, that holds those work areas
+ * (their union's bounds; empty if none lies in the region). Meeting it,
+ * the fast path declines and the full walk decides. Two compares.
+ */
+VDEV__INTERNAL bool vdev__writes_on_work(const struct vdev_vq *vq, const struct vdev_iov *v,
+					 unsigned n);
+/* The same for one non-empty segment: for the one-chain fast paths, which
+ * are inlined into the pop dispatchers and have no window of their own. */
+VDEV__INTERNAL bool vdev__write_on_work(const struct vdev_vq *vq, const void *base, uint32_t len);
+
+struct vq_wwin {
+	uint64_t lo, last; /* guest range [lo, last]; lo > last: none */
+};
+
+/* The window for the hint (gpa, size, hva) the caller took from vq. */
+VDEV__INTERNAL struct vq_wwin vdev__write_window(const struct vdev_vq *vq, uint64_t gpa,
+						 uint64_t size, const uint8_t *hva);
+
+/* True if the non-empty guest range [addr, addr + len) meets w. */
+static inline __attribute__((always_inline)) bool wwin_meets(struct vq_wwin w, uint64_t addr,
+							     uint32_t len)
+{
+	return addr <= w.last && w.lo <= addr + ((uint64_t)len - 1u);
+}
+
+/*
  * Chain builder. Collects segments of one chain into the caller's iov
  * array, enforcing: readable before writable, total bytes <= 2^32 - 1,
  * at most `cap` segments, every byte inside guest memory with the right
@@ -176,6 +211,9 @@ static inline int chain_finish(struct vdev_vq *vq, struct vq_chain *c, struct vd
 		c->error = VDEV_EPROTO; /* readable after writable */
 	if (VDEV__UNLIKELY(c->error == 0 && c->bytes[0] + c->bytes[1] > UINT32_MAX))
 		c->error = VDEV_EOVERFLOW; /* spec: at most 2^32 bytes in a chain */
+	if (c->error == 0 && c->n > c->n_out &&
+	    vdev__writes_on_work(vq, c->iov + c->n_out, c->n - c->n_out))
+		c->error = VDEV_EEXIST; /* would write where the device looks for work */
 	if (VDEV__UNLIKELY(c->error != 0)) {
 		e->n_out = 0;
 		e->n_in = 0;
@@ -223,6 +261,7 @@ struct vq_multi_ctx {
 	const void *ring;
 	uint64_t rgpa, rsize;
 	uintptr_t bias;
+	struct vq_wwin w; /* writable segments must not meet it */
 	uint32_t ro, limit;
 	uint16_t size;
 };
@@ -235,6 +274,7 @@ vq_multi_ctx(const struct vdev_vq *vq, const void *ring, uint32_t size, unsigned
 		.rgpa = vq->P(fast_gpa),
 		.rsize = vq->P(fast_size),
 		.bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)vq->P(fast_gpa),
+		.w = vdev__write_window(vq, vq->P(fast_gpa), vq->P(fast_size), vq->P(fast_hva)),
 		.ro = vq_fast_no_write(vq),
 		.limit = iov_per_elem < size ? iov_per_elem : size,
 		.size = (uint16_t)size,

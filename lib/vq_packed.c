@@ -274,7 +274,8 @@ static inline __attribute__((always_inline)) int fast_list(const struct vq_multi
 		if (VDEV__UNLIKELY((flags & (VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_WRITE)) !=
 				   VIRTQ_DESC_F_WRITE))
 			return -1;
-		if (VDEV__UNLIKELY(!fast_seg(v, vend, addr, len, rgpa, rsize, bias)))
+		if (VDEV__UNLIKELY(!fast_seg(v, vend, addr, len, rgpa, rsize, bias) ||
+				   wwin_meets(x->w, addr, len)))
 			return -1;
 		v++;
 		in += len;
@@ -328,6 +329,7 @@ static __attribute__((noinline)) unsigned packed_single_run(struct vdev_vq *vq,
 	/* host address = bias + guest address, for addresses in the region */
 	const uintptr_t bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)gpa;
 	const uint32_t ro = vq_fast_no_write(vq);
+	const struct vq_wwin w = vdev__write_window(vq, gpa, fsize, vq->P(fast_hva));
 	uint64_t *const held = vq->P(held);
 	uint16_t pos = vq->P(last_avail);
 	bool wrap = (vq->P(state) & VQ_AVAIL_WRAP) != 0;
@@ -359,7 +361,8 @@ static __attribute__((noinline)) unsigned packed_single_run(struct vdev_vq *vq,
 		off = addr - gpa;
 		/* (len - 1 >= fsize - off) rejects len == 0 and overruns alike */
 		if (VDEV__UNLIKELY(id >= size || off >= fsize || (uint64_t)len - 1u >= fsize - off ||
-				   (write & ro) || vq_is_held(held, id)))
+				   (write & ro) || vq_is_held(held, id) ||
+				   (write && wwin_meets(w, addr, len))))
 			break;
 		elem_single(e, v, (void *)(bias + (uintptr_t)addr), len, write, id,
 			    (uint16_t)(seq + n));
@@ -453,6 +456,8 @@ static inline int packed_take_single(struct vdev_vq *vq, uint16_t pos, bool wrap
 			   (write & vq_fast_no_write(vq)) || vq_is_held(vq->P(held), id) ||
 			   vq->P(inflight_descs) >= size))
 		return -1;
+	if (write && vdev__write_on_work(vq, vq->P(fast_hva) + (uintptr_t)off, len))
+		return -1; /* the full walk rejects it */
 	elem_single(e, v, vq->P(fast_hva) + (uintptr_t)off, len, write, id, seq);
 	vq_hold(vq->P(held), id);
 	if (++pos == size) {

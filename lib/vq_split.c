@@ -261,7 +261,8 @@ done:
 			if (VDEV__UNLIKELY((flags & (VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_WRITE)) !=
 					   VIRTQ_DESC_F_WRITE))
 				return -1;
-			if (VDEV__UNLIKELY(!fast_seg(v, vend, addr, len, rgpa, rsize, bias)))
+			if (VDEV__UNLIKELY(!fast_seg(v, vend, addr, len, rgpa, rsize, bias) ||
+					   wwin_meets(x->w, addr, len)))
 				return -1;
 			v++;
 			total += len;
@@ -298,6 +299,8 @@ static inline int take_single(const struct vdev_vq *vq, uint16_t head, uint16_t 
 	if (VDEV__UNLIKELY(off >= fsize || (uint64_t)len - 1u >= fsize - off ||
 			   (write & vq_fast_no_write(vq))))
 		return -1;
+	if (write && vdev__write_on_work(vq, vq->P(fast_hva) + (uintptr_t)off, len))
+		return -1; /* the full walk rejects it */
 	elem_single(e, v, vq->P(fast_hva) + (uintptr_t)off, len, write, head, seq);
 	return 0;
 }
@@ -322,6 +325,7 @@ static __attribute__((noinline)) unsigned pop_single_run(struct vdev_vq *vq,
 	/* host address = bias + guest address, for addresses in the region */
 	const uintptr_t bias = (uintptr_t)vq->P(fast_hva) - (uintptr_t)gpa;
 	const uint32_t ro = vq_fast_no_write(vq);
+	const struct vq_wwin w = vdev__write_window(vq, gpa, fsize, vq->P(fast_hva));
 	uint64_t *const held = vq->P(held);
 
 	if (iov_per_elem == 0)
@@ -351,7 +355,7 @@ static __attribute__((noinline)) unsigned pop_single_run(struct vdev_vq *vq,
 		write = (flags >> 1) & 1u;
 		off = addr - gpa;
 		if (VDEV__UNLIKELY(off >= fsize || (uint64_t)len - 1u >= fsize - off ||
-				   (write & ro)))
+				   (write & ro) || (write && wwin_meets(w, addr, len))))
 			break;
 		elem_single(e, v, (void *)(bias + (uintptr_t)addr), len, write, head,
 			    (uint16_t)(seq + n));
