@@ -37,7 +37,10 @@
  * thread_per_queue each ring gets a thread of its own for its kick fd and
  * the fds registered for it; the control thread takes a ring's lock before
  * changing it, so device callbacks for a queue never run concurrently
- * with reconfiguration of that queue.
+ * with reconfiguration of that queue. Only for devices whose queues are
+ * independent (virtio-blk): a model that processes several queues in one
+ * call (vsock, console, whose headers ask for one thread per device; any
+ * queue given a peer with vdev_vq_set_feeds()) must run single-threaded.
  */
 #ifndef VDEV_VHOST_USER_H
 #define VDEV_VHOST_USER_H

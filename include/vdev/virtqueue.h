@@ -29,8 +29,9 @@
  *     however few the chain reads), loops, chains longer than
  *     the queue size, `next` out of range in a split ring, more segments
  *     than the caller's iov array holds, a device-writable buffer on where
- *     the queue looks for new work: its avail ring (split) or descriptor
- *     ring (packed), VDEV_EEXIST) is REJECTED: it is still returned
+ *     the queue, or the queue it feeds (vdev_vq_set_feeds()), looks for new
+ *     work: its avail ring (split) or descriptor ring (packed),
+ *     VDEV_EEXIST) is REJECTED: it is still returned
  *     by vdev_vq_pop() with `error` set and no segments, and the device
  *     model completes it with vdev_vq_push(vq, elem, 0). Nothing is lost and
  *     the queue goes on.
@@ -320,7 +321,9 @@ VDEV_API void vdev_vq_set_device_reads_only(struct vdev_vq *vq, bool on);
  * ring), as it always does for the queue's own: otherwise a guest could
  * lay its rx buffers over the tx ring so that every reply makes one more
  * tx buffer available, and one packet would keep the device in its call
- * for ever. Costs one compare per writable segment while `peer` is live.
+ * for ever. Costs two compares per writable segment on the fast paths
+ * (one window for both areas), four on the full walk, while `peer` is
+ * live.
  * `peer` (NULL: none) must be a queue of the same device, processed by
  * the same thread as this one: pop reads its ring addresses and state.
  * The setting survives vdev_vq_reset(); vdev_vq_init() clears it.
