@@ -355,6 +355,20 @@ Test(vhost_user_inflight, hostile_region_contents_are_counted_and_ignored, .init
 }
 
 /* Negotiate INFLIGHT_SHMFD by hand (no ring started), then send `payload`. */
+/* After a session was closed: the next one works, with the feature. */
+static void next_session_serves(const char *what)
+{
+	vu_front_close(&F.fe);
+	sim_mem_reset_alloc(&F.m);
+	F.arena = 0;
+	new_session();
+	start();
+	F.ram.async = false;
+	int seen[64] = {0};
+	submit(0, 0, 0);
+	cr_expect_eq(reap(seen), 1, "%s: served in the next session", what);
+}
+
 static void expect_bad_set(const void *payload, uint32_t size, unsigned nfds, const char *what)
 {
 	uint64_t pf = PF_INFLIGHT | (1ull << 3);
@@ -368,16 +382,7 @@ static void expect_bad_set(const void *payload, uint32_t size, unsigned nfds, co
 	vu_front_send(&F.fe, SET_INFLIGHT_FD, 1, payload, size, fds, nfds, false, NULL, NULL);
 	close(fds[0]);
 	cr_expect_not(session_alive(), "%s: the session should have closed", what);
-	/* the next session works, with the feature */
-	vu_front_close(&F.fe);
-	sim_mem_reset_alloc(&F.m);
-	F.arena = 0;
-	new_session();
-	start();
-	F.ram.async = false;
-	int seen[64] = {0};
-	submit(0, 0, 0);
-	cr_expect_eq(reap(seen), 1, "%s: served in the next session", what);
+	next_session_serves(what);
 }
 
 static void desc(uint8_t *d, uint64_t size, uint64_t off, uint16_t nq, uint16_t qs)
@@ -505,13 +510,5 @@ Test(vhost_user_inflight, inflight_region_sharing_bytes_with_guest_memory_is_ref
 	cr_expect_not(session_alive(), "the memory table should have closed the session");
 	cr_expect(strstr(F.log, "shares bytes with the inflight region") != NULL, "log: %s",
 		  F.log);
-	vu_front_close(&F.fe);
-	sim_mem_reset_alloc(&F.m);
-	F.arena = 0;
-	new_session();
-	start();
-	F.ram.async = false;
-	int seen[64] = {0};
-	submit(0, 0, 0);
-	cr_expect_eq(reap(seen), 1, "served in the next session");
+	next_session_serves("inflight region on guest memory");
 }
