@@ -173,11 +173,10 @@ static unsigned vq_spans(const struct vdev_vq *q, const struct vdev_mem *mem,
 	uint64_t len[3];
 	unsigned k = 0;
 
+	len[0] = virtq_desc_bytes(n); /* 16-byte descriptors in both layouts */
 	if (vq_is_packed(q)) {
-		len[0] = 16u * (uint64_t)n;
 		len[1] = len[2] = 4;
 	} else {
-		len[0] = virtq_desc_bytes(n);
 		len[1] = virtq_avail_bytes(n);
 		len[2] = virtq_used_bytes(n);
 	}
@@ -501,10 +500,10 @@ static inline void work_area(const struct vdev_vq *q, uintptr_t *lo, uintptr_t *
 {
 	if (vq_is_packed(q)) {
 		*lo = (uintptr_t)q->P(desc);
-		*last = *lo + 16u * (uintptr_t)q->P(size) - 1u;
+		*last = *lo + (uintptr_t)virtq_desc_bytes(q->P(size)) - 1u;
 	} else {
 		*lo = (uintptr_t)q->P(driver);
-		*last = *lo + 5u + 2u * (uintptr_t)q->P(size); /* 6 + 2 * size bytes */
+		*last = *lo + (uintptr_t)virtq_avail_bytes(q->P(size)) - 1u;
 	}
 }
 
@@ -548,7 +547,7 @@ VDEV__INTERNAL bool vdev__write_on_work(const struct vdev_vq *vq, const void *ba
 VDEV__INTERNAL struct vq_wwin vdev__write_window(const struct vdev_vq *vq, uint64_t gpa,
 						 uint64_t size, const uint8_t *hva)
 {
-	struct vq_wwin w = {1, 0}; /* none */
+	struct vq_wwin w = {UINT64_MAX, 0}; /* none, until an area widens it */
 	uintptr_t lo[2], last[2];
 	unsigned na = work_areas(vq, lo, last);
 	const uintptr_t h0 = (uintptr_t)hva;
@@ -563,13 +562,8 @@ VDEV__INTERNAL struct vq_wwin vdev__write_window(const struct vdev_vq *vq, uint6
 			continue;
 		from = lo[a] < h0 ? 0 : lo[a] - h0;
 		to = last[a] - h0 < size ? last[a] - h0 : (uintptr_t)(size - 1u);
-		if (w.lo > w.last) {
-			w.lo = gpa + from;
-			w.last = gpa + to;
-		} else {
-			w.lo = gpa + from < w.lo ? gpa + from : w.lo;
-			w.last = gpa + to > w.last ? gpa + to : w.last;
-		}
+		w.lo = gpa + from < w.lo ? gpa + from : w.lo;
+		w.last = gpa + to > w.last ? gpa + to : w.last;
 	}
 	return w;
 }
